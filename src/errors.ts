@@ -1,0 +1,103 @@
+/**
+ * keybatch's own errors: one root class with a stable string `code`, a few subclasses.
+ * Errors from the OpenAI SDK are kept as they are (or as `cause`); they are classified by
+ * `status` and `code`, never by message text.
+ */
+
+export type KeybatchErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_MISSING'
+  | 'INPUT_INVALID'
+  | 'NO_USABLE_KEY'
+  | 'MODEL_UNAVAILABLE'
+  | 'CHECKPOINT_MISMATCH'
+  | 'CHECKPOINT_INVALID'
+  | 'TASK_FAILED'
+  | 'TASK_INVALID'
+  | 'ABORTED';
+
+export class KeybatchError extends Error {
+  readonly code: KeybatchErrorCode;
+  constructor(code: KeybatchErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KeybatchError';
+    this.code = code;
+  }
+}
+
+/** config.json (or the config object) is missing or invalid. */
+export class ConfigError extends KeybatchError {
+  /** Every problem found, each naming the file and field path. */
+  readonly problems: readonly string[];
+  constructor(message: string, options?: { code?: 'CONFIG_INVALID' | 'CONFIG_MISSING'; problems?: string[] }) {
+    super(options?.code ?? 'CONFIG_INVALID', message);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze([...(options?.problems ?? [message])]);
+  }
+}
+
+/** Input data (a .jsonl line, a prompt record, an option value) is invalid. */
+export class InputError extends KeybatchError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INPUT_INVALID', message, options);
+    this.name = 'InputError';
+  }
+}
+
+/** No key could serve a request within the wait timeout, or no key can serve the model at all. */
+export class NoUsableKeyError extends KeybatchError {
+  constructor(message: string, options?: { code?: 'NO_USABLE_KEY' | 'MODEL_UNAVAILABLE'; cause?: unknown }) {
+    super(options?.code ?? 'NO_USABLE_KEY', message, options);
+    this.name = 'NoUsableKeyError';
+  }
+}
+
+/** A checkpoint was made from different input or options; it is refused rather than mixed. */
+export class CheckpointMismatchError extends KeybatchError {
+  constructor(message: string) {
+    super('CHECKPOINT_MISMATCH', message);
+    this.name = 'CheckpointMismatchError';
+  }
+}
+
+/** The operation was cancelled through an AbortSignal or an interrupt. */
+export class AbortError extends KeybatchError {
+  constructor(message = 'The operation was aborted') {
+    super('ABORTED', message);
+    this.name = 'AbortError';
+  }
+}
+
+/** An error as plain data, so it survives a thread boundary (structured clone drops `code`/`status`). */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string | null | undefined;
+  status?: number | undefined;
+  type?: string | null | undefined;
+  stack?: string | undefined;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const e = error as Error & { code?: unknown; status?: unknown; type?: unknown };
+    const out: SerializedError = { name: e.name, message: e.message };
+    if (typeof e.code === 'string') out.code = e.code;
+    if (typeof e.status === 'number') out.status = e.status;
+    if (typeof e.type === 'string') out.type = e.type;
+    if (e.stack) out.stack = e.stack;
+    return out;
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an error from plain data; keybatch's own codes come back as `KeybatchError`. */
+export function deserializeError(data: SerializedError): Error {
+  const error = new Error(data.message) as Error & { code?: string | null; status?: number; type?: string | null };
+  error.name = data.name;
+  if (data.code !== undefined) error.code = data.code;
+  if (data.status !== undefined) error.status = data.status;
+  if (data.type !== undefined) error.type = data.type;
+  if (data.stack) error.stack = data.stack;
+  return error;
+}
