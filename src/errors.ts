@@ -29,7 +29,10 @@ export class KeybatchError extends Error {
 export class ConfigError extends KeybatchError {
   /** Every problem found, each naming the file and field path. */
   readonly problems: readonly string[];
-  constructor(message: string, options?: { code?: 'CONFIG_INVALID' | 'CONFIG_MISSING'; problems?: string[] }) {
+  constructor(
+    message: string,
+    options?: { code?: 'CONFIG_INVALID' | 'CONFIG_MISSING'; problems?: string[] },
+  ) {
     super(options?.code ?? 'CONFIG_INVALID', message);
     this.name = 'ConfigError';
     this.problems = Object.freeze([...(options?.problems ?? [message])]);
@@ -93,7 +96,11 @@ export function serializeError(error: unknown): SerializedError {
 
 /** Rebuilds an error from plain data; keybatch's own codes come back as `KeybatchError`. */
 export function deserializeError(data: SerializedError): Error {
-  const error = new Error(data.message) as Error & { code?: string | null; status?: number; type?: string | null };
+  const error = new Error(data.message) as Error & {
+    code?: string | null;
+    status?: number;
+    type?: string | null;
+  };
   error.name = data.name;
   if (data.code !== undefined) error.code = data.code;
   if (data.status !== undefined) error.status = data.status;

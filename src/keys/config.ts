@@ -1,0 +1,248 @@
+/**
+ * config.json: one pure parse function, run on every load and reload. It reports every problem
+ * with the file and the field path, warns about unknown fields, and never echoes a key.
+ */
+import { readFile } from 'node:fs/promises';
+import { type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { redactKey } from './redact.js';
+
+/** One key of the pool, as keybatch uses it (camelCase of the file's snake_case fields). */
+export interface KeyConfig {
+  apiKey: string;
+  organization?: string;
+  baseUrl?: string;
+  name?: string;
+  /** Keys of one group share one rate budget. Default: the key alone. */
+  group?: string;
+  rpm?: number;
+  tpm?: number;
+  /** Models this key may serve; default: any. */
+  models?: readonly string[];
+}
+
+export interface NotifySettings {
+  lark?: string;
+  slack?: string;
+  webhook?: string;
+  /** Seconds before the first repeat of a "no usable key" notification; doubles each time. */
+  baseWaitTime?: number;
+}
+
+export interface PoolConfig {
+  keyIndex: number;
+  keys: readonly KeyConfig[];
+  notify?: NotifySettings;
+}
+
+export interface ParsedConfig {
+  config: PoolConfig;
+  /** Unknown fields and other things worth a warning; each names the source and the field. */
+  warnings: string[];
+}
+
+/** The config.json shape, as written in the file. */
+export interface ConfigFile {
+  key_index?: number;
+  key_list: Array<{
+    api_key: string;
+    organization?: string;
+    base_url?: string;
+    name?: string;
+    group?: string;
+    rpm?: number;
+    tpm?: number;
+    models?: string[];
+  }>;
+  notify?: { lark?: string; slack?: string; webhook?: string; base_wait_time?: number };
+}
+
+const text = z.string().trim().min(1, 'must be a non-empty string');
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const positive = z.number({ error: 'must be a number' }).positive('must be a number > 0');
+
+const keySchema = z.looseObject({
+  api_key: text,
+  organization: text.optional(),
+  base_url: url.optional(),
+  name: text.optional(),
+  group: text.optional(),
+  rpm: positive.optional(),
+  tpm: positive.optional(),
+  models: z.array(text, { error: 'must be an array of model names' }).optional(),
+});
+
+const notifySchema = z.looseObject({
+  lark: url.optional(),
+  slack: url.optional(),
+  webhook: url.optional(),
+  base_wait_time: positive.optional(),
+});
+
+const configSchema = z.looseObject({
+  key_index: z
+    .number({ error: 'must be a whole number >= 0' })
+    .int('must be a whole number >= 0')
+    .min(0)
+    .optional(),
+  key_list: z
+    .array(keySchema, { error: 'must be an array of keys ({ "api_key": "sk-…" })' })
+    .min(1, 'must hold at least one key'),
+  notify: notifySchema.optional(),
+});
+
+const KNOWN = {
+  top: new Set(['key_index', 'key_list', 'notify']),
+  key: new Set(['api_key', 'organization', 'base_url', 'name', 'group', 'rpm', 'tpm', 'models']),
+  notify: new Set(['lark', 'slack', 'webhook', 'base_wait_time']),
+};
+
+/** Field path as written in messages: `key_list[2].api_key`. */
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(top level)';
+}
+
+/** Where the first JSON syntax error is, as `line L, column C` (V8's messages do not always say). */
+function syntaxPosition(source: string): string {
+  const errors: ParseError[] = [];
+  parseTree(source, errors, { disallowComments: true, allowTrailingComma: false });
+  const first = errors[0];
+  if (!first) return 'end of file';
+  const before = source.slice(0, first.offset);
+  const line = before.split('\n').length;
+  const column = first.offset - before.lastIndexOf('\n');
+  return `line ${line}, column ${column} (${printParseErrorCode(first.error)})`;
+}
+
+function unknownFields(
+  value: unknown,
+  known: Set<string>,
+  path: string,
+  source: string,
+  out: string[],
+): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const field of Object.keys(value)) {
+    if (!known.has(field)) out.push(`${source}: unknown field ${path ? `${path}.` : ''}${field} (ignored)`);
+  }
+}
+
+/**
+ * Parses config.json text or an already parsed object. Throws one `ConfigError` listing every
+ * problem (`config.json: key_list[1].rpm: must be a number > 0`); returns warnings for the rest.
+ */
+export function parseConfig(input: string | unknown, source = 'config'): ParsedConfig {
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    if (input.trim() === '') throw new ConfigError(`${source}: the file is empty`);
+    try {
+      raw = JSON.parse(input);
+    } catch {
+      const where = syntaxPosition(input);
+      throw new ConfigError(`${source}: not valid JSON at ${where}`);
+    }
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`,
+    );
+    const message = problems.length === 1 ? problems[0]! : `${problems[0]} (and ${problems.length - 1} more)`;
+    throw new ConfigError(message, { problems });
+  }
+  const data = result.data;
+  const warnings: string[] = [];
+  unknownFields(data, KNOWN.top, '', source, warnings);
+  unknownFields(data.notify, KNOWN.notify, 'notify', source, warnings);
+  data.key_list.forEach((key, i) => {
+    unknownFields(key, KNOWN.key, `key_list[${i}]`, source, warnings);
+  });
+
+  const seen = new Map<string, number>();
+  const keys = data.key_list.map((entry, i): KeyConfig => {
+    const first = seen.get(entry.api_key);
+    if (first !== undefined) {
+      warnings.push(
+        `${source}: key_list[${i}] repeats the key of key_list[${first}] (${redactKey(entry.api_key, entry.name)})`,
+      );
+    } else seen.set(entry.api_key, i);
+    const key: KeyConfig = { apiKey: entry.api_key };
+    if (entry.organization !== undefined) key.organization = entry.organization;
+    if (entry.base_url !== undefined) key.baseUrl = entry.base_url.replace(/\/+$/, '');
+    if (entry.name !== undefined) key.name = entry.name;
+    if (entry.group !== undefined) key.group = entry.group;
+    if (entry.rpm !== undefined) key.rpm = entry.rpm;
+    if (entry.tpm !== undefined) key.tpm = entry.tpm;
+    if (entry.models !== undefined) key.models = Object.freeze([...entry.models]);
+    return Object.freeze(key);
+  });
+
+  let keyIndex = data.key_index ?? 0;
+  if (keyIndex >= keys.length) {
+    warnings.push(
+      `${source}: key_index ${keyIndex} is past the end of key_list (${keys.length} keys); using ${keyIndex % keys.length}`,
+    );
+    keyIndex %= keys.length;
+  }
+  const config: PoolConfig = { keyIndex, keys: Object.freeze(keys) };
+  if (data.notify) {
+    const notify: NotifySettings = {};
+    if (data.notify.lark !== undefined) notify.lark = data.notify.lark;
+    if (data.notify.slack !== undefined) notify.slack = data.notify.slack;
+    if (data.notify.webhook !== undefined) notify.webhook = data.notify.webhook;
+    if (data.notify.base_wait_time !== undefined) notify.baseWaitTime = data.notify.base_wait_time;
+    config.notify = Object.freeze(notify);
+  }
+  return { config: Object.freeze(config), warnings };
+}
+
+/** Reads and parses a config file; a missing file is `CONFIG_MISSING`. */
+export async function loadConfigFile(path: string): Promise<ParsedConfig> {
+  let source: string;
+  try {
+    source = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`${path}: no such file`, { code: 'CONFIG_MISSING' });
+    throw new ConfigError(`${path}: cannot be read (${code ?? String(error)})`);
+  }
+  return parseConfig(source, path);
+}
+
+export interface ResolvedSource {
+  /** The file to load and watch, if the pool comes from a file. */
+  path?: string;
+  /** The config, when it did not come from a file. */
+  parsed?: ParsedConfig;
+}
+
+/**
+ * Where the pool comes from: an explicit path or object; else `KEYBATCH_CONFIG`; else
+ * `./config.json` if it exists; else a one-key pool from `OPENAI_API_KEY` (+ `OPENAI_BASE_URL`).
+ */
+export async function resolveConfigSource(
+  config: string | ConfigFile | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  exists: (path: string) => Promise<boolean>,
+): Promise<ResolvedSource> {
+  if (typeof config === 'string') return { path: config };
+  if (config !== undefined) return { parsed: parseConfig(config, 'config') };
+  if (env['KEYBATCH_CONFIG']) return { path: env['KEYBATCH_CONFIG'] };
+  if (await exists('config.json')) return { path: 'config.json' };
+  const apiKey = env['OPENAI_API_KEY'];
+  if (apiKey) {
+    const key: ConfigFile['key_list'][number] = { api_key: apiKey };
+    if (env['OPENAI_BASE_URL']) key.base_url = env['OPENAI_BASE_URL'];
+    return { parsed: parseConfig({ key_list: [key] }, 'OPENAI_API_KEY') };
+  }
+  throw new ConfigError(
+    'no key pool: ./config.json does not exist and OPENAI_API_KEY is not set (copy config.example.json to config.json, or pass -c FILE)',
+    { code: 'CONFIG_MISSING' },
+  );
+}

@@ -1,0 +1,340 @@
+/**
+ * KeyPool: the one place keys live. Leases a usable key per request attempt, records what the API
+ * answered, paces load from rate-limit headers, and when no key is usable waits (notifying), watching
+ * config.json for an edit that fixes it.
+ */
+import { EventEmitter } from 'node:events';
+import { access } from 'node:fs/promises';
+import { AbortError, ConfigError, NoUsableKeyError } from '../errors.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { Notifier } from '../notify/index.js';
+import {
+  type ConfigFile,
+  loadConfigFile,
+  type ParsedConfig,
+  type PoolConfig,
+  resolveConfigSource,
+} from './config.js';
+import { type KeyEntry, KeyTable, type ReloadDiff, type StateChange } from './key-table.js';
+import { redactKey, scrubSecrets } from './redact.js';
+import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
+import { ConfigWatcher } from './watch.js';
+
+export interface KeyPoolOptions {
+  /**
+   * Watch the config file and apply every valid edit live.
+   * @default true when the pool comes from a file
+   */
+  watch?: boolean;
+  /**
+   * How long to wait when no key is usable before failing with `NoUsableKeyError` (`NO_USABLE_KEY`).
+   * @default Infinity (wait for a config edit)
+   */
+  waitTimeoutMs?: number;
+  /**
+   * Notifications while blocked (from config.json `notify`, or `LARK_HOOK`); `false` turns them off.
+   * @default a Notifier over the config's `notify` section
+   */
+  notify?: false | Notifier;
+  /** @default a logger writing `keybatch: …` lines to stderr */
+  logger?: Logger;
+  /** Environment for `KEYBATCH_CONFIG`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `LARK_HOOK`. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PoolEvents {
+  blocked: [{ message: string; since: Date }];
+  resumed: [{ blockedMs: number }];
+  'key-state': [StateChange];
+  reloaded: [ReloadDiff];
+  error: [Error];
+}
+
+interface Waiter {
+  request: LeaseRequest;
+  resolve: (lease: Lease) => void;
+  reject: (error: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface Granted {
+  entry: KeyEntry;
+  seq: number;
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
+  /** The config file behind the pool, if it came from one. */
+  readonly configPath: string | undefined;
+  private readonly table = new KeyTable(Date.now);
+  private readonly waiters: Waiter[] = [];
+  private readonly leases = new Map<number, Granted>();
+  private readonly logger: Logger;
+  private readonly waitTimeoutMs: number;
+  private readonly notifier: Notifier | undefined;
+  private readonly secrets = new Set<string>();
+  private watcher: ConfigWatcher | undefined;
+  private nextLease = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private blockedSince: number | undefined;
+  private closed = false;
+
+  /** Opens a pool from a config.json path, a parsed config object, or (none) the defaults. */
+  static async open(config?: string | ConfigFile, options: KeyPoolOptions = {}): Promise<KeyPool> {
+    const env = options.env ?? process.env;
+    const source = await resolveConfigSource(config, env, exists);
+    const parsed = source.parsed ?? (await loadConfigFile(source.path!));
+    const pool = new KeyPool(parsed, source.path, options);
+    if (source.path && options.watch !== false) await pool.watch(source.path, parsed);
+    return pool;
+  }
+
+  private constructor(parsed: ParsedConfig, configPath: string | undefined, options: KeyPoolOptions) {
+    super();
+    this.configPath = configPath;
+    this.logger = options.logger ?? consoleLogger();
+    this.waitTimeoutMs = options.waitTimeoutMs ?? Number.POSITIVE_INFINITY;
+    if (!(this.waitTimeoutMs >= 0)) {
+      throw new ConfigError(`waitTimeoutMs: expected a number >= 0, got ${String(options.waitTimeoutMs)}`);
+    }
+    this.notifier =
+      options.notify === false
+        ? undefined
+        : (options.notify ??
+          new Notifier(parsed.config.notify, {
+            logger: this.logger,
+            scrub: (text) => this.scrub(text),
+            env: options.env ?? process.env,
+          }));
+    this.apply(parsed, false);
+  }
+
+  /** Replaces every full key in `text` by its redacted form. */
+  scrub(text: string): string {
+    return scrubSecrets(text, this.secrets);
+  }
+
+  private apply(parsed: ParsedConfig, reload: boolean): void {
+    for (const warning of parsed.warnings) this.logger.warn(warning);
+    for (const key of parsed.config.keys) this.secrets.add(key.apiKey);
+    const diff = this.table.apply(parsed.config);
+    if (reload) {
+      this.notifier?.update(parsed.config.notify);
+      const parts = [
+        diff.added.length ? `added ${diff.added.join(', ')}` : '',
+        diff.removed.length ? `removed ${diff.removed.join(', ')}` : '',
+        diff.changed.length ? `changed ${diff.changed.join(', ')}` : '',
+      ].filter(Boolean);
+      this.logger.info(`${this.configPath}: reloaded (${parts.join('; ') || 'no key changes'})`);
+      this.emit('reloaded', diff);
+      this.dispatch();
+    }
+  }
+
+  /** Applies a new config now (what a watched edit does). */
+  reload(config: PoolConfig | ParsedConfig): void {
+    this.apply('config' in config ? config : { config, warnings: [] }, true);
+  }
+
+  private async watch(path: string, initial: ParsedConfig): Promise<void> {
+    this.watcher = new ConfigWatcher(path, initial, {
+      onConfig: (parsed) => this.apply(parsed, true),
+      onProblem: (error) => {
+        const waiting = this.blockedSince !== undefined ? ' (still waiting)' : '';
+        this.logger.warn(`${this.scrub(error.message)} — keeping the last good config${waiting}`);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      },
+    });
+    await this.watcher.ready();
+  }
+
+  /** Leases a usable key for one attempt; waits while none is usable. */
+  acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease> {
+    if (this.closed) return Promise.reject(new AbortError('the key pool is closed'));
+    if (signal?.aborted) return Promise.reject(new AbortError());
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = { request, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          this.removeWaiter(waiter);
+          reject(new AbortError());
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      this.dispatch();
+    });
+  }
+
+  /** Reports how the attempt on a lease ended. */
+  release(lease: Lease, result: LeaseResult): void {
+    const granted = this.leases.get(lease.leaseId);
+    if (!granted) return;
+    this.leases.delete(lease.leaseId);
+    const change = this.table.settle(granted.entry, granted.seq, result, Date.now());
+    if (change) this.stateChanged(change);
+    this.dispatch();
+  }
+
+  private stateChanged(change: StateChange): void {
+    const answer = [change.status, change.code].filter((part) => part !== undefined).join(' ');
+    if (change.to === 'invalid') {
+      this.logger.warn(`key ${change.key} was rejected (${answer}); it will not be used again`);
+    } else if (change.to === 'exhausted') {
+      this.logger.warn(`key ${change.key} has no quota left (${answer}); it will not be used again`);
+    } else if (change.to === 'denied') {
+      this.logger.warn(`key ${change.key} has no access to model ${change.model} (${answer})`);
+    } else {
+      this.logger.debug(`key ${change.key}: ${change.from} -> ${change.to}`);
+    }
+    this.emit('key-state', change);
+  }
+
+  private removeWaiter(waiter: Waiter): void {
+    const at = this.waiters.indexOf(waiter);
+    if (at >= 0) this.waiters.splice(at, 1);
+    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+  }
+
+  /** Serves waiters in order; arranges a timer for the soonest key; notices blocking. */
+  private dispatch(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const change of this.table.thaw(now)) this.stateChanged(change);
+    let soonest = Number.POSITIVE_INFINITY;
+    let blockedBy: LeaseRequest | undefined;
+    let served = false;
+    for (let i = 0; i < this.waiters.length; ) {
+      const waiter = this.waiters[i]!;
+      const pick = this.table.pick(waiter.request, now);
+      if (pick.kind === 'key') {
+        this.removeWaiter(waiter);
+        waiter.resolve(this.grant(pick.index, waiter.request, now));
+        served = true;
+        continue;
+      }
+      if (pick.kind === 'wait') soonest = Math.min(soonest, pick.until);
+      else if (this.table.modelUnavailable(waiter.request.model)) {
+        this.removeWaiter(waiter);
+        waiter.reject(
+          new NoUsableKeyError(
+            `no key can serve model ${waiter.request.model} (${this.table.describe(waiter.request.model)})`,
+            { code: 'MODEL_UNAVAILABLE' },
+          ),
+        );
+        continue;
+      } else blockedBy ??= waiter.request;
+      i += 1;
+    }
+    if (served && this.blockedSince !== undefined && blockedBy === undefined) this.unblock(now);
+    if (blockedBy !== undefined) this.block(blockedBy, now);
+    this.schedule(soonest, now);
+  }
+
+  private grant(index: number, request: LeaseRequest, now: number): Lease {
+    const entry = this.table.keys[index]!;
+    const seq = this.table.leased(entry, request.tokens, now);
+    const lease: Lease = {
+      leaseId: this.nextLease++,
+      keyId: entry.id,
+      label: entry.label,
+      apiKey: entry.config.apiKey,
+      baseURL: entry.config.baseUrl,
+      organization: entry.config.organization,
+    };
+    this.leases.set(lease.leaseId, { entry, seq });
+    return lease;
+  }
+
+  private block(request: LeaseRequest, now: number): void {
+    if (this.blockedSince === undefined) {
+      this.blockedSince = now;
+      const where = this.configPath
+        ? `edit ${this.configPath} to add or fix a key (it is watched)`
+        : 'no config file is watched: add keys with pool.reload()';
+      const limit = Number.isFinite(this.waitTimeoutMs)
+        ? ` for up to ${Math.round(this.waitTimeoutMs / 1000)} s`
+        : '';
+      const message = `no usable key (${this.table.describe(request.model)}): waiting${limit}; ${where}`;
+      this.logger.warn(message);
+      this.notifier?.startBlocked(message);
+      this.emit('blocked', { message, since: new Date(now) });
+    }
+    const deadline = this.blockedSince + this.waitTimeoutMs;
+    if (now >= deadline) this.giveUp(request);
+    else if (Number.isFinite(deadline)) this.schedule(deadline, now);
+  }
+
+  private unblock(now: number): void {
+    const blockedMs = now - (this.blockedSince ?? now);
+    this.blockedSince = undefined;
+    this.logger.info(`a key is usable again after ${Math.round(blockedMs / 1000)} s: resuming`);
+    this.notifier?.stopBlocked(`resumed after ${Math.round(blockedMs / 1000)} s blocked`);
+    this.emit('resumed', { blockedMs });
+  }
+
+  /** The bounded wait ran out: every waiter that has no usable key fails with NO_USABLE_KEY. */
+  private giveUp(request: LeaseRequest): void {
+    const seconds = Math.round(this.waitTimeoutMs / 1000);
+    for (const waiter of [...this.waiters]) {
+      if (this.table.pick(waiter.request, Date.now()).kind !== 'none') continue;
+      this.removeWaiter(waiter);
+      waiter.reject(
+        new NoUsableKeyError(
+          `no usable key within the wait timeout of ${seconds} s (${this.table.describe(request.model)})`,
+        ),
+      );
+    }
+  }
+
+  private schedule(at: number, now: number): void {
+    if (!Number.isFinite(at) || this.waiters.length === 0) return;
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.dispatch();
+      },
+      Math.max(0, Math.ceil(at - now)),
+    );
+  }
+
+  /** Whether requests are waiting because no key is usable. */
+  get blocked(): boolean {
+    return this.blockedSince !== undefined;
+  }
+
+  /** Per key, redacted: state, cooling time, counters. */
+  status(): PoolStatus {
+    const status: PoolStatus = { keys: this.table.status(Date.now()), blocked: this.blocked };
+    if (this.configPath) status.configPath = this.configPath;
+    return status;
+  }
+
+  /** `sk-…abcd` or the key's name, for a full key this pool holds. */
+  label(apiKey: string): string {
+    return this.table.keys.find((entry) => entry.config.apiKey === apiKey)?.label ?? redactKey(apiKey);
+  }
+
+  /** Stops the watcher and timers; pending lease requests fail with `ABORTED`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const waiter of [...this.waiters]) {
+      this.removeWaiter(waiter);
+      waiter.reject(new AbortError('the key pool was closed'));
+    }
+    await Promise.all([this.watcher?.close(), this.notifier?.close()]);
+  }
+}

@@ -1,0 +1,67 @@
+/** Types shared by the pool, the pool-aware fetch and the worker-thread key broker. */
+import type { Outcome } from './classify.js';
+import type { RateLimitInfo } from './headers.js';
+
+export type KeyState = 'ready' | 'cooling' | 'exhausted' | 'invalid';
+
+/** What a request needs from the pool. */
+export interface LeaseRequest {
+  /** The model asked for, when the request names one (keys may be denied per model). */
+  model?: string | undefined;
+  /** Estimated tokens (prompt + max completion), for `tpm` pacing. */
+  tokens: number;
+  /** The lane asking; worker `i` starts its rotation at `key_index + i`. */
+  workerId: number;
+}
+
+/** A key lent for one HTTP attempt. Holds the full key: it never leaves memory except in the request. */
+export interface Lease {
+  leaseId: number;
+  keyId: number;
+  /** The key as it may be shown: `name`, else `sk-…` + last 4. */
+  label: string;
+  apiKey: string;
+  baseURL?: string | undefined;
+  organization?: string | undefined;
+}
+
+/** How the attempt on a lease ended. */
+export interface LeaseResult {
+  outcome: Outcome | 'cancelled';
+  status?: number | undefined;
+  code?: string | undefined;
+  model?: string | undefined;
+  rateLimit?: RateLimitInfo | undefined;
+  /** Tokens used, when the answer said (`usage.total_tokens`). */
+  tokens?: number | undefined;
+}
+
+/** Leases keys: the KeyPool in the main thread, or its proxy in a worker thread. */
+export interface KeyBroker {
+  acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease>;
+  release(lease: Lease, result: LeaseResult): void;
+}
+
+/** One key in `pool.status()`, redacted. */
+export interface KeyStatus {
+  key: string;
+  group?: string;
+  state: KeyState;
+  /** ISO time the key cools down until, when cooling. */
+  coolingUntil?: string;
+  /** Models this key was refused access to. */
+  deniedModels: string[];
+  requests: number;
+  successes: number;
+  inFlight: number;
+  /** Error answers by class: quota, rate_limit, invalid, denied, bad_request, retryable. */
+  errors: Partial<Record<Outcome, number>>;
+  tokens: number;
+}
+
+export interface PoolStatus {
+  keys: KeyStatus[];
+  blocked: boolean;
+  /** The config file watched, if any. */
+  configPath?: string;
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { parseConfig, resolveConfigSource } from '../../src/keys/config.js';
+
+const SECRET = 'sk-test-config-SECRET-9z9z';
+
+function problemOf(input: unknown): string {
+  try {
+    parseConfig(input as string, 'config.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('parses config.example.json', async () => {
+    const text = await readFile(new URL('../../config.example.json', import.meta.url), 'utf8');
+    const { config, warnings } = parseConfig(text, 'config.example.json');
+    expect(warnings).toEqual([]);
+    expect(config.keys).toHaveLength(5);
+    expect(config.keys[1]).toMatchObject({ organization: 'org-replace-me', rpm: 500, tpm: 200000 });
+    expect(config.keys[2]).toMatchObject({ baseUrl: 'https://proxy.example/v1', models: ['gpt-4o-mini'] });
+    expect(config.keys[3]?.group).toBe('org-b');
+    expect(config.notify).toEqual({ baseWaitTime: 30 });
+  });
+
+  it("accepts the earlier tools' minimal format", () => {
+    const { config } = parseConfig({
+      key_index: 1,
+      key_list: [{ api_key: 'a-key-1' }, { api_key: 'a-key-2' }],
+    });
+    expect(config.keyIndex).toBe(1);
+    expect(config.keys.map((k) => k.apiKey)).toEqual(['a-key-1', 'a-key-2']);
+  });
+
+  it.each([
+    [{}, 'config.json: key_list:'],
+    [{ key_list: [] }, 'config.json: key_list: must hold at least one key'],
+    [{ key_list: 'sk-1' }, 'config.json: key_list: must be an array'],
+    [{ key_list: [{}] }, 'config.json: key_list[0].api_key:'],
+    [{ key_list: [{ api_key: '' }] }, 'config.json: key_list[0].api_key: must be a non-empty string'],
+    [{ key_list: [{ api_key: 5 }] }, 'config.json: key_list[0].api_key:'],
+    [
+      { key_list: [{ api_key: 'k' }, { api_key: 'k2', base_url: 'not a url' }] },
+      'key_list[1].base_url: must be an http(s) URL',
+    ],
+    [
+      { key_list: [{ api_key: 'k', base_url: 'ftp://x/v1' }] },
+      'key_list[0].base_url: must be an http(s) URL',
+    ],
+    [
+      { key_list: [{ api_key: 'k', organization: '' }] },
+      'key_list[0].organization: must be a non-empty string',
+    ],
+    [{ key_list: [{ api_key: 'k', name: 7 }] }, 'key_list[0].name:'],
+    [{ key_list: [{ api_key: 'k', group: '' }] }, 'key_list[0].group: must be a non-empty string'],
+    [{ key_list: [{ api_key: 'k', rpm: 0 }] }, 'key_list[0].rpm: must be a number > 0'],
+    [{ key_list: [{ api_key: 'k', tpm: '100' }] }, 'key_list[0].tpm: must be a number'],
+    [
+      { key_list: [{ api_key: 'k', models: 'gpt-4o' }] },
+      'key_list[0].models: must be an array of model names',
+    ],
+    [{ key_list: [{ api_key: 'k', models: [''] }] }, 'key_list[0].models[0]: must be a non-empty string'],
+    [{ key_index: -1, key_list: [{ api_key: 'k' }] }, 'config.json: key_index:'],
+    [{ key_index: 1.5, key_list: [{ api_key: 'k' }] }, 'config.json: key_index: must be a whole number >= 0'],
+    [{ key_list: [{ api_key: 'k' }], notify: { lark: 'nope' } }, 'notify.lark: must be an http(s) URL'],
+    [{ key_list: [{ api_key: 'k' }], notify: { slack: 'nope' } }, 'notify.slack: must be an http(s) URL'],
+    [{ key_list: [{ api_key: 'k' }], notify: { webhook: 'nope' } }, 'notify.webhook: must be an http(s) URL'],
+    [
+      { key_list: [{ api_key: 'k' }], notify: { base_wait_time: -1 } },
+      'notify.base_wait_time: must be a number > 0',
+    ],
+  ])('refuses %j naming the field', (input, expected) => {
+    expect(problemOf(input)).toContain(expected);
+  });
+
+  it('reports every problem, not just the first', () => {
+    try {
+      parseConfig({ key_list: [{ api_key: '' }, { api_key: 'k', rpm: -5 }] }, 'config.json');
+      expect.unreachable();
+    } catch (error) {
+      const problems = (error as ConfigError).problems;
+      expect(problems).toHaveLength(2);
+      expect(problems[0]).toContain('key_list[0].api_key');
+      expect(problems[1]).toContain('key_list[1].rpm');
+      expect((error as ConfigError).message).toContain('(and 1 more)');
+    }
+  });
+
+  it('names the line and column of a JSON syntax error', () => {
+    expect(problemOf('{\n  "key_list": [\n    { "api_key": "k" },\n  ]\n}')).toMatch(
+      /^config\.json: not valid JSON at line 4, column 3 \(\w+\)$/,
+    );
+    expect(problemOf('{ "key_list": [ { "api_key": "k" }')).toMatch(/^config\.json: not valid JSON at/);
+    expect(problemOf('   ')).toBe('config.json: the file is empty');
+  });
+
+  it('warns about unknown fields instead of refusing them', () => {
+    const { warnings } = parseConfig(
+      { key_list: [{ api_key: 'k', colour: 'red' }], extra: 1, notify: { teams: 'x' } },
+      'config.json',
+    );
+    expect(warnings).toEqual([
+      'config.json: unknown field extra (ignored)',
+      'config.json: unknown field notify.teams (ignored)',
+      'config.json: unknown field key_list[0].colour (ignored)',
+    ]);
+  });
+
+  it('warns about a repeated key and a key_index past the end, showing keys redacted', () => {
+    const { config, warnings } = parseConfig({
+      key_index: 4,
+      key_list: [{ api_key: SECRET }, { api_key: SECRET }],
+    });
+    expect(config.keyIndex).toBe(0);
+    expect(warnings.join('\n')).toContain('key_list[1] repeats the key of key_list[0] (sk-…9z9z)');
+    expect(warnings.join('\n')).toContain('key_index 4 is past the end');
+    expect(warnings.join('\n')).not.toContain(SECRET);
+  });
+
+  it('never echoes a key in a problem', () => {
+    expect(problemOf({ key_list: [{ api_key: SECRET, rpm: 'fast' }] })).not.toContain(SECRET);
+  });
+});
+
+describe('resolveConfigSource', () => {
+  const none = async () => false;
+  it('prefers an explicit path, then KEYBATCH_CONFIG, then ./config.json', async () => {
+    expect(await resolveConfigSource('my.json', {}, none)).toEqual({ path: 'my.json' });
+    expect(await resolveConfigSource(undefined, { KEYBATCH_CONFIG: 'env.json' }, none)).toEqual({
+      path: 'env.json',
+    });
+    expect(await resolveConfigSource(undefined, {}, async () => true)).toEqual({ path: 'config.json' });
+  });
+
+  it('falls back to OPENAI_API_KEY and OPENAI_BASE_URL as a one-key pool', async () => {
+    const source = await resolveConfigSource(
+      undefined,
+      { OPENAI_API_KEY: SECRET, OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' },
+      none,
+    );
+    expect(source.parsed?.config.keys).toEqual([{ apiKey: SECRET, baseUrl: 'http://127.0.0.1:1/v1' }]);
+  });
+
+  it('without any config says how to make one', async () => {
+    await expect(resolveConfigSource(undefined, {}, none)).rejects.toMatchObject({
+      code: 'CONFIG_MISSING',
+      message: expect.stringContaining('OPENAI_API_KEY is not set'),
+    });
+  });
+});
