@@ -1,0 +1,206 @@
+/**
+ * The ordered merge: every lane file into one output, one line per input item, in input order.
+ *
+ * Pass 1 reads the lane files into typed arrays indexed by item (which file, where the value is,
+ * how long: 16 bytes per item). A success beats any failure, and among equals the later line wins.
+ * Pass 2 copies, for i = 0..total-1, the result's bytes as written (never re-serialised) through a
+ * read-ahead window per lane file into a buffered writer, to `<output>.tmp-<pid>`, renamed into
+ * place at the end: an existing output is only ever replaced by a complete new one.
+ */
+
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { KeybatchError } from '../errors.js';
+import { listLaneFiles, readLaneFile } from './lane-file.js';
+import { KIND_RESULT, parseErrorPayload } from './record.js';
+
+export interface MergeResult {
+  /** Lines written to the output (results and error lines); 0 if it was not written. */
+  written: number;
+  /** Items whose line is an error line (they failed and never succeeded). */
+  failed: number;
+  /** The first (at most 20) indices below `total` with no record at all; non-empty means no output was written. */
+  missing: number[];
+  /** How many indices below `total` have no record at all. */
+  missingCount: number;
+}
+
+const MAX_MISSING_LISTED = 20;
+const OUTPUT_BUFFER = 1024 * 1024;
+const MAX_WINDOW = 1024 * 1024;
+const MIN_WINDOW = 64 * 1024;
+/** The read-ahead windows of all lane files together stay under this. */
+const WINDOWS_BUDGET = 64 * 1024 * 1024;
+
+/** Where each item's chosen record is. `file[i]`: 0 none, k+1 success in file k, -(k+1) failure in file k. */
+interface Locations {
+  file: Int32Array;
+  offset: Float64Array;
+  length: Uint32Array;
+}
+
+export async function mergeRunDir(dir: string, output: string, total: number): Promise<MergeResult> {
+  if (!Number.isSafeInteger(total) || total < 0) {
+    throw new RangeError(`merge total must be an integer >= 0, got ${String(total)}`);
+  }
+  const files = (await listLaneFiles(dir)).map((f) => f.path);
+  const where = await locate(files, total);
+
+  let failed = 0;
+  let missingCount = 0;
+  const missing: number[] = [];
+  for (let i = 0; i < total; i++) {
+    const f = where.file[i]!;
+    if (f < 0) failed++;
+    else if (f === 0) {
+      missingCount++;
+      if (missing.length < MAX_MISSING_LISTED) missing.push(i);
+    }
+  }
+  if (missingCount > 0) return { written: 0, failed, missing, missingCount };
+
+  const temp = `${output}.tmp-${process.pid}`;
+  try {
+    await writeOrdered(files, where, total, temp);
+    await rename(temp, output);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  return { written: total, failed, missing, missingCount };
+}
+
+/** Pass 1. */
+async function locate(files: string[], total: number): Promise<Locations> {
+  const where: Locations = {
+    file: new Int32Array(total),
+    offset: new Float64Array(total),
+    length: new Uint32Array(total),
+  };
+  for (let k = 0; k < files.length; k++) {
+    const success = k + 1;
+    await readLaneFile(files[k]!, (line, _buf, bufOffset) => {
+      const i = line.i;
+      if (i >= total) return;
+      if (line.kind === KIND_RESULT) where.file[i] = success;
+      else if (where.file[i]! > 0) return;
+      else where.file[i] = -success;
+      where.offset[i] = bufOffset + line.valueStart;
+      where.length[i] = line.valueEnd - line.valueStart;
+    });
+  }
+  return where;
+}
+
+/** A read-ahead window over one lane file. */
+class Window {
+  buf: Buffer;
+  /** File position of buf[0]; buf[0, have) holds file bytes. */
+  start = 0;
+  have = 0;
+
+  constructor(
+    readonly handle: FileHandle,
+    size: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Refills so that [offset, offset + length) is inside; the caller checked it was not. */
+  async fill(offset: number, length: number): Promise<void> {
+    if (length > this.buf.length) this.buf = Buffer.allocUnsafe(length);
+    this.start = offset;
+    this.have = 0;
+    while (this.have < length) {
+      const { bytesRead } = await this.handle.read(
+        this.buf,
+        this.have,
+        this.buf.length - this.have,
+        offset + this.have,
+      );
+      if (bytesRead === 0) break;
+      this.have += bytesRead;
+    }
+  }
+}
+
+/** Pass 2. */
+async function writeOrdered(files: string[], where: Locations, total: number, temp: string): Promise<void> {
+  const windowSize = Math.max(
+    MIN_WINDOW,
+    Math.min(MAX_WINDOW, Math.floor(WINDOWS_BUDGET / Math.max(1, files.length))),
+  );
+  const windows: Array<Window | undefined> = files.map(() => undefined);
+  const out = await open(temp, 'w');
+  const outBuf = Buffer.allocUnsafe(OUTPUT_BUFFER);
+  let used = 0;
+  const flush = async () => {
+    let done = 0;
+    while (done < used) done += (await out.write(outBuf, done, used - done)).bytesWritten;
+    used = 0;
+  };
+  const push = async (bytes: Uint8Array) => {
+    if (used + bytes.length > outBuf.length) {
+      await flush();
+      if (bytes.length > outBuf.length) {
+        let done = 0;
+        while (done < bytes.length) done += (await out.write(bytes, done, bytes.length - done)).bytesWritten;
+        return;
+      }
+    }
+    outBuf.set(bytes, used);
+    used += bytes.length;
+  };
+
+  try {
+    for (let i = 0; i < total; i++) {
+      const f = where.file[i]!;
+      const k = Math.abs(f) - 1;
+      const offset = where.offset[i]!;
+      const length = where.length[i]!;
+      let w = windows[k];
+      if (w === undefined) {
+        w = new Window(await open(files[k]!, 'r'), windowSize);
+        windows[k] = w;
+      }
+      if (offset < w.start || offset + length > w.start + w.have) {
+        await w.fill(offset, length);
+        if (w.have < length) throw changedWhileMerging(files[k]!);
+      }
+      const from = offset - w.start;
+      if (f > 0) {
+        // Hot path: no await unless the output buffer is full.
+        if (used + length + 1 <= outBuf.length) {
+          w.buf.copy(outBuf, used, from, from + length);
+          used += length;
+          outBuf[used++] = 0x0a;
+        } else {
+          await push(w.buf.subarray(from, from + length));
+          await push(NEWLINE);
+        }
+      } else {
+        await push(Buffer.from(errorLine(w.buf, from, from + length, files[k]!), 'utf8'));
+      }
+    }
+    await flush();
+  } finally {
+    await out.close();
+    for (const w of windows) await w?.handle.close();
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function changedWhileMerging(file: string): KeybatchError {
+  return new KeybatchError('CHECKPOINT_INVALID', `Checkpoint file ${file} changed while it was being merged`);
+}
+
+function errorLine(buf: Buffer, start: number, end: number, file: string): string {
+  const e = parseErrorPayload(buf, start, end);
+  if (!e) throw changedWhileMerging(file);
+  const error: { code: string | null; message: string; status?: number } = {
+    code: e.code ?? null,
+    message: e.message,
+  };
+  if (e.status !== undefined) error.status = e.status;
+  return `${JSON.stringify({ error })}\n`;
+}
