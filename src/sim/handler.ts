@@ -1,0 +1,338 @@
+/**
+ * The simulator's decisions, without any HTTP: what a request gets (an answer, a dropped
+ * connection or no answer at all) and after how long. The order of checks is: route, faults,
+ * auth, organization, JSON, parameters, model access, quota, triggers, context limit, rate limits.
+ */
+import { redactKey } from '../keys/redact.js';
+import * as errors from './api-errors.js';
+import { FileStore, modelList, modelObject, multipartBoundary, parseMultipart } from './catalog.js';
+import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
+import { KeyTable } from './key-table.js';
+import { type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
+import { type ModelEndpoint, readRequestText } from './request-text.js';
+import {
+  chatCompletion,
+  embeddings,
+  response,
+  type ServeContext,
+  type Served,
+  textCompletion,
+} from './responses.js';
+import { matchRoute, type Route } from './routes.js';
+import { type AnswerRecord, RequestLog, StatsRecorder } from './stats.js';
+import {
+  chatCompletionStream,
+  responseStream,
+  type StreamServed,
+  textCompletionStream,
+} from './streaming.js';
+import { TriggerMemory } from './triggers.js';
+import type { RecordedRequest } from './types.js';
+
+export interface SimRequestInput {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  authorization: string | undefined;
+  organization: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+export type Outcome =
+  | { kind: 'json'; status: number; body: unknown; headers: Record<string, string> }
+  | { kind: 'sse'; status: 200; body: string; headers: Record<string, string> }
+  | { kind: 'drop' }
+  | { kind: 'hang' };
+
+export interface Decision {
+  outcome: Outcome;
+  delayMs: number;
+  record: RecordedRequest;
+  /** What the answer adds to the stats once written (`null` for drops and hangs). */
+  answer: AnswerRecord | null;
+}
+
+type Json = { ok: true; value: unknown } | { ok: false };
+
+/** An answer before the common headers are added. */
+type AnswerInput = errors.ErrorAnswer | { status: number; body: unknown; headers?: Record<string, string> };
+
+/** What a successful model answer adds to the stats. */
+interface Success {
+  fingerprint: string;
+  tokens: number;
+}
+
+const NO_BODY: Json = { ok: true, value: null };
+
+interface Request {
+  route: Route;
+  input: SimRequestInput;
+  bearer: string | null;
+  spec: ResolvedKey | undefined;
+  json: Json;
+  now: number;
+  delayMs: number;
+  record: RecordedRequest;
+}
+
+function parseBearer(authorization: string | undefined): string | null {
+  if (!authorization) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match?.[1] ?? null;
+}
+
+function parseJson(body: Buffer): Json {
+  if (body.length === 0) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(body.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const SERVE: Record<ModelEndpoint, (body: Record<string, unknown>, ctx: ServeContext) => Served> = {
+  chat: chatCompletion,
+  completions: textCompletion,
+  embeddings,
+  responses: response,
+};
+
+const STREAM: Partial<
+  Record<ModelEndpoint, (body: Record<string, unknown>, ctx: ServeContext) => StreamServed>
+> = {
+  chat: chatCompletionStream,
+  completions: textCompletionStream,
+  responses: responseStream,
+};
+
+export class SimCore {
+  readonly keys: KeyTable;
+  readonly faults = new FaultQueue();
+  readonly stats = new StatsRecorder();
+  readonly log = new RequestLog();
+  readonly #options: ResolvedOptions;
+  readonly #random: RandomFaults;
+  readonly #latencyRandom: () => number;
+  readonly #triggers = new TriggerMemory();
+  readonly #files = new FileStore();
+  #counter = 0;
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.keys = new KeyTable(options.keys);
+    this.#random = new RandomFaults(options);
+    this.#latencyRandom = createPrng(options.seed ^ 0x5eed);
+  }
+
+  /** Decides what a request gets; counts it as received and records it in the log. */
+  decide(input: SimRequestInput, now: number): Decision {
+    const route = matchRoute(input.method, input.path);
+    const bearer = parseBearer(input.authorization);
+    const spec = bearer === null ? undefined : this.keys.get(bearer);
+    const json = route?.kind === 'model' ? parseJson(input.body) : NO_BODY;
+    const record = this.log.add({
+      method: input.method,
+      path: input.path,
+      key: bearer === null ? null : (spec?.label ?? redactKey(bearer)),
+      ...(input.organization !== undefined ? { organization: input.organization } : {}),
+      body: json.ok ? json.value : null,
+      status: 0,
+      time: now,
+    });
+    this.stats.received(spec?.label ?? null);
+    const { min, max } = this.#options.latency;
+    const delayMs = max > min ? min + this.#latencyRandom() * (max - min) : min;
+    if (!route) {
+      return this.#answer(record, null, errors.invalidUrl(input.method, input.path), delayMs, now);
+    }
+    return this.#decide({ route, input, bearer, spec, json, now, delayMs, record });
+  }
+
+  #nextId(): string {
+    this.#counter += 1;
+    return `sim${this.#counter.toString(36).padStart(6, '0')}`;
+  }
+
+  /** A JSON answer; `spec` (an authenticated key) adds its `x-ratelimit-*` headers. */
+  #answer(
+    record: RecordedRequest,
+    spec: ResolvedKey | null,
+    answer: AnswerInput,
+    delayMs: number,
+    now: number,
+    success?: Success,
+  ): Decision {
+    const headers: Record<string, string> = {
+      'x-request-id': `req_${this.#nextId()}`,
+      'openai-processing-ms': String(Math.round(delayMs)),
+      'openai-version': '2020-10-01',
+      ...(spec ? { 'openai-organization': spec.organizationLabel, ...this.keys.headers(spec, now) } : {}),
+      ...answer.headers,
+    };
+    const body = answer.body as { error?: { code?: unknown } } | null;
+    const code = body?.error?.code;
+    return {
+      outcome: { kind: 'json', status: answer.status, body: answer.body, headers },
+      delayMs,
+      record,
+      answer: {
+        status: answer.status,
+        keyLabel: spec?.label ?? null,
+        errorCode: typeof code === 'string' ? code : null,
+        ...(success ? { fingerprint: success.fingerprint, tokens: success.tokens } : {}),
+      },
+    };
+  }
+
+  #failure(
+    req: Request,
+    failure: Failure,
+    spec: ResolvedKey | null,
+    extra: Partial<errors.StatusContext>,
+  ): Decision {
+    if (failure.kind !== 'status') {
+      return { outcome: { kind: failure.kind }, delayMs: req.delayMs, record: req.record, answer: null };
+    }
+    const body = req.json.ok && isRecord(req.json.value) ? req.json.value : {};
+    const answer = errors.errorForStatus(failure.status, {
+      model: typeof body['model'] === 'string' ? body['model'] : 'gpt-4o-mini',
+      keyLabel: req.bearer === null ? 'sk-…' : redactKey(req.bearer),
+      param: 'messages',
+      contextLimit: this.#options.contextLimit,
+      promptTokens: 0,
+      retryAfterMs: failure.retryAfterMs ?? SIMULATOR_DEFAULTS.faultRetryAfterMs,
+      ...extra,
+    });
+    return this.#answer(req.record, spec, answer, req.delayMs, req.now);
+  }
+
+  #decide(req: Request): Decision {
+    const { route, input, record, now } = req;
+    const fault = this.faults.take(req.bearer) ?? this.#random.draw();
+    if (fault) return this.#failure(req, fault, null, {});
+
+    const { spec } = req;
+    if (req.bearer === null) return this.#answer(record, null, errors.missingApiKey(), req.delayMs, now);
+    if (!spec)
+      return this.#answer(record, null, errors.invalidApiKey(redactKey(req.bearer)), req.delayMs, now);
+    if (spec.organization !== undefined && input.organization !== spec.organization) {
+      return this.#answer(record, null, errors.mismatchedOrganization(), req.delayMs, now);
+    }
+    const answer = (a: AnswerInput) => this.#answer(record, spec, a, req.delayMs, now);
+
+    switch (route.kind) {
+      case 'models.list':
+        return answer({
+          status: 200,
+          body: modelList(spec.models ? [...spec.models] : this.#options.models),
+        });
+      case 'models.get': {
+        const known = spec.models ? spec.models.has(route.id) : this.#options.models.includes(route.id);
+        return answer(known ? { status: 200, body: modelObject(route.id) } : errors.modelNotFound(route.id));
+      }
+      case 'files.list':
+        return answer({ status: 200, body: this.#files.list() });
+      case 'files.get': {
+        const file = this.#files.get(route.id);
+        return answer(file ? { status: 200, body: file } : errors.fileNotFound(route.id));
+      }
+      case 'files.delete': {
+        const deleted = this.#files.delete(route.id);
+        const body = { id: route.id, object: 'file', deleted: true };
+        return answer(deleted ? { status: 200, body } : errors.fileNotFound(route.id));
+      }
+      case 'files.create': {
+        const boundary = multipartBoundary(input.contentType);
+        const upload = boundary ? parseMultipart(input.body, boundary) : null;
+        if (!upload) return answer(errors.missingParameter('file'));
+        return answer({ status: 200, body: this.#files.add(upload, this.#nextId(), Date.now()) });
+      }
+      case 'model':
+        return this.#decideModel(req, spec, route.endpoint);
+    }
+  }
+
+  #decideModel(req: Request, spec: ResolvedKey, endpoint: ModelEndpoint): Decision {
+    const answer = (a: AnswerInput, success?: Success) =>
+      this.#answer(req.record, spec, a, req.delayMs, req.now, success);
+    if (!req.json.ok) return answer(errors.invalidJson());
+    const body = req.json.value;
+    if (!isRecord(body))
+      return answer(errors.invalidParameter('body', 'The request body must be a JSON object.'));
+    const model = body['model'];
+    if (typeof model !== 'string' || model.length === 0) {
+      return answer(errors.apiError(400, 'you must provide a model parameter', 'invalid_request_error'));
+    }
+    if (endpoint === 'chat' && !Array.isArray(body['messages']))
+      return answer(errors.missingParameter('messages'));
+    if (endpoint === 'embeddings' && body['input'] === undefined)
+      return answer(errors.missingParameter('input'));
+    if (spec.models && !spec.models.has(model)) return answer(errors.modelNotFound(model));
+    if (!this.keys.hasQuota(spec)) return answer(errors.insufficientQuota());
+
+    const text = readRequestText(endpoint, body);
+    const triggered = this.#triggers.evaluate(text.fingerprint);
+    if (triggered) {
+      req.delayMs += triggered.sleepMs;
+      if (triggered.action) {
+        return this.#failure(req, triggered.action, spec, {
+          model,
+          param: text.param,
+          promptTokens: text.promptTokens,
+          keyLabel: spec.label,
+        });
+      }
+    }
+    const limit = this.#options.contextLimit;
+    if (text.promptTokens > limit) {
+      return answer(errors.contextLengthExceeded(limit, text.promptTokens, text.param));
+    }
+    const admission = this.keys.admit(spec, text.promptTokens + text.maxOutputTokens, req.now);
+    if (!admission.allowed) {
+      return answer(errors.rateLimited(admission, model, spec.organizationLabel, spec.windowMs));
+    }
+    this.keys.useQuota(spec);
+
+    const ctx: ServeContext = {
+      id: this.#nextId(),
+      model,
+      created: Math.floor(Date.now() / 1000),
+      fingerprint: text.fingerprint,
+      promptTokens: text.promptTokens,
+    };
+    const stream = body['stream'] === true ? STREAM[endpoint] : undefined;
+    if (stream) {
+      const served = stream(body, ctx);
+      const decision = answer(
+        { status: 200, body: null },
+        { fingerprint: text.fingerprint, tokens: served.totalTokens },
+      );
+      if (decision.outcome.kind === 'json') {
+        decision.outcome = { kind: 'sse', status: 200, body: served.sse, headers: decision.outcome.headers };
+      }
+      return decision;
+    }
+    const served = SERVE[endpoint](body, ctx);
+    return answer(
+      { status: 200, body: served.body },
+      { fingerprint: text.fingerprint, tokens: served.totalTokens },
+    );
+  }
+
+  /** Marks a decision carried out: answered (status written) or dropped / hung. */
+  settle(decision: Decision): void {
+    const { outcome } = decision;
+    if (outcome.kind === 'drop') this.stats.dropped();
+    else if (outcome.kind === 'hang') this.stats.hung();
+    else if (decision.answer) {
+      decision.record.status = outcome.status;
+      this.stats.answered(decision.answer);
+    }
+  }
+}

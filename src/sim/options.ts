@@ -1,0 +1,207 @@
+/**
+ * Validation and defaults of the simulator options. Every problem names the option and the value
+ * received; a key is only ever named redacted.
+ */
+import { InputError } from '../errors.js';
+import { redactKey } from '../keys/redact.js';
+import type { SimFault, SimulatorOptions } from './types.js';
+
+export const SIMULATOR_DEFAULTS = Object.freeze({
+  latencyMs: 0,
+  port: 0,
+  models: Object.freeze(['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-3.5-turbo-instruct']),
+  contextLimit: 128_000,
+  windowMs: 60_000,
+  seed: 1,
+  faultRetryAfterMs: 1000,
+});
+
+/** A key spec with every default filled in. */
+export interface ResolvedKey {
+  readonly key: string;
+  /** `redactKey(key)`: how the key is shown anywhere. */
+  readonly label: string;
+  readonly quota: number;
+  readonly requestsPerWindow: number;
+  readonly tokensPerWindow: number;
+  readonly windowMs: number;
+  readonly models: ReadonlySet<string> | null;
+  /** Identifies the shared rate-limit buckets; internal only (it may contain the key). */
+  readonly bucketId: string;
+  /** What error messages may call the organization (never the key). */
+  readonly organizationLabel: string;
+  readonly organization: string | undefined;
+}
+
+export interface ResolvedOptions {
+  readonly keys: readonly ResolvedKey[];
+  readonly latency: { readonly min: number; readonly max: number };
+  readonly port: number;
+  readonly models: readonly string[];
+  readonly contextLimit: number;
+  readonly errorRate: number;
+  readonly dropRate: number;
+  readonly hangRate: number;
+  readonly seed: number;
+}
+
+function describe(value: unknown): string {
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return `\`${shown}\` (${value === null ? 'null' : typeof value})`;
+}
+
+function fail(field: string, expected: string, value: unknown): never {
+  throw new InputError(`Simulator option \`${field}\` must be ${expected}, got ${describe(value)}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function count(value: unknown, field: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(field, `an integer >= ${min}`, value);
+  }
+  return value;
+}
+
+function rate(value: unknown, field: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(field, 'a number from 0 to 1', value);
+  return value;
+}
+
+function stringList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((m) => typeof m === 'string' && m.length > 0)) {
+    fail(field, 'an array of non-empty strings', value);
+  }
+  return value as string[];
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) fail(field, 'a non-empty string', value);
+  return value;
+}
+
+function resolveKey(spec: unknown, index: number): ResolvedKey {
+  const at = `keys[${index}]`;
+  if (!isPlainObject(spec)) fail(at, 'an object', spec);
+  if (typeof spec['key'] !== 'string' || spec['key'].length === 0) {
+    // Never echo the value: it may be a key.
+    throw new InputError(`Simulator option \`${at}.key\` must be a non-empty string`);
+  }
+  const key = spec['key'];
+  const label = redactKey(key);
+  const where = `${at}.` as const;
+  const group = optionalString(spec['group'], `${where}group`);
+  const organization = optionalString(spec['organization'], `${where}organization`);
+  const models = stringList(spec['models'], `${where}models`);
+  return Object.freeze({
+    key,
+    label,
+    quota: count(spec['quota'], `${where}quota`, Number.POSITIVE_INFINITY),
+    requestsPerWindow: count(
+      spec['requestsPerWindow'],
+      `${where}requestsPerWindow`,
+      Number.POSITIVE_INFINITY,
+      1,
+    ),
+    tokensPerWindow: count(spec['tokensPerWindow'], `${where}tokensPerWindow`, Number.POSITIVE_INFINITY, 1),
+    windowMs: count(spec['windowMs'], `${where}windowMs`, SIMULATOR_DEFAULTS.windowMs, 1),
+    models: models ? new Set(models) : null,
+    bucketId: group !== undefined ? `group:${group}` : `key:${key}`,
+    organizationLabel: organization ?? group ?? `org-sim-${label.slice(-4)}`,
+    organization,
+  });
+}
+
+/** Validates a key table; duplicate key strings are refused. */
+export function resolveKeys(keys: unknown): ResolvedKey[] {
+  if (!Array.isArray(keys)) fail('keys', 'an array of key specs', keys);
+  const resolved = keys.map((spec, index) => resolveKey(spec, index));
+  const seen = new Set<string>();
+  for (const [index, spec] of resolved.entries()) {
+    if (seen.has(spec.key)) {
+      throw new InputError(`Simulator option \`keys[${index}].key\` repeats the key ${spec.label}`);
+    }
+    seen.add(spec.key);
+  }
+  return resolved;
+}
+
+function resolveLatency(value: unknown): { min: number; max: number } {
+  if (value === undefined) return { min: SIMULATOR_DEFAULTS.latencyMs, max: SIMULATOR_DEFAULTS.latencyMs };
+  if (typeof value === 'number') {
+    if (!(value >= 0) || !Number.isFinite(value)) fail('latencyMs', 'a finite number >= 0', value);
+    return { min: value, max: value };
+  }
+  if (isPlainObject(value)) {
+    const { min, max } = value;
+    if (
+      typeof min === 'number' &&
+      typeof max === 'number' &&
+      min >= 0 &&
+      max >= min &&
+      Number.isFinite(max)
+    ) {
+      return { min, max };
+    }
+  }
+  return fail('latencyMs', 'a number >= 0 or { min, max } with 0 <= min <= max', value);
+}
+
+/** Validates every option up front and returns the frozen, defaulted result. */
+export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOptions {
+  if (!isPlainObject(options)) fail('options', 'an object', options);
+  const faults: unknown = options.faults ?? {};
+  if (!isPlainObject(faults)) fail('faults', 'an object', faults);
+  const port = count(options.port, 'port', SIMULATOR_DEFAULTS.port);
+  if (port > 65_535) fail('port', 'an integer from 0 to 65535', port);
+  return Object.freeze({
+    keys: Object.freeze(resolveKeys(options.keys)),
+    latency: Object.freeze(resolveLatency(options.latencyMs)),
+    port,
+    models: Object.freeze(stringList(options.models, 'models') ?? [...SIMULATOR_DEFAULTS.models]),
+    contextLimit: count(options.contextLimit, 'contextLimit', SIMULATOR_DEFAULTS.contextLimit, 1),
+    errorRate: rate(faults['errorRate'], 'faults.errorRate'),
+    dropRate: rate(faults['dropRate'], 'faults.dropRate'),
+    hangRate: rate(faults['hangRate'], 'faults.hangRate'),
+    seed: count(faults['seed'], 'faults.seed', SIMULATOR_DEFAULTS.seed),
+  });
+}
+
+/** A validated fault with its defaults filled in. */
+export interface ResolvedFault {
+  readonly kind: SimFault['kind'];
+  readonly status: number;
+  remaining: number;
+  readonly key: string | undefined;
+  readonly retryAfterMs: number;
+}
+
+export function resolveFault(fault: SimFault): ResolvedFault {
+  if (!isPlainObject(fault)) fail('fault', 'an object', fault);
+  if (fault.kind !== 'status' && fault.kind !== 'drop' && fault.kind !== 'hang') {
+    fail('fault.kind', "one of 'status', 'drop', 'hang'", fault.kind);
+  }
+  const status = count(fault.status, 'fault.status', 500, 100);
+  if (status > 599) fail('fault.status', 'an HTTP status from 100 to 599', status);
+  if (fault.key !== undefined && (typeof fault.key !== 'string' || fault.key.length === 0)) {
+    throw new InputError('Simulator option `fault.key` must be a non-empty string');
+  }
+  return {
+    kind: fault.kind,
+    status,
+    remaining: count(fault.count, 'fault.count', 1, 1),
+    key: fault.key,
+    retryAfterMs: count(fault.retryAfterMs, 'fault.retryAfterMs', SIMULATOR_DEFAULTS.faultRetryAfterMs),
+  };
+}

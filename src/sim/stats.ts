@@ -1,0 +1,126 @@
+/**
+ * Counters and the request log. Keys only ever appear redacted here.
+ */
+import type { RecordedRequest, SimKeyStats, SimStats } from './types.js';
+
+export const REQUEST_LOG_SIZE = 2000;
+
+function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
+
+function emptyStats(): SimStats {
+  return {
+    requests: 0,
+    successes: 0,
+    byStatus: {},
+    byKey: {},
+    answered: {},
+    rateLimited: 0,
+    dropped: 0,
+    hung: 0,
+  };
+}
+
+/** What an answer adds to the counters. */
+export interface AnswerRecord {
+  status: number;
+  /** The redacted key, for known keys only. */
+  keyLabel: string | null;
+  /** The error code of the body, for telling `insufficient_quota` from other 429s. */
+  errorCode: string | null;
+  /** For successful model answers: the fingerprint and the tokens used. */
+  fingerprint?: string;
+  tokens?: number;
+}
+
+export class StatsRecorder {
+  #stats = emptyStats();
+  // A Map: fingerprints are arbitrary user text (even `__proto__`).
+  #answered = new Map<string, number>();
+
+  #keyStats(label: string): SimKeyStats {
+    let entry = this.#stats.byKey[label];
+    if (!entry) {
+      entry = { requests: 0, successes: 0, byStatus: {}, tokens: 0 };
+      this.#stats.byKey[label] = entry;
+    }
+    return entry;
+  }
+
+  received(keyLabel: string | null): void {
+    this.#stats.requests += 1;
+    if (keyLabel !== null) this.#keyStats(keyLabel).requests += 1;
+  }
+
+  answered(record: AnswerRecord): void {
+    const stats = this.#stats;
+    const status = String(record.status);
+    const success = record.status >= 200 && record.status < 300;
+    bump(stats.byStatus, status);
+    if (success) stats.successes += 1;
+    if (record.status === 429 && record.errorCode !== 'insufficient_quota') stats.rateLimited += 1;
+    if (record.fingerprint !== undefined) {
+      this.#answered.set(record.fingerprint, (this.#answered.get(record.fingerprint) ?? 0) + 1);
+    }
+    if (record.keyLabel === null) return;
+    const key = this.#keyStats(record.keyLabel);
+    bump(key.byStatus, status);
+    if (success) key.successes += 1;
+    key.tokens += record.tokens ?? 0;
+  }
+
+  dropped(): void {
+    this.#stats.dropped += 1;
+  }
+
+  hung(): void {
+    this.#stats.hung += 1;
+  }
+
+  snapshot(): SimStats {
+    const stats = this.#stats;
+    const byKey: Record<string, SimKeyStats> = {};
+    for (const [label, entry] of Object.entries(stats.byKey)) {
+      byKey[label] = { ...entry, byStatus: { ...entry.byStatus } };
+    }
+    return {
+      ...stats,
+      byStatus: { ...stats.byStatus },
+      byKey,
+      answered: Object.fromEntries(this.#answered),
+    };
+  }
+
+  reset(): void {
+    this.#stats = emptyStats();
+    this.#answered = new Map();
+  }
+}
+
+/** The last `REQUEST_LOG_SIZE` requests, in a ring buffer. */
+export class RequestLog {
+  #entries: RecordedRequest[] = [];
+  #next = 0;
+
+  add(entry: RecordedRequest): RecordedRequest {
+    if (this.#entries.length < REQUEST_LOG_SIZE) this.#entries.push(entry);
+    else this.#entries[this.#next] = entry;
+    this.#next = (this.#next + 1) % REQUEST_LOG_SIZE;
+    return entry;
+  }
+
+  /** Copies, oldest first. */
+  list(): RecordedRequest[] {
+    const ordered =
+      this.#entries.length < REQUEST_LOG_SIZE
+        ? this.#entries
+        : [...this.#entries.slice(this.#next), ...this.#entries.slice(0, this.#next)];
+    return ordered.map((entry) => ({ ...entry }));
+  }
+
+  clear(): void {
+    this.#entries = [];
+    this.#next = 0;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Public types of the OpenAI-compatible simulator. `SimulatorOptions` is JSON-serialisable: it is
+ * also the `keybatch simulate --scenario FILE` format.
+ */
+
+/** One API key the simulator accepts. */
+export interface SimKeySpec {
+  /** The API key string clients send as `Authorization: Bearer <key>`. */
+  key: string;
+  /**
+   * Successful requests allowed in total; past it every request answers 429 `insufficient_quota`.
+   * @default unlimited
+   */
+  quota?: number;
+  /** Rate limit on requests per window. @default unlimited */
+  requestsPerWindow?: number;
+  /** Rate limit on tokens (prompt estimate + max output tokens) per window. @default unlimited */
+  tokensPerWindow?: number;
+  /** The rate-limit window in milliseconds. @default 60_000 */
+  windowMs?: number;
+  /** Models this key may use; any other model answers 404 `model_not_found`. @default all models */
+  models?: string[];
+  /** Keys with the same group share one set of rate-limit buckets (like an organization). @default the key itself */
+  group?: string;
+  /** If set, requests must send this `OpenAI-Organization` header, else 401 `mismatched_organization`. */
+  organization?: string;
+}
+
+/** A queued fault: the next `count` matching requests fail this way. */
+export interface SimFault {
+  /** `status`: answer an error status; `drop`: destroy the socket; `hang`: never answer. */
+  kind: 'status' | 'drop' | 'hang';
+  /** For kind `status`: 500, 502, 503, 408, 409, 429 … @default 500 */
+  status?: number;
+  /** How many matching requests fail. @default 1 */
+  count?: number;
+  /** Only requests sent with this API key match. @default every request */
+  key?: string;
+  /** For a 429: the `retry-after-ms` advertised. @default 1000 */
+  retryAfterMs?: number;
+}
+
+/** Random faults, drawn from a seeded PRNG so that a run is reproducible. */
+export interface SimRandomFaults {
+  /** Probability (0–1) that a request answers 500. @default 0 */
+  errorRate?: number;
+  /** Probability (0–1) that a request's connection is destroyed. @default 0 */
+  dropRate?: number;
+  /** Probability (0–1) that a request never answers. @default 0 */
+  hangRate?: number;
+  /** PRNG seed. @default 1 */
+  seed?: number;
+}
+
+export interface SimulatorOptions {
+  /** The keys the simulator accepts. */
+  keys: SimKeySpec[];
+  /** Latency added before answering, fixed or uniformly drawn from `[min, max]`. @default 0 */
+  latencyMs?: number | { min: number; max: number };
+  /** The port to listen on; always binds 127.0.0.1 only. @default 0 (ephemeral) */
+  port?: number;
+  /** Served by `/v1/models`. @default ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-3.5-turbo-instruct'] */
+  models?: string[];
+  /** Random injected 500s, dropped connections and hangs. @default none */
+  faults?: SimRandomFaults;
+  /** Prompt tokens above this answer 400 `context_length_exceeded`. @default 128_000 */
+  contextLimit?: number;
+}
+
+/** Counters for one key (keyed by its redacted form in `SimStats.byKey`). */
+export interface SimKeyStats {
+  requests: number;
+  successes: number;
+  byStatus: Record<string, number>;
+  /** `usage.total_tokens` of the successful answers. */
+  tokens: number;
+}
+
+export interface SimStats {
+  /** Requests received (answered, dropped, hung or still in flight). */
+  requests: number;
+  /** Answers with a 2xx status. */
+  successes: number;
+  /** Answers per HTTP status: `{ '200': n, '429': n }`. */
+  byStatus: Record<string, number>;
+  /** Per known key, keyed by `redactKey(key)` — never the full key. */
+  byKey: Record<string, SimKeyStats>;
+  /** Successful answers per request fingerprint (the last user message, or the prompt / input text). */
+  answered: Record<string, number>;
+  /** 429 answers other than `insufficient_quota`. */
+  rateLimited: number;
+  /** Connections destroyed instead of answered (faults and `[[sim:drop]]`). */
+  dropped: number;
+  /** Requests never answered (faults and `[[sim:hang]]`). */
+  hung: number;
+}
+
+/** One request as received, for tests to check what arrived. */
+export interface RecordedRequest {
+  method: string;
+  /** The path without the query string, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** The bearer key, redacted; `null` when none was sent. */
+  key: string | null;
+  /** The `OpenAI-Organization` header, if sent. */
+  organization?: string;
+  /** The parsed JSON body, or `null` (no body, malformed JSON, multipart). */
+  body: unknown;
+  /** The HTTP status answered; 0 while not answered, or when dropped or hung. */
+  status: number;
+  /** `Date.now()` when the request was received. */
+  time: number;
+}
+
+export interface Simulator {
+  /** `http://127.0.0.1:<port>/v1` — pass as `baseURL` to the openai SDK. */
+  readonly url: string;
+  readonly port: number;
+  stats(): SimStats;
+  /** Replaces the key table live; a key string that stays keeps its used quota and its buckets. */
+  setKeys(keys: SimKeySpec[]): void;
+  /** Queues a fault: the next `count` matching requests fail this way. */
+  inject(fault: SimFault): void;
+  /** The last 2000 requests received, oldest first. */
+  requests(): RecordedRequest[];
+  /** Resets the counters and the request log (not quotas, buckets or trigger counts). */
+  resetStats(): void;
+  /** Stops listening and destroys every open connection (hung and keep-alive alike). */
+  close(): Promise<void>;
+}

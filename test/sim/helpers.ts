@@ -1,0 +1,38 @@
+/** Shared helpers for the simulator tests: real `openai` clients over real HTTP. */
+import OpenAI from 'openai';
+import type { Simulator } from '../../src/sim/index.js';
+
+export function clientFor(sim: Simulator, apiKey: string, options: { organization?: string } = {}): OpenAI {
+  return new OpenAI({ apiKey, baseURL: sim.url, maxRetries: 0, ...options });
+}
+
+export function chat(
+  client: OpenAI,
+  text: string,
+  extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {},
+) {
+  return client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: text }],
+    ...extra,
+  });
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** Polls `condition` every few milliseconds until it holds (or throws after `timeoutMs`). */
+export async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
