@@ -94,8 +94,45 @@ export function serializeError(error: unknown): SerializedError {
   return { name: 'Error', message: String(error) };
 }
 
-/** Rebuilds an error from plain data; keybatch's own codes come back as `KeybatchError`. */
+const CODES = new Set<string>([
+  'CONFIG_INVALID',
+  'CONFIG_MISSING',
+  'INPUT_INVALID',
+  'NO_USABLE_KEY',
+  'MODEL_UNAVAILABLE',
+  'CHECKPOINT_MISMATCH',
+  'CHECKPOINT_INVALID',
+  'TASK_FAILED',
+  'TASK_INVALID',
+  'ABORTED',
+]);
+
+function rebuildKeybatchError(code: KeybatchErrorCode, message: string): KeybatchError {
+  switch (code) {
+    case 'NO_USABLE_KEY':
+    case 'MODEL_UNAVAILABLE':
+      return new NoUsableKeyError(message, { code });
+    case 'ABORTED':
+      return new AbortError(message);
+    case 'CHECKPOINT_MISMATCH':
+      return new CheckpointMismatchError(message);
+    case 'INPUT_INVALID':
+      return new InputError(message);
+    case 'CONFIG_INVALID':
+    case 'CONFIG_MISSING':
+      return new ConfigError(message, { code });
+    default:
+      return new KeybatchError(code, message);
+  }
+}
+
+/** Rebuilds an error from plain data; keybatch's own codes come back as their own classes. */
 export function deserializeError(data: SerializedError): Error {
+  if (data.code && CODES.has(data.code)) {
+    const error = rebuildKeybatchError(data.code as KeybatchErrorCode, data.message);
+    if (data.stack) error.stack = data.stack;
+    return error;
+  }
   const error = new Error(data.message) as Error & {
     code?: string | null;
     status?: number;
@@ -107,4 +144,17 @@ export function deserializeError(data: SerializedError): Error {
   if (data.type !== undefined) error.type = data.type;
   if (data.stack) error.stack = data.stack;
   return error;
+}
+
+/** The keybatch error behind `error`, looking through `cause` chains (the SDK wraps what fetch throws). */
+export function keybatchErrorOf(error: unknown): KeybatchError | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof KeybatchError) return current;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CODES.has(code) && current instanceof Error) {
+      return rebuildKeybatchError(code as KeybatchErrorCode, current.message);
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -1,1 +1,32 @@
-export const x = 1;
+/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
+
+export {
+  AbortError,
+  CheckpointMismatchError,
+  ConfigError,
+  InputError,
+  KeybatchError,
+  type KeybatchErrorCode,
+  NoUsableKeyError,
+} from './errors.js';
+export type { RetryOptions } from './keys/backoff.js';
+export { type ClientOptions, createClient } from './keys/client.js';
+export type { ConfigFile } from './keys/config.js';
+export { KeyPool, type KeyPoolOptions, type PoolEvents } from './keys/key-pool.js';
+export type { ReloadDiff, StateChange } from './keys/key-table.js';
+export type { AttemptInfo } from './keys/pool-fetch.js';
+export { redactKey } from './keys/redact.js';
+export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
+export { consoleLogger, type Logger, silentLogger } from './logger.js';
+export type { PipelineInput } from './pool/input.js';
+export type { PipelineOptions } from './pool/options.js';
+export {
+  type PipelineConfig,
+  type PipelineResult,
+  type PipelineStats,
+  type PipelineTask,
+  runPipeline,
+  type StoppedRun,
+} from './pool/pipeline.js';
+export type { Progress } from './pool/progress.js';
+export type { TaskContext, TaskFunction } from './workers/types.js';

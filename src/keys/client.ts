@@ -1,6 +1,6 @@
 /** `createClient(pool)`: a real `openai` client whose every request leases a key from the pool. */
 import OpenAI, { type APIError } from 'openai';
-import { AbortError, deserializeError, NoUsableKeyError, type SerializedError } from '../errors.js';
+import { deserializeError, type SerializedError } from '../errors.js';
 import { createPoolFetch, ERROR_HEADER, POOL_BASE_URL, type PoolFetchOptions } from './pool-fetch.js';
 import type { KeyBroker } from './types.js';
 
@@ -14,15 +14,8 @@ const SDK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Rebuilds the keybatch error a pool answer carries (e.g. no usable key within the wait timeout). */
 function poolError(code: string, body: unknown): Error {
-  const data = (body as { error?: SerializedError } | undefined)?.error ?? {
-    name: 'KeybatchError',
-    message: code,
-  };
-  if (code === 'NO_USABLE_KEY' || code === 'MODEL_UNAVAILABLE') {
-    return new NoUsableKeyError(data.message, { code });
-  }
-  if (code === 'ABORTED') return new AbortError(data.message);
-  return deserializeError(data);
+  const data = (body as { error?: SerializedError } | undefined)?.error;
+  return deserializeError({ name: 'KeybatchError', message: code, ...data, code });
 }
 
 class PoolClient extends OpenAI {

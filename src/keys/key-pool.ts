@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
 import { AbortError, ConfigError, NoUsableKeyError } from '../errors.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { Notifier } from '../notify/index.js';
+import { Notifier, type NotifyEvent } from '../notify/index.js';
 import {
   type ConfigFile,
   loadConfigFile,
@@ -307,6 +307,11 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       },
       Math.max(0, Math.ceil(at - now)),
     );
+  }
+
+  /** Sends a notification to the pool's targets (config.json `notify`, `LARK_HOOK`); never rejects. */
+  notify(event: NotifyEvent): Promise<void> {
+    return this.notifier?.send(event) ?? Promise.resolve();
   }
 
   /** Whether requests are waiting because no key is usable. */

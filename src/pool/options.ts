@@ -1,0 +1,98 @@
+/** runPipeline's options: all optional, one defaults constant, validated up front, frozen. */
+import { InputError } from '../errors.js';
+import type { ClientOptions } from '../keys/client.js';
+import type { KeyPoolOptions } from '../keys/key-pool.js';
+import type { Logger } from '../logger.js';
+import type { Progress } from './progress.js';
+
+export interface PipelineOptions<A = unknown> {
+  /** Lanes: in-process lanes for a function, worker threads for a module. @default 4 */
+  workers?: number;
+  /** Items per chunk handed to `fn`. @default 10 */
+  chunkSize?: number;
+  /** Chunks in flight per lane. @default 1 */
+  concurrency?: number;
+  /** The run directory (manifest + per-lane checkpoints). @default `<output>.keybatch` with `output`, else none */
+  checkpoint?: string;
+  /** Write the results here (.jsonl, one line per item, input order) instead of returning them. */
+  output?: string;
+  /** Skip items already in the checkpoint; `false` starts over. @default true */
+  resume?: boolean;
+  /** Passed to `fn` as `ctx.args` (structured-cloned into worker threads). */
+  args?: A;
+  /** Stops the run: no new chunks, requests in flight aborted; the checkpoint stays resumable. */
+  signal?: AbortSignal;
+  /** Called about every `progressIntervalMs`, and once at the end. */
+  onProgress?: (progress: Progress) => void;
+  /** @default 1000 */
+  progressIntervalMs?: number;
+  /** Retries of a chunk whose `fn` throws, before its items are recorded as failed. @default 2 */
+  chunkRetries?: number;
+  /** First delay between chunk retries; doubles each time. @default 500 */
+  chunkRetryDelayMs?: number;
+  /** Values that change results (e.g. the model); a checkpoint made with others is refused. @default {} */
+  resultOptions?: Record<string, unknown>;
+  /**
+   * Handle SIGINT: the first stops taking chunks, lets those in flight finish and checkpoint, then
+   * exits (code 130) resumable; a second exits at once.
+   * @default true
+   */
+  handleSignals?: boolean;
+  /** Settings of `ctx.client` (retries, per-attempt timeout, base URL, audit hook). */
+  client?: ClientOptions;
+  /** Options for the KeyPool when `config` is a path or object (`waitTimeoutMs`, `notify`, …). */
+  pool?: KeyPoolOptions;
+  /** @default a logger writing `keybatch: …` lines to stderr */
+  logger?: Logger;
+}
+
+export const PIPELINE_DEFAULTS = Object.freeze({
+  workers: 4,
+  chunkSize: 10,
+  concurrency: 1,
+  resume: true,
+  progressIntervalMs: 1000,
+  chunkRetries: 2,
+  chunkRetryDelayMs: 500,
+  handleSignals: true,
+});
+
+export type ResolvedOptions<A> = Readonly<
+  PipelineOptions<A> & { [K in keyof typeof PIPELINE_DEFAULTS]: (typeof PIPELINE_DEFAULTS)[K] } & {
+    resultOptions: Record<string, unknown>;
+  }
+>;
+
+function describe(value: unknown): string {
+  return `\`${String(value)}\` (${typeof value})`;
+}
+
+function integer(name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InputError(`Expected \`${name}\` to be a whole number >= ${min}, got ${describe(value)}`);
+  }
+}
+
+export function resolveOptions<A>(options: PipelineOptions<A> = {}): ResolvedOptions<A> {
+  const resolved = { ...PIPELINE_DEFAULTS, resultOptions: {}, ...options };
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined)
+      (resolved as Record<string, unknown>)[key] = (PIPELINE_DEFAULTS as Record<string, unknown>)[key];
+  }
+  integer('workers', resolved.workers, 1);
+  integer('chunkSize', resolved.chunkSize, 1);
+  integer('concurrency', resolved.concurrency, 1);
+  integer('chunkRetries', resolved.chunkRetries, 0);
+  integer('progressIntervalMs', resolved.progressIntervalMs, 1);
+  integer('chunkRetryDelayMs', resolved.chunkRetryDelayMs, 0);
+  for (const key of ['output', 'checkpoint'] as const) {
+    const value = resolved[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new InputError(`Expected \`${key}\` to be a file path, got ${describe(value)}`);
+    }
+  }
+  if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
+    throw new InputError(`Expected \`onProgress\` to be a function, got ${describe(resolved.onProgress)}`);
+  }
+  return Object.freeze(resolved) as ResolvedOptions<A>;
+}

@@ -1,0 +1,370 @@
+/**
+ * runPipeline: streams the input, skips what the checkpoint already has, cuts the rest into
+ * chunks pulled by lanes as they free up, checkpoints each chunk's results as it completes, and
+ * at the end merges the lane files into the output in input order.
+ */
+
+import type { LaneWriter } from '../checkpoint/index.js';
+import { openRunDir, type RunDir } from '../checkpoint/index.js';
+import {
+  AbortError,
+  InputError,
+  KeybatchError,
+  type KeybatchErrorCode,
+  keybatchErrorOf,
+  type SerializedError,
+  serializeError,
+} from '../errors.js';
+import type { ConfigFile } from '../keys/config.js';
+import { KeyPool } from '../keys/key-pool.js';
+import type { KeyStatus } from '../keys/types.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { moduleUrl } from '../workers/load-task.js';
+import { type ChunkJob, inProcessRunner, type LaneRunner, threadRunner } from '../workers/runners.js';
+import type { TaskFunction } from '../workers/types.js';
+import { openInput, type PipelineInput } from './input.js';
+import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type Chunk, type PlanStats, planChunks } from './planner.js';
+import { ProgressMeter } from './progress.js';
+
+export interface PipelineStats {
+  /** Items in the input. */
+  total: number;
+  /** Items finished in this run. */
+  done: number;
+  /** Items skipped because the checkpoint already had them. */
+  skipped: number;
+  /** Items that failed in this run after chunk retries (recorded with their error; a rerun retries them). */
+  failed: number;
+  /** The first failures (up to 100), by input position. */
+  failures: Array<{ index: number; error: SerializedError }>;
+  /** Failed items by error code. */
+  errors: Record<string, number>;
+  durationMs: number;
+  /** Per key (redacted): state, requests, errors, tokens. */
+  keys: KeyStatus[];
+  /** The merged output file, when `output` was set. */
+  output?: string;
+  /** The run directory, when checkpointing. */
+  checkpoint?: string;
+}
+
+export interface PipelineResult<R> {
+  /** One result per input item, in input order (empty when `output` is set; failed items are holes). */
+  results: R[];
+  stats: PipelineStats;
+}
+
+/** Thrown when a run stops before the end (no usable key in time, aborted, interrupted); it is resumable. */
+export interface StoppedRun {
+  stats: PipelineStats;
+}
+
+/** Codes that stop the whole run instead of failing a chunk. */
+const STOP_CODES = new Set<KeybatchErrorCode>(['NO_USABLE_KEY', 'MODEL_UNAVAILABLE', 'ABORTED']);
+const MAX_FAILURES_LISTED = 100;
+
+export type PipelineConfig = string | ConfigFile | KeyPool | undefined;
+export type PipelineTask<T, R, A> = TaskFunction<T, R, A> | string | URL;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * Runs `fn` over `data` in chunks on concurrent lanes (in-process for a function, worker threads
+ * for a module path/URL), with every request of `ctx.client` leasing a key from the pool.
+ */
+export async function runPipeline<T = unknown, R = unknown, A = unknown>(
+  config: PipelineConfig,
+  data: PipelineInput<T>,
+  fn: PipelineTask<T, R, A>,
+  options?: PipelineOptions<A>,
+): Promise<PipelineResult<R>> {
+  const opts = resolveOptions(options);
+  if (typeof fn !== 'function' && typeof fn !== 'string' && !(fn instanceof URL)) {
+    throw new InputError(`Expected \`fn\` to be a function or a module path/URL, got ${typeof fn}`);
+  }
+  const logger = opts.logger ?? consoleLogger();
+  const ownPool = !(config instanceof KeyPool);
+  const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
+  try {
+    return await new Run<T, R, A>(pool, fn, opts, logger).execute(data);
+  } finally {
+    if (ownPool) await pool.close();
+  }
+}
+
+class Run<T, R, A> {
+  private readonly started = Date.now();
+  private readonly controller = new AbortController();
+  private readonly meter = new ProgressMeter();
+  private readonly plan: PlanStats = { seen: 0, skipped: 0, exhausted: false };
+  private readonly counts = { done: 0, failed: 0, inFlight: 0 };
+  private readonly failures: PipelineStats['failures'] = [];
+  private readonly errors: Record<string, number> = {};
+  private readonly writers = new Map<number, LaneWriter>();
+  private total: number | undefined;
+  private stopError: KeybatchError | undefined;
+  private interrupted = false;
+  private results: R[] = [];
+  private runDir: RunDir | undefined;
+
+  constructor(
+    private readonly pool: KeyPool,
+    private readonly fn: PipelineTask<T, R, A>,
+    private readonly opts: ResolvedOptions<A>,
+    private readonly logger: Logger,
+  ) {}
+
+  async execute(data: PipelineInput<T>): Promise<PipelineResult<R>> {
+    const { opts } = this;
+    const input = await openInput(data);
+    this.total = input.total;
+    const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
+    let isDone: (i: number) => boolean = () => false;
+    if (dir) {
+      this.runDir = await openRunDir(dir, {
+        fingerprint: input.fingerprint,
+        options: { args: opts.args ?? null, ...opts.resultOptions },
+        fresh: !opts.resume,
+      });
+      const scan = await this.runDir.scan();
+      if (scan.tornLines > 0)
+        this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);
+      isDone = (i) => scan.done.has(i);
+      if (!opts.output && scan.done.size > 0) {
+        await this.runDir.readResults((i, value) => {
+          this.results[i] = value as R;
+        });
+      }
+      if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
+    }
+
+    const runner = this.createRunner();
+    const detach = this.attachSignals();
+    const ticker = this.startProgress();
+    void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
+    try {
+      const chunks = planChunks(input.items, isDone, opts.chunkSize, this.plan);
+      const loops: Promise<void>[] = [];
+      for (let lane = 0; lane < opts.workers; lane++) {
+        for (let slot = 0; slot < opts.concurrency; slot++) loops.push(this.lane(lane, chunks, runner));
+      }
+      await Promise.all(loops);
+      await chunks.return(undefined);
+    } catch (error) {
+      void this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
+      throw error;
+    } finally {
+      clearInterval(ticker);
+      detach();
+      for (const writer of this.writers.values()) writer.close();
+      await runner.close();
+    }
+    return this.finish();
+  }
+
+  private createRunner(): LaneRunner {
+    const { fn, opts } = this;
+    if (typeof fn === 'function') return inProcessRunner(fn as TaskFunction, this.pool, opts.client ?? {});
+    const { onAttempt: _, fetch: __, ...settings } = opts.client ?? {};
+    return threadRunner(moduleUrl(fn), this.pool, {
+      threads: opts.workers,
+      concurrency: opts.concurrency,
+      client: settings,
+    });
+  }
+
+  /** One slot of a lane: pulls chunks until the input ends or the run stops. */
+  private async lane(lane: number, chunks: AsyncGenerator<Chunk<T>>, runner: LaneRunner): Promise<void> {
+    while (!this.stopping) {
+      const next = await chunks.next();
+      if (next.done) return;
+      await this.runChunk(lane, next.value, runner);
+    }
+  }
+
+  private get stopping(): boolean {
+    return this.stopError !== undefined || this.interrupted || this.controller.signal.aborted;
+  }
+
+  private async runChunk(lane: number, chunk: Chunk<T>, runner: LaneRunner): Promise<void> {
+    const size = chunk.items.length;
+    this.counts.inFlight += size;
+    const job: ChunkJob = {
+      chunk: chunk.items,
+      chunkIndex: chunk.chunkIndex,
+      lane,
+      signal: this.controller.signal,
+      args: this.opts.args,
+    };
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const results = await runner.run(job);
+          if (!Array.isArray(results) || results.length !== size) {
+            throw new KeybatchError(
+              'TASK_INVALID',
+              `fn returned ${Array.isArray(results) ? `${results.length} results` : typeof results} for a chunk of ${size} items (chunk ${chunk.chunkIndex}); it must return one result per item`,
+            );
+          }
+          this.record(lane, chunk, results as R[]);
+          return;
+        } catch (error) {
+          const own = keybatchErrorOf(error);
+          if (this.controller.signal.aborted) return;
+          if (own && STOP_CODES.has(own.code)) {
+            this.stopError ??= own;
+            return;
+          }
+          if (attempt >= this.opts.chunkRetries || own?.code === 'TASK_INVALID') {
+            this.recordFailure(lane, chunk, error);
+            return;
+          }
+          await sleep(this.opts.chunkRetryDelayMs * 2 ** attempt, this.controller.signal);
+          if (this.controller.signal.aborted) return;
+        }
+      }
+    } finally {
+      this.counts.inFlight -= size;
+    }
+  }
+
+  private writer(lane: number): LaneWriter | undefined {
+    if (!this.runDir) return undefined;
+    let writer = this.writers.get(lane);
+    if (!writer) {
+      writer = this.runDir.openLane(lane);
+      this.writers.set(lane, writer);
+    }
+    return writer;
+  }
+
+  private record(lane: number, chunk: Chunk<T>, results: R[]): void {
+    this.writer(lane)?.append(chunk.indices.map((i, k) => ({ i, r: results[k] })));
+    if (!this.opts.output) {
+      chunk.indices.forEach((i, k) => {
+        this.results[i] = results[k]!;
+      });
+    }
+    this.counts.done += chunk.indices.length;
+  }
+
+  private recordFailure(lane: number, chunk: Chunk<T>, error: unknown): void {
+    const data = serializeError(error);
+    data.message = this.pool.scrub(data.message);
+    delete data.stack;
+    this.writer(lane)?.append(chunk.indices.map((i) => ({ i, e: data })));
+    this.counts.failed += chunk.indices.length;
+    const code = data.code ?? (data.status ? String(data.status) : data.name);
+    this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;
+    for (const index of chunk.indices) {
+      if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
+    }
+    this.logger.warn(
+      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${this.opts.chunkRetries + 1} attempts: ${data.message}`,
+    );
+  }
+
+  private attachSignals(): () => void {
+    const { signal, handleSignals } = this.opts;
+    const { logger } = this;
+    const onAbort = () => this.controller.abort();
+    if (signal?.aborted) this.controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let sigints = 0;
+    const onSigint = () => {
+      sigints += 1;
+      if (sigints > 1) process.exit(130);
+      this.interrupted = true;
+      logger.warn('interrupted: finishing the chunks in flight, then stopping (Ctrl-C again exits at once)');
+    };
+    if (handleSignals) process.on('SIGINT', onSigint);
+    return () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (handleSignals) process.off('SIGINT', onSigint);
+    };
+  }
+
+  private startProgress(): NodeJS.Timeout | undefined {
+    if (!this.opts.onProgress) return undefined;
+    const timer = setInterval(() => this.report(), this.opts.progressIntervalMs);
+    timer.unref();
+    return timer;
+  }
+
+  private report(): void {
+    this.opts.onProgress?.(
+      this.meter.snapshot(
+        {
+          total: this.total ?? (this.plan.exhausted ? this.plan.seen : undefined),
+          done: this.counts.done,
+          failed: this.counts.failed,
+          skipped: this.plan.skipped,
+          inFlight: this.counts.inFlight,
+        },
+        this.pool.status(),
+      ),
+    );
+  }
+
+  private stats(): PipelineStats {
+    const stats: PipelineStats = {
+      total: this.total ?? this.plan.seen,
+      done: this.counts.done,
+      skipped: this.plan.skipped,
+      failed: this.counts.failed,
+      failures: this.failures,
+      errors: this.errors,
+      durationMs: Date.now() - this.started,
+      keys: this.pool.status().keys,
+    };
+    if (this.runDir) stats.checkpoint = this.runDir.dir;
+    if (this.opts.output) stats.output = this.opts.output;
+    return stats;
+  }
+
+  private async finish(): Promise<PipelineResult<R>> {
+    this.report();
+    const stopped =
+      this.stopError ??
+      (this.stopping ? new AbortError(this.interrupted ? 'interrupted' : 'aborted') : undefined);
+    if (stopped) {
+      if (this.plan.exhausted) await this.runDir?.setTotal(this.plan.seen, false);
+      const stats = this.stats();
+      const error = Object.assign(stopped, { stats }) as KeybatchError & StoppedRun;
+      if (this.interrupted && this.opts.handleSignals) {
+        this.logger.warn(
+          `stopped: ${stats.done} done in this run, ${stats.skipped} from the checkpoint; rerun to resume`,
+        );
+        process.exit(130);
+      }
+      throw error;
+    }
+    const total = this.plan.seen;
+    if (this.runDir) await this.runDir.setTotal(total, true);
+    if (this.opts.output && this.runDir) {
+      const merged = await this.runDir.merge(this.opts.output, total);
+      if (merged.missing.length > 0) {
+        throw new KeybatchError(
+          'CHECKPOINT_INVALID',
+          `${this.runDir.dir}: items ${merged.missing.join(', ')} have no record; the output was not written (rerun to resume)`,
+        );
+      }
+    }
+    if (!this.opts.output) this.results.length = total;
+    const stats = this.stats();
+    void this.pool.notify({
+      kind: 'finished',
+      message: `run finished: ${stats.done} done, ${stats.failed} failed, ${stats.skipped} skipped`,
+      details: { done: stats.done, failed: stats.failed, skipped: stats.skipped, total: stats.total },
+    });
+    return { results: this.opts.output ? [] : this.results, stats };
+  }
+}

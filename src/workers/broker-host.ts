@@ -1,0 +1,42 @@
+/** Main-thread side of the key broker: serves one worker task's lease requests from the KeyPool. */
+import type { MessagePort } from 'node:worker_threads';
+import { serializeError } from '../errors.js';
+import type { KeyBroker } from '../keys/types.js';
+import type { BrokerReply, BrokerRequest } from './protocol.js';
+
+/** Answers lease requests arriving on `port` until it closes; returns a function that aborts the task. */
+export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): void; close(): void } {
+  const pending = new Map<number, AbortController>();
+  const reply = (message: BrokerReply) => port.postMessage(message);
+  port.on('message', (message: BrokerRequest) => {
+    if (message.type === 'release') {
+      broker.release(message.lease, message.result);
+    } else if (message.type === 'cancel') {
+      pending.get(message.id)?.abort();
+    } else {
+      const controller = new AbortController();
+      pending.set(message.id, controller);
+      broker.acquire(message.request, controller.signal).then(
+        (lease) => {
+          pending.delete(message.id);
+          if (controller.signal.aborted) broker.release(lease, { outcome: 'cancelled' });
+          else reply({ type: 'lease', id: message.id, lease });
+        },
+        (error: unknown) => {
+          pending.delete(message.id);
+          if (!controller.signal.aborted)
+            reply({ type: 'error', id: message.id, error: serializeError(error) });
+        },
+      );
+    }
+  });
+  const close = () => {
+    for (const controller of pending.values()) controller.abort();
+    pending.clear();
+    port.close();
+  };
+  port.on('close', () => {
+    for (const controller of pending.values()) controller.abort();
+  });
+  return { abort: () => reply({ type: 'abort' }), close };
+}

@@ -1,0 +1,42 @@
+/**
+ * Messages between the main thread and worker threads. The only module both sides share:
+ * everything crossing is plain data (errors as `SerializedError`, since structured clone drops
+ * `code` and `status` from Error subclasses).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../errors.js';
+import type { Lease, LeaseRequest, LeaseResult } from '../keys/types.js';
+
+/** Client settings a worker thread builds its pool-aware client with. */
+export interface ClientSettings {
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  timeoutMs?: number;
+  defaultBaseURL?: string;
+}
+
+/** One chunk for a worker thread (piscina task). `port` is transferred and serves key leases. */
+export interface ThreadTask {
+  module: string;
+  chunk: unknown[];
+  chunkIndex: number;
+  workerId: number;
+  args: unknown;
+  client: ClientSettings;
+  port: MessagePort;
+}
+
+export type ThreadReply =
+  | { ok: true; results: unknown[]; threadId: number }
+  | { ok: false; error: SerializedError };
+
+/** Worker -> main. */
+export type BrokerRequest =
+  | { type: 'acquire'; id: number; request: LeaseRequest }
+  | { type: 'cancel'; id: number }
+  | { type: 'release'; lease: Lease; result: LeaseResult };
+
+/** Main -> worker. */
+export type BrokerReply =
+  | { type: 'lease'; id: number; lease: Lease }
+  | { type: 'error'; id: number; error: SerializedError }
+  | { type: 'abort' };

@@ -1,0 +1,109 @@
+/**
+ * Lane runners: where a chunk's task runs. In-process (the function given, closures and all) or on
+ * piscina worker threads (a task module), both with a client over the one main-thread KeyPool.
+ */
+import { createRequire } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+import type OpenAI from 'openai';
+import { Piscina } from 'piscina';
+import { AbortError, deserializeError } from '../errors.js';
+import { type ClientOptions, createClient } from '../keys/client.js';
+import type { KeyBroker } from '../keys/types.js';
+import { serveBroker } from './broker-host.js';
+import { needsTypeScript } from './load-task.js';
+import type { ClientSettings, ThreadReply, ThreadTask } from './protocol.js';
+import type { TaskFunction } from './types.js';
+
+export interface ChunkJob {
+  chunk: unknown[];
+  chunkIndex: number;
+  lane: number;
+  signal: AbortSignal;
+  args: unknown;
+}
+
+export interface LaneRunner {
+  run(job: ChunkJob): Promise<unknown[]>;
+  close(): Promise<void>;
+  /** Worker thread ids that ran chunks (empty for in-process lanes). */
+  readonly threadIds: ReadonlySet<number>;
+}
+
+export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: ClientOptions): LaneRunner {
+  const clients = new Map<number, OpenAI>();
+  const clientFor = (lane: number) => {
+    let found = clients.get(lane);
+    if (!found) {
+      found = createClient(broker, { ...client, workerId: lane });
+      clients.set(lane, found);
+    }
+    return found;
+  };
+  return {
+    threadIds: new Set(),
+    run: async (job) =>
+      fn(job.chunk, {
+        workerId: job.lane,
+        chunkIndex: job.chunkIndex,
+        client: clientFor(job.lane),
+        signal: job.signal,
+        args: job.args,
+      }),
+    close: async () => {},
+  };
+}
+
+function workerEntry(): { filename: string; typescript: boolean } {
+  const typescript = import.meta.url.endsWith('.ts');
+  return {
+    filename: new URL(`./worker-entry.${typescript ? 'ts' : 'js'}`, import.meta.url).href,
+    typescript,
+  };
+}
+
+export function threadRunner(
+  module: string,
+  broker: KeyBroker,
+  options: { threads: number; concurrency: number; client: ClientSettings },
+): LaneRunner {
+  const entry = workerEntry();
+  const tsx = entry.typescript || needsTypeScript(module);
+  const piscina = new Piscina({
+    filename: entry.filename,
+    minThreads: options.threads,
+    maxThreads: options.threads,
+    concurrentTasksPerWorker: options.concurrency,
+    maxQueue: 'auto',
+    ...(tsx ? { execArgv: ['--import', createRequire(import.meta.url).resolve('tsx')] } : {}),
+  });
+  const threadIds = new Set<number>();
+  return {
+    threadIds,
+    async run(job) {
+      if (job.signal.aborted) throw new AbortError();
+      const { port1, port2 } = new MessageChannel();
+      const host = serveBroker(port1, broker);
+      const onAbort = () => host.abort();
+      job.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const task: ThreadTask = {
+          module,
+          chunk: job.chunk,
+          chunkIndex: job.chunkIndex,
+          workerId: job.lane,
+          args: job.args,
+          client: options.client,
+          port: port2,
+        };
+        const reply = (await piscina.run(task, { transferList: [port2] })) as ThreadReply;
+        if (!reply.ok) throw deserializeError(reply.error);
+        threadIds.add(reply.threadId);
+        return reply.results;
+      } finally {
+        job.signal.removeEventListener('abort', onAbort);
+        host.close();
+      }
+    },
+    close: () => piscina.destroy(),
+  };
+}

@@ -1,0 +1,50 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import type { Logger } from '../src/logger.js';
+
+/** A fresh temp directory, removed after the test. */
+export function useTempDir(): () => Promise<string> {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keybatch-test-'));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** A logger that keeps every line, for assertions. */
+export function collectingLogger(): Logger & { lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string) => {
+    lines.push(`${level}: ${message}`);
+  };
+  return {
+    lines,
+    text: () => lines.join('\n'),
+    debug: push('debug'),
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+  };
+}
+
+/** Resolves when `predicate` holds, polling every few ms (for state reached through I/O). */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A config object with fake keys (for runs whose task makes no requests). */
+export const OFFLINE_CONFIG = { key_list: [{ api_key: 'sk-offline-test-key-0000' }] };
