@@ -29,4 +29,13 @@ export {
   type StoppedRun,
 } from './pool/pipeline.js';
 export type { Progress } from './pool/progress.js';
+export {
+  type RecordedRequest,
+  type SimFault,
+  type SimKeySpec,
+  type SimStats,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from './sim/index.js';
 export type { TaskContext, TaskFunction } from './workers/types.js';

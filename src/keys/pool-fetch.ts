@@ -130,7 +130,9 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
       try {
         lease = await broker.acquire(request, signal);
       } catch (error) {
-        if (error instanceof KeybatchError && error.code !== 'ABORTED') return errorResponse(error);
+        // The caller's own abort goes back as an abort (the SDK makes it APIUserAbortError);
+        // anything else of ours (no usable key, pool closed) is handed over to be thrown as itself.
+        if (error instanceof KeybatchError && !signal?.aborted) return errorResponse(error);
         throw error;
       }
       attempt += 1;

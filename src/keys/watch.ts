@@ -16,11 +16,18 @@ export interface ConfigWatcherHandlers {
 
 /** Coalesces the bursts of events one save makes (truncate + write, or unlink + add). */
 const SETTLE_MS = 25;
+/**
+ * One more look after each load: chokidar throttles repeated `change` events of one file, so the
+ * completing write of a half-saved file could otherwise go unseen.
+ */
+const RECHECK_MS = 250;
 
 export class ConfigWatcher {
   private readonly path: string;
   private readonly watcher: FSWatcher;
   private timer: NodeJS.Timeout | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+  private lastProblem = '';
   private last = '';
   private loading: Promise<void> = Promise.resolve();
 
@@ -49,10 +56,14 @@ export class ConfigWatcher {
     return new Promise((done) => this.watcher.once('ready', () => done()));
   }
 
-  private changed(): void {
+  private changed(recheck = true): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.loading = this.loading.then(() => this.load());
+      if (recheck) {
+        clearTimeout(this.recheck);
+        this.recheck = setTimeout(() => this.changed(false), RECHECK_MS);
+      }
     }, SETTLE_MS);
   }
 
@@ -60,21 +71,27 @@ export class ConfigWatcher {
     try {
       const parsed = await loadConfigFile(this.path);
       const fingerprint = JSON.stringify(parsed.config);
+      this.lastProblem = '';
       if (fingerprint === this.last) return;
       this.last = fingerprint;
       this.handlers.onConfig(parsed);
     } catch (error) {
-      if (error instanceof ConfigError && error.code === 'CONFIG_MISSING') {
-        // Mid-rename, the file may be briefly absent; a real removal keeps the last config.
-        this.handlers.onProblem(new ConfigError(`${this.path}: was removed`, { code: 'CONFIG_MISSING' }));
-        return;
-      }
-      this.handlers.onProblem(error instanceof ConfigError ? error : new ConfigError(String(error)));
+      const problem =
+        error instanceof ConfigError && error.code === 'CONFIG_MISSING'
+          ? new ConfigError(`${this.path}: was removed`, { code: 'CONFIG_MISSING' })
+          : error instanceof ConfigError
+            ? error
+            : new ConfigError(String(error));
+      // The same problem seen again on a recheck is not reported twice.
+      if (problem.message === this.lastProblem) return;
+      this.lastProblem = problem.message;
+      this.handlers.onProblem(problem);
     }
   }
 
   async close(): Promise<void> {
     clearTimeout(this.timer);
+    clearTimeout(this.recheck);
     await this.watcher.close();
     await this.loading;
   }
