@@ -5,6 +5,6 @@ export { Fingerprint, fingerprintFile, fingerprintValues } from './fingerprint.j
 export type { LaneWriter } from './lane-writer.js';
 export type { Manifest } from './manifest.js';
 export type { MergeResult } from './merge.js';
-export type { LaneRecord } from './record.js';
+export type { FailurePayload, LaneRecord } from './record.js';
 export { openRunDir, type RunDir, type RunDirInit } from './run-dir.js';
 export { readResults, type ScanResult } from './scan.js';

@@ -197,6 +197,7 @@ function changedWhileMerging(file: string): KeybatchError {
 function errorLine(buf: Buffer, start: number, end: number, file: string): string {
   const e = parseErrorPayload(buf, start, end);
   if (!e) throw changedWhileMerging(file);
+  if (e.output !== undefined) return `${JSON.stringify(e.output)}\n`;
   const error: { code: string | null; message: string; status?: number } = {
     code: e.code ?? null,
     message: e.message,

@@ -19,8 +19,14 @@ export type RecordKind = typeof KIND_RESULT | typeof KIND_ERROR;
 export interface LaneRecord {
   i: number;
   r?: unknown;
-  e?: SerializedError | undefined;
+  e?: FailurePayload | undefined;
 }
+
+/**
+ * A failure as saved: the error, and optionally the line the merged output shows for the item
+ * (e.g. a prompt row with `error`); without it the output shows `{"error":{code,message,status}}`.
+ */
+export type FailurePayload = SerializedError & { output?: unknown };
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
@@ -113,7 +119,7 @@ function isCompleteJson(buf: Uint8Array, start: number, end: number): boolean {
 }
 
 /** Reads an `e` payload back into a SerializedError; undefined if it is not an error object. */
-export function parseErrorPayload(buf: Uint8Array, start: number, end: number): SerializedError | undefined {
+export function parseErrorPayload(buf: Uint8Array, start: number, end: number): FailurePayload | undefined {
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8'));
@@ -122,13 +128,14 @@ export function parseErrorPayload(buf: Uint8Array, start: number, end: number): 
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
   const d = data as Record<string, unknown>;
-  const out: SerializedError = {
+  const out: FailurePayload = {
     name: typeof d['name'] === 'string' ? d['name'] : 'Error',
     message: typeof d['message'] === 'string' ? d['message'] : '',
   };
   if (typeof d['code'] === 'string' || d['code'] === null) out.code = d['code'];
   if (typeof d['status'] === 'number') out.status = d['status'];
   if (typeof d['type'] === 'string' || d['type'] === null) out.type = d['type'];
+  if (d['output'] !== undefined) out.output = d['output'];
   return out;
 }
 
@@ -155,10 +162,11 @@ export function serializeRecord(record: LaneRecord): string {
 }
 
 /** What a failure keeps: no stack (long, and full of local paths). */
-function errorPayload(e: SerializedError): SerializedError {
-  const out: SerializedError = { name: String(e.name), message: String(e.message) };
+function errorPayload(e: FailurePayload): FailurePayload {
+  const out: FailurePayload = { name: String(e.name), message: String(e.message) };
   if (e.code !== undefined) out.code = e.code;
   if (e.status !== undefined) out.status = e.status;
   if (e.type !== undefined) out.type = e.type;
+  if (e.output !== undefined) out.output = e.output;
   return out;
 }

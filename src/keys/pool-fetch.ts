@@ -29,6 +29,10 @@ export interface AttemptInfo {
   code?: string | undefined;
   latencyMs: number;
   error?: string;
+  /** The request body as sent (JSON text), when it was text. */
+  request?: string;
+  /** The answer's body, when it was read as text (JSON answers and errors; not streams). */
+  response?: string;
 }
 
 export interface PoolFetchOptions {
@@ -186,7 +190,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         }
         const text = await response.text();
         broker.release(lease, { outcome: 'ok', status, model, rateLimit, tokens: usageTokens(text) });
-        report({ outcome: 'ok', status });
+        report({ outcome: 'ok', status, response: text });
         return new Response(text, { status, statusText: response.statusText, headers: response.headers });
       }
 
@@ -194,7 +198,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
       const body = errorBody(text);
       const outcome = classifyStatus(status, body);
       broker.release(lease, { outcome, status, code: body.code ?? undefined, model, rateLimit });
-      report({ outcome, status, code: body.code ?? undefined });
+      report({ outcome, status, code: body.code ?? undefined, response: text });
       const answer = () =>
         new Response(text, { status, statusText: response.statusText, headers: response.headers });
       if (!replayable) return answer();

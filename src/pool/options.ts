@@ -1,11 +1,11 @@
 /** runPipeline's options: all optional, one defaults constant, validated up front, frozen. */
-import { InputError } from '../errors.js';
+import { InputError, type SerializedError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import type { Progress } from './progress.js';
 
-export interface PipelineOptions<A = unknown> {
+export interface PipelineOptions<A = unknown, T = unknown> {
   /** Lanes: in-process lanes for a function, worker threads for a module. @default 4 */
   workers?: number;
   /** Items per chunk handed to `fn`. @default 10 */
@@ -30,6 +30,11 @@ export interface PipelineOptions<A = unknown> {
   chunkRetries?: number;
   /** First delay between chunk retries; doubles each time. @default 500 */
   chunkRetryDelayMs?: number;
+  /**
+   * The output line (and in-memory result) of an item whose chunk failed, e.g. a record with an
+   * `error` field; the default line is `{"error":{code,message,status}}` and the result a hole.
+   */
+  failureOutput?: (item: T, error: SerializedError) => unknown;
   /** Values that change results (e.g. the model); a checkpoint made with others is refused. @default {} */
   resultOptions?: Record<string, unknown>;
   /**
@@ -57,8 +62,8 @@ export const PIPELINE_DEFAULTS = Object.freeze({
   handleSignals: true,
 });
 
-export type ResolvedOptions<A> = Readonly<
-  PipelineOptions<A> & { [K in keyof typeof PIPELINE_DEFAULTS]: (typeof PIPELINE_DEFAULTS)[K] } & {
+export type ResolvedOptions<A, T = unknown> = Readonly<
+  PipelineOptions<A, T> & { [K in keyof typeof PIPELINE_DEFAULTS]: (typeof PIPELINE_DEFAULTS)[K] } & {
     resultOptions: Record<string, unknown>;
   }
 >;
@@ -73,7 +78,7 @@ function integer(name: string, value: unknown, min: number): void {
   }
 }
 
-export function resolveOptions<A>(options: PipelineOptions<A> = {}): ResolvedOptions<A> {
+export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): ResolvedOptions<A, T> {
   const resolved = { ...PIPELINE_DEFAULTS, resultOptions: {}, ...options };
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined)
@@ -94,5 +99,5 @@ export function resolveOptions<A>(options: PipelineOptions<A> = {}): ResolvedOpt
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
     throw new InputError(`Expected \`onProgress\` to be a function, got ${describe(resolved.onProgress)}`);
   }
-  return Object.freeze(resolved) as ResolvedOptions<A>;
+  return Object.freeze(resolved) as ResolvedOptions<A, T>;
 }

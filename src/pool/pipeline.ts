@@ -84,7 +84,7 @@ export async function runPipeline<T = unknown, R = unknown, A = unknown>(
   config: PipelineConfig,
   data: PipelineInput<T>,
   fn: PipelineTask<T, R, A>,
-  options?: PipelineOptions<A>,
+  options?: PipelineOptions<A, T>,
 ): Promise<PipelineResult<R>> {
   const opts = resolveOptions(options);
   if (typeof fn !== 'function' && typeof fn !== 'string' && !(fn instanceof URL)) {
@@ -118,7 +118,7 @@ class Run<T, R, A> {
   constructor(
     private readonly pool: KeyPool,
     private readonly fn: PipelineTask<T, R, A>,
-    private readonly opts: ResolvedOptions<A>,
+    private readonly opts: ResolvedOptions<A, T>,
     private readonly logger: Logger,
   ) {}
 
@@ -260,7 +260,16 @@ class Run<T, R, A> {
     const data = serializeError(error);
     data.message = this.pool.scrub(data.message);
     delete data.stack;
-    this.writer(lane)?.append(chunk.indices.map((i) => ({ i, e: data })));
+    const { failureOutput } = this.opts;
+    const outputs = failureOutput ? chunk.items.map((item) => failureOutput(item, data)) : undefined;
+    this.writer(lane)?.append(
+      chunk.indices.map((i, k) => ({ i, e: outputs ? { ...data, output: outputs[k] } : data })),
+    );
+    if (outputs && !this.opts.output) {
+      chunk.indices.forEach((i, k) => {
+        this.results[i] = outputs[k] as R;
+      });
+    }
     this.counts.failed += chunk.indices.length;
     const code = data.code ?? (data.status ? String(data.status) : data.name);
     this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;

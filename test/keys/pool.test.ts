@@ -21,7 +21,10 @@ async function sim(options: Parameters<typeof startSimulator>[0]): Promise<Simul
   return simulator;
 }
 
-async function pool(config: Parameters<typeof KeyPool.open>[0], options: Parameters<typeof KeyPool.open>[1] = {}) {
+async function pool(
+  config: Parameters<typeof KeyPool.open>[0],
+  options: Parameters<typeof KeyPool.open>[1] = {},
+) {
   const logger = collectingLogger();
   const keyPool = await KeyPool.open(config, { logger, notify: false, ...options });
   open.push(keyPool);
@@ -29,7 +32,10 @@ async function pool(config: Parameters<typeof KeyPool.open>[0], options: Paramet
 }
 
 const ask = (client: OpenAI, text: string, model = 'gpt-4o-mini', signal?: AbortSignal) =>
-  client.chat.completions.create({ model, messages: [{ role: 'user', content: text }] }, signal ? { signal } : {});
+  client.chat.completions.create(
+    { model, messages: [{ role: 'user', content: text }] },
+    signal ? { signal } : {},
+  );
 
 const stateOf = (p: KeyPool, key: string) => p.status().keys.find((k) => k.key === key);
 
@@ -37,7 +43,10 @@ describe('the response table', () => {
   it('a quota-spent key becomes exhausted, is never retried, and the request moves to the next key', async () => {
     const s = await sim({ keys: [{ key: 'sk-test-spent-aaaa', quota: 0 }, { key: 'sk-test-good-bbbb' }] });
     const { pool: p, logger } = await pool({
-      key_list: [{ api_key: 'sk-test-spent-aaaa', base_url: s.url }, { api_key: 'sk-test-good-bbbb', base_url: s.url }],
+      key_list: [
+        { api_key: 'sk-test-spent-aaaa', base_url: s.url },
+        { api_key: 'sk-test-good-bbbb', base_url: s.url },
+      ],
     });
     const client = createClient(p, FAST);
     for (let i = 0; i < 5; i++) {
@@ -53,21 +62,29 @@ describe('the response table', () => {
   it('a key answered 401 is invalid, named redacted in one line, and never used again', async () => {
     const s = await sim({ keys: [{ key: 'sk-test-good-bbbb' }] });
     const { pool: p, logger } = await pool({
-      key_list: [{ api_key: 'sk-test-revoked-cccc', base_url: s.url }, { api_key: 'sk-test-good-bbbb', base_url: s.url }],
+      key_list: [
+        { api_key: 'sk-test-revoked-cccc', base_url: s.url },
+        { api_key: 'sk-test-good-bbbb', base_url: s.url },
+      ],
     });
     const client = createClient(p, FAST);
     for (let i = 0; i < 6; i++) await ask(client, `q${i}`);
     expect(stateOf(p, 'sk-…cccc')?.state).toBe('invalid');
     expect(s.requests().filter((r) => r.status === 401)).toHaveLength(1);
     const lines = logger.lines.filter((line) => line.includes('sk-…cccc'));
-    expect(lines).toEqual(['warn: key sk-…cccc was rejected (401 invalid_api_key); it will not be used again']);
+    expect(lines).toEqual([
+      'warn: key sk-…cccc was rejected (401 invalid_api_key); it will not be used again',
+    ]);
   });
 
   it('a rate-limited key cools until retry-after and the request moves on', async () => {
     const s = await sim({ keys: [{ key: 'sk-test-hot-dddd' }, { key: 'sk-test-cool-eeee' }] });
     const { pool: p } = await pool({
       key_index: 0,
-      key_list: [{ api_key: 'sk-test-hot-dddd', base_url: s.url }, { api_key: 'sk-test-cool-eeee', base_url: s.url }],
+      key_list: [
+        { api_key: 'sk-test-hot-dddd', base_url: s.url },
+        { api_key: 'sk-test-cool-eeee', base_url: s.url },
+      ],
     });
     s.inject({ kind: 'status', status: 429, key: 'sk-test-hot-dddd', retryAfterMs: 400 });
     const client = createClient(p, FAST);
@@ -83,9 +100,14 @@ describe('the response table', () => {
   });
 
   it('a key without access to a model is denied for that model only; no key for it fails fast', async () => {
-    const s = await sim({ keys: [{ key: 'sk-test-mini-ffff', models: ['gpt-4o-mini'] }, { key: 'sk-test-full-gggg' }] });
+    const s = await sim({
+      keys: [{ key: 'sk-test-mini-ffff', models: ['gpt-4o-mini'] }, { key: 'sk-test-full-gggg' }],
+    });
     const { pool: p } = await pool({
-      key_list: [{ api_key: 'sk-test-mini-ffff', base_url: s.url }, { api_key: 'sk-test-full-gggg', base_url: s.url }],
+      key_list: [
+        { api_key: 'sk-test-mini-ffff', base_url: s.url },
+        { api_key: 'sk-test-full-gggg', base_url: s.url },
+      ],
     });
     const client = createClient(p, FAST);
     await ask(client, 'big', 'gpt-4o');
@@ -171,11 +193,20 @@ describe('waiting when no key is usable', () => {
     const edited = Date.now();
     await saveByRename(
       path,
-      JSON.stringify({ key_list: [{ api_key: 'sk-test-spent-llll', base_url: s.url }, { api_key: 'sk-test-fresh-mmmm', base_url: s.url }] }),
+      JSON.stringify({
+        key_list: [
+          { api_key: 'sk-test-spent-llll', base_url: s.url },
+          { api_key: 'sk-test-fresh-mmmm', base_url: s.url },
+        ],
+      }),
     );
     const answers = await Promise.all(blocked);
     expect(Date.now() - edited).toBeLessThan(1000);
-    expect(answers.map((a) => a.choices[0]?.message.content)).toEqual(['echo: waiting 1', 'echo: waiting 2', 'echo: waiting 3']);
+    expect(answers.map((a) => a.choices[0]?.message.content)).toEqual([
+      'echo: waiting 1',
+      'echo: waiting 2',
+      'echo: waiting 3',
+    ]);
     expect(p.blocked).toBe(false);
     expect(logger.text()).toContain('reloaded (added sk-…mmmm)');
   });
@@ -186,12 +217,11 @@ describe('waiting when no key is usable', () => {
     await until(() => p.blocked, 5000, 'the pool to block');
     await writeFile(path, '{ "key_list": [ { "api_key": "sk-test-fre');
     await until(() => logger.text().includes('not valid JSON'), 3000, 'the bad save to be reported');
-    expect(logger.text()).toMatch(/config\.json: not valid JSON at line 1, column \d+ .*keeping the last good config \(still waiting\)/);
-    expect(p.blocked).toBe(true);
-    await writeFile(
-      path,
-      JSON.stringify({ key_list: [{ api_key: 'sk-test-fresh-mmmm', base_url: s.url }] }),
+    expect(logger.text()).toMatch(
+      /config\.json: not valid JSON at line 1, column \d+ .*keeping the last good config \(still waiting\)/,
     );
+    expect(p.blocked).toBe(true);
+    await writeFile(path, JSON.stringify({ key_list: [{ api_key: 'sk-test-fresh-mmmm', base_url: s.url }] }));
     expect((await blocked).choices[0]?.message.content).toBe('echo: still waiting');
     expect(logger.text()).toContain('removed sk-…llll');
   });
@@ -201,7 +231,10 @@ describe('waiting when no key is usable', () => {
     const started = Date.now();
     const failure = ask(client, 'gives up');
     await expect(failure).rejects.toBeInstanceOf(NoUsableKeyError);
-    await expect(failure).rejects.toMatchObject({ code: 'NO_USABLE_KEY', message: expect.stringContaining('wait timeout') });
+    await expect(failure).rejects.toMatchObject({
+      code: 'NO_USABLE_KEY',
+      message: expect.stringContaining('wait timeout'),
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
@@ -236,7 +269,11 @@ describe('load spreading and pacing', () => {
   it('worker i starts its rotation at key_index + i', async () => {
     const { pool: p } = await pool({
       key_index: 1,
-      key_list: [{ api_key: 'sk-test-rot-0000' }, { api_key: 'sk-test-rot-1111' }, { api_key: 'sk-test-rot-2222' }],
+      key_list: [
+        { api_key: 'sk-test-rot-0000' },
+        { api_key: 'sk-test-rot-1111' },
+        { api_key: 'sk-test-rot-2222' },
+      ],
     });
     const labels = [];
     for (let workerId = 0; workerId < 3; workerId++) {
@@ -258,7 +295,10 @@ describe('load spreading and pacing', () => {
     for (let i = 0; i < 60; i++) p.release(await p.acquire({ tokens: 1, workerId: 0 }), { outcome: 'ok' });
     const controller = new AbortController();
     const next = p.acquire({ tokens: 1, workerId: 0 }, controller.signal);
-    const raced = await Promise.race([next.then(() => 'leased'), new Promise((r) => setTimeout(() => r('waiting'), 100))]);
+    const raced = await Promise.race([
+      next.then(() => 'leased'),
+      new Promise((r) => setTimeout(() => r('waiting'), 100)),
+    ]);
     expect(raced).toBe('waiting');
     controller.abort();
     await expect(next).rejects.toMatchObject({ code: 'ABORTED' });
@@ -266,7 +306,7 @@ describe('load spreading and pacing', () => {
 });
 
 describe('createClient', () => {
-  it('uses each key\'s base URL and organization', async () => {
+  it("uses each key's base URL and organization", async () => {
     const a = await sim({ keys: [{ key: 'sk-test-orga-0a0a', organization: 'org-alpha' }] });
     const b = await sim({ keys: [{ key: 'sk-test-orgb-0b0b' }] });
     const { pool: p } = await pool({
@@ -297,13 +337,19 @@ describe('createClient', () => {
     expect(text).toBe('echo: streamed');
     const response = await client.responses.create({ model: 'gpt-4o-mini', input: 'hello' });
     expect(response.output_text).toContain('hello');
-    const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'complete' });
+    const completion = await client.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'complete',
+    });
     expect(completion.choices[0]?.text).toContain('complete');
     const embedding = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'vector' });
     expect(embedding.data[0]?.embedding.length).toBeGreaterThan(0);
     const models = await client.models.list();
     expect(models.data.length).toBeGreaterThan(0);
-    const file = await client.files.create({ file: new File(['{"a":1}\n'], 'batch.jsonl'), purpose: 'batch' });
+    const file = await client.files.create({
+      file: new File(['{"a":1}\n'], 'batch.jsonl'),
+      purpose: 'batch',
+    });
     expect(file.id).toBeTruthy();
     expect(stateOf(p, 'sk-…1234')?.successes).toBe(6);
     expect(stateOf(p, 'sk-…1234')?.tokens).toBeGreaterThan(0);
