@@ -18,11 +18,35 @@ export function needsTypeScript(url: string): boolean {
 
 const cache = new Map<string, Promise<TaskFunction>>();
 
+function unknownExtension(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION';
+}
+
+/**
+ * Imports a module; a TypeScript one through tsx. Node 20 cannot register loader hooks from a
+ * worker thread reliably, so: a plain import (works when the thread was started with tsx), else
+ * tsx's `tsImport` (works in a thread started without it), else registering tsx and retrying.
+ */
+async function importModule(url: string): Promise<{ default?: unknown }> {
+  try {
+    return await import(url);
+  } catch (error) {
+    if (!unknownExtension(error) || !needsTypeScript(url)) throw error;
+  }
+  const tsx = await import('tsx/esm/api');
+  try {
+    return (await tsx.tsImport(url, import.meta.url)) as { default?: unknown };
+  } catch {
+    tsx.register();
+    return import(`${url}${url.includes('?') ? '&' : '?'}tsx`);
+  }
+}
+
 /** Imports the module once per thread and checks its default export is a function. */
 export function loadTask(url: string): Promise<TaskFunction> {
   let loading = cache.get(url);
   if (!loading) {
-    loading = import(url).then((module: { default?: unknown }) => {
+    loading = importModule(url).then((module: { default?: unknown }) => {
       if (typeof module.default !== 'function') {
         throw new KeybatchError(
           'TASK_INVALID',
