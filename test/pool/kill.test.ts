@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { until, useTempDir } from '../helpers.js';
+
+const tempDir = useTempDir();
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const child = fileURLToPath(new URL('../fixtures/pipeline-child.ts', import.meta.url));
+let sim: Simulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+/** Lines recorded so far over all lane files of the run directory. */
+async function checkpointLines(dir: string): Promise<number> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  let lines = 0;
+  for (const file of files.filter((f) => f.startsWith('worker-'))) {
+    const text = await readFile(join(dir, file), 'utf8');
+    lines += text.split('\n').filter((line) => line.endsWith('}')).length;
+  }
+  return lines;
+}
+
+function start(args: string[]) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, exited, out: () => stdout, err: () => stderr };
+}
+
+describe('kill -9 and resume', () => {
+  it('after three SIGKILLs at random moments and a final rerun, every item is in the output exactly once, in order', async () => {
+    const n = 150;
+    const inFlightMax = 3 * 2; // workers × chunkSize (concurrency 1)
+    sim = await startSimulator({ keys: [{ key: 'sk-test-kill-0001' }], latencyMs: { min: 20, max: 60 } });
+    const dir = await tempDir();
+    const config = join(dir, 'config.json');
+    const input = join(dir, 'in.jsonl');
+    const output = join(dir, 'out.jsonl');
+    await writeFile(
+      config,
+      JSON.stringify({ key_list: [{ api_key: 'sk-test-kill-0001', base_url: sim.url }] }),
+    );
+    await writeFile(
+      input,
+      Array.from({ length: n }, (_, i) => JSON.stringify({ text: `item ${i}` })).join('\n') + '\n',
+    );
+
+    // Three kill points at random, spread over the run: each after some more records are in.
+    const points = [0.15, 0.4, 0.65].map((at) => Math.floor(n * (at + Math.random() * 0.15)));
+    for (const point of points) {
+      const run = start([config, input, output]);
+      await until(
+        async () => (await checkpointLines(`${output}.keybatch`)) >= point,
+        30_000,
+        `${point} records`,
+      );
+      run.proc.kill('SIGKILL');
+      expect(await run.exited).toBe(null);
+    }
+    const final = start([config, input, output]);
+    expect(await final.exited).toBe(0);
+    expect(JSON.parse(final.out())).toMatchObject({ skipped: expect.any(Number) });
+
+    const lines = (await readFile(output, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual(
+      Array.from({ length: n }, (_, i) => ({ text: `item ${i}`, answer: `echo: item ${i}` })),
+    );
+
+    const answered = sim.stats().answered;
+    const redone = Object.values(answered).reduce((sum, count) => sum + (count - 1), 0);
+    expect(Object.keys(answered)).toHaveLength(n);
+    expect(redone).toBeLessThanOrEqual(points.length * inFlightMax);
+  }, 90_000);
+});
