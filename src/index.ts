@@ -15,6 +15,16 @@ export type { ConfigFile } from './keys/config.js';
 export { KeyPool, type KeyPoolOptions, type PoolEvents } from './keys/key-pool.js';
 export type { ReloadDiff, StateChange } from './keys/key-table.js';
 export type { AttemptInfo } from './keys/pool-fetch.js';
+export {
+  type DescribeOptions,
+  describeKeys,
+  type KeyDescription,
+  type PoolDescription,
+  type ProbeOptions,
+  type ProbeOutcome,
+  type ProbeResult,
+  probeKeys,
+} from './keys/probe.js';
 export { redactKey } from './keys/redact.js';
 export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
@@ -29,6 +39,7 @@ export {
   type StoppedRun,
 } from './pool/pipeline.js';
 export type { Progress } from './pool/progress.js';
+export { type RunStatus, type RunStatusOptions, readRunStatus } from './pool/status.js';
 export {
   type RecordedRequest,
   type SimFault,

@@ -3,8 +3,8 @@
 export { DoneSet } from './done-set.js';
 export { Fingerprint, fingerprintFile, fingerprintValues } from './fingerprint.js';
 export type { LaneWriter } from './lane-writer.js';
-export type { Manifest } from './manifest.js';
+export { type Manifest, readManifest } from './manifest.js';
 export type { MergeResult } from './merge.js';
 export type { FailurePayload, LaneRecord } from './record.js';
 export { openRunDir, type RunDir, type RunDirInit } from './run-dir.js';
-export { readResults, type ScanResult } from './scan.js';
+export { readResults, type ScanResult, scanRunDir } from './scan.js';

@@ -1,0 +1,215 @@
+/**
+ * Looking at a key pool without running anything: `describeKeys` lists what config.json holds
+ * (redacted), `probeKeys` asks each key one cheap question to see whether it works right now.
+ * Each probe uses a plain `openai` client of its own (no pool, no retries), so one key's answer
+ * never affects another's; the answer is classified like the pool would (`classifyStatus`).
+ */
+import { access } from 'node:fs/promises';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { AbortError } from '../errors.js';
+import { classifyStatus, type Outcome } from './classify.js';
+import {
+  type ConfigFile,
+  type KeyConfig,
+  loadConfigFile,
+  type ParsedConfig,
+  resolveConfigSource,
+} from './config.js';
+import { DEFAULT_BASE_URL } from './pool-fetch.js';
+import { redactKey, scrubSecrets } from './redact.js';
+
+/** One key of the pool as it may be shown: never the key itself. */
+export interface KeyDescription {
+  /** `name`, else `sk-…` + the last 4 characters. */
+  key: string;
+  group?: string;
+  /** The base URL the key is used with (its `base_url`, else `OPENAI_BASE_URL`, else OpenAI's). */
+  baseUrl: string;
+  organization?: string;
+  /** Models the key may serve; absent: any. */
+  models?: string[];
+  rpm?: number;
+  tpm?: number;
+}
+
+export interface PoolDescription {
+  /** Where the pool came from: the config file path, `OPENAI_API_KEY`, or `config` for an object. */
+  source: string;
+  keyIndex: number;
+  keys: KeyDescription[];
+  /** Unknown fields and the like, each naming the source and the field. */
+  warnings: string[];
+}
+
+export interface DescribeOptions {
+  /** Environment for `KEYBATCH_CONFIG`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProbeOptions extends DescribeOptions {
+  /** The model each key is asked for. @default 'gpt-4o-mini' */
+  model?: string;
+  /** Cancels every probe still waiting. */
+  signal?: AbortSignal;
+  /** Time limit of each probe, in milliseconds. @default 20000 */
+  timeoutMs?: number;
+}
+
+export type ProbeOutcome = 'ok' | 'invalid' | 'quota' | 'denied' | 'rate_limited' | 'error';
+
+export interface ProbeResult {
+  /** The key, redacted. */
+  key: string;
+  result: ProbeOutcome;
+  /** The HTTP status answered, if any. */
+  status?: number;
+  /** The API's error code (`invalid_api_key`, `insufficient_quota`, …), if any. */
+  code?: string;
+  /** What went wrong, with any key in it redacted. */
+  message?: string;
+}
+
+export const PROBE_DEFAULTS = Object.freeze({ model: 'gpt-4o-mini', timeoutMs: 20_000 });
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+interface LoadedPool {
+  source: string;
+  parsed: ParsedConfig;
+  defaultBaseUrl: string;
+}
+
+/** Resolves and parses the config exactly as `KeyPool.open` does (path, object, env, ./config.json). */
+async function loadPool(
+  config: string | ConfigFile | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<LoadedPool> {
+  const source = await resolveConfigSource(config, env, exists);
+  const parsed = source.parsed ?? (await loadConfigFile(source.path!));
+  const from = source.path ?? (config === undefined ? 'OPENAI_API_KEY' : 'config');
+  const defaultBaseUrl = (env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  return { source: from, parsed, defaultBaseUrl };
+}
+
+function describeKey(key: KeyConfig, defaultBaseUrl: string): KeyDescription {
+  const out: KeyDescription = {
+    key: redactKey(key.apiKey, key.name),
+    baseUrl: key.baseUrl ?? defaultBaseUrl,
+  };
+  if (key.group !== undefined) out.group = key.group;
+  if (key.organization !== undefined) out.organization = key.organization;
+  if (key.models !== undefined) out.models = [...key.models];
+  if (key.rpm !== undefined) out.rpm = key.rpm;
+  if (key.tpm !== undefined) out.tpm = key.tpm;
+  return out;
+}
+
+/**
+ * The pool a config makes, redacted: each key's label, group, base URL, organization, models and
+ * limits. An invalid config is refused with the `ConfigError` `KeyPool.open` would throw.
+ */
+export async function describeKeys(
+  config?: string | ConfigFile,
+  options: DescribeOptions = {},
+): Promise<PoolDescription> {
+  const { source, parsed, defaultBaseUrl } = await loadPool(config, options.env ?? process.env);
+  return {
+    source,
+    keyIndex: parsed.config.keyIndex,
+    keys: parsed.config.keys.map((key) => describeKey(key, defaultBaseUrl)),
+    warnings: parsed.warnings,
+  };
+}
+
+const RESULT_OF: Record<Outcome, ProbeOutcome> = {
+  ok: 'ok',
+  quota: 'quota',
+  rate_limit: 'rate_limited',
+  invalid: 'invalid',
+  denied: 'denied',
+  bad_request: 'error',
+  retryable: 'error',
+};
+
+function apiErrorCode(error: APIError): { code?: string; type?: string } {
+  const out: { code?: string; type?: string } = {};
+  if (typeof error.code === 'string') out.code = error.code;
+  if (typeof error.type === 'string') out.type = error.type;
+  return out;
+}
+
+async function probeOne(
+  key: KeyConfig,
+  defaultBaseUrl: string,
+  model: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<ProbeResult> {
+  const label = redactKey(key.apiKey, key.name);
+  const scrub = (text: string) => scrubSecrets(text, [key.apiKey]);
+  const client = new OpenAI({
+    apiKey: key.apiKey,
+    baseURL: key.baseUrl ?? defaultBaseUrl,
+    organization: key.organization ?? null,
+    project: null,
+    maxRetries: 0,
+    timeout: timeoutMs,
+  });
+  try {
+    await client.chat.completions.create(
+      { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+      signal ? { signal } : {},
+    );
+    return { key: label, result: 'ok', status: 200 };
+  } catch (error) {
+    if (error instanceof APIUserAbortError || signal?.aborted) throw new AbortError();
+    if (error instanceof APIError && typeof error.status === 'number') {
+      const body = apiErrorCode(error);
+      const result: ProbeResult = {
+        key: label,
+        result: RESULT_OF[classifyStatus(error.status, body)],
+        status: error.status,
+      };
+      if (body.code !== undefined) result.code = body.code;
+      result.message = scrub(error.message);
+      return result;
+    }
+    const kind =
+      error instanceof APIConnectionTimeoutError
+        ? 'timed out'
+        : error instanceof APIConnectionError
+          ? 'connection failed'
+          : 'failed';
+    const detail =
+      error instanceof Error
+        ? error.cause instanceof Error
+          ? error.cause.message
+          : error.message
+        : String(error);
+    return { key: label, result: 'error', message: scrub(`${kind}: ${detail}`) };
+  }
+}
+
+/**
+ * Sends one cheap chat request (`max_tokens: 1`) per key of the pool, all at once, each with a
+ * plain client for that key (its base URL and organization, no retries), and says what each
+ * key's answer means: `ok`, `invalid`, `quota`, `denied` (no access to the model),
+ * `rate_limited`, or `error` (anything else: a 400, a 5xx, no connection). Results are in
+ * `key_list` order, redacted. An invalid config is refused with a `ConfigError`.
+ */
+export async function probeKeys(
+  config?: string | ConfigFile,
+  options: ProbeOptions = {},
+): Promise<ProbeResult[]> {
+  const model = options.model ?? PROBE_DEFAULTS.model;
+  const timeoutMs = options.timeoutMs ?? PROBE_DEFAULTS.timeoutMs;
+  const { parsed, defaultBaseUrl } = await loadPool(config, options.env ?? process.env);
+  if (options.signal?.aborted) throw new AbortError();
+  return Promise.all(
+    parsed.config.keys.map((key) => probeOne(key, defaultBaseUrl, model, timeoutMs, options.signal)),
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * `readRunStatus`: how far a run got, from its checkpoint alone, without changing anything
+ * (no manifest write, no temp cleanup, no lane file opened for writing). Safe to call while the
+ * run is going on or after it was killed.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readManifest, scanRunDir } from '../checkpoint/index.js';
+import { InputError } from '../errors.js';
+
+export interface RunStatus {
+  /** The output file of the run. */
+  output: string;
+  /** The run directory read. */
+  checkpoint: string;
+  /** Items in the input, once the run knew it (absent for a stream that never ended). */
+  total?: number;
+  /** Items with a result in the checkpoint. */
+  done: number;
+  /** Items whose latest record is a failure (a rerun retries them). */
+  failed: number;
+  /** Items with no record yet (`total - done - failed`), when the total is known. */
+  pending?: number;
+  /** Every item has a record (the run reached its end). */
+  complete: boolean;
+  /** The merged output file exists. */
+  outputWritten: boolean;
+}
+
+export interface RunStatusOptions {
+  /** The run directory, if it is not the default. @default `<output>.keybatch` */
+  checkpoint?: string;
+}
+
+/** The run directory `runPipeline`/`runPrompts` use for `output` when no `checkpoint` is given. */
+export function defaultRunDir(output: string): string {
+  return `${output}.keybatch`;
+}
+
+const isFile = (path: string) =>
+  stat(path).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+
+/**
+ * Reads the checkpoint of the run whose output is `output`: done, failed and pending counts, and
+ * whether it is complete. Read-only. No checkpoint there is an `InputError` (`INPUT_INVALID`);
+ * an unreadable one is `CHECKPOINT_INVALID`.
+ */
+export async function readRunStatus(output: string, options: RunStatusOptions = {}): Promise<RunStatus> {
+  if (typeof output !== 'string' || output === '') {
+    throw new InputError(
+      `Expected \`output\` to be a file path, got \`${String(output)}\` (${typeof output})`,
+    );
+  }
+  const dir = options.checkpoint ?? defaultRunDir(output);
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  const manifest = names ? await readManifest(join(dir, 'manifest.json')) : undefined;
+  const hasLanes = names?.some((name) => /^worker-\d+\.jsonl$/.test(name)) ?? false;
+  if (!manifest && !hasLanes) {
+    throw new InputError(`${output}: no checkpoint found (${dir} does not exist or holds no run)`);
+  }
+  const scan = await scanRunDir(dir);
+  const status: RunStatus = {
+    output,
+    checkpoint: dir,
+    done: scan.done.size,
+    failed: scan.failed.size,
+    complete: manifest?.complete === true,
+    outputWritten: await isFile(output),
+  };
+  if (manifest?.total !== undefined) {
+    status.total = manifest.total;
+    status.pending = Math.max(0, manifest.total - status.done - status.failed);
+  }
+  return status;
+}
