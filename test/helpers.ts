@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -48,3 +49,29 @@ export async function until(
 
 /** A config object with fake keys (for runs whose task makes no requests). */
 export const OFFLINE_CONFIG = { key_list: [{ api_key: 'sk-offline-test-key-0000' }] };
+
+/** A local webhook receiver on 127.0.0.1 that records every JSON body with its arrival time. */
+export async function receiver(): Promise<{
+  url: string;
+  bodies: Array<{ at: number; path: string; body: unknown }>;
+  close(): Promise<void>;
+}> {
+  const bodies: Array<{ at: number; path: string; body: unknown }> = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (d) => {
+      text += d;
+    });
+    req.on('end', () => {
+      bodies.push({ at: Date.now(), path: req.url ?? '', body: JSON.parse(text) });
+      res.end('{"code":0}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    bodies,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

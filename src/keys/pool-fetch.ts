@@ -194,7 +194,8 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         return new Response(text, { status, statusText: response.statusText, headers: response.headers });
       }
 
-      const text = await response.text().catch(() => '');
+      // An error body that echoes the key (some proxies do) is redacted before anyone sees it.
+      const text = (await response.text().catch(() => '')).split(lease.apiKey).join(lease.label);
       const body = errorBody(text);
       const outcome = classifyStatus(status, body);
       broker.release(lease, { outcome, status, code: body.code ?? undefined, model, rateLimit });

@@ -159,7 +159,7 @@ class Run<T, R, A> {
       await Promise.all(loops);
       await chunks.return(undefined);
     } catch (error) {
-      void this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
+      await this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
       throw error;
     } finally {
       clearInterval(ticker);
@@ -369,7 +369,7 @@ class Run<T, R, A> {
     }
     if (!this.opts.output) this.results.length = total;
     const stats = this.stats();
-    void this.pool.notify({
+    await this.pool.notify({
       kind: 'finished',
       message: `run finished: ${stats.done} done, ${stats.failed} failed, ${stats.skipped} skipped`,
       details: { done: stats.done, failed: stats.failed, skipped: stats.skipped, total: stats.total },
