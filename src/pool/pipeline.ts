@@ -4,6 +4,7 @@
  * at the end merges the lane files into the output in input order.
  */
 
+import { setMaxListeners } from 'node:events';
 import type { LaneWriter } from '../checkpoint/index.js';
 import { openRunDir, type RunDir } from '../checkpoint/index.js';
 import {
@@ -60,6 +61,11 @@ export interface StoppedRun {
   stats: PipelineStats;
 }
 
+function withoutListenerLimit(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 /** Codes that stop the whole run instead of failing a chunk. */
 const STOP_CODES = new Set<KeybatchErrorCode>(['NO_USABLE_KEY', 'MODEL_UNAVAILABLE', 'ABORTED']);
 const MAX_FAILURES_LISTED = 100;
@@ -69,11 +75,13 @@ export type PipelineTask<T, R, A> = TaskFunction<T, R, A> | string | URL;
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 /**
@@ -102,7 +110,8 @@ export async function runPipeline<T = unknown, R = unknown, A = unknown>(
 
 class Run<T, R, A> {
   private readonly started = Date.now();
-  private readonly controller = new AbortController();
+  /** Aborts everything in flight; every request of every lane listens to it. */
+  private readonly controller = withoutListenerLimit(new AbortController());
   private readonly meter = new ProgressMeter();
   private readonly plan: PlanStats = { seen: 0, skipped: 0, exhausted: false };
   private readonly counts = { done: 0, failed: 0, inFlight: 0 };

@@ -28,8 +28,8 @@ export interface Progress {
 const WINDOW_MS = 10_000;
 
 export class ProgressMeter {
-  private readonly samples: Array<{ at: number; count: number }> = [];
   private readonly started = Date.now();
+  private readonly samples: Array<{ at: number; count: number }> = [{ at: this.started, count: 0 }];
 
   /** A snapshot; `finished` counts done + failed so far. */
   snapshot(
