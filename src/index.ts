@@ -41,6 +41,22 @@ export {
 export type { Progress } from './pool/progress.js';
 export { type RunStatus, type RunStatusOptions, readRunStatus } from './pool/status.js';
 export {
+  type BatchLine,
+  type Endpoint,
+  type ErrorRow,
+  type MessagesRecord,
+  type PromptInput,
+  type PromptMessage,
+  type PromptOptions,
+  type PromptRecord,
+  type PromptRow,
+  type RunSummary,
+  runPrompts,
+  type StoppedPromptRun,
+  type SuccessRow,
+  type TokenCounts,
+} from './prompts/index.js';
+export {
   type RecordedRequest,
   type SimFault,
   type SimKeySpec,

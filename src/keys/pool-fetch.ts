@@ -156,6 +156,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           path,
           attempt,
           latencyMs: Math.round(performance.now() - started),
+          ...(typeof init.body === 'string' ? { request: init.body } : {}),
           ...info,
         });
 

@@ -1,0 +1,246 @@
+/** runPrompts' options: one defaults constant, every value validated up front, the result frozen. */
+import { InputError } from '../errors.js';
+import type { ClientOptions } from '../keys/client.js';
+import type { KeyPoolOptions } from '../keys/key-pool.js';
+import type { Logger } from '../logger.js';
+import type { Progress } from '../pool/progress.js';
+
+/** The API a prompt record is sent to (OpenAI Batch API lines take theirs from `url`). */
+export type Endpoint = 'chat' | 'responses' | 'completions' | 'embeddings';
+
+export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
+  'chat',
+  'responses',
+  'completions',
+  'embeddings',
+]);
+
+export interface PromptOptions {
+  /**
+   * The output .jsonl: one line per input record, in input order. The run directory (checkpoint)
+   * is `<output>.keybatch`. Required.
+   */
+  output: string;
+  /**
+   * The model of every request. Required unless every record is an OpenAI Batch API line whose
+   * `body` names its `model` (a Batch line's own `body.model` always wins).
+   * @default none
+   */
+  model?: string;
+  /**
+   * The system prompt of records that have none (`prompt` records without `system`, `messages`
+   * records without a system message). Not applied to Batch API lines, which are sent as written.
+   * Not supported with the `completions` and `embeddings` endpoints.
+   * @default none
+   */
+  system?: string;
+  /**
+   * The API `prompt` and `messages` records are sent to; Batch API lines use their `url`.
+   * @default 'chat'
+   */
+  endpoint?: Endpoint;
+  /**
+   * Request parameters passed through unchanged (`temperature`, `max_tokens`, `top_p`,
+   * `frequency_penalty`, `presence_penalty`, `tools`, `tool_choice`, `response_format`, …). A Batch
+   * line's own `body` fields win. `model`, `messages`, `prompt`, `input` and `instructions` come
+   * from the options and records, and streaming is not supported.
+   * @default {}
+   */
+  params?: Record<string, unknown>;
+  /** Lanes (in-process; each starts its key rotation at `key_index + lane`). @default 4 */
+  workers?: number;
+  /** Requests in flight per lane (each prompt is its own chunk). @default 8 */
+  concurrency?: number;
+  /** Skip records already answered in the checkpoint; `false` starts over. @default true */
+  resume?: boolean;
+  /** Stops the run: no new requests, those in flight aborted; the checkpoint stays resumable. @default none */
+  signal?: AbortSignal;
+  /** Called about every `progressIntervalMs`, and once at the end. @default none */
+  onProgress?: (progress: Progress) => void;
+  /** @default 1000 */
+  progressIntervalMs?: number;
+  /**
+   * Handle SIGINT: the first stops taking prompts, lets those in flight finish and checkpoint, then
+   * exits (code 130) resumable; a second exits at once.
+   * @default true
+   */
+  handleSignals?: boolean;
+  /** @default a logger writing `keybatch: …` lines to stderr */
+  logger?: Logger;
+  /** Options of the KeyPool when `config` is a path or object (`waitTimeoutMs`, `watch`, `notify`, …). @default {} */
+  pool?: KeyPoolOptions;
+  /** The pool-aware client's settings: `retry`, `timeoutMs` (per attempt), `defaultBaseURL`, `onAttempt`. @default {} */
+  client?: ClientOptions;
+  /**
+   * Write an audit log here: one JSON line per HTTP attempt (time, redacted key, model, method,
+   * path, attempt, status, outcome, code, latency_ms, request, response or error) in
+   * `<logDir>/keybatch-<ISO time>.jsonl`. No full key is ever written.
+   * @default none
+   */
+  logDir?: string;
+}
+
+export const PROMPT_DEFAULTS = Object.freeze({
+  endpoint: 'chat' as Endpoint,
+  params: Object.freeze({}) as Readonly<Record<string, unknown>>,
+  workers: 4,
+  concurrency: 8,
+  resume: true,
+  progressIntervalMs: 1000,
+  handleSignals: true,
+});
+
+export type ResolvedPromptOptions = Readonly<
+  Omit<PromptOptions, keyof typeof PROMPT_DEFAULTS> & {
+    endpoint: Endpoint;
+    params: Readonly<Record<string, unknown>>;
+    workers: number;
+    concurrency: number;
+    resume: boolean;
+    progressIntervalMs: number;
+    handleSignals: boolean;
+  }
+>;
+
+const KNOWN = new Set<string>([
+  'output',
+  'model',
+  'system',
+  'endpoint',
+  'params',
+  'workers',
+  'concurrency',
+  'resume',
+  'signal',
+  'onProgress',
+  'progressIntervalMs',
+  'handleSignals',
+  'logger',
+  'pool',
+  'client',
+  'logDir',
+]);
+
+/** Common request parameters without `_`, for the hint on an unknown option. */
+const REQUEST_PARAMS = new Set([
+  'temperature',
+  'tools',
+  'seed',
+  'stop',
+  'n',
+  'logprobs',
+  'user',
+  'metadata',
+  'reasoning',
+  'text',
+  'dimensions',
+  'store',
+]);
+
+/** Request fields that the options and records supply; a `params` entry may not set them. */
+const RESERVED_PARAMS: Readonly<Record<string, string>> = Object.freeze({
+  model: 'pass it as the `model` option',
+  messages: 'it comes from each record',
+  prompt: 'it comes from each record',
+  input: 'it comes from each record',
+  instructions: 'pass it as the `system` option',
+});
+
+export function describeValue(value: unknown): string {
+  let shown: string;
+  try {
+    shown = typeof value === 'function' ? 'function' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    shown = String(value);
+  }
+  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
+  return `\`${shown}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fail(name: string, expected: string, value: unknown): never {
+  throw new InputError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`);
+}
+
+function integer(name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(name, `a whole number >= ${min}`, value);
+  }
+}
+
+function optionalString(name: string, value: unknown, nonEmpty: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string' || (nonEmpty && value === '')) {
+    fail(name, nonEmpty ? 'a non-empty string' : 'a string', value);
+  }
+}
+
+function validateParams(params: unknown): void {
+  if (!isPlainObject(params)) fail('params', 'an object of request parameters', params);
+  for (const [key, why] of Object.entries(RESERVED_PARAMS)) {
+    if (params[key] !== undefined) {
+      throw new InputError(`\`params.${key}\` is not allowed: ${why}`);
+    }
+  }
+  if (params['stream'] !== undefined && params['stream'] !== false) {
+    throw new InputError(
+      `\`params.stream\` is not supported (runPrompts reads whole answers), got ${describeValue(params['stream'])}`,
+    );
+  }
+}
+
+/** Validates every option, fills in the defaults, and freezes the result. */
+export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOptions {
+  if (!isPlainObject(options)) fail('options', 'an object with at least `output`', options);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      throw new InputError(
+        `Unknown option \`${key}\`${key.includes('_') || REQUEST_PARAMS.has(key) ? ' (request parameters go in `params`)' : ''}`,
+      );
+    }
+  }
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved = { ...PROMPT_DEFAULTS, ...given } as ResolvedPromptOptions & Record<string, unknown>;
+
+  if (typeof resolved.output !== 'string' || resolved.output === '') {
+    fail('output', 'a file path (the .jsonl to write)', resolved.output);
+  }
+  optionalString('model', resolved.model, true);
+  optionalString('system', resolved.system, false);
+  optionalString('logDir', resolved.logDir, true);
+  if (!ENDPOINTS.includes(resolved.endpoint)) {
+    fail('endpoint', `one of ${ENDPOINTS.map((e) => `'${e}'`).join(', ')}`, resolved.endpoint);
+  }
+  if (
+    resolved.system !== undefined &&
+    (resolved.endpoint === 'completions' || resolved.endpoint === 'embeddings')
+  ) {
+    throw new InputError(
+      `\`system\` is not supported with endpoint '${resolved.endpoint}' (it has no system prompt), got ${describeValue(resolved.system)}`,
+    );
+  }
+  validateParams(resolved.params);
+  integer('workers', resolved.workers, 1);
+  integer('concurrency', resolved.concurrency, 1);
+  integer('progressIntervalMs', resolved.progressIntervalMs, 1);
+  for (const key of ['resume', 'handleSignals'] as const) {
+    if (typeof resolved[key] !== 'boolean') fail(key, 'a boolean', resolved[key]);
+  }
+  if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
+    fail('signal', 'an AbortSignal', resolved.signal);
+  }
+  if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
+    fail('onProgress', 'a function', resolved.onProgress);
+  }
+  const logger = resolved.logger as unknown;
+  if (logger !== undefined && (!isPlainObject(logger) || typeof logger['warn'] !== 'function')) {
+    fail('logger', 'an object with debug/info/warn/error methods', logger);
+  }
+  for (const key of ['pool', 'client'] as const) {
+    if (resolved[key] !== undefined && !isPlainObject(resolved[key])) fail(key, 'an object', resolved[key]);
+  }
+  return Object.freeze({ ...resolved, params: Object.freeze({ ...resolved.params }) });
+}

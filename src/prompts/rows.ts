@@ -1,0 +1,152 @@
+/**
+ * Output rows, exactly the contract's shapes:
+ *
+ *   success: { id, system_prompt, prompt, response, [tool_calls | output | refusal,] model, usage, finish_reason }
+ *   failure: { id, system_prompt, prompt, error: { status, code, message } }
+ */
+import type { Endpoint } from './options.js';
+import type { PromptJob } from './records.js';
+
+export interface SuccessRow {
+  id: string | number;
+  system_prompt: string | null;
+  prompt: unknown;
+  /** The text (chat content, responses output_text, completion text); embeddings: the vector(s). */
+  response: unknown;
+  /** Chat: the tool calls of the answer, when it made any. */
+  tool_calls?: unknown[];
+  /** Chat: a refusal, when the model refused. */
+  refusal?: string;
+  /** Responses: the whole `output`, when it has items other than text messages (tool calls, reasoning, …). */
+  output?: unknown[];
+  model: string | null;
+  usage: unknown;
+  finish_reason: string | null;
+}
+
+export interface ErrorRow {
+  id: string | number;
+  system_prompt: string | null;
+  prompt: unknown;
+  error: { status: number | null; code: string | null; message: string };
+}
+
+export type PromptRow = SuccessRow | ErrorRow;
+
+/** Tokens of one answer, from its `usage` (chat/completions/embeddings or responses names). */
+export interface TokenCounts {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+type Json = Record<string, unknown>;
+
+const asRecord = (value: unknown): Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {};
+const asString = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const asNumber = (value: unknown): number =>
+  typeof value === 'number' && Number.isFinite(value) ? value : 0;
+
+export function errorRow(job: PromptJob, error: ErrorRow['error']): ErrorRow {
+  return { id: job.id, system_prompt: job.system, prompt: job.prompt, error };
+}
+
+function chatParts(answer: Json) {
+  const choice = asRecord((answer['choices'] as unknown[] | undefined)?.[0]);
+  const message = asRecord(choice['message']);
+  const toolCalls = message['tool_calls'];
+  const refusal = asString(message['refusal']);
+  return {
+    response: asString(message['content']),
+    extra: {
+      ...(Array.isArray(toolCalls) && toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      ...(refusal ? { refusal } : {}),
+    },
+    finish: asString(choice['finish_reason']),
+  };
+}
+
+/** The responses answer's text, its non-text output, and a chat-like finish reason. */
+function responsesParts(answer: Json) {
+  const output = Array.isArray(answer['output']) ? (answer['output'] as unknown[]) : [];
+  const texts: string[] = [];
+  let onlyText = true;
+  let calls = false;
+  for (const item of output) {
+    const entry = asRecord(item);
+    if (entry['type'] !== 'message') {
+      onlyText = false;
+      if (typeof entry['type'] === 'string' && entry['type'].endsWith('_call')) calls = true;
+      continue;
+    }
+    for (const part of Array.isArray(entry['content']) ? entry['content'] : []) {
+      const content = asRecord(part);
+      if (content['type'] === 'output_text' && typeof content['text'] === 'string')
+        texts.push(content['text']);
+      else onlyText = false;
+    }
+  }
+  const incomplete = asString(asRecord(answer['incomplete_details'])['reason']);
+  const status = asString(answer['status']);
+  const finish =
+    incomplete === 'max_output_tokens'
+      ? 'length'
+      : (incomplete ?? (calls ? 'tool_calls' : status === 'completed' ? 'stop' : status));
+  return {
+    response: texts.length > 0 ? texts.join('') : null,
+    extra: onlyText ? {} : { output },
+    finish,
+  };
+}
+
+function embeddingsResponse(answer: Json, job: PromptJob): unknown {
+  const data = Array.isArray(answer['data']) ? (answer['data'] as unknown[]) : [];
+  const vectors = [...data]
+    .sort((a, b) => asNumber(asRecord(a)['index']) - asNumber(asRecord(b)['index']))
+    .map((item) => asRecord(item)['embedding'] ?? null);
+  const input = job.body['input'];
+  const several = Array.isArray(input) && input.some((item) => typeof item !== 'number');
+  return several ? vectors : (vectors[0] ?? null);
+}
+
+/** The success row of an answer. */
+export function successRow(job: PromptJob, endpoint: Endpoint, answer: unknown, model: unknown): SuccessRow {
+  const body = asRecord(answer);
+  let parts: { response: unknown; extra: Partial<SuccessRow>; finish: string | null };
+  switch (endpoint) {
+    case 'chat':
+      parts = chatParts(body);
+      break;
+    case 'responses':
+      parts = responsesParts(body);
+      break;
+    case 'completions': {
+      const choice = asRecord((body['choices'] as unknown[] | undefined)?.[0]);
+      parts = { response: asString(choice['text']), extra: {}, finish: asString(choice['finish_reason']) };
+      break;
+    }
+    case 'embeddings':
+      parts = { response: embeddingsResponse(body, job), extra: {}, finish: null };
+      break;
+  }
+  return {
+    id: job.id,
+    system_prompt: job.system,
+    prompt: job.prompt,
+    response: parts.response,
+    ...parts.extra,
+    model: asString(body['model']) ?? asString(model),
+    usage: body['usage'] ?? null,
+    finish_reason: parts.finish,
+  };
+}
+
+/** Token counts of an answer's `usage` (zero where it says nothing). */
+export function usageTokens(usage: unknown): TokenCounts {
+  const u = asRecord(usage);
+  const prompt = asNumber(u['prompt_tokens'] ?? u['input_tokens']);
+  const completion = asNumber(u['completion_tokens'] ?? u['output_tokens']);
+  const total = asNumber(u['total_tokens']) || prompt + completion;
+  return { prompt, completion, total };
+}

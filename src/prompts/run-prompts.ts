@@ -1,0 +1,213 @@
+/**
+ * runPrompts: single-round prompt batches as a task on runPipeline (one prompt per chunk). The
+ * task sends each record through the pool-aware client and returns its output row: the answer, or
+ * `error` for an answer that can never succeed (400/404/422). Transient failures are thrown, so
+ * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
+ */
+import { KeybatchError, type SerializedError } from '../errors.js';
+import type { ClientOptions } from '../keys/client.js';
+import { KeyPool } from '../keys/key-pool.js';
+import type { AttemptInfo } from '../keys/pool-fetch.js';
+import type { KeyStatus } from '../keys/types.js';
+import { consoleLogger } from '../logger.js';
+import type { PipelineInput } from '../pool/input.js';
+import type { PipelineOptions } from '../pool/options.js';
+import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
+import type { Progress } from '../pool/progress.js';
+import type { TaskContext } from '../workers/types.js';
+import { type AuditLog, openAuditLog } from './audit-log.js';
+import { type PromptInput, preparePrompts } from './input.js';
+import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
+import type { PromptJob } from './records.js';
+import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
+import {
+  type ErrorRow,
+  errorRow,
+  type PromptRow,
+  successRow,
+  type TokenCounts,
+  usageTokens,
+} from './rows.js';
+
+export interface RunSummary {
+  /** Records in the input. */
+  total: number;
+  /** Records answered in this run. */
+  done: number;
+  /** Records that failed in this run: final `error` rows (400/404/422) and transient failures (a rerun retries those). */
+  failed: number;
+  /** Records skipped because the checkpoint already had them. */
+  skipped: number;
+  durationMs: number;
+  /** Tokens of this run's answers, from their `usage`. */
+  tokens: TokenCounts;
+  /** Failed records by error code (or HTTP status, or error name). */
+  errors: Record<string, number>;
+  /** Per key (redacted): state, requests, errors, tokens. */
+  keys: KeyStatus[];
+  /** The output file. */
+  output: string;
+  /** The run directory (`<output>.keybatch`). */
+  checkpoint: string;
+}
+
+/** Set on the error runPrompts rejects with when a run stops before the end (resumable). */
+export interface StoppedPromptRun {
+  summary: RunSummary;
+  stats: PipelineStats;
+}
+
+/** What the task counts as rows complete (this run only). */
+class Tally {
+  readonly tokens: TokenCounts = { prompt: 0, completion: 0, total: 0 };
+  /** Final error rows, by code (or status). */
+  readonly errors: Record<string, number> = {};
+  finalErrors = 0;
+
+  answered(usage: unknown): void {
+    const counts = usageTokens(usage);
+    this.tokens.prompt += counts.prompt;
+    this.tokens.completion += counts.completion;
+    this.tokens.total += counts.total;
+  }
+
+  refused(error: ErrorRow['error']): void {
+    const key = error.code ?? String(error.status);
+    this.errors[key] = (this.errors[key] ?? 0) + 1;
+    this.finalErrors += 1;
+  }
+
+  summary(stats: PipelineStats, started: number, output: string): RunSummary {
+    const errors = { ...stats.errors };
+    for (const [key, count] of Object.entries(this.errors)) errors[key] = (errors[key] ?? 0) + count;
+    return {
+      total: stats.total,
+      done: stats.done - this.finalErrors,
+      failed: stats.failed + this.finalErrors,
+      skipped: stats.skipped,
+      durationMs: Date.now() - started,
+      tokens: { ...this.tokens },
+      errors,
+      keys: stats.keys,
+      output,
+      checkpoint: stats.checkpoint ?? `${output}.keybatch`,
+    };
+  }
+}
+
+/** The error row of an item the pipeline recorded as failed (after the client's retries). */
+function failureRow(job: PromptJob, error: SerializedError): ErrorRow {
+  return errorRow(job, { status: error.status ?? null, code: error.code ?? null, message: error.message });
+}
+
+/** Fills in the total of a streamed file input (the pipeline learns it only at the end). */
+function withTotal(progress: Progress, total: number | undefined): Progress {
+  if (progress.total !== undefined || total === undefined) return progress;
+  const left = total - progress.skipped - progress.done - progress.failed;
+  const etaMs = progress.rate > 0 ? Math.round((left / progress.rate) * 1000) : undefined;
+  return { ...progress, total, etaMs };
+}
+
+function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined): ClientOptions {
+  const own = opts.client?.onAttempt;
+  if (!audit) return { ...opts.client };
+  return {
+    ...opts.client,
+    onAttempt: (info: AttemptInfo) => {
+      audit.record(info);
+      own?.(info);
+    },
+  };
+}
+
+/**
+ * Sends every prompt record once and writes one output line per record, in input order, to
+ * `options.output`, checkpointed in `<output>.keybatch` so a rerun resumes where it stopped.
+ * Rejects with `InputError` (a bad option or record, before anything is sent),
+ * `CheckpointMismatchError` (the checkpoint was made with other input, model, system, endpoint or
+ * params), or — when the run stops early — `NoUsableKeyError` / `AbortError` carrying `summary`.
+ */
+export async function runPrompts(
+  config: PipelineConfig,
+  prompts: PipelineInput<PromptInput>,
+  options: PromptOptions,
+): Promise<RunSummary> {
+  const started = Date.now();
+  const opts = resolvePromptOptions(options);
+  const logger = opts.logger ?? consoleLogger();
+  const input = await preparePrompts(prompts, {
+    endpoint: opts.endpoint,
+    system: opts.system,
+    hasModel: opts.model !== undefined,
+  });
+  const ownPool = !(config instanceof KeyPool);
+  const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
+  const tally = new Tally();
+  let audit: AuditLog | undefined;
+  try {
+    audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
+    if (audit) logger.info(`audit log: ${audit.path}`);
+
+    const task = (chunk: PromptJob[], ctx: TaskContext): Promise<PromptRow[]> =>
+      Promise.all(
+        chunk.map(async (job) => {
+          const body = requestBody(job, opts.model, opts.params);
+          try {
+            const answer = await send(ctx.client, job.endpoint, body, ctx.signal);
+            const row = successRow(job, job.endpoint, answer, body['model']);
+            tally.answered(row.usage);
+            return row;
+          } catch (error) {
+            if (!isFinalAnswer(error)) throw transientError(error);
+            const row = errorRow(job, {
+              status: error.status ?? null,
+              code: error.code ?? null,
+              message: pool.scrub(apiMessage(error)),
+            });
+            tally.refused(row.error);
+            return row;
+          }
+        }),
+      );
+
+    const pipelineOptions: PipelineOptions<unknown, PromptJob> = {
+      output: opts.output,
+      workers: opts.workers,
+      concurrency: opts.concurrency,
+      chunkSize: 1,
+      chunkRetries: 0,
+      resume: opts.resume,
+      handleSignals: opts.handleSignals,
+      progressIntervalMs: opts.progressIntervalMs,
+      logger,
+      failureOutput: failureRow,
+      resultOptions: {
+        model: opts.model,
+        system: opts.system,
+        endpoint: opts.endpoint,
+        params: opts.params,
+        ...(input.fileFingerprint ? { input: input.fileFingerprint } : {}),
+      },
+      client: clientOptions(opts, audit),
+    };
+    if (opts.signal) pipelineOptions.signal = opts.signal;
+    const { onProgress } = opts;
+    if (onProgress) pipelineOptions.onProgress = (progress) => onProgress(withTotal(progress, input.total));
+
+    try {
+      const { stats } = await runPipeline<PromptJob, PromptRow>(pool, input.data, task, pipelineOptions);
+      return tally.summary(stats, started, opts.output);
+    } catch (error) {
+      const stats = (error as Partial<StoppedPromptRun> | undefined)?.stats;
+      if (error instanceof KeybatchError && stats) {
+        Object.assign(error, { summary: tally.summary(stats, started, opts.output) });
+      }
+      throw error;
+    }
+  } finally {
+    await audit
+      ?.close()
+      .catch((error: Error) => logger.warn(`audit log ${audit?.path}: ${pool.scrub(error.message)}`));
+    if (ownPool) await pool.close();
+  }
+}
