@@ -120,6 +120,7 @@ class Run<T, R, A> {
   private readonly writers = new Map<number, LaneWriter>();
   private total: number | undefined;
   private stopError: KeybatchError | undefined;
+  private fatal: { error: unknown } | undefined;
   private interrupted = false;
   private results: R[] = [];
   private runDir: RunDir | undefined;
@@ -166,6 +167,7 @@ class Run<T, R, A> {
         for (let slot = 0; slot < opts.concurrency; slot++) loops.push(this.lane(lane, chunks, runner));
       }
       await Promise.all(loops);
+      if (this.fatal) throw this.fatal.error;
       await chunks.return(undefined);
     } catch (error) {
       await this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
@@ -193,14 +195,26 @@ class Run<T, R, A> {
   /** One slot of a lane: pulls chunks until the input ends or the run stops. */
   private async lane(lane: number, chunks: AsyncGenerator<Chunk<T>>, runner: LaneRunner): Promise<void> {
     while (!this.stopping) {
-      const next = await chunks.next();
+      let next: IteratorResult<Chunk<T>>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        // The input broke (a bad line of a stream): stop taking chunks; lanes finish what they hold.
+        this.fatal ??= { error };
+        return;
+      }
       if (next.done) return;
       await this.runChunk(lane, next.value, runner);
     }
   }
 
   private get stopping(): boolean {
-    return this.stopError !== undefined || this.interrupted || this.controller.signal.aborted;
+    return (
+      this.stopError !== undefined ||
+      this.fatal !== undefined ||
+      this.interrupted ||
+      this.controller.signal.aborted
+    );
   }
 
   private async runChunk(lane: number, chunk: Chunk<T>, runner: LaneRunner): Promise<void> {
