@@ -22,6 +22,18 @@ describe('examples run as written', () => {
     expect(second.stdout).toContain('done 0, skipped 200, failed 0');
   });
 
+  it('examples/prompts.ts writes one row per record, in order, with the refused one as an error row', async () => {
+    const cwd = await tempDir();
+    const { stdout } = await run(process.execPath, ['--import', TSX, example('prompts.ts')], { cwd });
+    expect(stdout).toContain('done 3, failed 1');
+    const rows = (await readFile(join(cwd, 'out/answers.jsonl'), 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(rows.map((row) => row.id)).toEqual([1, 'b', 'req-7', 4]);
+    expect(rows[3].error).toMatchObject({ status: 400, code: 'context_length_exceeded' });
+  });
+
   it('examples/threads.ts runs a task module on worker threads', async () => {
     const cwd = await tempDir();
     const { stdout } = await run(process.execPath, ['--import', TSX, example('threads.ts')], { cwd });
