@@ -1,0 +1,75 @@
+/**
+ * One side of the engine-overhead benchmark, alone in this process, on the built library:
+ *
+ *   node bench/children/overhead-side.mjs <keybatch|bare> <simulator URL> <requests> <output.jsonl>
+ *
+ * Prints one JSON line: { ms, cpuMs, peakRss }.
+ */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import OpenAI from 'openai';
+import pLimit from 'p-limit';
+import { runPrompts, silentLogger } from '../../dist/index.js';
+
+export const KEY = 'sk-bench-overhead-key-0001';
+const MODEL = 'gpt-4o-mini';
+const IN_FLIGHT = 32;
+
+const [side, url, count, output] = process.argv.slice(2);
+const n = Number(count);
+if (!url || !output || !(n > 0))
+  throw new Error('usage: overhead-side.mjs <keybatch|bare> <url> <requests> <output>');
+const prompts = Array.from({ length: n }, (_, i) => ({ id: i, prompt: `overhead bench prompt ${i}` }));
+
+/** runPrompts, 4 lanes × 8 = 32 in flight, output file + checkpoint. */
+async function keybatch() {
+  await runPrompts({ key_list: [{ api_key: KEY, base_url: url }] }, prompts, {
+    model: MODEL,
+    output,
+    workers: 4,
+    concurrency: IN_FLIGHT / 4,
+    handleSignals: false,
+    logger: silentLogger,
+    pool: { notify: false },
+  });
+}
+
+/** The loop a user would write: the SDK, p-limit(32), one JSON line appended per answer. */
+async function bare() {
+  const client = new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0 });
+  const limit = pLimit(IN_FLIGHT);
+  const out = createWriteStream(output, { flags: 'a' });
+  await Promise.all(
+    prompts.map((record) =>
+      limit(async () => {
+        const answer = await client.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: record.prompt }],
+        });
+        const choice = answer.choices[0];
+        const line = {
+          id: record.id,
+          prompt: record.prompt,
+          response: choice?.message.content,
+          model: answer.model,
+          usage: answer.usage,
+          finish_reason: choice?.finish_reason,
+        };
+        out.write(`${JSON.stringify(line)}\n`);
+      }),
+    ),
+  );
+  out.end();
+  await once(out, 'finish');
+}
+
+const run = side === 'keybatch' ? keybatch : side === 'bare' ? bare : undefined;
+if (!run) throw new Error(`unknown side ${side}`);
+const cpu = process.cpuUsage();
+const started = performance.now();
+await run();
+const ms = performance.now() - started;
+const used = process.cpuUsage(cpu);
+process.stdout.write(
+  `${JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, peakRss: process.resourceUsage().maxRSS * 1024 })}\n`,
+);
