@@ -1,0 +1,72 @@
+/** `keybatch keys [-c config.json] [--probe] [-m model]`: the pool, redacted; --probe asks each key. */
+import { describeKeys, type KeyDescription, type ProbeResult, probeKeys } from '../index.js';
+import { EXIT } from './errors.js';
+import { table } from './format.js';
+
+export interface KeysFlags {
+  config?: string;
+  probe?: boolean;
+  model?: string;
+}
+
+const DEFAULT_PROBE_MODEL = 'gpt-4o-mini';
+
+function host(baseUrl: string): string {
+  try {
+    const url = new URL(baseUrl);
+    const path = url.pathname.replace(/\/+$/, '');
+    return path && path !== '/v1' ? `${url.host}${path}` : url.host;
+  } catch {
+    return baseUrl;
+  }
+}
+
+function limit(value: number | undefined): string {
+  return value === undefined ? '-' : String(value);
+}
+
+function probeText(result: ProbeResult | undefined): string {
+  if (!result) return '';
+  const detail = [result.status, result.code].filter((part) => part !== undefined).join(' ');
+  if (result.result === 'ok') return 'ok';
+  if (result.result === 'error' && !detail) return `error (${result.message ?? 'no answer'})`;
+  return detail ? `${result.result} (${detail})` : result.result;
+}
+
+function row(key: KeyDescription, probe: ProbeResult | undefined, probing: boolean): string[] {
+  const cells = [
+    key.key,
+    key.group ?? '-',
+    host(key.baseUrl),
+    key.organization ?? '-',
+    key.models ? key.models.join(',') : 'any',
+    limit(key.rpm),
+    limit(key.tpm),
+  ];
+  if (probing) cells.push(probeText(probe));
+  return cells;
+}
+
+/** Prints the pool (stdout); warnings about the config go to stderr. Resolves to the exit code. */
+export async function keysCommand(flags: KeysFlags): Promise<number> {
+  const pool = await describeKeys(flags.config);
+  for (const warning of pool.warnings) process.stderr.write(`keybatch: ${warning}\n`);
+  const model = flags.model ?? DEFAULT_PROBE_MODEL;
+  const probes = flags.probe ? await probeKeys(flags.config, { model }) : undefined;
+  const count = `${pool.keys.length} key${pool.keys.length === 1 ? '' : 's'}`;
+  const out: string[] = [`${pool.source}: ${count}, rotation starts at key_list[${pool.keyIndex}]`];
+  const header = ['key', 'group', 'base URL', 'organization', 'models', 'rpm', 'tpm'];
+  if (probes) header.push(`probe (${model})`);
+  out.push(
+    ...table(
+      header,
+      pool.keys.map((key, i) => row(key, probes?.[i], probes !== undefined)),
+    ),
+  );
+  if (probes) {
+    const ok = probes.filter((probe) => probe.result === 'ok').length;
+    out.push(`${ok} of ${probes.length} keys answered ok for ${model}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}

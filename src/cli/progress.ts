@@ -1,0 +1,176 @@
+/**
+ * What a run shows while it goes: on a TTY a live bar (cli-progress) with log lines above it; on
+ * anything else a plain line every 5 s; with --quiet nothing but errors. The display also owns the
+ * logger handed to the library, so its lines never tear the bar.
+ */
+import { MultiBar, type SingleBar } from 'cli-progress';
+import type { Logger, Progress } from '../index.js';
+import { formatDuration, formatRate } from './format.js';
+
+export type DisplayMode = 'tty' | 'plain' | 'quiet';
+
+export interface DisplayOptions {
+  mode: DisplayMode;
+  /** Debug lines of the library too. */
+  verbose: boolean;
+  /** The config file to edit when blocked (shown plainly); undefined when no file is watched. */
+  configPath: string | undefined;
+  /** @default process.stderr */
+  stream?: NodeJS.WriteStream;
+  /** Plain mode: least time between two lines. @default 5000 */
+  plainIntervalMs?: number;
+}
+
+export interface Display {
+  /** For the library: lines appear above the bar; in quiet mode only errors. */
+  readonly logger: Logger;
+  /** For `onProgress`; undefined in quiet mode. */
+  readonly onProgress: ((progress: Progress) => void) | undefined;
+  /** How often the library should report progress. */
+  readonly progressIntervalMs: number;
+  /** Prints `keybatch: <message>` (above the bar, if any), even in quiet mode. */
+  line(message: string): void;
+  /** Removes the live bar (leaving its last state) and flushes pending lines. Idempotent. */
+  stop(): void;
+}
+
+/** Which display suits the stream: a bar on a terminal, lines otherwise, nothing when quiet. */
+export function displayMode(quiet: boolean, stream: NodeJS.WriteStream = process.stderr): DisplayMode {
+  if (quiet) return 'quiet';
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+function keyCounts(progress: Progress): string {
+  const { ready, cooling, exhausted, invalid } = progress.keys;
+  return `${ready} ready ${cooling} cooling ${exhausted} exhausted ${invalid} invalid`;
+}
+
+function counted(progress: Progress): string {
+  const done = progress.done + progress.skipped;
+  return progress.total === undefined ? `${done} done` : `${done}/${progress.total} done`;
+}
+
+function eta(progress: Progress): string {
+  if (progress.blocked) return 'ETA -';
+  return progress.etaMs === undefined ? 'ETA ?' : `ETA ${formatDuration(progress.etaMs)}`;
+}
+
+/** What to tell the user while no key is usable. */
+export function blockedHint(configPath: string | undefined): string {
+  return configPath
+    ? `BLOCKED: no usable key, waiting — edit ${configPath} to add or fix a key (it is watched), or Ctrl-C to stop`
+    : 'BLOCKED: no usable key, waiting — no config file is watched: Ctrl-C, fix the key, and rerun to resume';
+}
+
+/** The periodic line of a non-TTY run (without the `keybatch: ` prefix). */
+export function formatProgressLine(progress: Progress, configPath: string | undefined): string {
+  const parts = [
+    counted(progress),
+    `${progress.failed} failed`,
+    formatRate(progress.rate),
+    eta(progress),
+    `tokens ${progress.tokens}`,
+    `keys ${keyCounts(progress)}`,
+  ];
+  const line = parts.join(', ');
+  return progress.blocked ? `${line}; ${blockedHint(configPath)}` : line;
+}
+
+const BAR_WIDTH = 24;
+
+/** The live bar's line: a bar, counts, rate, ETA, tokens, key states; the blocked state first. */
+export function formatBarLine(progress: Progress, configPath: string | undefined): string {
+  const finished = progress.done + progress.skipped + progress.failed;
+  const fraction = progress.total ? Math.min(1, finished / progress.total) : 0;
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
+  const parts = [
+    `${bar} ${counted(progress)}`,
+    `${progress.failed} failed`,
+    formatRate(progress.rate),
+    eta(progress),
+    `tokens ${progress.tokens}`,
+    `keys ${keyCounts(progress)}`,
+  ];
+  if (progress.blocked) parts.splice(1, 0, blockedHint(configPath));
+  return parts.join(' | ');
+}
+
+function createLogger(verbose: boolean, quiet: boolean, write: (message: string) => void): Logger {
+  const shown = (message: string) => {
+    if (!quiet) write(message);
+  };
+  return {
+    debug: (message) => {
+      if (verbose && !quiet) write(message);
+    },
+    info: shown,
+    warn: shown,
+    error: write,
+  };
+}
+
+/** The display for one run. */
+export function createDisplay(options: DisplayOptions): Display {
+  const stream = options.stream ?? process.stderr;
+  const write = (message: string) => stream.write(`keybatch: ${message}\n`);
+  if (options.mode === 'tty') return ttyDisplay(options, stream, write);
+  const quiet = options.mode === 'quiet';
+  const interval = options.plainIntervalMs ?? 5000;
+  let last = Date.now();
+  return {
+    logger: createLogger(options.verbose, quiet, write),
+    onProgress: quiet
+      ? undefined
+      : (progress) => {
+          const now = Date.now();
+          if (now - last < interval * 0.9) return;
+          last = now;
+          write(formatProgressLine(progress, options.configPath));
+        },
+    progressIntervalMs: interval,
+    line: write,
+    stop() {},
+  };
+}
+
+function ttyDisplay(
+  options: DisplayOptions,
+  stream: NodeJS.WriteStream,
+  write: (m: string) => void,
+): Display {
+  const multibar = new MultiBar({
+    stream,
+    format: (_options, _params, payload: { line?: string }) => payload.line ?? '',
+    hideCursor: true,
+    gracefulExit: false,
+    clearOnComplete: false,
+    fps: 8,
+  });
+  let bar: SingleBar | undefined;
+  let stopped = false;
+  const log = (message: string) => {
+    if (stopped || !bar) write(message);
+    else multibar.log(`keybatch: ${message}\n`);
+  };
+  return {
+    logger: createLogger(options.verbose, false, log),
+    onProgress: (progress) => {
+      if (stopped) return;
+      const line = formatBarLine(progress, options.configPath);
+      const value = progress.done + progress.skipped + progress.failed;
+      if (!bar) bar = multibar.create(progress.total ?? 0, value, { line });
+      else bar.update(value, { line });
+    },
+    progressIntervalMs: 250,
+    line: log,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      if (bar) {
+        multibar.update();
+        multibar.stop();
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/** The end-of-run summary: counts, errors, tokens, time, where the output is, and a per-key table. */
+import type { KeyStatus } from '../index.js';
+import { formatCounts, formatDuration, table } from './format.js';
+
+/** What a finished run (RunSummary) or a stopped one (the error's `stats`) tells. */
+export interface SummaryInput {
+  total: number;
+  /** Items finished in this run. */
+  done: number;
+  failed: number;
+  /** Items already in the checkpoint. */
+  skipped: number;
+  durationMs: number;
+  tokens?: { prompt: number; completion: number; total: number };
+  /** Failed items by error code. */
+  errors: Record<string, number>;
+  keys: KeyStatus[];
+  output?: string;
+  checkpoint?: string;
+}
+
+export interface SummaryContext {
+  /** Set when the run stopped before the end: why, in a few words. */
+  stopped?: string;
+  /** The output file, when the summary does not say. */
+  output: string;
+  /** Failed items of an earlier run, skipped now: their `error` rows are in the output too. */
+  earlierFailed?: number;
+}
+
+function keyErrors(key: KeyStatus): string {
+  const counts = key.errors as Record<string, number>;
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  return total === 0 ? '0' : `${total} (${formatCounts(counts)})`;
+}
+
+/** The per-key table, redacted: key, state, requests, successes, errors. */
+export function keyTable(keys: readonly KeyStatus[]): string[] {
+  return table(
+    ['key', 'state', 'requests', 'successes', 'errors'],
+    keys.map((key) => [
+      key.key,
+      key.state === 'ready' && key.deniedModels.length > 0
+        ? `ready (denied ${key.deniedModels.join(', ')})`
+        : key.state,
+      String(key.requests),
+      String(key.successes),
+      keyErrors(key),
+    ]),
+  );
+}
+
+/** The summary's lines (the first with the `keybatch: ` prefix, the rest indented). */
+export function formatSummary(summary: SummaryInput, context: SummaryContext): string[] {
+  const earlier = context.earlierFailed ?? 0;
+  const head = context.stopped
+    ? `keybatch: stopped after ${formatDuration(summary.durationMs)} (${context.stopped})`
+    : `keybatch: finished in ${formatDuration(summary.durationMs)}`;
+  const lines = [head, `  done      ${summary.done + summary.skipped - earlier} of ${summary.total}`];
+  const failed = summary.failed + earlier;
+  const causes = [formatCounts(summary.errors), earlier > 0 ? `${earlier} from an earlier run` : '']
+    .filter(Boolean)
+    .join('; ');
+  lines.push(`  failed    ${failed}${failed > 0 && causes ? ` (${causes})` : ''}`);
+  if (summary.skipped > 0)
+    lines.push(`  skipped   ${summary.skipped} (already in the checkpoint, not sent again)`);
+  if (context.stopped) {
+    const pending = Math.max(0, summary.total - summary.done - summary.skipped - summary.failed);
+    lines.push(`  pending   ${pending}`);
+  }
+  if (summary.tokens) {
+    const { prompt, completion, total } = summary.tokens;
+    lines.push(`  tokens    ${total} (prompt ${prompt}, completion ${completion})`);
+  }
+  lines.push(`  time      ${formatDuration(summary.durationMs)}`);
+  if (context.stopped) {
+    const checkpoint = summary.checkpoint ?? `${context.output}.keybatch`;
+    lines.push(`  checkpoint ${checkpoint} (the output is written when the run ends)`);
+  } else {
+    const note = failed > 0 ? ' (failed items have an "error" field)' : '';
+    lines.push(`  output    ${summary.output ?? context.output}${note}`);
+  }
+  if (summary.keys.length > 0) lines.push(...keyTable(summary.keys));
+  return lines;
+}
