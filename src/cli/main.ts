@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/**
+ * The `keybatch` command: argument parsing (commander) and exit codes, thin over the public API.
+ * Every command resolves to an exit code; any error becomes one `keybatch: …` line on stderr
+ * (with the stack only under --verbose) and the code `exitCodeOf` gives it.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { nonEmpty, nonNegative, seconds, wholeNumber } from './args.js';
+import { demoCommand } from './demo.js';
+import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
+import { keysCommand } from './keys.js';
+import { runCommand } from './run.js';
+import { simulateCommand } from './simulate.js';
+import { statusCommand } from './status.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+interface State {
+  code: number;
+  verbose: boolean;
+}
+
+function buildProgram(state: State): Command {
+  const program = new Command('keybatch')
+    .description(
+      'Run large batches of LLM API calls over a pool of API keys, without losing or repeating work.',
+    )
+    .version(version(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => {
+        const line = text
+          .trim()
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ');
+        write(`keybatch: ${line} (see --help)\n`);
+      },
+    })
+    .showSuggestionAfterError(true);
+  program.hook('preAction', (_program, action) => {
+    state.verbose = action.opts()['verbose'] === true;
+  });
+
+  program
+    .command('run')
+    .description('send every prompt of a .jsonl file; one output line per input line, in order; resumable')
+    .argument('<input>', 'prompts .jsonl: {id?, system?, prompt}, {id?, messages} or OpenAI Batch API lines')
+    .requiredOption('-o, --output <file>', 'output .jsonl (its checkpoint is <file>.keybatch)', nonEmpty)
+    .option(
+      '-c, --config <file>',
+      'key pool config (default: $KEYBATCH_CONFIG, ./config.json, $OPENAI_API_KEY)',
+      nonEmpty,
+    )
+    .option(
+      '-m, --model <name>',
+      'model of every request (required unless Batch API lines name theirs)',
+      nonEmpty,
+    )
+    .option('--system <text>', 'system prompt of records that have none')
+    .option(
+      '--workers <n>',
+      'lanes, each starting its key rotation one key further (default: 4)',
+      wholeNumber(1),
+    )
+    .option('--concurrency <n>', 'requests in flight per lane (default: 8)', wholeNumber(1))
+    .option('--temperature <x>', 'request temperature', nonNegative)
+    .option('--max-tokens <n>', 'request max_tokens', wholeNumber(1))
+    .option(
+      '--wait-timeout <seconds>',
+      'stop (exit 3, resumable) when no key is usable for this long (default: wait)',
+      seconds,
+    )
+    .option('--fresh', 'start over: ignore and replace the checkpoint')
+    .option(
+      '--log-dir <dir>',
+      'write an audit log (one JSON line per HTTP attempt, keys redacted) here',
+      nonEmpty,
+    )
+    .option('--quiet', 'no progress and no summary (errors still)')
+    .option('--verbose', 'debug lines, and stack traces on errors')
+    .action(async (input: string, flags) => {
+      state.code = await runCommand(input, flags);
+    });
+
+  program
+    .command('keys')
+    .description('show the key pool, redacted; --probe asks each key with one cheap request')
+    .option(
+      '-c, --config <file>',
+      'key pool config (default: $KEYBATCH_CONFIG, ./config.json, $OPENAI_API_KEY)',
+      nonEmpty,
+    )
+    .option('--probe', 'send one max_tokens=1 chat request per key and show what it answered')
+    .option('-m, --model <name>', 'model to probe with (default: gpt-4o-mini)', nonEmpty)
+    .option('--verbose', 'stack traces on errors')
+    .action(async (flags) => {
+      state.code = await keysCommand(flags);
+    });
+
+  program
+    .command('status')
+    .description('done / failed / pending of a run, from its checkpoint (read-only)')
+    .argument('<output>', 'the output .jsonl of the run (-o)')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (output: string) => {
+      state.code = await statusCommand(output);
+    });
+
+  program
+    .command('simulate')
+    .description('run the local OpenAI-compatible simulator until Ctrl-C')
+    .option('--port <n>', 'port on 127.0.0.1 (default: any free port)', wholeNumber(0, 65_535))
+    .option(
+      '--scenario <file>',
+      'simulator options as JSON: {keys: [{key, quota?, requestsPerWindow?, …}], latencyMs?, …}',
+      nonEmpty,
+    )
+    .option('--verbose', 'stack traces on errors')
+    .action(async (flags) => {
+      state.code = await simulateCommand(flags);
+    });
+
+  program
+    .command('demo')
+    .description('a full run on the embedded simulator, stopped and resumed (files in ./.keybatch-demo/)')
+    .option('--verbose', 'debug lines, and stack traces on errors')
+    .action(async (flags) => {
+      state.code = await demoCommand(flags);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const state: State = { code: EXIT.ok, verbose: argv.includes('--verbose') };
+  const program = buildProgram(state);
+  try {
+    await program.parseAsync(argv);
+    return state.code;
+  } catch (error) {
+    // Commander has already printed its one line (outputError) or the help.
+    if (!isCommanderError(error)) {
+      process.stderr.write(`keybatch: ${errorLine(error)}\n`);
+      if (state.verbose) for (const line of errorDetails(error)) process.stderr.write(`${line}\n`);
+    }
+    return exitCodeOf(error);
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;
+// Everything the commands opened is closed by now; this only guards against a stray handle.
+setTimeout(() => process.exit(code), 2000).unref();
