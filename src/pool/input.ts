@@ -1,36 +1,81 @@
 /**
  * The run's input as a stream of items numbered by position, with a fingerprint that identifies it
  * (so a checkpoint is never resumed against other data) and its size when known up front.
+ *
+ * Items come in batches (a block of file lines, a slice of an array), so the planner takes one
+ * await per batch rather than per item, and an item it skips (done in the checkpoint) is never
+ * parsed from its file line.
  */
 import { stat } from 'node:fs/promises';
 import { Fingerprint, fingerprintFile, fingerprintValues } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
-import { readJsonl } from './jsonl.js';
+import { countJsonl, parseJsonlLine, readJsonlBlocks } from './jsonl.js';
 
 export type PipelineInput<T> = readonly T[] | Iterable<T> | AsyncIterable<T> | string;
+
+/** Consecutive input items; `item(k)` gives the k-th (a file line is parsed only when asked). */
+export interface InputBatch<T> {
+  readonly length: number;
+  item(k: number): T;
+}
 
 export interface OpenedInput<T> {
   fingerprint: string;
   /** Item count, when known before the run (arrays and files). */
   total: number | undefined;
-  /** The items in order, streamed. */
-  items: AsyncIterable<T>;
+  /** The items in order, streamed, in batches. */
+  batches: AsyncIterable<InputBatch<T>>;
   /** What the input is, for messages: the file path, or `array`, `iterable`. */
   label: string;
 }
 
 /** Items of an iterable that identify it: its first ones (the rest cannot be known up front). */
 const ITERABLE_PREFIX = 1000;
+/** Items per batch of an array or a synchronous iterable. */
+const BATCH = 1024;
 
-async function* fromSync<T>(head: T[], rest: Iterator<T> | undefined): AsyncGenerator<T> {
-  yield* head;
-  if (!rest) return;
-  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
+function slice<T>(items: readonly T[], from: number, to: number): InputBatch<T> {
+  return { length: to - from, item: (k) => items[from + k]! };
 }
 
-async function* fromAsync<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
-  yield* head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+async function* fromArray<T>(items: readonly T[]): AsyncGenerator<InputBatch<T>> {
+  for (let from = 0; from < items.length; from += BATCH) {
+    yield slice(items, from, Math.min(items.length, from + BATCH));
+  }
+}
+
+async function* fromSync<T>(head: T[], rest: Iterator<T>): AsyncGenerator<InputBatch<T>> {
+  yield* fromArray(head);
+  for (let done = false; !done; ) {
+    const batch: T[] = [];
+    let failure: { error: unknown } | undefined;
+    try {
+      for (let next = rest.next(); ; next = rest.next()) {
+        if (next.done) {
+          done = true;
+          break;
+        }
+        batch.push(next.value);
+        if (batch.length >= BATCH) break;
+      }
+    } catch (error) {
+      failure = { error };
+    }
+    // The items read before an iterator threw still run; the error comes after them.
+    if (batch.length > 0) yield slice(batch, 0, batch.length);
+    if (failure) throw failure.error;
+  }
+}
+
+async function* fromAsync<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<InputBatch<T>> {
+  yield* fromArray(head);
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield slice([next.value], 0, 1);
+}
+
+async function* fromFile<T>(path: string): AsyncGenerator<InputBatch<T>> {
+  for await (const { lines, texts } of readJsonlBlocks(path)) {
+    yield { length: texts.length, item: (k) => parseJsonlLine(path, lines[k]!, texts[k]!) as T };
+  }
 }
 
 /**
@@ -41,20 +86,16 @@ export async function openInput<T>(data: PipelineInput<T>): Promise<OpenedInput<
   if (typeof data === 'string') {
     const info = await stat(data).catch(() => undefined);
     if (!info?.isFile()) throw new InputError(`${data}: no such file`);
-    let total = 0;
-    for await (const _ of readJsonl(data)) total += 1;
+    const total = await countJsonl(data);
     const fingerprint = await fingerprintFile(data);
-    const items = (async function* () {
-      for await (const record of readJsonl(data)) yield record.value as T;
-    })();
-    return { fingerprint, total, items, label: data };
+    return { fingerprint, total, batches: fromFile<T>(data), label: data };
   }
   if (Array.isArray(data)) {
     const array = data as readonly T[];
     return {
       fingerprint: fingerprintValues(array),
       total: array.length,
-      items: fromSync([...array], undefined),
+      batches: fromArray([...array]),
       label: 'array',
     };
   }
@@ -70,7 +111,7 @@ export async function openInput<T>(data: PipelineInput<T>): Promise<OpenedInput<
     return {
       fingerprint: `prefix:${fingerprint.digest()}`,
       total: undefined,
-      items: fromSync(head, iterator),
+      batches: fromSync(head, iterator),
       label: 'iterable',
     };
   }
@@ -86,7 +127,7 @@ export async function openInput<T>(data: PipelineInput<T>): Promise<OpenedInput<
     return {
       fingerprint: `prefix:${fingerprint.digest()}`,
       total: undefined,
-      items: fromAsync(head, iterator),
+      batches: fromAsync(head, iterator),
       label: 'async iterable',
     };
   }

@@ -1,6 +1,9 @@
 /**
  * Reading .jsonl input line by line, streamed (never loaded whole), with the line number of every
  * record so a bad line can be named. (ndjson's parser does not report line numbers.)
+ *
+ * The file is read in blocks of lines, not parsed yet: one await per block rather than per line,
+ * and a reader that skips lines (a resumed run) never parses them.
  */
 import { createReadStream } from 'node:fs';
 import { InputError } from '../errors.js';
@@ -11,22 +14,57 @@ export interface JsonlLine {
   value: unknown;
 }
 
-/** Yields each non-blank line's parsed value; a line that is not JSON throws InputError naming file and line. */
-export async function* readJsonl(path: string): AsyncGenerator<JsonlLine> {
-  const stream = createReadStream(path, { highWaterMark: 1 << 20, encoding: 'utf8' });
+/** The non-blank lines of one read block, in order, as text (parse each with `parseJsonlLine`). */
+export interface JsonlBlock {
+  /** 1-based line numbers, one per text. */
+  lines: number[];
+  texts: string[];
+}
+
+const BLOCK_BYTES = 1 << 20;
+
+/** Whether a line holds nothing but whitespace (cheap for the usual line starting with `{`). */
+function blank(text: string): boolean {
+  const first = text.charCodeAt(0);
+  if (first === 0x7b || first === 0x5b || first === 0x22) return false;
+  return text.trim() === '';
+}
+
+/** As `blank`, for a line decoded as latin1: only ASCII whitespace counts (U+00A0 may be half a UTF-8 character). */
+function blankLatin1(text: string): boolean {
+  return blank(text) && !text.includes('\u00a0');
+}
+
+/**
+ * Yields the file's non-blank lines, a block at a time (about 1 MiB of the file per block).
+ * `latin1` decodes one byte per character (for `countJsonl`); a line that may be blank in UTF-8
+ * though not in latin1 is kept, for the caller to look at again.
+ */
+export async function* readJsonlBlocks(
+  path: string,
+  encoding: 'utf8' | 'latin1' = 'utf8',
+): AsyncGenerator<JsonlBlock> {
+  const isBlank = encoding === 'utf8' ? blank : blankLatin1;
+  const stream = createReadStream(path, { highWaterMark: BLOCK_BYTES, encoding });
   let rest = '';
   let line = 0;
   try {
-    for await (const block of stream as AsyncIterable<string>) {
-      const text = rest + block;
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = rest + chunk;
+      const block: JsonlBlock = { lines: [], texts: [] };
       let start = 0;
       for (let end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
         line += 1;
-        const record = parseLine(path, line, text.slice(start, end));
-        if (record !== undefined) yield record;
+        const lineText =
+          text.charCodeAt(end - 1) === 0x0d ? text.slice(start, end - 1) : text.slice(start, end);
+        if (!isBlank(lineText)) {
+          block.lines.push(line);
+          block.texts.push(lineText);
+        }
         start = end + 1;
       }
       rest = text.slice(start);
+      if (block.texts.length > 0) yield block;
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`${path}: no such file`);
@@ -34,19 +72,50 @@ export async function* readJsonl(path: string): AsyncGenerator<JsonlLine> {
   } finally {
     stream.destroy();
   }
-  if (rest.length > 0) {
-    const record = parseLine(path, line + 1, rest);
-    if (record !== undefined) yield record;
+  const last = rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  if (last.length > 0 && !isBlank(last)) yield { lines: [line + 1], texts: [last] };
+}
+
+/** Parses one line's text; a line that is not JSON throws InputError naming file and line. */
+export function parseJsonlLine(path: string, line: number, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+    throw new InputError(`${path}:${line}: not valid JSON: ${shown}`);
   }
 }
 
-function parseLine(path: string, line: number, text: string): JsonlLine | undefined {
-  const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
-  if (trimmed.trim() === '') return undefined;
-  try {
-    return { line, value: JSON.parse(trimmed) };
-  } catch {
-    const shown = trimmed.length > 60 ? `${trimmed.slice(0, 60)}…` : trimmed;
-    throw new InputError(`${path}:${line}: not valid JSON: ${shown}`);
+/**
+ * Checks that every non-blank line is JSON and counts them, keeping nothing; throws as `readJsonl`
+ * would at the first bad line. The file is decoded as latin1, much cheaper than UTF-8: JSON's
+ * structure is ASCII and any other byte is only valid inside a string, so a line parses as latin1
+ * exactly when it parses as UTF-8. A line that fails is decoded again as UTF-8 before it is judged
+ * (it may be blank there, e.g. non-breaking spaces), so counts and errors match `readJsonl`.
+ */
+export async function countJsonl(path: string): Promise<number> {
+  let count = 0;
+  for await (const { lines, texts } of readJsonlBlocks(path, 'latin1')) {
+    for (let k = 0; k < texts.length; k++) {
+      try {
+        JSON.parse(texts[k]!);
+      } catch {
+        const text = Buffer.from(texts[k]!, 'latin1').toString('utf8');
+        if (blank(text)) continue;
+        parseJsonlLine(path, lines[k]!, text);
+      }
+      count += 1;
+    }
+  }
+  return count;
+}
+
+/** Yields each non-blank line's parsed value; a line that is not JSON throws InputError naming file and line. */
+export async function* readJsonl(path: string): AsyncGenerator<JsonlLine> {
+  for await (const { lines, texts } of readJsonlBlocks(path)) {
+    for (let k = 0; k < texts.length; k++) {
+      const line = lines[k]!;
+      yield { line, value: parseJsonlLine(path, line, texts[k]!) };
+    }
   }
 }

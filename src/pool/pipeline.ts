@@ -161,7 +161,7 @@ class Run<T, R, A> {
     const ticker = this.startProgress();
     void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
     try {
-      const chunks = planChunks(input.items, isDone, opts.chunkSize, this.plan);
+      const chunks = planChunks(input.batches, isDone, opts.chunkSize, this.plan);
       const loops: Promise<void>[] = [];
       for (let lane = 0; lane < opts.workers; lane++) {
         for (let slot = 0; slot < opts.concurrency; slot++) loops.push(this.lane(lane, chunks, runner));

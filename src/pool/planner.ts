@@ -1,4 +1,5 @@
 /** Cutting the pending items into chunks, pulled by lanes as they free up. */
+import type { InputBatch } from './input.js';
 
 export interface Chunk<T> {
   chunkIndex: number;
@@ -19,31 +20,34 @@ export interface PlanStats {
 /**
  * Yields chunks of up to `chunkSize` items not yet done, in input order. One shared generator
  * serves every lane (async generators queue concurrent `next()` calls), so no item is handed out
- * twice and none is left behind at the tail.
+ * twice and none is left behind at the tail. An item that is done is skipped without being
+ * taken from its batch (a file line is not even parsed).
  */
 export async function* planChunks<T>(
-  items: AsyncIterable<T>,
+  batches: AsyncIterable<InputBatch<T>>,
   isDone: (index: number) => boolean,
   chunkSize: number,
   stats: PlanStats,
 ): AsyncGenerator<Chunk<T>> {
   let chunkIndex = 0;
   let indices: number[] = [];
-  let batch: T[] = [];
-  for await (const item of items) {
-    const index = stats.seen++;
-    if (isDone(index)) {
-      stats.skipped += 1;
-      continue;
-    }
-    indices.push(index);
-    batch.push(item);
-    if (batch.length >= chunkSize) {
-      yield { chunkIndex: chunkIndex++, indices, items: batch };
-      indices = [];
-      batch = [];
+  let items: T[] = [];
+  for await (const batch of batches) {
+    for (let k = 0; k < batch.length; k++) {
+      const index = stats.seen++;
+      if (isDone(index)) {
+        stats.skipped += 1;
+        continue;
+      }
+      indices.push(index);
+      items.push(batch.item(k));
+      if (items.length >= chunkSize) {
+        yield { chunkIndex: chunkIndex++, indices, items };
+        indices = [];
+        items = [];
+      }
     }
   }
   stats.exhausted = true;
-  if (batch.length > 0) yield { chunkIndex: chunkIndex++, indices, items: batch };
+  if (items.length > 0) yield { chunkIndex: chunkIndex++, indices, items };
 }
