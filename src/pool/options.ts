@@ -35,6 +35,11 @@ export interface PipelineOptions<A = unknown, T = unknown> {
    * `error` field; the default line is `{"error":{code,message,status}}` and the result a hole.
    */
   failureOutput?: (item: T, error: SerializedError) => unknown;
+  /**
+   * How many items `data` holds, when it is an iterable whose size the caller knows (for progress,
+   * ETA and `keybatch status`). Arrays and files are counted without it.
+   */
+  total?: number;
   /** Values that change results (e.g. the model); a checkpoint made with others is refused. @default {} */
   resultOptions?: Record<string, unknown>;
   /**
@@ -90,6 +95,7 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
   integer('chunkRetries', resolved.chunkRetries, 0);
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
   integer('chunkRetryDelayMs', resolved.chunkRetryDelayMs, 0);
+  if (resolved.total !== undefined) integer('total', resolved.total, 0);
   for (const key of ['output', 'checkpoint'] as const) {
     const value = resolved[key];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {

@@ -23,6 +23,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { moduleUrl } from '../workers/load-task.js';
 import { type ChunkJob, inProcessRunner, type LaneRunner, threadRunner } from '../workers/runners.js';
 import type { TaskFunction } from '../workers/types.js';
+import { finalErrorCode } from './final-error.js';
 import { openInput, type PipelineInput } from './input.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
@@ -31,13 +32,16 @@ import { ProgressMeter } from './progress.js';
 export interface PipelineStats {
   /** Items in the input. */
   total: number;
-  /** Items finished in this run. */
+  /** Items finished successfully in this run. */
   done: number;
   /** Items skipped because the checkpoint already had them. */
   skipped: number;
-  /** Items that failed in this run after chunk retries (recorded with their error; a rerun retries them). */
+  /**
+   * Items that failed in this run: chunks that failed after retries (a rerun retries them), and
+   * results with an `error` field (final failures, such as a prompt refused with a 400).
+   */
   failed: number;
-  /** The first failures (up to 100), by input position. */
+  /** The first failed chunks' items (up to 100), by input position, with the error. */
   failures: Array<{ index: number; error: SerializedError }>;
   /** Failed items by error code. */
   errors: Record<string, number>;
@@ -135,7 +139,7 @@ class Run<T, R, A> {
   async execute(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
     const input = await openInput(data);
-    this.total = input.total;
+    this.total = input.total ?? opts.total;
     const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
     let isDone: (i: number) => boolean = () => false;
     if (dir) {
@@ -271,6 +275,16 @@ class Run<T, R, A> {
 
   private record(lane: number, chunk: Chunk<T>, results: R[]): void {
     this.writer(lane)?.append(chunk.indices.map((i, k) => ({ i, r: results[k] })));
+    // A result carrying `error` is a final failure: kept as it is (not retried), counted as failed.
+    let refused = 0;
+    for (const result of results) {
+      const code = finalErrorCode(result);
+      if (code === undefined) continue;
+      refused += 1;
+      this.errors[code] = (this.errors[code] ?? 0) + 1;
+    }
+    this.counts.failed += refused;
+    this.counts.done -= refused;
     if (!this.opts.output) {
       chunk.indices.forEach((i, k) => {
         this.results[i] = results[k]!;

@@ -5,8 +5,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readManifest, scanRunDir } from '../checkpoint/index.js';
+import { readManifest, readResults, scanRunDir } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
+import { finalErrorCode } from './final-error.js';
 
 export interface RunStatus {
   /** The output file of the run. */
@@ -65,11 +66,17 @@ export async function readRunStatus(output: string, options: RunStatusOptions = 
     throw new InputError(`${output}: no checkpoint found (${dir} does not exist or holds no run)`);
   }
   const scan = await scanRunDir(dir);
+  // Results with an `error` field (e.g. a prompt refused with a 400) are final failures.
+  const refused = new Set<number>();
+  await readResults(dir, (i, value) => {
+    if (finalErrorCode(value) === undefined) refused.delete(i);
+    else refused.add(i);
+  });
   const status: RunStatus = {
     output,
     checkpoint: dir,
-    done: scan.done.size,
-    failed: scan.failed.size,
+    done: scan.done.size - refused.size,
+    failed: scan.failed.size + refused.size,
     complete: manifest?.complete === true,
     outputWritten: await isFile(output),
   };

@@ -13,7 +13,6 @@ import { consoleLogger } from '../logger.js';
 import type { PipelineInput } from '../pool/input.js';
 import type { PipelineOptions } from '../pool/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
-import type { Progress } from '../pool/progress.js';
 import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type PromptInput, preparePrompts } from './input.js';
@@ -60,9 +59,6 @@ export interface StoppedPromptRun {
 /** What the task counts as rows complete (this run only). */
 class Tally {
   readonly tokens: TokenCounts = { prompt: 0, completion: 0, total: 0 };
-  /** Final error rows, by code (or status). */
-  readonly errors: Record<string, number> = {};
-  finalErrors = 0;
 
   answered(usage: unknown): void {
     const counts = usageTokens(usage);
@@ -71,23 +67,15 @@ class Tally {
     this.tokens.total += counts.total;
   }
 
-  refused(error: ErrorRow['error']): void {
-    const key = error.code ?? String(error.status);
-    this.errors[key] = (this.errors[key] ?? 0) + 1;
-    this.finalErrors += 1;
-  }
-
   summary(stats: PipelineStats, started: number, output: string): RunSummary {
-    const errors = { ...stats.errors };
-    for (const [key, count] of Object.entries(this.errors)) errors[key] = (errors[key] ?? 0) + count;
     return {
       total: stats.total,
-      done: stats.done - this.finalErrors,
-      failed: stats.failed + this.finalErrors,
+      done: stats.done,
+      failed: stats.failed,
       skipped: stats.skipped,
       durationMs: Date.now() - started,
       tokens: { ...this.tokens },
-      errors,
+      errors: { ...stats.errors },
       keys: stats.keys,
       output,
       checkpoint: stats.checkpoint ?? `${output}.keybatch`,
@@ -98,14 +86,6 @@ class Tally {
 /** The error row of an item the pipeline recorded as failed (after the client's retries). */
 function failureRow(job: PromptJob, error: SerializedError): ErrorRow {
   return errorRow(job, { status: error.status ?? null, code: error.code ?? null, message: error.message });
-}
-
-/** Fills in the total of a streamed file input (the pipeline learns it only at the end). */
-function withTotal(progress: Progress, total: number | undefined): Progress {
-  if (progress.total !== undefined || total === undefined) return progress;
-  const left = total - progress.skipped - progress.done - progress.failed;
-  const etaMs = progress.rate > 0 ? Math.round((left / progress.rate) * 1000) : undefined;
-  return { ...progress, total, etaMs };
 }
 
 function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined): ClientOptions {
@@ -164,7 +144,6 @@ export async function runPrompts(
               code: error.code ?? null,
               message: pool.scrub(apiMessage(error)),
             });
-            tally.refused(row.error);
             return row;
           }
         }),
@@ -192,7 +171,8 @@ export async function runPrompts(
     };
     if (opts.signal) pipelineOptions.signal = opts.signal;
     const { onProgress } = opts;
-    if (onProgress) pipelineOptions.onProgress = (progress) => onProgress(withTotal(progress, input.total));
+    if (onProgress) pipelineOptions.onProgress = onProgress;
+    if (input.total !== undefined) pipelineOptions.total = input.total;
 
     try {
       const { stats } = await runPipeline<PromptJob, PromptRow>(pool, input.data, task, pipelineOptions);

@@ -102,7 +102,9 @@ describe.concurrent('keybatch status', () => {
     expect(result.code).toBe(0);
     expect(parseStatus(result.stdout)).toMatchObject({
       'output written': 'yes',
-      done: '3',
+      done: '2',
+      failed: '1',
+      pending: '0',
       complete: 'true',
     });
   });

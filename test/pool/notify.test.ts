@@ -50,6 +50,6 @@ describe('run notifications', () => {
       'crashed',
     );
     const crashed = hook.bodies.find(({ body }) => (body as { event: string }).event === 'crashed');
-    expect((crashed?.body as { message: string }).message).toContain('the input source broke');
+    expect(JSON.stringify(crashed?.body)).toContain('the input source broke');
   });
 });

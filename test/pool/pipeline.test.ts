@@ -112,6 +112,57 @@ describe('runPipeline in-process', () => {
     expect(logger.text()).toContain('chunk 1 (items 5..9) failed after 3 attempts: always broken');
   });
 
+  it('counts results with an error field as final failures: kept, counted, not retried', async () => {
+    const dir = await tempDir();
+    const checkpoint = join(dir, 'run');
+    let calls = 0;
+    const fn = (chunk: number[]) => {
+      calls += chunk.length;
+      return chunk.map((n) => (n % 4 === 0 ? { n, error: { code: 'refused', message: 'no' } } : { n }));
+    };
+    const first = await runPipeline(
+      OFFLINE_CONFIG,
+      Array.from({ length: 12 }, (_, i) => i),
+      fn,
+      {
+        ...quiet,
+        checkpoint,
+      },
+    );
+    expect(first.stats).toMatchObject({ done: 9, failed: 3, errors: { refused: 3 } });
+    expect(first.results[4]).toEqual({ n: 4, error: { code: 'refused', message: 'no' } });
+    const again = await runPipeline(
+      OFFLINE_CONFIG,
+      Array.from({ length: 12 }, (_, i) => i),
+      fn,
+      {
+        ...quiet,
+        checkpoint,
+      },
+    );
+    expect(again.stats).toMatchObject({ done: 0, failed: 0, skipped: 12 });
+    expect(calls).toBe(12);
+  });
+
+  it('uses a total given for an iterable in progress and the manifest', async () => {
+    const dir = await tempDir();
+    const checkpoint = join(dir, 'run');
+    function* items() {
+      for (let i = 0; i < 30; i++) yield i;
+    }
+    const totals: Array<number | undefined> = [];
+    await runPipeline(OFFLINE_CONFIG, items(), (c: number[]) => c, {
+      ...quiet,
+      checkpoint,
+      total: 30,
+      progressIntervalMs: 1,
+      onProgress: (p) => totals.push(p.total),
+    });
+    expect(totals.every((t) => t === 30)).toBe(true);
+    const manifest = JSON.parse(await readFile(join(checkpoint, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ total: 30, complete: true });
+  });
+
   it('refuses a task that returns the wrong number of results, without retrying it', async () => {
     let calls = 0;
     const { stats } = await runPipeline(
