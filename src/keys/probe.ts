@@ -6,6 +6,7 @@
  */
 import { access } from 'node:fs/promises';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import pLimit from 'p-limit';
 import { AbortError } from '../errors.js';
 import { classifyStatus, type Outcome } from './classify.js';
 import {
@@ -194,8 +195,11 @@ async function probeOne(
   }
 }
 
+/** Probes in flight at once. */
+const PROBES_AT_ONCE = 8;
+
 /**
- * Sends one cheap chat request (`max_tokens: 1`) per key of the pool, all at once, each with a
+ * Sends one cheap chat request (`max_tokens: 1`) per key of the pool, eight at a time, each with a
  * plain client for that key (its base URL and organization, no retries), and says what each
  * key's answer means: `ok`, `invalid`, `quota`, `denied` (no access to the model),
  * `rate_limited`, or `error` (anything else: a 400, a 5xx, no connection). Results are in
@@ -209,7 +213,11 @@ export async function probeKeys(
   const timeoutMs = options.timeoutMs ?? PROBE_DEFAULTS.timeoutMs;
   const { parsed, defaultBaseUrl } = await loadPool(config, options.env ?? process.env);
   if (options.signal?.aborted) throw new AbortError();
+  // A pool of hundreds of keys must not open hundreds of connections at once.
+  const limit = pLimit(PROBES_AT_ONCE);
   return Promise.all(
-    parsed.config.keys.map((key) => probeOne(key, defaultBaseUrl, model, timeoutMs, options.signal)),
+    parsed.config.keys.map((key) =>
+      limit(() => probeOne(key, defaultBaseUrl, model, timeoutMs, options.signal)),
+    ),
   );
 }
