@@ -41,14 +41,26 @@ export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: Cli
   };
   return {
     threadIds: new Set(),
-    run: async (job) =>
-      fn(job.chunk, {
-        workerId: job.lane,
-        chunkIndex: job.chunkIndex,
-        client: clientFor(job.lane),
-        signal: job.signal,
-        args: job.args,
-      }),
+    async run(job) {
+      // Each chunk gets a signal of its own, tied to the run's for as long as the chunk runs: the
+      // openai SDK never removes the abort listener it adds to a request's signal, so on the run's
+      // one signal they would pile up (memory, and addEventListener scans them all: quadratic).
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(job.signal.reason);
+      if (job.signal.aborted) onAbort();
+      else job.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await fn(job.chunk, {
+          workerId: job.lane,
+          chunkIndex: job.chunkIndex,
+          client: clientFor(job.lane),
+          signal: controller.signal,
+          args: job.args,
+        });
+      } finally {
+        job.signal.removeEventListener('abort', onAbort);
+      }
+    },
     close: async () => {},
   };
 }
