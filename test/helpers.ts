@@ -80,3 +80,15 @@ export async function receiver(): Promise<{
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** Things to close after each test (simulators, pools, servers), in one list. */
+export function useCleanup(): <T extends { close(): Promise<void> }>(thing: T) => T {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((thing) => thing.close()));
+  });
+  return (thing) => {
+    open.push(thing);
+    return thing;
+  };
+}

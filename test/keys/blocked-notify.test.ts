@@ -1,25 +1,22 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
-import { collectingLogger, receiver, until, useTempDir } from '../helpers.js';
+import { collectingLogger, receiver, until, useCleanup, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((thing) => thing.close()));
-});
+const cleanup = useCleanup();
 
 describe('notifications while blocked', () => {
   it('reach a Lark receiver with the doubling schedule, then "resumed" after a config edit', async () => {
     const hook = await receiver();
-    open.push(hook);
+    cleanup(hook);
     const sim: Simulator = await startSimulator({
       keys: [{ key: 'sk-test-spent-n001', quota: 0 }, { key: 'sk-test-new-n002' }],
     });
-    open.push(sim);
+    cleanup(sim);
     const dir = await tempDir();
     const path = join(dir, 'config.json');
     const notify = { lark: hook.url, base_wait_time: 0.1 };
@@ -28,7 +25,7 @@ describe('notifications while blocked', () => {
       JSON.stringify({ key_list: [{ api_key: 'sk-test-spent-n001', base_url: sim.url }], notify }),
     );
     const pool = await KeyPool.open(path, { logger: collectingLogger(), env: {} });
-    open.push(pool);
+    cleanup(pool);
     const client = createClient(pool);
     const waiting = client.chat.completions.create({
       model: 'gpt-4o-mini',

@@ -1,25 +1,19 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NoUsableKeyError } from '../../src/errors.js';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
-import { collectingLogger, until, useTempDir } from '../helpers.js';
+import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
 const FAST = { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } };
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((thing) => thing.close()));
-});
+const cleanup = useCleanup();
 
-async function sim(options: Parameters<typeof startSimulator>[0]): Promise<Simulator> {
-  const simulator = await startSimulator(options);
-  open.push(simulator);
-  return simulator;
-}
+const sim = async (options: Parameters<typeof startSimulator>[0]): Promise<Simulator> =>
+  cleanup(await startSimulator(options));
 
 async function pool(
   config: Parameters<typeof KeyPool.open>[0],
@@ -27,7 +21,7 @@ async function pool(
 ) {
   const logger = collectingLogger();
   const keyPool = await KeyPool.open(config, { logger, notify: false, ...options });
-  open.push(keyPool);
+  cleanup(keyPool);
   return { pool: keyPool, logger };
 }
 

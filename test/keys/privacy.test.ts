@@ -2,18 +2,15 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
 import { startSimulator } from '../../src/sim/index.js';
-import { collectingLogger, until, useTempDir } from '../helpers.js';
+import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((thing) => thing.close()));
-});
+const cleanup = useCleanup();
 
 const KEYS = {
   revoked: 'sk-test-PRIVATE-revoked-key-7a7a',
@@ -51,7 +48,7 @@ describe('privacy: no full key anywhere', () => {
       });
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-    open.push({ close: () => new Promise((resolve) => hook.close(() => resolve())) });
+    cleanup({ close: () => new Promise((resolve) => hook.close(() => resolve())) });
     const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}`;
 
     const sim = await startSimulator({
@@ -62,7 +59,7 @@ describe('privacy: no full key anywhere', () => {
         { key: KEYS.good },
       ],
     });
-    open.push(sim);
+    cleanup(sim);
     const dir = await tempDir();
     const path = join(dir, 'config.json');
     const notify = {
@@ -75,7 +72,7 @@ describe('privacy: no full key anywhere', () => {
     await writeFile(path, JSON.stringify({ key_list: keyList, notify }));
     const logger = collectingLogger();
     const pool = await KeyPool.open(path, { logger, waitTimeoutMs: 400, env: {} });
-    open.push(pool);
+    cleanup(pool);
     const client = createClient(pool, {
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
       timeoutMs: 200,
@@ -123,7 +120,7 @@ describe('privacy: no full key anywhere', () => {
       { key_list: [{ api_key: KEYS.mini, base_url: sim.url, models: ['gpt-4o-mini'] }] },
       { logger, notify: false },
     );
-    open.push(noModel);
+    cleanup(noModel);
     try {
       await createClient(noModel).chat.completions.create({
         model: 'gpt-4o',

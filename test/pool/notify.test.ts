@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/pool/pipeline.js';
-import { collectingLogger, receiver, until } from '../helpers.js';
+import { collectingLogger, receiver, until, useCleanup } from '../helpers.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((thing) => thing.close()));
-});
+const cleanup = useCleanup();
 
 describe('run notifications', () => {
   it('says started and finished with counts', async () => {
     const hook = await receiver();
-    open.push(hook);
+    cleanup(hook);
     const config = { key_list: [{ api_key: 'sk-test-notify-0001' }], notify: { webhook: hook.url } };
     await runPipeline(config, [1, 2, 3], (c: number[]) => c, {
       handleSignals: false,
@@ -31,7 +28,7 @@ describe('run notifications', () => {
 
   it('says crashed, with the error, when the run itself fails', async () => {
     const hook = await receiver();
-    open.push(hook);
+    cleanup(hook);
     const config = { key_list: [{ api_key: 'sk-test-notify-0002' }], notify: { webhook: hook.url } };
     async function* broken() {
       for (let i = 0; i < 1500; i++) yield i;
