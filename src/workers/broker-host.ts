@@ -1,5 +1,5 @@
 /** Main-thread side of the key broker: serves one worker task's lease requests from the KeyPool. */
-import type { MessagePort } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
 import type { KeyBroker } from '../keys/types.js';
 import type { BrokerReply, BrokerRequest } from './protocol.js';
@@ -8,7 +8,7 @@ import type { BrokerReply, BrokerRequest } from './protocol.js';
 export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): void; close(): void } {
   const pending = new Map<number, AbortController>();
   const reply = (message: BrokerReply) => port.postMessage(message);
-  port.on('message', (message: BrokerRequest) => {
+  const handle = (message: BrokerRequest) => {
     if (message.type === 'release') {
       broker.release(message.lease, message.result);
     } else if (message.type === 'cancel') {
@@ -29,8 +29,15 @@ export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): vo
         },
       );
     }
-  });
+  };
+  port.on('message', handle);
   const close = () => {
+    // The task's result comes back on piscina's own port, so the releases the worker posted just
+    // before finishing may still wait here: handle them first, or their leases would stay in flight
+    // for ever (a budget still probing its limits would then never lease again: a hang).
+    for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) {
+      handle(queued.message as BrokerRequest);
+    }
     for (const controller of pending.values()) controller.abort();
     pending.clear();
     port.close();
