@@ -1,15 +1,18 @@
 /** Main-thread side of the key broker: serves one worker task's lease requests from the KeyPool. */
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
-import type { KeyBroker } from '../keys/types.js';
+import type { KeyBroker, Lease } from '../keys/types.js';
 import type { BrokerReply, BrokerRequest } from './protocol.js';
 
 /** Answers lease requests arriving on `port` until it closes; returns a function that aborts the task. */
 export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): void; close(): void } {
   const pending = new Map<number, AbortController>();
+  /** Leases lent to the task and not yet given back. */
+  const lent = new Map<number, Lease>();
   const reply = (message: BrokerReply) => port.postMessage(message);
   const handle = (message: BrokerRequest) => {
     if (message.type === 'release') {
+      lent.delete(message.lease.leaseId);
       broker.release(message.lease, message.result);
     } else if (message.type === 'cancel') {
       pending.get(message.id)?.abort();
@@ -20,7 +23,10 @@ export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): vo
         (lease) => {
           pending.delete(message.id);
           if (controller.signal.aborted) broker.release(lease, { outcome: 'cancelled' });
-          else reply({ type: 'lease', id: message.id, lease });
+          else {
+            lent.set(lease.leaseId, lease);
+            reply({ type: 'lease', id: message.id, lease });
+          }
         },
         (error: unknown) => {
           pending.delete(message.id);
@@ -40,6 +46,10 @@ export function serveBroker(port: MessagePort, broker: KeyBroker): { abort(): vo
     }
     for (const controller of pending.values()) controller.abort();
     pending.clear();
+    // A task that ended without giving a lease back (it crashed mid-request) must not leave the key
+    // counted in flight.
+    for (const lease of lent.values()) broker.release(lease, { outcome: 'cancelled' });
+    lent.clear();
     port.close();
   };
   port.on('close', () => {
