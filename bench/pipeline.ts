@@ -55,6 +55,11 @@ export const pipeline: Benchmark = {
         keybatch: true,
       },
       {
+        label: 'runPipeline, worker threads (2 threads, chunkSize 100: 10× the chunks)',
+        args: ['threads', '100', '2'],
+        keybatch: true,
+      },
+      {
         label: 'runPipeline, in-process lanes (defaults: 4 lanes, chunkSize 10)',
         args: ['lanes', '10', '4'],
         keybatch: true,

@@ -1,10 +1,12 @@
 /**
  * `npm run bench` runs every benchmark; `npm run bench -- ratelimit pipeline` runs those named.
  * Options: `--quick` (short development runs), `--<option>=<value>` (see each benchmark),
- * `--out=FILE` (append the report to FILE too), `--no-wait` (do not wait for a quiet machine).
+ * `--out=FILE` (append the report to FILE too), `--no-wait` (do not wait for a quiet machine),
+ * `--dist=PATH` (another build's dist/index.js, for before/after comparisons).
  * Each benchmark runs its baseline in the same run, so its figure is a ratio.
  */
 import { appendFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { describeMachine, waitForQuiet } from './lib/machine.js';
 import { overhead } from './overhead.js';
@@ -53,6 +55,8 @@ async function main(): Promise<number> {
     flag: (name) => options.get(name) === 'true',
     log,
   };
+  const dist = options.get('dist');
+  if (dist) process.env['KEYBATCH_DIST'] = resolve(dist);
   const out = options.get('out');
   const print = async (text: string) => {
     process.stdout.write(`${text}\n`);
@@ -61,6 +65,7 @@ async function main(): Promise<number> {
 
   await print(`# keybatch benchmarks${quick ? ' (--quick: development sizes)' : ''}\n`);
   await print(`Machine: ${describeMachine()}\n`);
+  if (dist) await print(`Library under test: ${resolve(dist)} (not this checkout's dist/)\n`);
   for (const bench of selected) {
     let quiet = '';
     if (!quick && options.get('no-wait') !== 'true') {
@@ -71,7 +76,10 @@ async function main(): Promise<number> {
     const started = Date.now();
     const report = await bench.run(ctx);
     const took = Math.round((Date.now() - started) / 1000);
-    const command = `npm run bench -- ${bench.name}${[...options].map(([k, v]) => (v === 'true' ? ` --${k}` : ` --${k}=${v}`)).join('')}`;
+    const command = `npm run bench -- ${bench.name}${[...options]
+      .filter(([k]) => k !== 'out')
+      .map(([k, v]) => (v === 'true' ? ` --${k}` : ` --${k}=${v}`))
+      .join('')}`;
     await print(
       `## ${bench.title}\n\n\`${command}\` — ${new Date().toISOString()}, took ${took} s. ${quiet}\n\n${report}\n`,
     );

@@ -9,9 +9,11 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import OpenAI from 'openai';
 import pLimit from 'p-limit';
-import { runPrompts, silentLogger } from '../../dist/index.js';
 
-export const KEY = 'sk-bench-overhead-key-0001';
+/** @type {typeof import('../../dist/index.js')} */
+const { runPrompts, silentLogger } = await import(process.env.KEYBATCH_DIST ?? '../../dist/index.js');
+
+const KEY = 'sk-bench-overhead-key-0001';
 const MODEL = 'gpt-4o-mini';
 const IN_FLIGHT = 32;
 

@@ -4,13 +4,16 @@
  *
  *   node bench/children/pipeline-variant.mjs <plain|readline|lanes|threads> <input> <output> [chunkSize] [workers]
  *
- * Prints one JSON line: { items, ms, peakRss }.
+ * Prints one JSON line: { items, ms, peakRss }. `KEYBATCH_DIST` may name another build's index.js
+ * (for before/after comparisons).
  */
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { runPipeline, silentLogger } from '../../dist/index.js';
+
+/** @type {typeof import('../../dist/index.js')} */
+const { runPipeline, silentLogger } = await import(process.env.KEYBATCH_DIST ?? '../../dist/index.js');
 
 const [variant, input, output, chunkArg, workersArg] = process.argv.slice(2);
 if (!variant || !input || !output) {

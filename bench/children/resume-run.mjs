@@ -17,7 +17,7 @@ if (!input || !output || !startLog)
 const delayMs = Number(delayArg ?? 2);
 const say = (/** @type {object} */ event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
-const { runPipeline, silentLogger } = await import('../../dist/index.js');
+const { runPipeline, silentLogger } = await import(process.env.KEYBATCH_DIST ?? '../../dist/index.js');
 const atImported = performance.now();
 const log = openSync(startLog, 'a');
 let first = true;

@@ -3,18 +3,26 @@
  * Benchmarks measure the shipped JavaScript, not TypeScript transpiled on the fly.
  */
 import { access } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Library from '../../src/index.js';
 
 export type Keybatch = typeof Library;
 
-const DIST = new URL('../../dist/index.js', import.meta.url);
+/**
+ * The built index.js benchmarks load: `dist/` of this checkout, or `KEYBATCH_DIST` (another
+ * build's index.js, for before/after comparisons; `--dist=PATH` sets it).
+ */
+export function distIndex(): URL {
+  const other = process.env['KEYBATCH_DIST'];
+  return other ? pathToFileURL(other) : new URL('../../dist/index.js', import.meta.url);
+}
 
 export async function loadKeybatch(): Promise<Keybatch> {
+  const index = distIndex();
   try {
-    await access(DIST);
+    await access(index);
   } catch {
-    throw new Error(`${fileURLToPath(DIST)} is missing: run \`npm run build\` (npm run bench does)`);
+    throw new Error(`${fileURLToPath(index)} is missing: run \`npm run build\` (npm run bench does)`);
   }
-  return (await import(DIST.href)) as Keybatch;
+  return (await import(index.href)) as Keybatch;
 }
