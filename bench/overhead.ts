@@ -5,6 +5,8 @@
  * - keybatch: `runPrompts` (4 lanes × concurrency 8), writing the output .jsonl with its checkpoint.
  * - bare: what a user would write: the openai SDK, p-limit(32), one JSON line appended to a file
  *   (a write stream) per answer.
+ * - pool (diagnostic): the bare loop on keybatch's pool-aware client, to tell the key pool's share
+ *   of the overhead from the engine's (lanes, checkpoint, rows).
  *
  * Each side runs several times, alternating which goes first; the figure is the ratio of the
  * median throughputs. Client CPU per request shows the overhead even when the simulator, not the
@@ -23,7 +25,15 @@ import { mb, num, table, verdict } from './lib/table.js';
 const KEY = 'sk-bench-overhead-key-0001';
 const TARGET = 0.95;
 
-type Side = 'keybatch' | 'bare';
+type Side = 'keybatch' | 'pool' | 'bare';
+
+const SIDES: readonly Side[] = ['keybatch', 'pool', 'bare'];
+
+const LABELS: Record<Side, string> = {
+  keybatch: 'keybatch runPrompts (4 lanes × 8, checkpointed)',
+  pool: 'bare loop on keybatch createClient(pool) (diagnostic)',
+  bare: 'bare SDK + p-limit(32) + JSONL',
+};
 
 interface Sample {
   side: Side;
@@ -61,10 +71,10 @@ export const overhead: Benchmark = {
     };
     try {
       ctx.log('overhead: warm-up round (not counted: first start-up, simulator JIT)');
-      await once('keybatch', Math.min(n, 1000));
-      await once('bare', Math.min(n, 1000));
+      for (const side of SIDES) await once(side, Math.min(n, 1000));
       for (let round = 0; round < rounds; round++) {
-        const order: Side[] = round % 2 === 0 ? ['keybatch', 'bare'] : ['bare', 'keybatch'];
+        // Every other round in reverse order: keybatch goes first, then last.
+        const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
         for (const side of order) {
           const sample = await once(side, n);
           ctx.log(`overhead: round ${round + 1} ${side}: ${num(n / (sample.ms / 1000))} requests/s`);
@@ -80,9 +90,7 @@ export const overhead: Benchmark = {
     const row = (side: Side) => {
       const list = of(side);
       return [
-        side === 'keybatch'
-          ? 'keybatch runPrompts (4 lanes × 8, checkpointed)'
-          : 'bare SDK + p-limit(32) + JSONL',
+        LABELS[side],
         list.map((s) => num(rate(s))).join(', '),
         num(median(list.map(rate))),
         num(median(list.map((s) => (s.cpuMs * 1000) / n))),
@@ -93,16 +101,17 @@ export const overhead: Benchmark = {
     const cpuRatio = median(of('keybatch').map((s) => s.cpuMs)) / median(of('bare').map((s) => s.cpuMs));
     return [
       `${num(n)} chat requests to a zero-latency simulator (its own process), one key, 32 in flight, ` +
-        `each run in a fresh process; ${rounds} rounds alternating which side goes first, after one uncounted ` +
+        `each run in a fresh process; ${rounds} rounds alternating the order of the sides, after one uncounted ` +
         'warm-up round of each. Times are from the call to the output file closed (not process start-up).',
       '',
       table(
         ['client', 'requests/s per round', 'median requests/s', 'client CPU µs/request', 'peak RSS'],
-        [row('keybatch'), row('bare')],
+        SIDES.map(row),
       ),
       '',
       `keybatch / bare throughput: ${num(ratio, 3)} (target >= ${TARGET}: ${verdict(ratio >= TARGET)}); ` +
-        `client CPU keybatch / bare: ${num(cpuRatio, 2)}.`,
+        `client CPU keybatch / bare: ${num(cpuRatio, 2)}; the pool-aware client alone reaches ` +
+        `${num(median(of('pool').map(rate)) / median(of('bare').map(rate)), 3)} of bare throughput.`,
     ].join('\n');
   },
 };

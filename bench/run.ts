@@ -8,7 +8,7 @@
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BenchContext, Benchmark } from './lib/bench.js';
-import { describeMachine, waitForQuiet } from './lib/machine.js';
+import { describeMachine, otherLoad, waitForQuiet } from './lib/machine.js';
 import { overhead } from './overhead.js';
 import { pipeline } from './pipeline.js';
 import { ratelimit } from './ratelimit.js';
@@ -74,7 +74,12 @@ async function main(): Promise<number> {
     }
     log(`${bench.name}: ${bench.title}`);
     const started = Date.now();
+    const others = await otherLoad();
     const report = await bench.run(ctx);
+    const during = await others();
+    if (during !== undefined) {
+      quiet += ` Other processes used ${Math.round(during * 100)}% of the cores while it ran${during > QUIET_BUSY / 2 ? ' (figures may be noisy)' : ''}.`;
+    }
     const took = Math.round((Date.now() - started) / 1000);
     const command = `npm run bench -- ${bench.name}${[...options]
       .filter(([k]) => k !== 'out')

@@ -1,7 +1,7 @@
 /**
  * One side of the engine-overhead benchmark, alone in this process, on the built library:
  *
- *   node bench/children/overhead-side.mjs <keybatch|bare> <simulator URL> <requests> <output.jsonl>
+ *   node bench/children/overhead-side.mjs <keybatch|pool|bare> <simulator URL> <requests> <output.jsonl>
  *
  * Prints one JSON line: { ms, cpuMs, peakRss }.
  */
@@ -11,7 +11,9 @@ import OpenAI from 'openai';
 import pLimit from 'p-limit';
 
 /** @type {typeof import('../../dist/index.js')} */
-const { runPrompts, silentLogger } = await import(process.env.KEYBATCH_DIST ?? '../../dist/index.js');
+const { createClient, KeyPool, runPrompts, silentLogger } = await import(
+  process.env.KEYBATCH_DIST ?? '../../dist/index.js'
+);
 
 const KEY = 'sk-bench-overhead-key-0001';
 const MODEL = 'gpt-4o-mini';
@@ -37,8 +39,25 @@ async function keybatch() {
 }
 
 /** The loop a user would write: the SDK, p-limit(32), one JSON line appended per answer. */
-async function bare() {
-  const client = new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0 });
+function bare() {
+  return loop(new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0 }));
+}
+
+/** The same loop on keybatch's pool-aware client (no engine, no checkpoint): where the overhead sits. */
+async function pool() {
+  const keys = await KeyPool.open(
+    { key_list: [{ api_key: KEY, base_url: url }] },
+    { notify: false, logger: silentLogger },
+  );
+  try {
+    await loop(createClient(keys));
+  } finally {
+    await keys.close();
+  }
+}
+
+/** @param {OpenAI} client */
+async function loop(client) {
   const limit = pLimit(IN_FLIGHT);
   const out = createWriteStream(output, { flags: 'a' });
   await Promise.all(
@@ -65,7 +84,7 @@ async function bare() {
   await once(out, 'finish');
 }
 
-const run = side === 'keybatch' ? keybatch : side === 'bare' ? bare : undefined;
+const run = { keybatch, pool, bare }[/** @type {'keybatch' | 'pool' | 'bare'} */ (side)];
 if (!run) throw new Error(`unknown side ${side}`);
 const cpu = process.cpuUsage();
 const started = performance.now();

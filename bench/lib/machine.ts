@@ -50,6 +50,39 @@ export async function busyFraction(ms = 2000): Promise<number> {
   return 1 - (after.idle - before.idle) / (after.total - before.total);
 }
 
+/** CPU ticks used by this process and its finished children (/proc/self/stat utime+stime+cutime+cstime). */
+async function ownTicks(): Promise<number | undefined> {
+  try {
+    const text = await readFile('/proc/self/stat', 'utf8');
+    // Fields after the parenthesised command name; utime is field 14 (index 11 after it).
+    const fields = text
+      .slice(text.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts measuring how much of the machine other processes use while a benchmark runs (all busy
+ * CPU time minus this process's and its children's). Returns a function giving the fraction (0..1
+ * of all cores) since the start, or undefined where /proc is not available.
+ */
+export async function otherLoad(): Promise<() => Promise<number | undefined>> {
+  const before = await cpuTimes();
+  const mine = await ownTicks();
+  return async () => {
+    const after = await cpuTimes();
+    const mineAfter = await ownTicks();
+    if (!before || !after || mine === undefined || mineAfter === undefined) return undefined;
+    const total = after.total - before.total;
+    const busy = total - (after.idle - before.idle);
+    return total > 0 ? Math.max(0, (busy - (mineAfter - mine)) / total) : undefined;
+  };
+}
+
 /**
  * Waits (bounded) until other processes use under `max` of the cores, so they do not distort a
  * timing. Returns the busy fraction seen last and whether the machine was quiet.
