@@ -90,13 +90,40 @@ function errorBody(text: string): ApiErrorBody {
   }
 }
 
-function usageTokens(text: string): number | undefined {
+/**
+ * A JSON answer already read (for its usage), handed on without a second parse or a new body
+ * stream: the SDK reads it through `json()`/`text()`, which give back what was read.
+ */
+function readResponse(from: Response, text: string, json: unknown): Response {
+  const answer = new Response(null, {
+    status: from.status,
+    statusText: from.statusText,
+    headers: from.headers,
+  });
+  return Object.defineProperties(answer, {
+    url: { value: from.url },
+    text: { value: async () => text },
+    json: { value: async () => json },
+  });
+}
+
+/** Reads a JSON answer once: the tokens it used, and the answer to hand to the SDK. */
+async function readJsonAnswer(
+  response: Response,
+): Promise<{ text: string; answer: Response; tokens?: number }> {
+  const text = await response.text();
+  let json: unknown;
   try {
-    const usage = (JSON.parse(text) as { usage?: { total_tokens?: unknown } }).usage;
-    return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
+    json = JSON.parse(text);
   } catch {
-    return undefined;
+    // Not JSON after all: the SDK gets the text as it came and reports it.
+    return { text, answer: new Response(text, response) };
   }
+  const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
+  const answer = readResponse(response, text, json);
+  return typeof usage?.total_tokens === 'number'
+    ? { text, answer, tokens: usage.total_tokens }
+    : { text, answer };
 }
 
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
@@ -189,10 +216,10 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           report({ outcome: 'ok', status });
           return response;
         }
-        const text = await response.text();
-        broker.release(lease, { outcome: 'ok', status, model, rateLimit, tokens: usageTokens(text) });
+        const { text, answer, tokens } = await readJsonAnswer(response);
+        broker.release(lease, { outcome: 'ok', status, model, rateLimit, tokens });
         report({ outcome: 'ok', status, response: text });
-        return new Response(text, { status, statusText: response.statusText, headers: response.headers });
+        return answer;
       }
 
       // An error body that echoes the key (some proxies do) is redacted before anyone sees it.

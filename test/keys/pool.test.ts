@@ -317,6 +317,21 @@ describe('createClient', () => {
     expect(b.requests().every((r) => r.organization === undefined)).toBe(true);
   });
 
+  it('hands the SDK an answer read once: parsed data, raw text, headers and .withResponse() all intact', async () => {
+    const s = await sim({ keys: [{ key: 'sk-test-raw-5678', requestsPerWindow: 100, windowMs: 1000 }] });
+    const { pool: p } = await pool({ key_list: [{ api_key: 'sk-test-raw-5678', base_url: s.url }] });
+    const client = createClient(p, FAST);
+    const { data, response, request_id } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'raw' }] })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe('echo: raw');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('100');
+    expect(request_id).toBeTruthy();
+    expect(JSON.parse(await response.text()).choices[0].message.content).toBe('echo: raw');
+    expect(stateOf(p, 'sk-…5678')?.tokens).toBe(data.usage?.total_tokens);
+  });
+
   it('serves every endpoint: chat with and without streaming, responses, completions, embeddings, models, files', async () => {
     const s = await sim({ keys: [{ key: 'sk-test-all-1234' }] });
     const { pool: p } = await pool({ key_list: [{ api_key: 'sk-test-all-1234', base_url: s.url }] });
