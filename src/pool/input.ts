@@ -78,6 +78,20 @@ async function* fromFile<T>(path: string): AsyncGenerator<InputBatch<T>> {
   }
 }
 
+/** The first items of an iterable, which identify it (the rest cannot be known up front). */
+async function readPrefix<T>(
+  next: () => IteratorResult<T> | Promise<IteratorResult<T>>,
+): Promise<{ head: T[]; fingerprint: string }> {
+  const head: T[] = [];
+  const fingerprint = new Fingerprint();
+  for (let item = await next(); !item.done; item = await next()) {
+    head.push(item.value);
+    fingerprint.update(item.value);
+    if (head.length >= ITERABLE_PREFIX) break;
+  }
+  return { head, fingerprint: `prefix:${fingerprint.digest()}` };
+}
+
 /**
  * Opens `data`. A .jsonl path is read once up front to check every line (a bad line names the
  * file and line before anything runs) and to count and fingerprint it, then streamed again.
@@ -101,35 +115,13 @@ export async function openInput<T>(data: PipelineInput<T>): Promise<OpenedInput<
   }
   if (data && typeof (data as Iterable<T>)[Symbol.iterator] === 'function') {
     const iterator = (data as Iterable<T>)[Symbol.iterator]();
-    const head: T[] = [];
-    const fingerprint = new Fingerprint();
-    for (let next = iterator.next(); !next.done; next = iterator.next()) {
-      head.push(next.value);
-      fingerprint.update(next.value);
-      if (head.length >= ITERABLE_PREFIX) break;
-    }
-    return {
-      fingerprint: `prefix:${fingerprint.digest()}`,
-      total: undefined,
-      batches: fromSync(head, iterator),
-      label: 'iterable',
-    };
+    const { head, fingerprint } = await readPrefix(() => iterator.next());
+    return { fingerprint, total: undefined, batches: fromSync(head, iterator), label: 'iterable' };
   }
   if (data && typeof (data as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') {
     const iterator = (data as AsyncIterable<T>)[Symbol.asyncIterator]();
-    const head: T[] = [];
-    const fingerprint = new Fingerprint();
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      head.push(next.value);
-      fingerprint.update(next.value);
-      if (head.length >= ITERABLE_PREFIX) break;
-    }
-    return {
-      fingerprint: `prefix:${fingerprint.digest()}`,
-      total: undefined,
-      batches: fromAsync(head, iterator),
-      label: 'async iterable',
-    };
+    const { head, fingerprint } = await readPrefix(() => iterator.next());
+    return { fingerprint, total: undefined, batches: fromAsync(head, iterator), label: 'async iterable' };
   }
   throw new InputError(
     `data: expected an array, an iterable, an async iterable or a .jsonl path, got ${data === null ? 'null' : typeof data}`,
