@@ -28,6 +28,7 @@ export {
 export { redactKey } from './keys/redact.js';
 export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
+export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
 export type { PipelineInput } from './pool/input.js';
 export type { PipelineOptions } from './pool/options.js';
 export {

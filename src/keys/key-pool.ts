@@ -32,10 +32,11 @@ export interface KeyPoolOptions {
    */
   waitTimeoutMs?: number;
   /**
-   * Notifications while blocked (from config.json `notify`, or `LARK_HOOK`); `false` turns them off.
-   * @default a Notifier over the config's `notify` section
+   * Notifications (from config.json `notify`, or `LARK_HOOK`): `true` for the config's targets,
+   * `false` for none, or your own Notifier.
+   * @default true
    */
-  notify?: false | Notifier;
+  notify?: boolean | Notifier;
   /** @default a logger writing `keybatch: …` lines to stderr */
   logger?: Logger;
   /** Environment for `KEYBATCH_CONFIG`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `LARK_HOOK`. @default process.env */
@@ -104,15 +105,17 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     if (!(this.waitTimeoutMs >= 0)) {
       throw new ConfigError(`waitTimeoutMs: expected a number >= 0, got ${String(options.waitTimeoutMs)}`);
     }
+    const notify = options.notify ?? true;
     this.notifier =
-      options.notify === false
+      notify === false
         ? undefined
-        : (options.notify ??
-          new Notifier(parsed.config.notify, {
-            logger: this.logger,
-            scrub: (text) => this.scrub(text),
-            env: options.env ?? process.env,
-          }));
+        : notify === true
+          ? new Notifier(parsed.config.notify, {
+              logger: this.logger,
+              scrub: (text) => this.scrub(text),
+              env: options.env ?? process.env,
+            })
+          : notify;
     this.apply(parsed, false);
   }
 
