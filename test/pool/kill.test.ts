@@ -39,23 +39,26 @@ function start(args: string[]) {
   return { proc, exited, out: () => stdout, err: () => stderr };
 }
 
+/** A simulator with one key, a config.json for it, and an input of `n` items in a temp dir. */
+async function setUp(key: string, n: number, latencyMs: number | { min: number; max: number }) {
+  const simulator = await startSimulator({ keys: [{ key }], latencyMs });
+  sim = simulator;
+  const dir = await tempDir();
+  const config = join(dir, 'config.json');
+  const input = join(dir, 'in.jsonl');
+  await writeFile(config, JSON.stringify({ key_list: [{ api_key: key, base_url: simulator.url }] }));
+  await writeFile(
+    input,
+    Array.from({ length: n }, (_, i) => JSON.stringify({ text: `item ${i}` })).join('\n') + '\n',
+  );
+  return { simulator, config, input, output: join(dir, 'out.jsonl') };
+}
+
 describe('kill -9 and resume', () => {
   it('after three SIGKILLs at random moments and a final rerun, every item is in the output exactly once, in order', async () => {
     const n = 150;
     const inFlightMax = 3 * 2; // workers × chunkSize (concurrency 1)
-    sim = await startSimulator({ keys: [{ key: 'sk-test-kill-0001' }], latencyMs: { min: 20, max: 60 } });
-    const dir = await tempDir();
-    const config = join(dir, 'config.json');
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    await writeFile(
-      config,
-      JSON.stringify({ key_list: [{ api_key: 'sk-test-kill-0001', base_url: sim.url }] }),
-    );
-    await writeFile(
-      input,
-      Array.from({ length: n }, (_, i) => JSON.stringify({ text: `item ${i}` })).join('\n') + '\n',
-    );
+    const { simulator, config, input, output } = await setUp('sk-test-kill-0001', n, { min: 20, max: 60 });
 
     // Three kill points at random, spread over the run: each after some more records are in.
     const points = [0.15, 0.4, 0.65].map((at) => Math.floor(n * (at + Math.random() * 0.15)));
@@ -81,7 +84,7 @@ describe('kill -9 and resume', () => {
       Array.from({ length: n }, (_, i) => ({ text: `item ${i}`, answer: `echo: item ${i}` })),
     );
 
-    const answered = sim.stats().answered;
+    const answered = simulator.stats().answered;
     const redone = Object.values(answered).reduce((sum, count) => sum + (count - 1), 0);
     expect(Object.keys(answered)).toHaveLength(n);
     expect(redone).toBeLessThanOrEqual(points.length * inFlightMax);
@@ -89,19 +92,7 @@ describe('kill -9 and resume', () => {
 
   it('a first Ctrl-C lets the chunks in flight finish and exits 130 resumable; a rerun completes', async () => {
     const n = 120;
-    sim = await startSimulator({ keys: [{ key: 'sk-test-sigint-0001' }], latencyMs: 40 });
-    const dir = await tempDir();
-    const config = join(dir, 'config.json');
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    await writeFile(
-      config,
-      JSON.stringify({ key_list: [{ api_key: 'sk-test-sigint-0001', base_url: sim.url }] }),
-    );
-    await writeFile(
-      input,
-      Array.from({ length: n }, (_, i) => JSON.stringify({ text: `item ${i}` })).join('\n') + '\n',
-    );
+    const { simulator, config, input, output } = await setUp('sk-test-sigint-0001', n, 40);
 
     const run = start([config, input, output]);
     await until(async () => (await checkpointLines(`${output}.keybatch`)) >= 20, 30_000, '20 records');
@@ -110,7 +101,7 @@ describe('kill -9 and resume', () => {
     expect(run.err()).toContain('interrupted: finishing the chunks in flight');
     expect(run.err()).toContain('rerun to resume');
     // Every answer the simulator gave before the stop was checkpointed: nothing in flight was lost.
-    const answeredBefore = sim.stats().successes;
+    const answeredBefore = simulator.stats().successes;
     expect(await checkpointLines(`${output}.keybatch`)).toBe(answeredBefore);
 
     const rerun = start([config, input, output]);
@@ -118,6 +109,6 @@ describe('kill -9 and resume', () => {
     expect(JSON.parse(rerun.out())).toEqual({ done: n - answeredBefore, skipped: answeredBefore });
     const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(n);
-    expect(sim.stats().successes).toBe(n);
+    expect(simulator.stats().successes).toBe(n);
   }, 60_000);
 });
