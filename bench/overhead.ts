@@ -7,6 +7,8 @@
  *   (a write stream) per answer.
  * - pool (diagnostic): the bare loop on keybatch's pool-aware client, to tell the key pool's share
  *   of the overhead from the engine's (lanes, checkpoint, rows).
+ * - undici (diagnostic): the bare loop with the SDK's fetch swapped for undici's `request`, the
+ *   transport keybatch sends with: keybatch against it is the pool's and the engine's cost alone.
  *
  * Each side runs several times, alternating which goes first; the figure is the ratio of the
  * median throughputs. Client CPU per request shows the overhead even when the simulator, not the
@@ -25,13 +27,14 @@ import { mb, num, table, verdict } from './lib/table.js';
 const KEY = 'sk-bench-overhead-key-0001';
 const TARGET = 0.95;
 
-type Side = 'keybatch' | 'pool' | 'bare';
+type Side = 'keybatch' | 'pool' | 'undici' | 'bare';
 
-const SIDES: readonly Side[] = ['keybatch', 'pool', 'bare'];
+const SIDES: readonly Side[] = ['keybatch', 'pool', 'undici', 'bare'];
 
 const LABELS: Record<Side, string> = {
   keybatch: 'keybatch runPrompts (4 lanes × 8, checkpointed)',
   pool: 'bare loop on keybatch createClient(pool) (diagnostic)',
+  undici: 'bare loop, SDK fetch = undici request (diagnostic)',
   bare: 'bare SDK + p-limit(32) + JSONL',
 };
 
@@ -97,7 +100,8 @@ export const overhead: Benchmark = {
         mb(Math.max(...list.map((s) => s.peakRss))),
       ];
     };
-    const ratio = median(of('keybatch').map(rate)) / median(of('bare').map(rate));
+    const medianRate = (side: Side) => median(of(side).map(rate));
+    const ratio = medianRate('keybatch') / medianRate('bare');
     const cpuRatio = median(of('keybatch').map((s) => s.cpuMs)) / median(of('bare').map((s) => s.cpuMs));
     return [
       `${num(n)} chat requests to a zero-latency simulator (its own process), one key, 32 in flight, ` +
@@ -110,8 +114,12 @@ export const overhead: Benchmark = {
       ),
       '',
       `keybatch / bare throughput: ${num(ratio, 3)} (target >= ${TARGET}: ${verdict(ratio >= TARGET)}); ` +
-        `client CPU keybatch / bare: ${num(cpuRatio, 2)}; the pool-aware client alone reaches ` +
-        `${num(median(of('pool').map(rate)) / median(of('bare').map(rate)), 3)} of bare throughput.`,
+        `client CPU keybatch / bare: ${num(cpuRatio, 2)}.`,
+      '',
+      "On equal transport (undici's request on both sides): keybatch / bare-on-undici " +
+        `${num(medianRate('keybatch') / medianRate('undici'), 3)}, the pool-aware client alone ` +
+        `${num(medianRate('pool') / medianRate('undici'), 3)}; the transport alone (bare-on-undici / bare): ` +
+        `${num(medianRate('undici') / medianRate('bare'), 3)}.`,
     ].join('\n');
   },
 };

@@ -1,7 +1,7 @@
 /**
  * One side of the engine-overhead benchmark, alone in this process, on the built library:
  *
- *   node bench/children/overhead-side.mjs <keybatch|pool|bare> <simulator URL> <requests> <output.jsonl>
+ *   node bench/children/overhead-side.mjs <keybatch|pool|bare|undici> <simulator URL> <requests> <output.jsonl>
  *
  * Prints one JSON line: { ms, cpuMs, peakRss }.
  */
@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import OpenAI from 'openai';
 import pLimit from 'p-limit';
+import { request } from 'undici';
 
 /** @type {typeof import('../../dist/index.js')} */
 const { createClient, KeyPool, runPrompts, silentLogger } = await import(
@@ -22,7 +23,7 @@ const IN_FLIGHT = 32;
 const [side, url, count, output] = process.argv.slice(2);
 const n = Number(count);
 if (!url || !output || !(n > 0))
-  throw new Error('usage: overhead-side.mjs <keybatch|bare> <url> <requests> <output>');
+  throw new Error('usage: overhead-side.mjs <keybatch|pool|bare|undici> <url> <requests> <output>');
 const prompts = Array.from({ length: n }, (_, i) => ({ id: i, prompt: `overhead bench prompt ${i}` }));
 
 /** runPrompts, 4 lanes × 8 = 32 in flight, output file + checkpoint. */
@@ -41,6 +42,30 @@ async function keybatch() {
 /** The loop a user would write: the SDK, p-limit(32), one JSON line appended per answer. */
 function bare() {
   return loop(new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0 }));
+}
+
+/**
+ * The bare loop with the SDK's fetch swapped for undici's `request` (keybatch's transport, in the
+ * fewest lines): keybatch against this is the key pool's and the engine's cost on equal transport.
+ * @type {typeof fetch}
+ */
+async function undiciFetch(url, init = {}) {
+  const headers = {};
+  for (const [name, value] of /** @type {Headers} */ (init.headers)) headers[name] = value;
+  const sent = await request(String(url), {
+    method: /** @type {any} */ (init.method),
+    headers,
+    body: /** @type {string} */ (init.body),
+    signal: init.signal ?? undefined,
+  });
+  const answer = new Headers();
+  for (const [name, value] of Object.entries(sent.headers))
+    if (typeof value === 'string') answer.append(name, value);
+  return new Response(await sent.body.text(), { status: sent.statusCode, headers: answer });
+}
+
+function undici() {
+  return loop(new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0, fetch: undiciFetch }));
 }
 
 /** The same loop on keybatch's pool-aware client (no engine, no checkpoint): where the overhead sits. */
@@ -84,7 +109,7 @@ async function loop(client) {
   await once(out, 'finish');
 }
 
-const run = { keybatch, pool, bare }[/** @type {'keybatch' | 'pool' | 'bare'} */ (side)];
+const run = { keybatch, pool, bare, undici }[/** @type {'keybatch' | 'pool' | 'bare' | 'undici'} */ (side)];
 if (!run) throw new Error(`unknown side ${side}`);
 const cpu = process.cpuUsage();
 const started = performance.now();

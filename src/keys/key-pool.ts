@@ -162,6 +162,13 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease> {
     if (this.closed) return Promise.reject(new AbortError('the key pool is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError());
+    if (this.waiters.length === 0 && this.blockedSince === undefined) {
+      // Nobody is queued and a key may be free now: lease it at once, without a waiter.
+      const now = Date.now();
+      for (const change of this.table.thaw(now)) this.stateChanged(change);
+      const pick = this.table.pick(request, now);
+      if (pick.kind === 'key') return Promise.resolve(this.grant(pick.index, request, now));
+    }
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = { request, resolve, reject, signal, onAbort: undefined };
       if (signal) {

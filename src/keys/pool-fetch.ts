@@ -7,6 +7,7 @@ import { AbortError, KeybatchError, serializeError } from '../errors.js';
 import { backoffDelay, RETRY_DEFAULTS, type RetryOptions } from './backoff.js';
 import { type ApiErrorBody, classifyStatus, type Outcome } from './classify.js';
 import { readRateLimitHeaders } from './headers.js';
+import { type Answer, send } from './transport.js';
 import type { KeyBroker, Lease, LeaseRequest } from './types.js';
 
 /** The base URL the pool's clients are built with; each attempt swaps in its key's base URL. */
@@ -63,18 +64,54 @@ const sleep = (ms: number, signal: AbortSignal | undefined) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/** What the pool needs to know of a request body: the model and a token estimate. */
-export function describeBody(body: unknown): { model?: string; tokens: number } {
+/**
+ * The signal of one attempt: aborted by the caller's signal or by the attempt's time limit. One
+ * controller and one timer, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`, which costs
+ * 20 µs per request and weak references for the garbage collector (bench/overhead.ts).
+ */
+class AttemptSignal {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal | undefined;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onAbort = () => this.#controller.abort(this.#caller?.reason);
+  timedOut = false;
+
+  constructor(caller: AbortSignal | undefined, timeoutMs: number) {
+    this.#caller = caller;
+    caller?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    // A streamed answer keeps its timer (the whole stream is bounded); it must not hold the process.
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The attempt is over (its body read): no more time limit, no more listening to the caller. */
+  done(): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+/** What the pool needs to know of a request body: the model, a token estimate, whether it asks for a stream. */
+export function describeBody(body: unknown): { model?: string; tokens: number; stream?: boolean } {
   if (typeof body !== 'string') return { tokens: 1 };
   try {
     const parsed = JSON.parse(body) as {
       model?: unknown;
       max_tokens?: unknown;
       max_completion_tokens?: unknown;
+      stream?: unknown;
     };
     const completion = Number(parsed.max_tokens ?? parsed.max_completion_tokens ?? 0) || 0;
     const tokens = Math.ceil(body.length / 4) + completion;
-    return typeof parsed.model === 'string' ? { model: parsed.model, tokens } : { tokens };
+    const stream = parsed.stream === true;
+    return typeof parsed.model === 'string' ? { model: parsed.model, tokens, stream } : { tokens, stream };
   } catch {
     return { tokens: Math.ceil(body.length / 4) };
   }
@@ -90,40 +127,49 @@ function errorBody(text: string): ApiErrorBody {
   }
 }
 
-/**
- * A JSON answer already read (for its usage), handed on without a second parse or a new body
- * stream: the SDK reads it through `json()`/`text()`, which give back what was read.
- */
-function readResponse(from: Response, text: string, json: unknown): Response {
-  const answer = new Response(null, {
-    status: from.status,
-    statusText: from.statusText,
-    headers: from.headers,
+/** Statuses whose Response may have no body. */
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+/** A Response for the SDK from an answer whose body was read as `text`. */
+function textResponse(answer: Answer, text: string): Response {
+  const response = new Response(NULL_BODY.has(answer.status) ? null : text, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: answer.headers,
   });
-  return Object.defineProperties(answer, {
-    url: { value: from.url },
+  return Object.defineProperty(response, 'url', { value: answer.url });
+}
+
+/**
+ * A JSON answer already read (for its usage), handed on without a second parse: the SDK reads it
+ * through `json()`/`text()`, which give back what was read.
+ */
+function jsonResponse(answer: Answer, text: string, json: unknown): Response {
+  const response = new Response(null, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: answer.headers,
+  });
+  return Object.defineProperties(response, {
+    url: { value: answer.url },
     text: { value: async () => text },
     json: { value: async () => json },
+    arrayBuffer: { value: async () => new TextEncoder().encode(text).buffer },
   });
 }
 
-/** Reads a JSON answer once: the tokens it used, and the answer to hand to the SDK. */
-async function readJsonAnswer(
-  response: Response,
-): Promise<{ text: string; answer: Response; tokens?: number }> {
-  const text = await response.text();
+/** A JSON answer read once: the tokens it used, and the Response to hand to the SDK. */
+function readJsonAnswer(answer: Answer, text: string): { response: Response; tokens?: number } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     // Not JSON after all: the SDK gets the text as it came and reports it.
-    return { text, answer: new Response(text, response) };
+    return { response: textResponse(answer, text) };
   }
   const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
-  const answer = readResponse(response, text, json);
-  return typeof usage?.total_tokens === 'number'
-    ? { text, answer, tokens: usage.total_tokens }
-    : { text, answer };
+  const response = jsonResponse(answer, text, json);
+  return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
 }
 
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
@@ -136,23 +182,27 @@ function errorResponse(error: KeybatchError): Response {
 
 export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {}): typeof fetch {
   const retry = { ...RETRY_DEFAULTS, ...options.retry };
-  const timeoutMs = options.timeoutMs ?? 600_000;
+  // Longer than Node's longest timer is no limit at all.
+  const timeoutMs = Math.min(options.timeoutMs ?? 600_000, 2 ** 31 - 1 - 1000);
   const defaultBase = (options.defaultBaseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL).replace(
     /\/+$/,
     '',
   );
-  const send = options.fetch ?? globalThis.fetch;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
   const workerId = options.workerId ?? 0;
 
   return async function poolFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.startsWith(POOL_BASE_URL)) return send(input, init);
+    if (!url.startsWith(POOL_BASE_URL)) return fetchImpl(input, init);
     const path = url.slice(POOL_BASE_URL.length);
     const method = init.method ?? 'GET';
     const signal = init.signal ?? undefined;
-    const { model, tokens } = describeBody(init.body);
+    const { model, tokens, stream } = describeBody(init.body);
     const request: LeaseRequest = { model, tokens, workerId };
     const replayable = !(init.body instanceof ReadableStream);
+    // undici's request for whole answers to text bodies; fetch for streams, uploads, or a fetch of the caller's.
+    const viaFetch =
+      options.fetch !== undefined || stream === true || (init.body != null && typeof init.body !== 'string');
     let attempt = 0;
     let moves = 0;
 
@@ -167,11 +217,12 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         throw error;
       }
       attempt += 1;
-      const headers = new Headers(init.headers);
+      // The SDK builds a fresh Headers per request: the key is set on it, not on a copy.
+      const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
       headers.set('authorization', `Bearer ${lease.apiKey}`);
       if (lease.organization) headers.set('openai-organization', lease.organization);
       else headers.delete('openai-organization');
-      const timeout = AbortSignal.timeout(timeoutMs);
+      const limit = new AttemptSignal(signal, timeoutMs);
       const started = performance.now();
       const report = (
         info: Omit<AttemptInfo, 'key' | 'model' | 'method' | 'path' | 'attempt' | 'latencyMs'>,
@@ -187,50 +238,71 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           ...info,
         });
 
-      let response: Response;
-      try {
-        response = await send(`${lease.baseURL ?? defaultBase}${path}`, {
-          ...init,
-          headers,
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
-      } catch (error) {
+      /** The attempt failed without an answer (connection, time limit, body cut off): retry or throw. */
+      const failed = async (error: unknown): Promise<void> => {
+        limit.done();
         if (signal?.aborted) {
           broker.release(lease, { outcome: 'cancelled' });
           throw error;
         }
         broker.release(lease, { outcome: 'retryable', model });
-        const reason = timeout.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+        const reason = limit.timedOut ? `timed out after ${timeoutMs} ms` : (error as Error).message;
         report({ outcome: 'retryable', error: reason });
         if (attempt >= retry.maxAttempts || !replayable) throw error;
         await sleep(backoffDelay(attempt, retry), signal);
+      };
+
+      let answer: Answer;
+      try {
+        answer = await send(
+          {
+            url: `${lease.baseURL ?? defaultBase}${path}`,
+            init,
+            headers,
+            signal: limit.signal,
+            timeoutMs,
+            viaFetch,
+          },
+          fetchImpl,
+        );
+      } catch (error) {
+        await failed(error);
         continue;
       }
 
-      const { status } = response;
-      const rateLimit = readRateLimitHeaders(response.headers);
+      const { status } = answer;
+      const rateLimit = readRateLimitHeaders(answer.headers);
       if (status >= 200 && status < 300) {
-        const json = response.headers.get('content-type')?.includes('application/json') ?? false;
+        const json = answer.headers.get('content-type')?.includes('application/json') ?? false;
         if (!json) {
+          // A stream (or a file): its time limit runs on while the caller reads it.
           broker.release(lease, { outcome: 'ok', status, model, rateLimit });
           report({ outcome: 'ok', status });
-          return response;
+          return answer.response();
         }
-        const { text, answer, tokens } = await readJsonAnswer(response);
+        let text: string;
+        try {
+          text = await answer.text();
+        } catch (error) {
+          await failed(error);
+          continue;
+        }
+        limit.done();
+        const { response, tokens } = readJsonAnswer(answer, text);
         broker.release(lease, { outcome: 'ok', status, model, rateLimit, tokens });
         report({ outcome: 'ok', status, response: text });
-        return answer;
+        return response;
       }
 
       // An error body that echoes the key (some proxies do) is redacted before anyone sees it.
-      const text = (await response.text().catch(() => '')).split(lease.apiKey).join(lease.label);
+      const text = (await answer.text().catch(() => '')).split(lease.apiKey).join(lease.label);
+      limit.done();
       const body = errorBody(text);
       const outcome = classifyStatus(status, body);
       broker.release(lease, { outcome, status, code: body.code ?? undefined, model, rateLimit });
       report({ outcome, status, code: body.code ?? undefined, response: text });
-      const answer = () =>
-        new Response(text, { status, statusText: response.statusText, headers: response.headers });
-      if (!replayable) return answer();
+      const errorAnswer = () => textResponse(answer, text);
+      if (!replayable) return errorAnswer();
       switch (outcome) {
         case 'quota':
         case 'invalid':
@@ -238,14 +310,14 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         case 'rate_limit':
           attempt -= 1;
           moves += 1;
-          if (moves > MAX_KEY_MOVES) return answer();
+          if (moves > MAX_KEY_MOVES) return errorAnswer();
           continue;
         case 'retryable':
-          if (attempt >= retry.maxAttempts) return answer();
+          if (attempt >= retry.maxAttempts) return errorAnswer();
           await sleep(backoffDelay(attempt, retry), signal);
           continue;
         default:
-          return answer();
+          return errorAnswer();
       }
     }
   };
