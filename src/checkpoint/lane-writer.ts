@@ -16,6 +16,8 @@ export interface LaneWriter {
   readonly path: string;
   /** Writes the records of one completed chunk, all at once. Throws before writing anything if one cannot be serialised. */
   append(records: ReadonlyArray<LaneRecord>): void;
+  /** Writes lines already encoded (`encodeResults`), all at once. */
+  appendEncoded(bytes: Uint8Array): void;
   close(): void;
 }
 
@@ -48,6 +50,12 @@ export class FileLaneWriter implements LaneWriter {
     writeAll(fd, Buffer.from(text, 'utf8'));
   }
 
+  appendEncoded(bytes: Uint8Array): void {
+    const fd = this.#fd;
+    if (fd === undefined) throw new Error(`Lane writer for ${this.path} is closed`);
+    if (bytes.length > 0) writeAll(fd, bytes);
+  }
+
   close(): void {
     const fd = this.#fd;
     if (fd === undefined) return;
@@ -57,7 +65,7 @@ export class FileLaneWriter implements LaneWriter {
   }
 }
 
-function writeAll(fd: number, buf: Buffer): void {
+function writeAll(fd: number, buf: Uint8Array): void {
   let written = 0;
   while (written < buf.length) written += writeSync(fd, buf, written, buf.length - written);
 }

@@ -10,6 +10,7 @@
  */
 
 import { KeybatchError, type SerializedError } from '../errors.js';
+import { finalErrorCode } from './final-error.js';
 
 export const KIND_RESULT = 1;
 export const KIND_ERROR = 2;
@@ -169,4 +170,25 @@ function errorPayload(e: FailurePayload): FailurePayload {
   if (e.type !== undefined) out.type = e.type;
   if (e.output !== undefined) out.output = e.output;
   return out;
+}
+
+/** A chunk's results as lane-file lines, made where the task ran (a worker thread) and written as they are. */
+export interface EncodedResults {
+  /** UTF-8 lines, one per result, in `serializeRecord`'s format. */
+  bytes: Uint8Array;
+  /** The error codes of the results that are final failures (`finalErrorCode`), in order. */
+  refused: string[];
+}
+
+/** Encodes the results of the items at `indices`; throws TASK_INVALID as `serializeRecord` does. */
+export function encodeResults(indices: ArrayLike<number>, results: readonly unknown[]): EncodedResults {
+  let text = '';
+  const refused: string[] = [];
+  for (let k = 0; k < results.length; k++) {
+    const r = results[k];
+    text += serializeRecord({ i: indices[k]!, r });
+    const code = finalErrorCode(r);
+    if (code !== undefined) refused.push(code);
+  }
+  return { bytes: new TextEncoder().encode(text), refused };
 }

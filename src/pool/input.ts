@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { Fingerprint, fingerprintFile, fingerprintValues } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
-import { countJsonl, parseJsonlLine, readJsonlBlocks } from './jsonl.js';
+import { countJsonl, parseJsonlLine, readJsonlBlocks, readJsonlByteBlocks } from './jsonl.js';
 
 export type PipelineInput<T> = readonly T[] | Iterable<T> | AsyncIterable<T> | string;
 
@@ -17,6 +17,8 @@ export type PipelineInput<T> = readonly T[] | Iterable<T> | AsyncIterable<T> | s
 export interface InputBatch<T> {
   readonly length: number;
   item(k: number): T;
+  /** A file line's bytes, neither decoded nor parsed (file input read as bytes): for worker threads. */
+  bytes?(k: number): Buffer;
 }
 
 export interface OpenedInput<T> {
@@ -78,6 +80,16 @@ async function* fromFile<T>(path: string): AsyncGenerator<InputBatch<T>> {
   }
 }
 
+async function* fromFileBytes<T>(path: string): AsyncGenerator<InputBatch<T>> {
+  for await (const { buf, lines, starts, ends } of readJsonlByteBlocks(path)) {
+    yield {
+      length: lines.length,
+      item: (k) => parseJsonlLine(path, lines[k]!, buf.toString('utf8', starts[k], ends[k])) as T,
+      bytes: (k) => buf.subarray(starts[k], ends[k]),
+    };
+  }
+}
+
 /** The first items of an iterable, which identify it (the rest cannot be known up front). */
 async function readPrefix<T>(
   next: () => IteratorResult<T> | Promise<IteratorResult<T>>,
@@ -94,15 +106,20 @@ async function readPrefix<T>(
 
 /**
  * Opens `data`. A .jsonl path is read once up front to check every line (a bad line names the
- * file and line before anything runs) and to count and fingerprint it, then streamed again.
+ * file and line before anything runs) and to count and fingerprint it, then streamed again (with
+ * `fileBytes`, its batches also give each line's bytes: for worker threads, which parse them).
  */
-export async function openInput<T>(data: PipelineInput<T>): Promise<OpenedInput<T>> {
+export async function openInput<T>(
+  data: PipelineInput<T>,
+  options: { fileBytes?: boolean } = {},
+): Promise<OpenedInput<T>> {
   if (typeof data === 'string') {
     const info = await stat(data).catch(() => undefined);
     if (!info?.isFile()) throw new InputError(`${data}: no such file`);
     const total = await countJsonl(data);
     const fingerprint = await fingerprintFile(data);
-    return { fingerprint, total, batches: fromFile<T>(data), label: data };
+    const batches = options.fileBytes ? fromFileBytes<T>(data) : fromFile<T>(data);
+    return { fingerprint, total, batches, label: data };
   }
   if (Array.isArray(data)) {
     const array = data as readonly T[];

@@ -43,9 +43,10 @@ function blankLatin1(text: string): boolean {
 export async function* readJsonlBlocks(
   path: string,
   encoding: 'utf8' | 'latin1' = 'utf8',
+  blockBytes = BLOCK_BYTES,
 ): AsyncGenerator<JsonlBlock> {
   const isBlank = encoding === 'utf8' ? blank : blankLatin1;
-  const stream = createReadStream(path, { highWaterMark: BLOCK_BYTES, encoding });
+  const stream = createReadStream(path, { highWaterMark: blockBytes, encoding });
   let rest = '';
   let line = 0;
   try {
@@ -74,6 +75,84 @@ export async function* readJsonlBlocks(
   }
   const last = rest.endsWith('\r') ? rest.slice(0, -1) : rest;
   if (last.length > 0 && !isBlank(last)) yield { lines: [line + 1], texts: [last] };
+}
+
+/** The non-blank lines of one read block as bytes: line k is `buf[starts[k], ends[k])`, not decoded. */
+export interface JsonlByteBlock {
+  buf: Buffer;
+  /** 1-based line numbers. */
+  lines: number[];
+  starts: number[];
+  ends: number[];
+}
+
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+/** As `blank`, for a line's bytes: a line starting with `{`, `[` or `"` is decoded only if it must be. */
+function blankBytes(buf: Buffer, start: number, end: number): boolean {
+  if (start === end) return true;
+  const first = buf[start];
+  if (first === 0x7b || first === 0x5b || first === 0x22) return false;
+  return blank(buf.toString('utf8', start, end));
+}
+
+/**
+ * As `readJsonlBlocks`, with the lines left as bytes: for worker threads, which decode and parse
+ * them themselves, so the main thread neither decodes nor parses a line it hands on.
+ */
+export async function* readJsonlByteBlocks(
+  path: string,
+  blockBytes = BLOCK_BYTES,
+): AsyncGenerator<JsonlByteBlock> {
+  const stream = createReadStream(path, { highWaterMark: blockBytes });
+  let rest: Buffer = Buffer.alloc(0);
+  let line = 0;
+  const cut = (buf: Buffer, start: number, end: number, block: JsonlByteBlock) => {
+    line += 1;
+    const stop = end > start && buf[end - 1] === RETURN ? end - 1 : end;
+    if (blankBytes(buf, start, stop)) return;
+    block.lines.push(line);
+    block.starts.push(start);
+    block.ends.push(stop);
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      let end = chunk.indexOf(NEWLINE);
+      if (end === -1) {
+        rest = Buffer.concat([rest, chunk]);
+        continue;
+      }
+      if (rest.length > 0) {
+        // The line that spans two reads gets a buffer of its own; the read itself is used in place.
+        const joined = Buffer.concat([rest, chunk.subarray(0, end)]);
+        const first: JsonlByteBlock = { buf: joined, lines: [], starts: [], ends: [] };
+        cut(joined, 0, joined.length, first);
+        if (first.lines.length > 0) yield first;
+        start = end + 1;
+        end = chunk.indexOf(NEWLINE, start);
+      }
+      const block: JsonlByteBlock = { buf: chunk, lines: [], starts: [], ends: [] };
+      for (; end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+        cut(chunk, start, end, block);
+        start = end + 1;
+      }
+      // A copy: the rest must not keep the whole read alive.
+      rest = Buffer.from(chunk.subarray(start));
+      if (block.lines.length > 0) yield block;
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`${path}: no such file`);
+    throw error;
+  } finally {
+    stream.destroy();
+  }
+  if (rest.length > 0) {
+    const block: JsonlByteBlock = { buf: rest, lines: [], starts: [], ends: [] };
+    cut(rest, 0, rest.length, block);
+    if (block.lines.length > 0) yield block;
+  }
 }
 
 /** Parses one line's text; a line that is not JSON throws InputError naming file and line. */

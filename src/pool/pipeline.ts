@@ -6,7 +6,7 @@
 
 import { setMaxListeners } from 'node:events';
 import type { LaneWriter } from '../checkpoint/index.js';
-import { openRunDir, type RunDir } from '../checkpoint/index.js';
+import { type EncodedResults, finalErrorCode, openRunDir, type RunDir } from '../checkpoint/index.js';
 import {
   AbortError,
   InputError,
@@ -23,8 +23,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { moduleUrl } from '../workers/load-task.js';
 import { type ChunkJob, inProcessRunner, type LaneRunner, threadRunner } from '../workers/runners.js';
 import type { TaskFunction } from '../workers/types.js';
-import { finalErrorCode } from './final-error.js';
-import { openInput, type PipelineInput } from './input.js';
+import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
 import { ProgressMeter } from './progress.js';
@@ -138,29 +137,16 @@ class Run<T, R, A> {
 
   async execute(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
-    const input = await openInput(data);
-    this.total = input.total ?? opts.total;
-    const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
-    let isDone: (i: number) => boolean = () => false;
-    if (dir) {
-      this.runDir = await openRunDir(dir, {
-        fingerprint: input.fingerprint,
-        options: { args: opts.args ?? null, ...opts.resultOptions },
-        fresh: !opts.resume,
-      });
-      const scan = await this.runDir.scan();
-      if (scan.tornLines > 0)
-        this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);
-      isDone = (i) => scan.done.has(i);
-      if (!opts.output && scan.done.size > 0) {
-        await this.runDir.readResults((i, value) => {
-          this.results[i] = value as R;
-        });
-      }
-      if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
-    }
-
+    // Worker threads start (and load the task module) while the input is checked and counted.
     const runner = this.createRunner();
+    let input: OpenedInput<T>;
+    let isDone: (i: number) => boolean;
+    try {
+      ({ input, isDone } = await this.open(data));
+    } catch (error) {
+      await runner.close();
+      throw error;
+    }
     const detach = this.attachSignals();
     const ticker = this.startProgress();
     void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
@@ -183,6 +169,33 @@ class Run<T, R, A> {
       await runner.close();
     }
     return this.finish();
+  }
+
+  /** Opens the input and, when checkpointing, the run directory: what is done already. */
+  private async open(
+    data: PipelineInput<T>,
+  ): Promise<{ input: OpenedInput<T>; isDone: (i: number) => boolean }> {
+    const { opts } = this;
+    // Worker threads get a file's lines as bytes, and decode and parse them there, off the main thread.
+    const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' });
+    this.total = input.total ?? opts.total;
+    const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
+    if (!dir) return { input, isDone: () => false };
+    this.runDir = await openRunDir(dir, {
+      fingerprint: input.fingerprint,
+      options: { args: opts.args ?? null, ...opts.resultOptions },
+      fresh: !opts.resume,
+    });
+    const scan = await this.runDir.scan();
+    if (scan.tornLines > 0)
+      this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);
+    if (!opts.output && scan.done.size > 0) {
+      await this.runDir.readResults((i, value) => {
+        this.results[i] = value as R;
+      });
+    }
+    if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
+    return { input, isDone: (i) => scan.done.has(i) };
   }
 
   private createRunner(): LaneRunner {
@@ -222,7 +235,7 @@ class Run<T, R, A> {
   }
 
   private async runChunk(lane: number, chunk: Chunk<T>, runner: LaneRunner): Promise<void> {
-    const size = chunk.items.length;
+    const size = chunk.indices.length;
     this.counts.inFlight += size;
     const job: ChunkJob = {
       chunk: chunk.items,
@@ -231,17 +244,15 @@ class Run<T, R, A> {
       signal: this.controller.signal,
       args: this.opts.args,
     };
+    if (chunk.lines) job.lines = chunk.lines;
+    // Results only go to the output file: a worker thread may encode them as lane-file lines itself.
+    if (this.runDir && this.opts.output) job.encodeFor = chunk.indices;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const results = await runner.run(job);
-          if (!Array.isArray(results) || results.length !== size) {
-            throw new KeybatchError(
-              'TASK_INVALID',
-              `fn returned ${Array.isArray(results) ? `${results.length} results` : typeof results} for a chunk of ${size} items (chunk ${chunk.chunkIndex}); it must return one result per item`,
-            );
-          }
-          this.record(lane, chunk, results as R[]);
+          const outcome = await runner.run(job);
+          if ('encoded' in outcome) this.recordEncoded(lane, chunk, outcome.encoded);
+          else this.record(lane, chunk, outcome.results as R[]);
           return;
         } catch (error) {
           const own = keybatchErrorOf(error);
@@ -275,22 +286,30 @@ class Run<T, R, A> {
 
   private record(lane: number, chunk: Chunk<T>, results: R[]): void {
     this.writer(lane)?.append(chunk.indices.map((i, k) => ({ i, r: results[k] })));
-    // A result carrying `error` is a final failure: kept as it is (not retried), counted as failed.
-    let refused = 0;
+    const refused: string[] = [];
     for (const result of results) {
       const code = finalErrorCode(result);
-      if (code === undefined) continue;
-      refused += 1;
-      this.errors[code] = (this.errors[code] ?? 0) + 1;
+      if (code !== undefined) refused.push(code);
     }
-    this.counts.failed += refused;
-    this.counts.done -= refused;
     if (!this.opts.output) {
       chunk.indices.forEach((i, k) => {
         this.results[i] = results[k]!;
       });
     }
-    this.counts.done += chunk.indices.length;
+    this.count(chunk, refused);
+  }
+
+  /** A chunk whose results a worker thread encoded as lane-file lines: written as they came. */
+  private recordEncoded(lane: number, chunk: Chunk<T>, encoded: EncodedResults): void {
+    this.writer(lane)?.appendEncoded(encoded.bytes);
+    this.count(chunk, encoded.refused);
+  }
+
+  /** A result carrying `error` is a final failure: kept as it is (not retried), counted as failed. */
+  private count(chunk: Chunk<T>, refused: readonly string[]): void {
+    for (const code of refused) this.errors[code] = (this.errors[code] ?? 0) + 1;
+    this.counts.failed += refused.length;
+    this.counts.done += chunk.indices.length - refused.length;
   }
 
   private recordFailure(lane: number, chunk: Chunk<T>, error: unknown): void {
@@ -298,7 +317,10 @@ class Run<T, R, A> {
     data.message = this.pool.scrub(data.message);
     delete data.stack;
     const { failureOutput } = this.opts;
-    const outputs = failureOutput ? chunk.items.map((item) => failureOutput(item, data)) : undefined;
+    const items = chunk.lines
+      ? chunk.lines.map((line) => JSON.parse(line.toString('utf8')) as T)
+      : chunk.items;
+    const outputs = failureOutput ? items.map((item) => failureOutput(item, data)) : undefined;
     this.writer(lane)?.append(
       chunk.indices.map((i, k) => ({ i, e: outputs ? { ...data, output: outputs[k] } : data })),
     );

@@ -6,6 +6,8 @@ export interface Chunk<T> {
   /** Input positions of the items, ascending. */
   indices: number[];
   items: T[];
+  /** The items as their file lines' bytes, unparsed (file input read as bytes), instead of `items`. */
+  lines?: Buffer[];
 }
 
 export interface PlanStats {
@@ -21,7 +23,8 @@ export interface PlanStats {
  * Yields chunks of up to `chunkSize` items not yet done, in input order. One shared generator
  * serves every lane (async generators queue concurrent `next()` calls), so no item is handed out
  * twice and none is left behind at the tail. An item that is done is skipped without being
- * taken from its batch (a file line is not even parsed).
+ * taken from its batch (a file line is not even parsed). Batches that give bytes (file input for
+ * worker threads) make chunks that carry their lines' bytes in `lines`, and `items` stays empty.
  */
 export async function* planChunks<T>(
   batches: AsyncIterable<InputBatch<T>>,
@@ -32,7 +35,17 @@ export async function* planChunks<T>(
   let chunkIndex = 0;
   let indices: number[] = [];
   let items: T[] = [];
+  let lines: Buffer[] = [];
+  const cut = (): Chunk<T> => {
+    const chunk: Chunk<T> = { chunkIndex: chunkIndex++, indices, items };
+    if (lines.length > 0) chunk.lines = lines;
+    indices = [];
+    items = [];
+    lines = [];
+    return chunk;
+  };
   for await (const batch of batches) {
+    const bytes = batch.bytes;
     for (let k = 0; k < batch.length; k++) {
       const index = stats.seen++;
       if (isDone(index)) {
@@ -40,14 +53,11 @@ export async function* planChunks<T>(
         continue;
       }
       indices.push(index);
-      items.push(batch.item(k));
-      if (items.length >= chunkSize) {
-        yield { chunkIndex: chunkIndex++, indices, items };
-        indices = [];
-        items = [];
-      }
+      if (bytes) lines.push(bytes(k));
+      else items.push(batch.item(k));
+      if (indices.length >= chunkSize) yield cut();
     }
   }
   stats.exhausted = true;
-  if (items.length > 0) yield { chunkIndex: chunkIndex++, indices, items };
+  if (indices.length > 0) yield cut();
 }

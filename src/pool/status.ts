@@ -5,9 +5,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { finalErrorCode } from '../checkpoint/final-error.js';
 import { readManifest, readResults, scanRunDir } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
-import { finalErrorCode } from './final-error.js';
 
 export interface RunStatus {
   /** The output file of the run. */

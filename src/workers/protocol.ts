@@ -4,6 +4,7 @@
  * `code` and `status` from Error subclasses).
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { EncodedResults } from '../checkpoint/record.js';
 import type { SerializedError } from '../errors.js';
 import type { Lease, LeaseRequest, LeaseResult } from '../keys/types.js';
 
@@ -17,7 +18,12 @@ export interface ClientSettings {
 /** One chunk for a worker thread (piscina task). `port` is transferred and serves key leases. */
 export interface ThreadTask {
   module: string;
+  /** The items (empty when `lines` carries them). */
   chunk: unknown[];
+  /** The items as JSON lines, UTF-8, joined by '\n' (file input; transferred, parsed by the thread). */
+  lines?: ArrayBuffer;
+  /** The items' input positions: the thread encodes the results as lane-file lines (`encodeResults`). */
+  indices?: number[];
   chunkIndex: number;
   workerId: number;
   args: unknown;
@@ -27,6 +33,7 @@ export interface ThreadTask {
 
 export type ThreadReply =
   | { ok: true; results: unknown[]; threadId: number }
+  | { ok: true; encoded: EncodedResults; threadId: number }
   | { ok: false; error: SerializedError };
 
 /** Worker -> main. */

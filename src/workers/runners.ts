@@ -3,27 +3,36 @@
  * piscina worker threads (a task module), both with a client over the one main-thread KeyPool.
  */
 import { createRequire } from 'node:module';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type TransferListItem } from 'node:worker_threads';
 import type OpenAI from 'openai';
 import { Piscina } from 'piscina';
+import type { EncodedResults } from '../checkpoint/record.js';
 import { AbortError, deserializeError } from '../errors.js';
 import { type ClientOptions, createClient } from '../keys/client.js';
 import type { KeyBroker } from '../keys/types.js';
 import { serveBroker } from './broker-host.js';
 import { needsTypeScript } from './load-task.js';
 import type { ClientSettings, ThreadReply, ThreadTask } from './protocol.js';
+import { checkResults } from './results.js';
 import type { TaskFunction } from './types.js';
 
 export interface ChunkJob {
   chunk: unknown[];
+  /** The items as JSON lines' bytes, instead of `chunk` (file input on worker threads). */
+  lines?: Buffer[];
+  /** The items' input positions, when a worker thread may encode the results for the checkpoint. */
+  encodeFor?: number[];
   chunkIndex: number;
   lane: number;
   signal: AbortSignal;
   args: unknown;
 }
 
+/** What a chunk gave: its results, or (worker threads, `encodeFor`) its lane-file lines. */
+export type ChunkOutcome = { results: unknown[] } | { encoded: EncodedResults };
+
 export interface LaneRunner {
-  run(job: ChunkJob): Promise<unknown[]>;
+  run(job: ChunkJob): Promise<ChunkOutcome>;
   close(): Promise<void>;
   /** Worker thread ids that ran chunks (empty for in-process lanes). */
   readonly threadIds: ReadonlySet<number>;
@@ -50,19 +59,34 @@ export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: Cli
       if (job.signal.aborted) onAbort();
       else job.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        return await fn(job.chunk, {
+        const results = await fn(job.chunk, {
           workerId: job.lane,
           chunkIndex: job.chunkIndex,
           client: clientFor(job.lane),
           signal: controller.signal,
           args: job.args,
         });
+        return { results: checkResults(results, job.chunk.length, job.chunkIndex) };
       } finally {
         job.signal.removeEventListener('abort', onAbort);
       }
     },
     close: async () => {},
   };
+}
+
+/** Lines joined by '\n' into a buffer of their own (not Node's shared pool), so it can be transferred. */
+function joinLines(lines: readonly Buffer[]): ArrayBuffer {
+  let size = lines.length - 1;
+  for (const line of lines) size += line.length;
+  const joined = new Uint8Array(new ArrayBuffer(Math.max(0, size)));
+  let at = 0;
+  lines.forEach((line, k) => {
+    if (k > 0) joined[at++] = 0x0a;
+    joined.set(line, at);
+    at += line.length;
+  });
+  return joined.buffer;
 }
 
 function workerEntry(): { filename: string; typescript: boolean } {
@@ -104,17 +128,24 @@ export function threadRunner(
       try {
         const task: ThreadTask = {
           module,
-          chunk: job.chunk,
+          chunk: job.lines ? [] : job.chunk,
           chunkIndex: job.chunkIndex,
           workerId: job.lane,
           args: job.args,
           client: options.client,
           port: port2,
         };
-        const reply = (await piscina.run(task, { transferList: [port2] })) as ThreadReply;
+        const transferList: TransferListItem[] = [port2];
+        if (job.encodeFor) task.indices = job.encodeFor;
+        if (job.lines) {
+          // File lines go as bytes in a buffer moved, not copied, to the thread, which parses them.
+          task.lines = joinLines(job.lines);
+          transferList.push(task.lines);
+        }
+        const reply = (await piscina.run(task, { transferList })) as ThreadReply;
         if (!reply.ok) throw deserializeError(reply.error);
         threadIds.add(reply.threadId);
-        return reply.results;
+        return 'encoded' in reply ? { encoded: reply.encoded } : { results: reply.results };
       } finally {
         job.signal.removeEventListener('abort', onAbort);
         host.close();

@@ -3,11 +3,15 @@
  * chunk of the user's task module with a client that leases keys from the main thread.
  */
 import { threadId } from 'node:worker_threads';
+import { encodeResults } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import { createClient } from '../keys/client.js';
 import { PortBroker } from './broker-client.js';
 import { loadTask } from './load-task.js';
 import type { ThreadReply, ThreadTask } from './protocol.js';
+import { checkResults } from './results.js';
+
+const parseLine = (line: string): unknown => JSON.parse(line);
 
 export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
   const controller = new AbortController();
@@ -15,13 +19,20 @@ export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
   try {
     const fn = await loadTask(task.module);
     const client = createClient(broker, { ...task.client, workerId: task.workerId });
-    const results = await fn(task.chunk, {
+    const chunk = task.lines
+      ? Buffer.from(task.lines).toString('utf8').split('\n').map(parseLine)
+      : task.chunk;
+    const returned = await fn(chunk, {
       workerId: task.workerId,
       chunkIndex: task.chunkIndex,
       client,
       signal: controller.signal,
       args: task.args,
     });
+    const results = checkResults(returned, chunk.length, task.chunkIndex);
+    // Results encoded here, in the thread, are bytes for the main thread to write: it neither
+    // clones them back nor serialises them.
+    if (task.indices) return { ok: true, encoded: encodeResults(task.indices, results), threadId };
     return { ok: true, results, threadId };
   } catch (error) {
     return { ok: false, error: serializeError(error) };

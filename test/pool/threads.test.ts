@@ -1,10 +1,11 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROBE_IN_FLIGHT } from '../../src/keys/budget.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import type { TaskFunction } from '../../src/workers/types.js';
 import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
@@ -116,5 +117,105 @@ describe('runPipeline on worker threads', () => {
     await rename(temp, config);
     const { results } = await run;
     expect(results.map((r) => r.text)).toEqual(['echo: a', 'echo: b', 'echo: c', 'echo: d']);
+  });
+});
+
+describe('runPipeline on worker threads, .jsonl file to file', () => {
+  const OFFLINE = { key_list: [{ api_key: 'sk-test-offline-0008' }] };
+  const fileBase = { ...base, pool: { notify: false }, workers: 2, chunkSize: 100, resume: true };
+
+  /** 15,000 lines over 1 MiB (so lines cross the reader's blocks): multi-byte text, blank and CRLF lines. */
+  async function input(dir: string): Promise<{ path: string; refused: number }> {
+    const words = ['alpha', 'résumé', '数据', 'naïve', '🙂', 'key', 'pool'];
+    let body = '';
+    let refused = 0;
+    for (let id = 0; id < 15_000; id++) {
+      const text = Array.from({ length: 8 + (id % 9) }, (_, w) => words[(id + w) % words.length]).join(' ');
+      const refuse = id % 997 === 5;
+      if (refuse) refused += 1;
+      body += `${JSON.stringify(refuse ? { id, text, refuse } : { id, text })}${id % 11 === 0 ? '\r\n' : '\n'}`;
+      if (id % 1000 === 0) body += id % 2000 === 0 ? '\n' : '   \n';
+    }
+    const path = join(dir, 'input.jsonl');
+    await writeFile(path, body);
+    return { path, refused };
+  }
+
+  async function inProcessOutput(dir: string, path: string): Promise<string> {
+    const { default: shape } = (await import(fixture('shape-task.mjs').href)) as { default: TaskFunction };
+    const output = join(dir, 'lanes.jsonl');
+    await runPipeline(OFFLINE, path, shape, { ...fileBase, output });
+    return readFile(output, 'utf8');
+  }
+
+  it('parses the lines in the threads and writes what they encode: the same output as in-process lanes', async () => {
+    const dir = await tempDir();
+    const { path, refused } = await input(dir);
+    expect((await stat(path)).size).toBeGreaterThan(1 << 20);
+    const output = join(dir, 'threads.jsonl');
+    const { stats } = await runPipeline(OFFLINE, path, fixture('shape-task.mjs'), { ...fileBase, output });
+    const text = await readFile(output, 'utf8');
+    expect(text).toBe(await inProcessOutput(dir, path));
+    const rows = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(rows).toHaveLength(15_000);
+    expect(rows.map((row) => row.id)).toEqual(Array.from({ length: 15_000 }, (_, i) => i));
+    expect(rows[2]).toEqual({ id: 2, text: expect.stringContaining('数据'), length: expect.any(Number) });
+    expect(stats).toMatchObject({ total: 15_000, done: 15_000 - refused, failed: refused });
+    expect(stats.errors).toEqual({ E_REFUSED: refused });
+  });
+
+  it('resumes on threads: only the items that failed are run again, and the output is whole', async () => {
+    const dir = await tempDir();
+    const { path } = await input(dir);
+    const output = join(dir, 'threads.jsonl');
+    process.env['KEYBATCH_TEST_FAIL_EVERY'] = '13';
+    let first: Awaited<ReturnType<typeof runPipeline>>['stats'];
+    try {
+      ({ stats: first } = await runPipeline(OFFLINE, path, fixture('shape-task.mjs'), {
+        ...fileBase,
+        output,
+        chunkRetries: 0,
+        chunkSize: 10,
+      }));
+    } finally {
+      delete process.env['KEYBATCH_TEST_FAIL_EVERY'];
+    }
+    expect(first.errors['Error']).toBeGreaterThan(1000);
+    const { stats } = await runPipeline(OFFLINE, path, fixture('shape-task.mjs'), {
+      ...fileBase,
+      output,
+      chunkSize: 7,
+    });
+    expect(stats.skipped).toBe(first.done + first.failed - (first.errors['Error'] ?? 0));
+    expect(stats.done + stats.failed).toBe(first.errors['Error']);
+    expect(await readFile(output, 'utf8')).toBe(await inProcessOutput(dir, path));
+  });
+
+  it('a result JSON cannot hold, or the wrong number of results, fails its chunk as TASK_INVALID', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'small.jsonl');
+    await writeFile(
+      path,
+      `${Array.from({ length: 6 }, (_, id) => JSON.stringify({ id, text: `t${id}` })).join('\n')}\n`,
+    );
+    const big = await runPipeline(OFFLINE, path, fixture('shape-task.mjs'), {
+      ...fileBase,
+      output: join(dir, 'big.jsonl'),
+      chunkSize: 3,
+      args: { mode: 'bigint' },
+    });
+    expect(big.stats).toMatchObject({ done: 3, failed: 3, errors: { TASK_INVALID: 3 } });
+    expect(big.stats.failures[0]?.error.message).toContain('The result for item 3 cannot be saved as JSON');
+    const short = await runPipeline(OFFLINE, path, fixture('shape-task.mjs'), {
+      ...fileBase,
+      output: join(dir, 'short.jsonl'),
+      chunkSize: 3,
+      args: { mode: 'short' },
+    });
+    expect(short.stats).toMatchObject({ done: 0, failed: 6, errors: { TASK_INVALID: 6 } });
+    expect(short.stats.failures[0]?.error.message).toContain('fn returned 2 results for a chunk of 3 items');
   });
 });
