@@ -15,7 +15,7 @@ import {
   gunzip,
   inflate,
 } from 'node:zlib';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 
 /** An answer's status line and headers, with its body not yet read. */
 export interface Answer {
@@ -42,8 +42,17 @@ export interface Attempt {
   viaFetch: boolean;
 }
 
-/** One agent for every pool in this thread: keep-alive connections per origin, idle sockets unref'd. */
-let agent: Agent | undefined;
+/**
+ * One agent for every pool in this thread: keep-alive connections per origin, idle sockets unref'd.
+ * undici loads on the first request (70 ms), not with keybatch: a CLI command or a worker thread
+ * that sends nothing never pays for it.
+ */
+let undici: Promise<{ agent: Agent; request: typeof import('undici').request }> | undefined;
+
+function loadUndici() {
+  undici ??= import('undici').then(({ Agent, request }) => ({ agent: new Agent(), request }));
+  return undici;
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -81,7 +90,7 @@ export async function send(attempt: Attempt, fetchImpl: typeof fetch): Promise<A
   if (attempt.viaFetch) return fetchAnswer(await fetchImpl(url, { ...init, headers, signal }));
   const plain: Record<string, string> = {};
   for (const [name, value] of headers) plain[name] = value;
-  agent ??= new Agent();
+  const { agent, request } = await loadUndici();
   const sent = await request(url, {
     dispatcher: agent,
     method: (init.method ?? 'GET') as 'GET',
