@@ -172,6 +172,21 @@ function readJsonAnswer(answer: Answer, text: string): { response: Response; tok
   return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
 }
 
+/** A streamed answer handed on; `done` runs when the caller has read its body to the end. */
+function untilBodyEnds(response: Response, done: () => void): Response {
+  if (!response.body) {
+    done();
+    return response;
+  }
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: done }));
+  const handed = new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  return Object.defineProperty(handed, 'url', { value: response.url });
+}
+
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
 function errorResponse(error: KeybatchError): Response {
   return new Response(JSON.stringify({ error: serializeError(error) }), {
@@ -221,7 +236,8 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
       const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
       headers.set('authorization', `Bearer ${lease.apiKey}`);
       if (lease.organization) headers.set('openai-organization', lease.organization);
-      else headers.delete('openai-organization');
+      // (`has` first: a delete re-sorts the whole header list on its next read.)
+      else if (headers.has('openai-organization')) headers.delete('openai-organization');
       const limit = new AttemptSignal(signal, timeoutMs);
       const started = performance.now();
       const report = (
@@ -278,7 +294,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           // A stream (or a file): its time limit runs on while the caller reads it.
           broker.release(lease, { outcome: 'ok', status, model, rateLimit });
           report({ outcome: 'ok', status });
-          return answer.response();
+          return untilBodyEnds(answer.response(), () => limit.done());
         }
         let text: string;
         try {
