@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { collectingLogger, useCleanup } from '../helpers.js';
+import { collectingLogger, until, useCleanup } from '../helpers.js';
 
 const cleanup = useCleanup();
 const KEY = 'sk-test-transport-9999';
@@ -142,6 +142,26 @@ describe('the pool client over HTTP', () => {
     await expect(ask(client, 'never whole')).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
     expect(seen).toHaveLength(3);
     expect(pool.status().keys[0]).toMatchObject({ successes: 0, inFlight: 0, errors: { retryable: 3 } });
+  });
+
+  it("the caller's abort stops a request in flight: the connection is dropped and the lease freed", async () => {
+    let closed = false;
+    const { url } = await server((req) => {
+      req.socket.on('close', () => {
+        closed = true;
+      });
+    });
+    const { pool, client } = await clientFor(url);
+    const controller = new AbortController();
+    const asked = client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'never answered' }] },
+      { signal: controller.signal },
+    );
+    await until(() => pool.status().keys[0]?.inFlight === 1, 5000, 'the request to be sent');
+    controller.abort();
+    await expect(asked).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    await until(() => closed, 5000, 'the server to see the connection closed');
+    expect(pool.status().keys[0]).toMatchObject({ inFlight: 0, successes: 0 });
   });
 
   it('hands a file download on as a stream', async () => {
