@@ -130,14 +130,21 @@ function errorBody(text: string): ApiErrorBody {
 /** Statuses whose Response may have no body. */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
+type Head = Pick<Response, 'status' | 'statusText' | 'headers' | 'url'>;
+
+/** A Response for the SDK with the status line, headers and URL of `head`, over `body`. */
+function responseOf(head: Head, body: string | ReadableStream | null): Response {
+  const response = new Response(body, {
+    status: head.status,
+    statusText: head.statusText,
+    headers: head.headers,
+  });
+  return Object.defineProperty(response, 'url', { value: head.url });
+}
+
 /** A Response for the SDK from an answer whose body was read as `text`. */
 function textResponse(answer: Answer, text: string): Response {
-  const response = new Response(NULL_BODY.has(answer.status) ? null : text, {
-    status: answer.status,
-    statusText: answer.statusText,
-    headers: answer.headers,
-  });
-  return Object.defineProperty(response, 'url', { value: answer.url });
+  return responseOf(answer, NULL_BODY.has(answer.status) ? null : text);
 }
 
 /**
@@ -145,13 +152,7 @@ function textResponse(answer: Answer, text: string): Response {
  * through `json()`/`text()`, which give back what was read.
  */
 function jsonResponse(answer: Answer, text: string, json: unknown): Response {
-  const response = new Response(null, {
-    status: answer.status,
-    statusText: answer.statusText,
-    headers: answer.headers,
-  });
-  return Object.defineProperties(response, {
-    url: { value: answer.url },
+  return Object.defineProperties(responseOf(answer, null), {
     text: { value: async () => text },
     json: { value: async () => json },
     arrayBuffer: { value: async () => new TextEncoder().encode(text).buffer },
@@ -178,13 +179,7 @@ function untilBodyEnds(response: Response, done: () => void): Response {
     done();
     return response;
   }
-  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: done }));
-  const handed = new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  return Object.defineProperty(handed, 'url', { value: response.url });
+  return responseOf(response, response.body.pipeThrough(new TransformStream({ flush: done })));
 }
 
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
