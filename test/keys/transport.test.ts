@@ -164,6 +164,26 @@ describe('the pool client over HTTP', () => {
     expect(pool.status().keys[0]).toMatchObject({ inFlight: 0, successes: 0 });
   });
 
+  it("sends every request through a fetch of the caller's when one is given", async () => {
+    const { url } = await server((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(completion('through yours')));
+    });
+    const pool = await KeyPool.open(
+      { key_list: [{ api_key: KEY, base_url: url }] },
+      { logger: collectingLogger(), notify: false },
+    );
+    cleanup(pool);
+    const sent: string[] = [];
+    const own: typeof fetch = (input, init) => {
+      sent.push(String(input));
+      return fetch(input, init);
+    };
+    const client = createClient(pool, { ...FAST, fetch: own });
+    expect((await ask(client, 'proxied')).choices[0]?.message.content).toBe('through yours');
+    expect(sent).toEqual([`${url}/chat/completions`]);
+  });
+
   it('hands a file download on as a stream', async () => {
     const { url } = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
