@@ -133,7 +133,7 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 type Head = Pick<Response, 'status' | 'statusText' | 'headers' | 'url'>;
 
 /** A Response for the SDK with the status line, headers and URL of `head`, over `body`. */
-function responseOf(head: Head, body: string | ReadableStream | null): Response {
+function responseOf(head: Head, body: string | null): Response {
   const response = new Response(body, {
     status: head.status,
     statusText: head.statusText,
@@ -171,15 +171,6 @@ function readJsonAnswer(answer: Answer, text: string): { response: Response; tok
   const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
   const response = jsonResponse(answer, text, json);
   return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
-}
-
-/** A streamed answer handed on; `done` runs when the caller has read its body to the end. */
-function untilBodyEnds(response: Response, done: () => void): Response {
-  if (!response.body) {
-    done();
-    return response;
-  }
-  return responseOf(response, response.body.pipeThrough(new TransformStream({ flush: done })));
 }
 
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
@@ -289,7 +280,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           // A stream (or a file): its time limit runs on while the caller reads it.
           broker.release(lease, { outcome: 'ok', status, model, rateLimit });
           report({ outcome: 'ok', status });
-          return untilBodyEnds(answer.response(), () => limit.done());
+          return answer.response(() => limit.done());
         }
         let text: string;
         try {

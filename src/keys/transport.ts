@@ -25,10 +25,11 @@ export interface Answer {
   headers: Headers;
   /** Reads the whole body as text. */
   text(): Promise<string>;
-  /** The answer as a fetch Response, body unread (for streams and files, handed on as they are). */
-  response(): Response;
-  /** Discards the body. */
-  discard(): Promise<void>;
+  /**
+   * The answer as a fetch Response, body unread (streams and files, handed on as they come);
+   * `onEnd` runs once the caller has read the body to the end.
+   */
+  response(onEnd: () => void): Response;
 }
 
 export interface Attempt {
@@ -77,9 +78,16 @@ function fetchAnswer(response: Response): Answer {
     url: response.url,
     headers: response.headers,
     text: () => response.text(),
-    response: () => response,
-    discard: async () => {
-      await response.body?.cancel().catch(() => {});
+    response: (onEnd) => {
+      if (!response.body) {
+        onEnd();
+        return response;
+      }
+      const { status, statusText, headers, url } = response;
+      const body = response.body.pipeThrough(new TransformStream({ flush: onEnd }));
+      return Object.defineProperty(new Response(body, { status, statusText, headers }), 'url', {
+        value: url,
+      });
     },
   };
 }
@@ -133,14 +141,17 @@ export async function send(attempt: Attempt, fetchImpl: typeof fetch): Promise<A
     headers: answerHeaders,
     text: async () =>
       inflater ? (await inflater(Buffer.from(await body.arrayBuffer()))).toString('utf8') : body.text(),
-    response: () => {
+    response: (onEnd) => {
       const init = { status, statusText, headers: answerHeaders };
-      if (status === 204 || status === 205 || status === 304) return new Response(null, init);
+      if (status === 204 || status === 205 || status === 304) {
+        onEnd();
+        return new Response(null, init);
+      }
       const inflate = encoding ? decompressStream[encoding] : undefined;
-      const stream = inflate ? pipeline(body, inflate(), () => {}) : body;
-      const response = new Response(Readable.toWeb(stream as Readable) as ReadableStream<Uint8Array>, init);
+      const stream = (inflate ? pipeline(body, inflate(), () => {}) : body) as Readable;
+      stream.once('end', onEnd);
+      const response = new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, init);
       return Object.defineProperty(response, 'url', { value: url });
     },
-    discard: () => body.dump(),
   };
 }
