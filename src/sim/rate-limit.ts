@@ -76,6 +76,27 @@ export function msUntilFull(level: number, limit: Limit): number {
   return msUntilAvailable(level, limit.capacity, limit);
 }
 
+/** The refusal of `requested` units by one bucket at `level`, or undefined when they fit. */
+function refusal(
+  kind: 'requests' | 'tokens',
+  level: number,
+  requested: number,
+  limit: Limit,
+): Admission | undefined {
+  const retryAfterMs = msUntilAvailable(level, requested, limit);
+  if (retryAfterMs <= 0) return undefined;
+  const { capacity } = limit;
+  return {
+    allowed: false,
+    kind,
+    retryAfterMs,
+    limit: capacity,
+    used: Math.ceil(capacity - level),
+    requested,
+    tooLarge: requested > capacity,
+  };
+}
+
 /**
  * Admits a request costing one request and `tokens` tokens, taking them from the buckets when it
  * fits; otherwise says which limit refused it and when the request would fit.
@@ -83,32 +104,10 @@ export function msUntilFull(level: number, limit: Limit): number {
 export function admit(buckets: GroupBuckets, limits: GroupLimits, tokens: number, now: number): Admission {
   const requestLevel = refill(buckets.requests, limits.requests, now);
   const tokenLevel = refill(buckets.tokens, limits.tokens, now);
-  const requestWait = msUntilAvailable(requestLevel, 1, limits.requests);
-  if (requestWait > 0) {
-    const limit = limits.requests.capacity;
-    return {
-      allowed: false,
-      kind: 'requests',
-      retryAfterMs: requestWait,
-      limit,
-      used: Math.ceil(limit - requestLevel),
-      requested: 1,
-      tooLarge: false,
-    };
-  }
-  const tokenWait = msUntilAvailable(tokenLevel, tokens, limits.tokens);
-  if (tokenWait > 0) {
-    const limit = limits.tokens.capacity;
-    return {
-      allowed: false,
-      kind: 'tokens',
-      retryAfterMs: tokenWait,
-      limit,
-      used: Math.ceil(limit - tokenLevel),
-      requested: tokens,
-      tooLarge: tokens > limit,
-    };
-  }
+  const refused =
+    refusal('requests', requestLevel, 1, limits.requests) ??
+    refusal('tokens', tokenLevel, tokens, limits.tokens);
+  if (refused) return refused;
   if (isLimited(limits.requests)) buckets.requests.level -= 1;
   if (isLimited(limits.tokens)) buckets.tokens.level -= tokens;
   return { allowed: true };
