@@ -34,6 +34,12 @@ export interface LeaseResult {
   rateLimit?: RateLimitInfo | undefined;
   /** Tokens used, when the answer said (`usage.total_tokens`). */
   tokens?: number | undefined;
+  /**
+   * The attempt failed in a way that points at the key's endpoint rather than the request
+   * (connection refused, DNS, TLS, a redirect to another origin, a 404 on a route this key never
+   * served): a redacted one-line description, naming the base URL. The pool counts these per key.
+   */
+  unreachable?: string | undefined;
 }
 
 /** Leases keys: the KeyPool in the main thread, or its proxy in a worker thread. */
