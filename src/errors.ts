@@ -14,6 +14,12 @@ export type KeybatchErrorCode =
   | 'CHECKPOINT_INVALID'
   | 'TASK_FAILED'
   | 'TASK_INVALID'
+  /** Another live process holds the run directory's lock (its pid is in the message). */
+  | 'RUN_LOCKED'
+  /** The output path is the input, an existing file that is not this run's output, or not writable. */
+  | 'OUTPUT_REFUSED'
+  /** Appending to a checkpoint (lane file, manifest) failed, e.g. ENOSPC; rolled back, resumable. */
+  | 'CHECKPOINT_WRITE'
   | 'ABORTED';
 
 export class KeybatchError extends Error {
