@@ -3,12 +3,22 @@
  * key per attempt, sends the request with that key's credentials and base URL, reports the answer
  * to the pool, and moves to another key or retries with backoff as the answer says.
  */
-import { AbortError, KeybatchError, serializeError } from '../errors.js';
+import { AbortError, KeybatchError, NoUsableKeyError, serializeError } from '../errors.js';
+import {
+  capErrorBody,
+  errorBody,
+  readJsonAnswer,
+  scrubError,
+  setCredentials,
+  textResponse,
+} from './answers.js';
 import { backoffDelay, RETRY_DEFAULTS, type RetryOptions } from './backoff.js';
-import { type ApiErrorBody, classifyStatus, type Outcome } from './classify.js';
+import { classifyStatus, type Outcome } from './classify.js';
 import { readRateLimitHeaders } from './headers.js';
+import { scrubSecret } from './redact.js';
 import { type Answer, send } from './transport.js';
-import type { KeyBroker, Lease, LeaseRequest } from './types.js';
+import type { KeyBroker, Lease, LeaseRequest, LeaseResult } from './types.js';
+import { endpointFailure, notFoundMessage, unreachableMessage } from './unreachable.js';
 
 /** The base URL the pool's clients are built with; each attempt swaps in its key's base URL. */
 export const POOL_BASE_URL = 'http://keybatch.pool/v1';
@@ -18,6 +28,8 @@ export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 /** Moves to another key (quota, rate limit, invalid, no access) allowed for one request. */
 const MAX_KEY_MOVES = 1000;
+/** Moves away from an unreachable key (refused, DNS, TLS, cross-origin redirect, 404 route) for one request. */
+const MAX_UNREACHABLE_MOVES = 50;
 
 export interface AttemptInfo {
   key: string;
@@ -117,62 +129,6 @@ export function describeBody(body: unknown): { model?: string; tokens: number; s
   }
 }
 
-function errorBody(text: string): ApiErrorBody {
-  try {
-    const parsed = JSON.parse(text) as { error?: ApiErrorBody };
-    const error = parsed.error ?? (parsed as ApiErrorBody);
-    return { code: typeof error.code === 'string' ? error.code : undefined, type: error.type };
-  } catch {
-    return {};
-  }
-}
-
-/** Statuses whose Response may have no body. */
-const NULL_BODY = new Set([101, 204, 205, 304]);
-
-type Head = Pick<Response, 'status' | 'statusText' | 'headers' | 'url'>;
-
-/** A Response for the SDK with the status line, headers and URL of `head`, over `body`. */
-function responseOf(head: Head, body: string | null): Response {
-  const response = new Response(body, {
-    status: head.status,
-    statusText: head.statusText,
-    headers: head.headers,
-  });
-  return Object.defineProperty(response, 'url', { value: head.url });
-}
-
-/** A Response for the SDK from an answer whose body was read as `text`. */
-function textResponse(answer: Answer, text: string): Response {
-  return responseOf(answer, NULL_BODY.has(answer.status) ? null : text);
-}
-
-/**
- * A JSON answer already read (for its usage), handed on without a second parse: the SDK reads it
- * through `json()`/`text()`, which give back what was read.
- */
-function jsonResponse(answer: Answer, text: string, json: unknown): Response {
-  return Object.defineProperties(responseOf(answer, null), {
-    text: { value: async () => text },
-    json: { value: async () => json },
-    arrayBuffer: { value: async () => new TextEncoder().encode(text).buffer },
-  });
-}
-
-/** A JSON answer read once: the tokens it used, and the Response to hand to the SDK. */
-function readJsonAnswer(answer: Answer, text: string): { response: Response; tokens?: number } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // Not JSON after all: the SDK gets the text as it came and reports it.
-    return { response: textResponse(answer, text) };
-  }
-  const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
-  const response = jsonResponse(answer, text, json);
-  return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
-}
-
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
 function errorResponse(error: KeybatchError): Response {
   return new Response(JSON.stringify({ error: serializeError(error) }), {
@@ -191,12 +147,15 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
   );
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const workerId = options.workerId ?? 0;
+  /** `${keyId} ${path}` of the POST routes that answered 2xx to a key: a 404 there is the request's. */
+  const served = new Set<string>();
 
   return async function poolFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (!url.startsWith(POOL_BASE_URL)) return fetchImpl(input, init);
     const path = url.slice(POOL_BASE_URL.length);
     const method = init.method ?? 'GET';
+    const post = method.toUpperCase() === 'POST';
     const signal = init.signal ?? undefined;
     const { model, tokens, stream } = describeBody(init.body);
     const request: LeaseRequest = { model, tokens, workerId };
@@ -206,6 +165,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
       options.fetch !== undefined || stream === true || (init.body != null && typeof init.body !== 'string');
     let attempt = 0;
     let moves = 0;
+    let unreachableMoves = 0;
 
     for (;;) {
       let lease: Lease;
@@ -218,13 +178,15 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         throw error;
       }
       attempt += 1;
-      // The SDK builds a fresh Headers per request: the key is set on it, not on a copy.
-      const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
-      headers.set('authorization', `Bearer ${lease.apiKey}`);
-      if (lease.organization) headers.set('openai-organization', lease.organization);
-      // (`has` first: a delete re-sorts the whole header list on its next read.)
-      else if (headers.has('openai-organization')) headers.delete('openai-organization');
-      const limit = new AttemptSignal(signal, timeoutMs);
+      // Whatever happens from here on, the lease goes back exactly once.
+      let released = false;
+      const release = (result: LeaseResult) => {
+        if (released) return;
+        released = true;
+        broker.release(lease, result);
+      };
+      const baseURL = lease.baseURL ?? defaultBase;
+      const route = `${lease.keyId} ${path.split('?')[0]}`;
       const started = performance.now();
       const report = (
         info: Omit<AttemptInfo, 'key' | 'model' | 'method' | 'path' | 'attempt' | 'latencyMs'>,
@@ -239,87 +201,132 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           ...(typeof init.body === 'string' ? { request: init.body } : {}),
           ...info,
         });
-
-      /** The attempt failed without an answer (connection, time limit, body cut off): retry or throw. */
-      const failed = async (error: unknown): Promise<void> => {
-        limit.done();
-        if (signal?.aborted) {
-          broker.release(lease, { outcome: 'cancelled' });
-          throw error;
-        }
-        broker.release(lease, { outcome: 'retryable', model });
-        const reason = limit.timedOut ? `timed out after ${timeoutMs} ms` : (error as Error).message;
-        report({ outcome: 'retryable', error: reason });
-        if (attempt >= retry.maxAttempts || !replayable) throw error;
-        await sleep(backoffDelay(attempt, retry), signal);
+      /** The attempt pointed at the key's endpoint: move to another key after a backoff, or give up. */
+      const unreachable = async (): Promise<boolean> => {
+        attempt -= 1;
+        unreachableMoves += 1;
+        if (!replayable || unreachableMoves > MAX_UNREACHABLE_MOVES) return false;
+        await sleep(backoffDelay(unreachableMoves, retry), signal);
+        return true;
       };
 
-      let answer: Answer;
       try {
-        answer = await send(
-          {
-            url: `${lease.baseURL ?? defaultBase}${path}`,
-            init,
-            headers,
-            signal: limit.signal,
-            timeoutMs,
-            viaFetch,
-          },
-          fetchImpl,
-        );
-      } catch (error) {
-        await failed(error);
-        continue;
-      }
-
-      const { status } = answer;
-      const rateLimit = readRateLimitHeaders(answer.headers);
-      if (status >= 200 && status < 300) {
-        const json = answer.headers.get('content-type')?.includes('application/json') ?? false;
-        if (!json) {
-          // A stream (or a file): its time limit runs on while the caller reads it.
-          broker.release(lease, { outcome: 'ok', status, model, rateLimit });
-          report({ outcome: 'ok', status });
-          return answer.response(() => limit.done());
+        // The SDK builds a fresh Headers per request: the key is set on it, not on a copy.
+        const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
+        if (!setCredentials(headers, lease)) {
+          // Only a config given past parseConfig (pool.reload of a PoolConfig) can hold such a key.
+          const error = `key ${lease.label}: its api_key or organization has a character an HTTP header cannot carry`;
+          release({ outcome: 'invalid', code: 'invalid_header_value', model });
+          report({ outcome: 'invalid', code: 'invalid_header_value', error });
+          attempt -= 1;
+          moves += 1;
+          if (moves > MAX_KEY_MOVES || !replayable) return errorResponse(new NoUsableKeyError(error));
+          continue;
         }
-        let text: string;
+        const limit = new AttemptSignal(signal, timeoutMs);
+
+        /** The attempt failed without an answer (connection, time limit, body cut off): retry or throw. */
+        const failed = async (error: unknown): Promise<void> => {
+          limit.done();
+          if (signal?.aborted) {
+            release({ outcome: 'cancelled' });
+            throw error;
+          }
+          const endpoint = limit.timedOut ? undefined : endpointFailure(error);
+          if (endpoint) {
+            const line = unreachableMessage(lease.label, baseURL, endpoint);
+            release({ outcome: 'retryable', model, unreachable: line });
+            report({ outcome: 'retryable', error: line });
+            if (await unreachable()) return;
+            throw error;
+          }
+          release({ outcome: 'retryable', model });
+          const reason = limit.timedOut ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+          report({ outcome: 'retryable', error: reason });
+          if (attempt >= retry.maxAttempts || !replayable) throw error;
+          await sleep(backoffDelay(attempt, retry), signal);
+        };
+
+        let answer: Answer;
         try {
-          text = await answer.text();
+          answer = await send(
+            { url: `${baseURL}${path}`, init, headers, signal: limit.signal, timeoutMs, viaFetch },
+            fetchImpl,
+          );
         } catch (error) {
           await failed(error);
           continue;
         }
-        limit.done();
-        const { response, tokens } = readJsonAnswer(answer, text);
-        broker.release(lease, { outcome: 'ok', status, model, rateLimit, tokens });
-        report({ outcome: 'ok', status, response: text });
-        return response;
-      }
 
-      // An error body that echoes the key (some proxies do) is redacted before anyone sees it.
-      const text = (await answer.text().catch(() => '')).split(lease.apiKey).join(lease.label);
-      limit.done();
-      const body = errorBody(text);
-      const outcome = classifyStatus(status, body);
-      broker.release(lease, { outcome, status, code: body.code ?? undefined, model, rateLimit });
-      report({ outcome, status, code: body.code ?? undefined, response: text });
-      const errorAnswer = () => textResponse(answer, text);
-      if (!replayable) return errorAnswer();
-      switch (outcome) {
-        case 'quota':
-        case 'invalid':
-        case 'denied':
-        case 'rate_limit':
-          attempt -= 1;
-          moves += 1;
-          if (moves > MAX_KEY_MOVES) return errorAnswer();
-          continue;
-        case 'retryable':
-          if (attempt >= retry.maxAttempts) return errorAnswer();
-          await sleep(backoffDelay(attempt, retry), signal);
-          continue;
-        default:
+        const { status } = answer;
+        const rateLimit = readRateLimitHeaders(answer.headers);
+        if (status >= 200 && status < 300) {
+          if (post) served.add(route);
+          const json = answer.headers.get('content-type')?.includes('application/json') ?? false;
+          if (!json) {
+            // A stream (or a file): its time limit runs on while the caller reads it.
+            release({ outcome: 'ok', status, model, rateLimit });
+            report({ outcome: 'ok', status });
+            return answer.response(() => limit.done());
+          }
+          let text: string;
+          try {
+            // An answer that echoes the key (or a piece of it) is redacted before anyone sees it.
+            text = scrubSecret(await answer.text(), lease.apiKey, lease.label);
+          } catch (error) {
+            await failed(error);
+            continue;
+          }
+          limit.done();
+          const { response, tokens } = readJsonAnswer(answer, text);
+          release({ outcome: 'ok', status, model, rateLimit, tokens });
+          report({ outcome: 'ok', status, response: text });
+          return response;
+        }
+
+        // An error body that echoes the key (some proxies do) is redacted, and cut to 4 KiB.
+        const text = capErrorBody(
+          scrubSecret(await answer.text().catch(() => ''), lease.apiKey, lease.label),
+        );
+        limit.done();
+        const body = errorBody(text);
+        const outcome = classifyStatus(status, body);
+        const code = body.code ?? undefined;
+        // A 404 on a route that never answered this key, not about a model or a parameter: the base URL is wrong.
+        const wrongRoute =
+          status === 404 && post && outcome !== 'denied' && body.param == null && !served.has(route);
+        const line = wrongRoute
+          ? unreachableMessage(lease.label, baseURL, notFoundMessage(method, path, body.message))
+          : undefined;
+        release({ outcome, status, code, model, rateLimit, ...(line ? { unreachable: line } : {}) });
+        report({ outcome, status, code, response: text });
+        const errorAnswer = () => textResponse(answer, text);
+        if (line) {
+          if (await unreachable()) continue;
           return errorAnswer();
+        }
+        if (!replayable) return errorAnswer();
+        switch (outcome) {
+          case 'quota':
+          case 'invalid':
+          case 'denied':
+          case 'rate_limit':
+            attempt -= 1;
+            moves += 1;
+            if (moves > MAX_KEY_MOVES) return errorAnswer();
+            continue;
+          case 'retryable':
+            if (attempt >= retry.maxAttempts) return errorAnswer();
+            await sleep(backoffDelay(attempt, retry), signal);
+            continue;
+          default:
+            return errorAnswer();
+        }
+      } catch (error) {
+        throw scrubError(error, lease.apiKey, lease.label);
+      } finally {
+        // Anything thrown before the attempt was reported (a bug, a header, a URL) still frees the key.
+        release({ outcome: signal?.aborted ? 'cancelled' : 'retryable', model });
       }
     }
   };

@@ -2,8 +2,12 @@
  * Sending one attempt over HTTP. A request whose answer comes whole (a JSON body, or none) goes
  * through undici's `request` on keybatch's own agent: on Node 20 it costs about a quarter of the
  * CPU of the built-in `fetch` per request (bench/overhead.ts), which is what bounds a large batch
- * against a fast API. Streamed requests (`"stream": true`), other bodies (file uploads) and
- * redirects go through `fetch`.
+ * against a fast API. Streamed requests (`"stream": true`) and other bodies (file uploads) go
+ * through `fetch`.
+ *
+ * Redirects are followed here, on both paths, up to 5 hops, and only within the origin of the
+ * key's base URL: the request carries the key, so a redirect to another origin is refused
+ * (`CrossOriginRedirect`) and nothing is sent there.
  */
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -15,7 +19,7 @@ import {
   gunzip,
   inflate,
 } from 'node:zlib';
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 
 /** An answer's status line and headers, with its body not yet read. */
 export interface Answer {
@@ -56,6 +60,37 @@ function loadUndici() {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed for one attempt, as fetch's own limit is 20 (a loop costs 6 requests, not 21). */
+export const MAX_REDIRECTS = 5;
+
+/** A redirect to an origin other than the key's base URL's: refused, nothing sent there. */
+export class CrossOriginRedirect extends Error {
+  readonly code = 'CROSS_ORIGIN_REDIRECT';
+  /** The origin of the key's base URL. */
+  readonly from: string;
+  /** The origin redirected to (`unknown` when the fetch given hides it). */
+  readonly to: string;
+  constructor(from: string, to: string) {
+    super(`${from} redirected to another origin (${to}); keys are never sent across origins`);
+    this.name = 'CrossOriginRedirect';
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** The next hop of a redirect: its URL, and whether it becomes a GET without a body (as fetch does). */
+function nextHop(status: number, location: string, current: string, origin: string, method: string) {
+  const target = new URL(location, current);
+  if (target.origin !== origin) throw new CrossOriginRedirect(origin, target.origin);
+  const upper = method.toUpperCase();
+  const asGet =
+    (status === 303 && upper !== 'HEAD') || ((status === 301 || status === 302) && upper === 'POST');
+  return { url: target.href, asGet };
+}
+
+function tooManyRedirects(url: string): Error {
+  return new Error(`${url}: more than ${MAX_REDIRECTS} redirects`);
+}
 
 const decompress: Record<string, (data: Buffer) => Promise<Buffer>> = {
   gzip: promisify(gunzip),
@@ -94,37 +129,83 @@ function fetchAnswer(response: Response): Answer {
 
 /** Sends one attempt; resolves at the answer's headers. Rejects as fetch does (network, abort). */
 export async function send(attempt: Attempt, fetchImpl: typeof fetch): Promise<Answer> {
-  const { url, init, headers, signal } = attempt;
-  if (attempt.viaFetch) return fetchAnswer(await fetchImpl(url, { ...init, headers, signal }));
-  const plain: Record<string, string> = {};
-  for (const [name, value] of headers) plain[name] = value;
-  const { agent, request } = await loadUndici();
-  const sent = await request(url, {
-    dispatcher: agent,
-    method: (init.method ?? 'GET') as 'GET',
-    headers: plain,
-    body: (init.body ?? null) as string | null,
-    signal,
-    // The attempt's own timer aborts first, with its own message.
-    headersTimeout: attempt.timeoutMs + 1000,
-    bodyTimeout: attempt.timeoutMs + 1000,
-  });
-  const { statusCode: status, body } = sent;
-  const location = sent.headers['location'];
-  if (REDIRECTS.has(status) && typeof location === 'string') {
-    // fetch follows the rest of the way; 301/302/303 turn a POST into a GET without body, as fetch would.
-    await body.dump();
-    const target = new URL(location, url).href;
-    const method = (init.method ?? 'GET').toUpperCase();
-    if (status === 307 || status === 308 || method === 'GET' || method === 'HEAD') {
-      return fetchAnswer(await fetchImpl(target, { ...init, headers, signal }));
+  return attempt.viaFetch ? sendFetch(attempt, fetchImpl) : sendRequest(attempt);
+}
+
+/** Through `fetch`, following same-origin redirects itself (`redirect: 'manual'`). */
+async function sendFetch(attempt: Attempt, fetchImpl: typeof fetch): Promise<Answer> {
+  const { init, signal } = attempt;
+  const origin = new URL(attempt.url).origin;
+  let url = attempt.url;
+  let hopInit: RequestInit = { ...init, headers: attempt.headers, signal, redirect: 'manual' };
+  for (let hop = 0; ; hop++) {
+    const response = await fetchImpl(url, hopInit);
+    // A fetch of the caller's that hides the redirect (as browsers do) cannot be followed safely.
+    if (response.type === 'opaqueredirect') throw new CrossOriginRedirect(origin, 'unknown');
+    const location = response.headers.get('location');
+    if (!REDIRECTS.has(response.status) || location === null) return fetchAnswer(response);
+    const replayable = !(init.body instanceof ReadableStream);
+    const method = hopInit.method ?? 'GET';
+    let next: ReturnType<typeof nextHop>;
+    try {
+      next = nextHop(response.status, location, url, origin, method);
+    } catch (error) {
+      await response.body?.cancel().catch(() => {});
+      throw error;
     }
-    const bare = new Headers(headers);
-    bare.delete('content-type');
-    return fetchAnswer(
-      await fetchImpl(target, { ...init, method: 'GET', body: null, headers: bare, signal }),
-    );
+    // A body sent as a stream cannot be sent again: the redirect itself is the answer.
+    if (!next.asGet && !replayable) return fetchAnswer(response);
+    await response.body?.cancel().catch(() => {});
+    if (hop >= MAX_REDIRECTS) throw tooManyRedirects(attempt.url);
+    url = next.url;
+    if (next.asGet) {
+      const headers = new Headers(attempt.headers);
+      headers.delete('content-type');
+      headers.delete('content-length');
+      hopInit = { ...hopInit, method: 'GET', body: null, headers };
+    }
   }
+}
+
+/** Through undici's `request` (a text body or none), following same-origin redirects. */
+async function sendRequest(attempt: Attempt): Promise<Answer> {
+  const { init, signal } = attempt;
+  const origin = new URL(attempt.url).origin;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of attempt.headers) headers[name] = value;
+  const { agent, request } = await loadUndici();
+  let url = attempt.url;
+  let method = init.method ?? 'GET';
+  let body = (init.body ?? null) as string | null;
+  for (let hop = 0; ; hop++) {
+    const sent = await request(url, {
+      dispatcher: agent,
+      method: method as 'GET',
+      headers,
+      body,
+      signal,
+      // The attempt's own timer aborts first, with its own message.
+      headersTimeout: attempt.timeoutMs + 1000,
+      bodyTimeout: attempt.timeoutMs + 1000,
+    });
+    const location = sent.headers['location'];
+    if (!REDIRECTS.has(sent.statusCode) || typeof location !== 'string') return wholeAnswer(sent, url);
+    await sent.body.dump();
+    const next = nextHop(sent.statusCode, location, url, origin, method);
+    if (hop >= MAX_REDIRECTS) throw tooManyRedirects(attempt.url);
+    url = next.url;
+    if (next.asGet) {
+      method = 'GET';
+      body = null;
+      delete headers['content-type'];
+      delete headers['content-length'];
+    }
+  }
+}
+
+/** An answer of undici's `request`, body unread. */
+function wholeAnswer(sent: Dispatcher.ResponseData, url: string): Answer {
+  const { statusCode: status, body } = sent;
   const answerHeaders = new Headers();
   for (const name in sent.headers) {
     const value = sent.headers[name];

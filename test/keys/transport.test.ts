@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { collectingLogger, until, useCleanup } from '../helpers.js';
+import { collectingLogger, useCleanup } from '../helpers.js';
 
 const cleanup = useCleanup();
 const KEY = 'sk-test-transport-9999';
@@ -75,6 +75,19 @@ function completion(content: string) {
     choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
     usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
   };
+}
+
+/** `promise`, or a rejection naming `what` after a deadline generous enough for a loaded machine. */
+async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const ask = (client: OpenAI, text: string) =>
@@ -145,11 +158,19 @@ describe('the pool client over HTTP', () => {
   });
 
   it("the caller's abort stops a request in flight: the connection is dropped and the lease freed", async () => {
-    let closed = false;
+    // Event-based: the abort comes once the server has the whole request, and the test waits for
+    // the server to see its socket close (the lease alone is granted before anything is sent).
+    let arrived!: () => void;
+    let closed!: () => void;
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const socketClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
     const { url } = await server((req) => {
-      req.socket.on('close', () => {
-        closed = true;
-      });
+      req.socket.once('close', closed);
+      arrived();
     });
     const { pool, client } = await clientFor(url);
     const controller = new AbortController();
@@ -157,10 +178,16 @@ describe('the pool client over HTTP', () => {
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'never answered' }] },
       { signal: controller.signal },
     );
-    await until(() => pool.status().keys[0]?.inFlight === 1, 5000, 'the request to be sent');
+    // The rejection is handled from the start, whatever happens before it is awaited.
+    const outcome = asked.then(
+      () => 'answered',
+      (error: unknown) => error,
+    );
+    await within(requestArrived, 'the server to get the request');
+    expect(pool.status().keys[0]?.inFlight).toBe(1);
     controller.abort();
-    await expect(asked).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
-    await until(() => closed, 5000, 'the server to see the connection closed');
+    expect(await within(outcome, 'the request to reject')).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await within(socketClosed, 'the server to see the connection closed');
     expect(pool.status().keys[0]).toMatchObject({ inFlight: 0, successes: 0 });
   });
 
