@@ -123,6 +123,7 @@ export function contextLengthExceeded(limit: number, tokens: number, param: stri
 
 function windowName(windowMs: number, kind: 'requests' | 'tokens'): string {
   if (windowMs === 60_000) return `${kind} per min (${kind === 'requests' ? 'RPM' : 'TPM'})`;
+  if (windowMs === 86_400_000) return `${kind} per day (${kind === 'requests' ? 'RPD' : 'TPD'})`;
   return `${kind} per ${formatResetDuration(windowMs)}`;
 }
 
@@ -152,6 +153,11 @@ export function rateLimited(
     'rate_limit_exceeded',
     retryAfterHeaders(refusal.retryAfterMs),
   );
+}
+
+/** A self-hosted server's 503 when every slot is busy and its queue is full (Ollama's words). */
+export function serverBusy(): ErrorAnswer {
+  return apiError(503, 'server busy, please try again.  maximum pending requests exceeded', 'api_error');
 }
 
 export interface StatusContext {

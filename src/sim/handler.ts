@@ -6,6 +6,7 @@
 import { redactKey } from '../keys/redact.js';
 import * as errors from './api-errors.js';
 import { FileStore, modelList, modelObject, multipartBoundary, parseMultipart } from './catalog.js';
+import { rateLimitedAnswer } from './dialects.js';
 import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
 import { KeyTable } from './key-table.js';
 import { type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
@@ -27,7 +28,7 @@ import {
   textCompletionStream,
 } from './streaming.js';
 import { TriggerMemory } from './triggers.js';
-import type { RecordedRequest } from './types.js';
+import type { RecordedRequest, SimStats } from './types.js';
 
 export interface SimRequestInput {
   method: string;
@@ -51,6 +52,8 @@ export interface Decision {
   record: RecordedRequest;
   /** What the answer adds to the stats once written (`null` for drops and hangs). */
   answer: AnswerRecord | null;
+  /** Run when the answer is written (settling a request's tokens to its actual usage). */
+  onAnswered?: (now: number) => void;
 }
 
 type Json = { ok: true; value: unknown } | { ok: false };
@@ -159,7 +162,10 @@ export class SimCore {
     return `sim${this.#counter.toString(36).padStart(6, '0')}`;
   }
 
-  /** A JSON answer; `spec` (an authenticated key) adds its `x-ratelimit-*` headers. */
+  /**
+   * A JSON answer; `spec` (an authenticated key) adds its rate-limit headers in its dialect, unless
+   * `limitHeaders` is false (a bare 429).
+   */
   #answer(
     record: RecordedRequest,
     spec: ResolvedKey | null,
@@ -167,12 +173,14 @@ export class SimCore {
     delayMs: number,
     now: number,
     success?: Success,
+    limitHeaders = true,
   ): Decision {
     const headers: Record<string, string> = {
       'x-request-id': `req_${this.#nextId()}`,
       'openai-processing-ms': String(Math.round(delayMs)),
       'openai-version': '2020-10-01',
-      ...(spec ? { 'openai-organization': spec.organizationLabel, ...this.keys.headers(spec, now) } : {}),
+      ...(spec ? { 'openai-organization': spec.organizationLabel } : {}),
+      ...(spec && limitHeaders ? this.keys.headers(spec, now) : {}),
       ...answer.headers,
     };
     const body = answer.body as { error?: { code?: unknown } } | null;
@@ -184,6 +192,7 @@ export class SimCore {
       answer: {
         status: answer.status,
         keyLabel: spec?.label ?? null,
+        groupLabel: spec?.groupLabel ?? null,
         errorCode: typeof code === 'string' ? code : null,
         ...(success ? { fingerprint: success.fingerprint, tokens: success.tokens } : {}),
       },
@@ -293,11 +302,19 @@ export class SimCore {
     if (text.promptTokens > limit) {
       return answer(errors.contextLengthExceeded(limit, text.promptTokens, text.param));
     }
-    const admission = this.keys.admit(spec, text.promptTokens + text.maxOutputTokens, req.now);
+    const admission = this.keys.admit(spec, text.promptTokens + text.maxOutputTokens, req.delayMs, req.now);
     if (!admission.allowed) {
-      return answer(errors.rateLimited(admission, model, spec.organizationLabel, spec.windowMs));
+      if (admission.kind === 'busy') return answer(errors.serverBusy());
+      const refused = rateLimitedAnswer(spec.headers, admission, model, spec.organizationLabel, req.now);
+      return this.#answer(req.record, spec, refused, req.delayMs, req.now, undefined, refused.limitHeaders);
     }
+    if (admission.delayMs !== undefined) req.delayMs = admission.delayMs;
     this.keys.useQuota(spec);
+    const settled = (decision: Decision, tokens: number): Decision => {
+      const { settle } = admission;
+      if (settle) decision.onAnswered = (now) => settle(tokens, now);
+      return decision;
+    };
 
     const ctx: ServeContext = {
       id: this.#nextId(),
@@ -316,23 +333,33 @@ export class SimCore {
       if (decision.outcome.kind === 'json') {
         decision.outcome = { kind: 'sse', status: 200, body: served.sse, headers: decision.outcome.headers };
       }
-      return decision;
+      return settled(decision, served.totalTokens);
     }
     const served = SERVE[endpoint](body, ctx);
-    return answer(
-      { status: 200, body: served.body },
-      { fingerprint: text.fingerprint, tokens: served.totalTokens },
+    return settled(
+      answer(
+        { status: 200, body: served.body },
+        { fingerprint: text.fingerprint, tokens: served.totalTokens },
+      ),
+      served.totalTokens,
     );
   }
 
-  /** Marks a decision carried out: answered (status written) or dropped / hung. */
-  settle(decision: Decision): void {
+  /** Marks a decision carried out at `now`: answered (status written) or dropped / hung. */
+  settle(decision: Decision, now: number): void {
     const { outcome } = decision;
     if (outcome.kind === 'drop') this.stats.dropped();
     else if (outcome.kind === 'hang') this.stats.hung();
     else if (decision.answer) {
       decision.record.status = outcome.status;
       this.stats.answered(decision.answer);
+      decision.onAnswered?.(now);
     }
+  }
+
+  /** The counters, with each group's limiter kind and peak rate. */
+  snapshot(): SimStats {
+    const { min, max } = this.#options.latency;
+    return this.stats.snapshot(this.keys.groups((min + max) / 2));
   }
 }

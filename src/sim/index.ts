@@ -26,8 +26,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   return Object.freeze({
     url: `http://127.0.0.1:${server.port}/v1`,
     port: server.port,
-    stats: () => core.stats.snapshot(),
-    setKeys: (keys: SimKeySpec[]) => core.keys.replace(resolveKeys(keys)),
+    stats: () => core.snapshot(),
+    setKeys: (keys: SimKeySpec[]) => core.keys.replace(resolveKeys(keys, resolved.keyDefaults)),
     inject: (fault: SimFault) => core.faults.push(resolveFault(fault)),
     requests: () => core.log.list(),
     resetStats: () => {

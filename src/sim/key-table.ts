@@ -1,29 +1,74 @@
 /**
- * The simulator's live key table: which keys exist, how much quota each has used, and the
- * rate-limit buckets each group of keys shares. Replaced live by `setKeys`; a key that stays keeps
- * its used quota and its group's buckets.
+ * The simulator's live key table: which keys exist, how much quota each has used, and the limiter
+ * state each group of keys shares. Replaced live by `setKeys`; a key that stays keeps its used
+ * quota and its group's limiter state (new limits apply at once; a new limiter kind starts afresh).
  */
+import { limitHeaders } from './dialects.js';
+import { BucketLimiter } from './limiters/bucket.js';
+import { FixedLimiter } from './limiters/fixed.js';
+import { SlidingLimiter } from './limiters/sliding.js';
+import { peakPerSecond, SlotsLimiter } from './limiters/slots.js';
+import type { RateLimiter, RateLimits, RateRefusal } from './limiters/types.js';
 import type { ResolvedKey } from './options.js';
-import {
-  type Admission,
-  admit,
-  createGroupBuckets,
-  type GroupBuckets,
-  type GroupLimits,
-  rateLimitHeaders,
-} from './rate-limit.js';
+import type { SimLimiter } from './types.js';
 
-export function limitsOf(spec: ResolvedKey): GroupLimits {
+export function limitsOf(spec: ResolvedKey): RateLimits {
   return {
-    requests: { capacity: spec.requestsPerWindow, windowMs: spec.windowMs },
-    tokens: { capacity: spec.tokensPerWindow, windowMs: spec.windowMs },
+    requests: { limit: spec.requestsPerWindow, windowMs: spec.windowMs },
+    tokens: { limit: spec.tokensPerWindow, windowMs: spec.tokenWindowMs },
+    enforceMs: spec.limiter.kind === 'bucket' ? spec.limiter.enforceMs : undefined,
   };
+}
+
+/** What the key table answers for a request. */
+export type KeyAdmission =
+  | {
+      readonly allowed: true;
+      /** `slots`: the time until the answer (the wait for a slot plus the service time). */
+      readonly delayMs?: number;
+      /** With `settleTokens`: settles the charge to the answer's actual tokens. */
+      readonly settle?: (actualTokens: number, now: number) => void;
+    }
+  | RateRefusal
+  | { readonly allowed: false; readonly kind: 'busy' };
+
+type GroupLimiter = RateLimiter | SlotsLimiter;
+
+interface GroupState {
+  /** The limiter kind (and for slots, its configuration) the state was made for. */
+  readonly signature: string;
+  readonly limiter: GroupLimiter;
+}
+
+/** What stats report of a group besides its counters. */
+export interface GroupInfo {
+  readonly limiter: SimLimiter['kind'];
+  readonly peakPerSecond: number | null;
+}
+
+function signatureOf(spec: ResolvedKey): string {
+  const { limiter } = spec;
+  return limiter.kind === 'slots' ? `slots:${limiter.slots}:${limiter.queue}` : limiter.kind;
+}
+
+function createLimiter(spec: ResolvedKey, now: number): GroupLimiter {
+  const { limiter } = spec;
+  switch (limiter.kind) {
+    case 'bucket':
+      return new BucketLimiter(now);
+    case 'sliding':
+      return new SlidingLimiter();
+    case 'fixed':
+      return new FixedLimiter();
+    case 'slots':
+      return new SlotsLimiter({ slots: limiter.slots, queue: limiter.queue }, now);
+  }
 }
 
 export class KeyTable {
   readonly #keys = new Map<string, ResolvedKey>();
   readonly #used = new Map<string, number>();
-  readonly #buckets = new Map<string, GroupBuckets>();
+  readonly #groups = new Map<string, GroupState>();
 
   constructor(keys: readonly ResolvedKey[]) {
     this.replace(keys);
@@ -35,7 +80,7 @@ export class KeyTable {
     for (const spec of keys) this.#keys.set(spec.key, spec);
     for (const key of this.#used.keys()) if (!this.#keys.has(key)) this.#used.delete(key);
     const bucketIds = new Set(keys.map((spec) => spec.bucketId));
-    for (const id of this.#buckets.keys()) if (!bucketIds.has(id)) this.#buckets.delete(id);
+    for (const id of this.#groups.keys()) if (!bucketIds.has(id)) this.#groups.delete(id);
   }
 
   get(key: string): ResolvedKey | undefined {
@@ -51,23 +96,58 @@ export class KeyTable {
     this.#used.set(spec.key, (this.#used.get(spec.key) ?? 0) + 1);
   }
 
-  /** Admits a request of `tokens` tokens against the key's group buckets (taking them if it fits). */
-  admit(spec: ResolvedKey, tokens: number, now: number): Admission {
-    return admit(this.#bucketsOf(spec, now), limitsOf(spec), tokens, now);
+  /**
+   * Admits a request of `tokens` tokens against the key's group limiter (charging it if it fits);
+   * `serviceMs` is its service time for a `slots` group without its own.
+   */
+  admit(spec: ResolvedKey, tokens: number, serviceMs: number, now: number): KeyAdmission {
+    const { limiter } = this.#stateOf(spec, now);
+    if (limiter instanceof SlotsLimiter) {
+      const config = spec.limiter.kind === 'slots' ? spec.limiter : undefined;
+      const slot = limiter.admit(config?.serviceMs ?? serviceMs, now);
+      return slot.allowed ? { allowed: true, delayMs: slot.delayMs } : { allowed: false, kind: 'busy' };
+    }
+    const limits = limitsOf(spec);
+    const admission = limiter.admit(limits, tokens, now);
+    if (!admission.allowed) return admission;
+    if (spec.limiter.kind === 'slots' || !spec.limiter.settleTokens) return { allowed: true };
+    const { ticket } = admission;
+    return {
+      allowed: true,
+      settle: (actualTokens, at) => limiter.settle(limits, ticket, actualTokens, at),
+    };
   }
 
-  /** The `x-ratelimit-*` headers for the key's group at `now`. */
+  /** The rate-limit headers for the key's group at `now`, in the key's dialect. */
   headers(spec: ResolvedKey, now: number): Record<string, string> {
     if (!Number.isFinite(spec.requestsPerWindow) && !Number.isFinite(spec.tokensPerWindow)) return {};
-    return rateLimitHeaders(this.#bucketsOf(spec, now), limitsOf(spec), now);
+    const { limiter } = this.#stateOf(spec, now);
+    if (limiter instanceof SlotsLimiter) return {};
+    return limitHeaders(spec.headers, limiter.view(limitsOf(spec), now), now);
   }
 
-  #bucketsOf(spec: ResolvedKey, now: number): GroupBuckets {
-    let buckets = this.#buckets.get(spec.bucketId);
-    if (!buckets) {
-      buckets = createGroupBuckets(now);
-      this.#buckets.set(spec.bucketId, buckets);
+  /** Each group's limiter kind and peak rate, by group label (the first key of a group decides). */
+  groups(meanLatencyMs: number): Map<string, GroupInfo> {
+    const groups = new Map<string, GroupInfo>();
+    for (const spec of this.#keys.values()) {
+      if (groups.has(spec.groupLabel)) continue;
+      const { limiter } = spec;
+      let peak: number | null = null;
+      if (limiter.kind === 'slots') peak = peakPerSecond(limiter.slots, limiter.serviceMs ?? meanLatencyMs);
+      else if (Number.isFinite(spec.requestsPerWindow))
+        peak = (spec.requestsPerWindow * 1000) / spec.windowMs;
+      groups.set(spec.groupLabel, { limiter: limiter.kind, peakPerSecond: peak });
     }
-    return buckets;
+    return groups;
+  }
+
+  #stateOf(spec: ResolvedKey, now: number): GroupState {
+    const signature = signatureOf(spec);
+    let state = this.#groups.get(spec.bucketId);
+    if (!state || state.signature !== signature) {
+      state = { signature, limiter: createLimiter(spec, now) };
+      this.#groups.set(spec.bucketId, state);
+    }
+    return state;
   }
 }

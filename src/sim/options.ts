@@ -4,7 +4,16 @@
  */
 import { InputError } from '../errors.js';
 import { redactKey } from '../keys/redact.js';
+import {
+  DEFAULT_HEADERS,
+  DEFAULT_LIMITER,
+  type ResolvedHeaders,
+  type ResolvedLimiter,
+  resolveHeaders,
+  resolveLimiter,
+} from './limiter-options.js';
 import type { SimFault, SimulatorOptions } from './types.js';
+import { count, fail, isPlainObject } from './validate.js';
 
 export const SIMULATOR_DEFAULTS = Object.freeze({
   latencyMs: 0,
@@ -25,13 +34,27 @@ export interface ResolvedKey {
   readonly requestsPerWindow: number;
   readonly tokensPerWindow: number;
   readonly windowMs: number;
+  /** The window of `tokensPerWindow` (Groq: tokens per minute beside requests per day). */
+  readonly tokenWindowMs: number;
+  readonly limiter: ResolvedLimiter;
+  readonly headers: ResolvedHeaders;
   readonly models: ReadonlySet<string> | null;
   /** Identifies the shared rate-limit buckets; internal only (it may contain the key). */
   readonly bucketId: string;
   /** What error messages may call the organization (never the key). */
   readonly organizationLabel: string;
   readonly organization: string | undefined;
+  /** How stats name the key's rate-limit group: its `group`, else the redacted key. */
+  readonly groupLabel: string;
 }
+
+/** What keys without their own `limiter` / `headers` sections get. */
+export interface KeyDefaults {
+  readonly limiter: ResolvedLimiter;
+  readonly headers: ResolvedHeaders;
+}
+
+const KEY_DEFAULTS: KeyDefaults = Object.freeze({ limiter: DEFAULT_LIMITER, headers: DEFAULT_HEADERS });
 
 export interface ResolvedOptions {
   readonly keys: readonly ResolvedKey[];
@@ -43,32 +66,7 @@ export interface ResolvedOptions {
   readonly dropRate: number;
   readonly hangRate: number;
   readonly seed: number;
-}
-
-function describe(value: unknown): string {
-  let shown: string;
-  try {
-    shown = JSON.stringify(value) ?? String(value);
-  } catch {
-    shown = String(value);
-  }
-  return `\`${shown}\` (${value === null ? 'null' : typeof value})`;
-}
-
-function fail(field: string, expected: string, value: unknown): never {
-  throw new InputError(`Simulator option \`${field}\` must be ${expected}, got ${describe(value)}`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function count(value: unknown, field: string, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    fail(field, `an integer >= ${min}`, value);
-  }
-  return value;
+  readonly keyDefaults: KeyDefaults;
 }
 
 function rate(value: unknown, field: string): number {
@@ -91,7 +89,7 @@ function optionalString(value: unknown, field: string): string | undefined {
   return value;
 }
 
-function resolveKey(spec: unknown, index: number): ResolvedKey {
+function resolveKey(spec: unknown, index: number, defaults: KeyDefaults): ResolvedKey {
   const at = `keys[${index}]`;
   if (!isPlainObject(spec)) fail(at, 'an object', spec);
   if (typeof spec['key'] !== 'string' || spec['key'].length === 0) {
@@ -104,6 +102,17 @@ function resolveKey(spec: unknown, index: number): ResolvedKey {
   const group = optionalString(spec['group'], `${where}group`);
   const organization = optionalString(spec['organization'], `${where}organization`);
   const models = stringList(spec['models'], `${where}models`);
+  const limiter = resolveLimiter(spec['limiter'], `${where}limiter`, defaults.limiter);
+  if (limiter.kind === 'slots') {
+    for (const field of ['requestsPerWindow', 'tokensPerWindow'] as const) {
+      if (spec[field] !== undefined) {
+        throw new InputError(
+          `Simulator option \`${where}${field}\` cannot be used with limiter kind 'slots' (a slots server has no rate limit)`,
+        );
+      }
+    }
+  }
+  const windowMs = count(spec['windowMs'], `${where}windowMs`, SIMULATOR_DEFAULTS.windowMs, 1);
   return Object.freeze({
     key,
     label,
@@ -115,18 +124,22 @@ function resolveKey(spec: unknown, index: number): ResolvedKey {
       1,
     ),
     tokensPerWindow: count(spec['tokensPerWindow'], `${where}tokensPerWindow`, Number.POSITIVE_INFINITY, 1),
-    windowMs: count(spec['windowMs'], `${where}windowMs`, SIMULATOR_DEFAULTS.windowMs, 1),
+    windowMs,
+    tokenWindowMs: count(spec['tokenWindowMs'], `${where}tokenWindowMs`, windowMs, 1),
+    limiter,
+    headers: resolveHeaders(spec['headers'], `${where}headers`, defaults.headers),
     models: models ? new Set(models) : null,
     bucketId: group !== undefined ? `group:${group}` : `key:${key}`,
     organizationLabel: organization ?? group ?? `org-sim-${label.slice(-4)}`,
     organization,
+    groupLabel: group ?? label,
   });
 }
 
 /** Validates a key table; duplicate key strings are refused. */
-export function resolveKeys(keys: unknown): ResolvedKey[] {
+export function resolveKeys(keys: unknown, defaults: KeyDefaults = KEY_DEFAULTS): ResolvedKey[] {
   if (!Array.isArray(keys)) fail('keys', 'an array of key specs', keys);
-  const resolved = keys.map((spec, index) => resolveKey(spec, index));
+  const resolved = keys.map((spec, index) => resolveKey(spec, index, defaults));
   const seen = new Set<string>();
   for (const [index, spec] of resolved.entries()) {
     if (seen.has(spec.key)) {
@@ -165,8 +178,13 @@ export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOpti
   if (!isPlainObject(faults)) fail('faults', 'an object', faults);
   const port = count(options.port, 'port', SIMULATOR_DEFAULTS.port);
   if (port > 65_535) fail('port', 'an integer from 0 to 65535', port);
+  const keyDefaults: KeyDefaults = Object.freeze({
+    limiter: resolveLimiter(options.limiter, 'limiter', DEFAULT_LIMITER),
+    headers: resolveHeaders(options.headers, 'headers', DEFAULT_HEADERS),
+  });
   return Object.freeze({
-    keys: Object.freeze(resolveKeys(options.keys)),
+    keys: Object.freeze(resolveKeys(options.keys, keyDefaults)),
+    keyDefaults,
     latency: Object.freeze(resolveLatency(options.latencyMs)),
     port,
     models: Object.freeze(stringList(options.models, 'models') ?? [...SIMULATOR_DEFAULTS.models]),

@@ -46,7 +46,7 @@ function carryOut(core: SimCore, decision: Decision, req: IncomingMessage, res: 
     case 'hang':
       break;
   }
-  core.settle(decision);
+  core.settle(decision, Date.now());
 }
 
 function internalError(res: ServerResponse, error: unknown): void {

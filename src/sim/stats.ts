@@ -1,7 +1,11 @@
 /**
  * Counters and the request log. Keys only ever appear redacted here.
  */
-import type { RecordedRequest, SimKeyStats, SimStats } from './types.js';
+import type { GroupInfo } from './key-table.js';
+import type { RecordedRequest, SimGroupStats, SimKeyStats, SimStats } from './types.js';
+
+/** A group's counters (its limiter kind and peak rate are added at snapshot time). */
+type GroupCounts = Pick<SimGroupStats, 'admitted' | 'rateLimited' | 'unavailable'>;
 
 export const REQUEST_LOG_SIZE = 2000;
 
@@ -27,6 +31,8 @@ export interface AnswerRecord {
   status: number;
   /** The redacted key, for known keys only. */
   keyLabel: string | null;
+  /** The key's rate-limit group label, for known keys only. */
+  groupLabel?: string | null;
   /** The error code of the body, for telling `insufficient_quota` from other 429s. */
   errorCode: string | null;
   /** For successful model answers: the fingerprint and the tokens used. */
@@ -38,6 +44,7 @@ export class StatsRecorder {
   #stats = emptyStats();
   // A Map: fingerprints are arbitrary user text (even `__proto__`).
   #answered = new Map<string, number>();
+  #groups = new Map<string, GroupCounts>();
 
   #keyStats(label: string): SimKeyStats {
     let entry = this.#stats.byKey[label];
@@ -63,11 +70,23 @@ export class StatsRecorder {
     if (record.fingerprint !== undefined) {
       this.#answered.set(record.fingerprint, (this.#answered.get(record.fingerprint) ?? 0) + 1);
     }
+    if (record.groupLabel) this.#countGroup(record.groupLabel, record);
     if (record.keyLabel === null) return;
     const key = this.#keyStats(record.keyLabel);
     bump(key.byStatus, status);
     if (success) key.successes += 1;
     key.tokens += record.tokens ?? 0;
+  }
+
+  #countGroup(label: string, record: AnswerRecord): void {
+    let group = this.#groups.get(label);
+    if (!group) {
+      group = { admitted: 0, rateLimited: 0, unavailable: 0 };
+      this.#groups.set(label, group);
+    }
+    if (record.status >= 200 && record.status < 300) group.admitted += 1;
+    else if (record.status === 429 && record.errorCode !== 'insufficient_quota') group.rateLimited += 1;
+    else if (record.status === 503) group.unavailable += 1;
   }
 
   dropped(): void {
@@ -78,23 +97,38 @@ export class StatsRecorder {
     this.#stats.hung += 1;
   }
 
-  snapshot(): SimStats {
+  /** Copies of the counters; `groups` names each counted group's limiter kind and peak rate. */
+  snapshot(groups: ReadonlyMap<string, GroupInfo> = new Map()): SimStats {
     const stats = this.#stats;
     const byKey: Record<string, SimKeyStats> = {};
     for (const [label, entry] of Object.entries(stats.byKey)) {
       byKey[label] = { ...entry, byStatus: { ...entry.byStatus } };
     }
-    return {
+    const snapshot: SimStats = {
       ...stats,
       byStatus: { ...stats.byStatus },
       byKey,
       answered: Object.fromEntries(this.#answered),
     };
+    if (this.#groups.size > 0) {
+      const byGroup: Record<string, SimGroupStats> = {};
+      for (const [label, counts] of this.#groups) {
+        const info = groups.get(label);
+        byGroup[label] = {
+          limiter: info?.limiter ?? 'bucket',
+          ...counts,
+          peakPerSecond: info?.peakPerSecond ?? null,
+        };
+      }
+      snapshot.byGroup = byGroup;
+    }
+    return snapshot;
   }
 
   reset(): void {
     this.#stats = emptyStats();
     this.#answered = new Map();
+    this.#groups = new Map();
   }
 }
 

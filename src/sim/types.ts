@@ -24,6 +24,81 @@ export interface SimKeySpec {
   group?: string;
   /** If set, requests must send this `OpenAI-Organization` header, else 401 `mismatched_organization`. */
   organization?: string;
+  /**
+   * The window of `tokensPerWindow` when it differs from `windowMs` (Groq: requests per day, tokens
+   * per minute). @default windowMs
+   */
+  tokenWindowMs?: number;
+  /** How the key's group enforces its limits. @default the simulator's `limiter`, else `{ kind: 'bucket' }` */
+  limiter?: SimLimiter;
+  /** How answers report the limits. @default the simulator's `headers`, else `{ dialect: 'openai' }` */
+  headers?: SimHeaders;
+}
+
+/** Options every rate limiter (`bucket`, `sliding`, `fixed`) takes. */
+export interface SimRateLimiterBase {
+  /**
+   * Tokens are charged as prompt + `max_tokens` at admission and settled to the answer's actual
+   * `usage.total_tokens` when it is written (the difference refunded, or charged).
+   * @default false (charged at admission, never settled)
+   */
+  settleTokens?: boolean;
+}
+
+/**
+ * The limiter model of a key or group:
+ * - `bucket`: continuous token buckets refilling at limit / window (OpenAI); `reset` = until full.
+ *   `enforceMs` also enforces the limit over that shorter period (a per-minute limit per second:
+ *   bursts of at most limit × enforceMs / window).
+ * - `sliding`: a sliding-window log, at most the limit in any window; `reset` = until the oldest
+ *   counted request leaves.
+ * - `fixed`: fixed windows aligned to multiples of the window; `reset` = until the window ends.
+ * - `slots`: no rate limit but `slots` concurrent requests and a queue of `queue`; beyond it 503;
+ *   latency = service time × queue position; no rate-limit headers.
+ */
+export type SimLimiter =
+  | (SimRateLimiterBase & { kind: 'bucket' /** @default none */; enforceMs?: number })
+  | (SimRateLimiterBase & { kind: 'sliding' })
+  | (SimRateLimiterBase & { kind: 'fixed' })
+  | {
+      kind: 'slots';
+      /** Requests served at once. @default 1 */
+      slots?: number;
+      /** Requests waiting for a slot; one more answers 503. @default 512 (Ollama's `OLLAMA_MAX_QUEUE`) */
+      queue?: number;
+      /** Time one request holds a slot. @default the request's drawn `latencyMs` */
+      serviceMs?: number;
+    };
+
+/**
+ * Rate-limit header dialects: `openai` (`x-ratelimit-{limit,remaining,reset}-{requests,tokens}`),
+ * `azure` (`x-ratelimit-remaining-{requests,tokens}` only), `ietf` (`RateLimit` / `RateLimit-Policy`
+ * structured fields, draft-ietf-httpapi-ratelimit-headers-08 and later), `ietf-legacy`
+ * (`RateLimit-Limit` / `-Remaining` / `-Reset` and `RateLimit-Policy: 100;w=60`, draft 06),
+ * `anthropic` (`anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, RFC 3339 reset
+ * instants, Anthropic's error body), `none` (no rate-limit headers).
+ */
+export type SimDialect = 'openai' | 'azure' | 'ietf' | 'ietf-legacy' | 'anthropic' | 'none';
+
+/**
+ * The `retry-after` of a rate-limited answer: `ms` (`retry-after-ms` plus `retry-after` in whole
+ * seconds, as OpenAI and Azure send), `seconds` (`retry-after` only), `date` (`retry-after` as an
+ * HTTP date), `none`.
+ */
+export type SimRetryAfter = 'ms' | 'seconds' | 'date' | 'none';
+
+export interface SimHeaders {
+  /** @default 'openai' */
+  dialect?: SimDialect;
+  /** @default 'ms' for `openai`, `azure` and `none`; 'seconds' for `ietf`, `ietf-legacy`, `anthropic` */
+  retryAfter?: SimRetryAfter;
+  /** 429 answers carry no rate-limit headers and no `retry-after` at all. @default false */
+  bare429?: boolean;
+  /**
+   * `x-ratelimit-*` values as Azure sometimes sends them: limit and remaining `-1`, reset `0`, for
+   * both kinds (`true`) or one. Only for the `openai` and `azure` dialects. @default false
+   */
+  unknownValues?: boolean | 'requests' | 'tokens';
 }
 
 /** A queued fault: the next `count` matching requests fail this way. */
@@ -65,6 +140,10 @@ export interface SimulatorOptions {
   faults?: SimRandomFaults;
   /** Prompt tokens above this answer 400 `context_length_exceeded`. @default 128_000 */
   contextLimit?: number;
+  /** The limiter of every key without its own. @default { kind: 'bucket' } */
+  limiter?: SimLimiter;
+  /** The rate-limit headers of every key without its own. @default { dialect: 'openai' } */
+  headers?: SimHeaders;
 }
 
 /** Counters for one key (keyed by its redacted form in `SimStats.byKey`). */
@@ -74,6 +153,22 @@ export interface SimKeyStats {
   byStatus: Record<string, number>;
   /** `usage.total_tokens` of the successful answers. */
   tokens: number;
+}
+
+/** Counters for one rate-limit group (keyed by its `group`, or the key's redacted form). */
+export interface SimGroupStats {
+  limiter: SimLimiter['kind'];
+  /** Answers with a 2xx status. */
+  admitted: number;
+  /** 429 answers other than `insufficient_quota`. */
+  rateLimited: number;
+  /** 503 answers (a full `slots` queue, injected or triggered 503s). */
+  unavailable: number;
+  /**
+   * The most requests per second the group can serve: the request limit over its window, or for
+   * `slots`, slots × 1000 / service time; `null` when unbounded or unknown.
+   */
+  peakPerSecond: number | null;
 }
 
 export interface SimStats {
@@ -93,6 +188,8 @@ export interface SimStats {
   dropped: number;
   /** Requests never answered (faults and `[[sim:hang]]`). */
   hung: number;
+  /** Per rate-limit group, once one of its keys' requests was answered (absent until then). */
+  byGroup?: Record<string, SimGroupStats>;
 }
 
 /** One request as received, for tests to check what arrived. */

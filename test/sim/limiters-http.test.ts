@@ -1,0 +1,406 @@
+/**
+ * The limiter models and header dialects over real HTTP, through the real `openai` SDK
+ * (`maxRetries: 0`): what each dialect sends on answers and on 429s, the retry-after forms, the
+ * slots model's 503 and queue order, tokens settled to actual usage.
+ */
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
+import { chat, clientFor, rejectionOf } from './helpers.js';
+
+let sim: Simulator | undefined;
+async function start(options: SimulatorOptions): Promise<Simulator> {
+  sim = await startSimulator(options);
+  return sim;
+}
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+const KEY = 'sk-limiter-http-0001';
+
+/** Header names of a response that describe rate limits, sorted. */
+function limitHeaderNames(headers: Headers): string[] {
+  return [...headers.keys()].filter((name) => /ratelimit|retry-after/.test(name)).sort();
+}
+
+/** Sends `count` requests one after another and returns the last one's rejection. */
+async function exhaust(client: OpenAI, count: number) {
+  for (let i = 0; i < count; i += 1) await chat(client, `fill ${i}`);
+  return rejectionOf(chat(client, 'one too many'));
+}
+
+describe('header dialects', () => {
+  it('ietf: RateLimit-Policy and RateLimit structured fields, retry-after in seconds', async () => {
+    const s = await start({
+      keys: [
+        {
+          key: KEY,
+          requestsPerWindow: 2,
+          tokensPerWindow: 1000,
+          limiter: { kind: 'fixed' },
+          headers: { dialect: 'ietf' },
+        },
+      ],
+    });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(response.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60, "tokens";q=1000;w=60');
+    expect(response.headers.get('ratelimit')).toMatch(/^"default";r=1;t=(\d+), "tokens";r=\d+;t=\1$/);
+    const t = Number(/t=(\d+)/.exec(response.headers.get('ratelimit') ?? '')?.[1]);
+    expect(t).toBeGreaterThanOrEqual(1);
+    expect(t).toBeLessThanOrEqual(60);
+    expect(limitHeaderNames(response.headers)).toEqual(['ratelimit', 'ratelimit-policy']);
+
+    const error = await exhaust(client, 1);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const headers = error['headers'] as Headers;
+    expect(headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(headers.get('retry-after-ms')).toBeNull();
+    expect(headers.get('ratelimit')).toMatch(/^"default";r=0;t=\d+/);
+  });
+
+  it('ietf-legacy: RateLimit-Limit, -Remaining, -Reset and RateLimit-Policy: q;w=', async () => {
+    const s = await start({
+      keys: [{ key: KEY, requestsPerWindow: 5, windowMs: 10_000, headers: { dialect: 'ietf-legacy' } }],
+    });
+    const { response } = await chat(clientFor(s, KEY), 'a').withResponse();
+    expect(response.headers.get('ratelimit-limit')).toBe('5');
+    expect(response.headers.get('ratelimit-remaining')).toBe('4');
+    // A bucket is full again 2 s after one request.
+    expect(response.headers.get('ratelimit-reset')).toBe('2');
+    expect(response.headers.get('ratelimit-policy')).toBe('5;w=10');
+    expect(limitHeaderNames(response.headers)).toEqual([
+      'ratelimit-limit',
+      'ratelimit-policy',
+      'ratelimit-remaining',
+      'ratelimit-reset',
+    ]);
+  });
+
+  it('anthropic: anthropic-ratelimit-* with RFC 3339 reset instants, its error body, retry-after in seconds', async () => {
+    const s = await start({
+      keys: [{ key: KEY, requestsPerWindow: 2, tokensPerWindow: 10_000, headers: { dialect: 'anthropic' } }],
+    });
+    const client = clientFor(s, KEY);
+    const before = Date.now();
+    const { response } = await chat(client, 'a').withResponse();
+    expect(response.headers.get('anthropic-ratelimit-requests-limit')).toBe('2');
+    expect(response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('1');
+    const reset = response.headers.get('anthropic-ratelimit-requests-reset') ?? '';
+    expect(reset).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // Full again 30 s after one of two requests per minute, rounded up to the second.
+    expect(Date.parse(reset)).toBeGreaterThanOrEqual(before + 29_000);
+    expect(Date.parse(reset)).toBeLessThanOrEqual(Date.now() + 31_000);
+    expect(response.headers.get('anthropic-ratelimit-tokens-limit')).toBe('10000');
+    expect(response.headers.get('anthropic-ratelimit-tokens-reset')).toMatch(/Z$/);
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBeNull();
+
+    const error = await exhaust(client, 1);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error['type']).toBe('rate_limit_error');
+    expect((error['error'] as { type: string }).type).toBe('rate_limit_error');
+    const headers = error['headers'] as Headers;
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(headers.get('retry-after-ms')).toBeNull();
+    expect(headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+  });
+
+  it('azure: only x-ratelimit-remaining-*, and Azure’s 429 body with code "429"', async () => {
+    const s = await start({
+      keys: [
+        {
+          key: KEY,
+          requestsPerWindow: 1,
+          tokensPerWindow: 5000,
+          windowMs: 10_000,
+          headers: { dialect: 'azure' },
+        },
+      ],
+    });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(limitHeaderNames(response.headers)).toEqual([
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-remaining-tokens',
+    ]);
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    const error = await rejectionOf(chat(client, 'b'));
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error['code']).toBe('429');
+    expect(error.message).toMatch(/exceeded call rate limit/);
+    expect(Number((error['headers'] as Headers).get('retry-after-ms'))).toBeGreaterThan(0);
+  });
+
+  it('none: no rate-limit headers on answers; a 429 still carries retry-after-ms by default', async () => {
+    const s = await start({ keys: [{ key: KEY, requestsPerWindow: 1, headers: { dialect: 'none' } }] });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(limitHeaderNames(response.headers)).toEqual([]);
+    const error = await rejectionOf(chat(client, 'b'));
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(limitHeaderNames(error['headers'] as Headers)).toEqual(['retry-after', 'retry-after-ms']);
+  });
+
+  it('bare429: a 429 without any header while answers keep theirs', async () => {
+    const s = await start({ keys: [{ key: KEY, requestsPerWindow: 1, headers: { bare429: true } }] });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('1');
+    const error = await rejectionOf(chat(client, 'b'));
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error['code']).toBe('rate_limit_exceeded');
+    expect(limitHeaderNames(error['headers'] as Headers)).toEqual([]);
+  });
+
+  it('unknownValues: Azure-style -1 / 0 values for the tokens, real values for requests', async () => {
+    const s = await start({
+      keys: [
+        { key: KEY, requestsPerWindow: 10, tokensPerWindow: 1000, headers: { unknownValues: 'tokens' } },
+      ],
+    });
+    const { response } = await chat(clientFor(s, KEY), 'a').withResponse();
+    expect(response.headers.get('x-ratelimit-limit-tokens')).toBe('-1');
+    expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe('-1');
+    expect(response.headers.get('x-ratelimit-reset-tokens')).toBe('0');
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('10');
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('9');
+  });
+});
+
+describe('retry-after forms', () => {
+  it('seconds: retry-after only, whole seconds rounded up', async () => {
+    const s = await start({
+      keys: [{ key: KEY, requestsPerWindow: 1, windowMs: 5000, headers: { retryAfter: 'seconds' } }],
+    });
+    const error = await exhaust(clientFor(s, KEY), 1);
+    const headers = error['headers'] as Headers;
+    expect(headers.get('retry-after')).toBe('5');
+    expect(headers.get('retry-after-ms')).toBeNull();
+    expect(headers.get('x-ratelimit-remaining-requests')).toBe('0');
+  });
+
+  it('date: retry-after as an HTTP date no earlier than the wait', async () => {
+    const s = await start({
+      keys: [{ key: KEY, requestsPerWindow: 1, windowMs: 30_000, headers: { retryAfter: 'date' } }],
+    });
+    const before = Date.now();
+    const error = await exhaust(clientFor(s, KEY), 1);
+    const value = (error['headers'] as Headers).get('retry-after') ?? '';
+    expect(value).toMatch(/^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+    expect(Date.parse(value)).toBeGreaterThanOrEqual(before + 29_000);
+    expect(Date.parse(value)).toBeLessThanOrEqual(Date.now() + 31_000);
+    expect((error['headers'] as Headers).get('retry-after-ms')).toBeNull();
+  });
+
+  it('none: rate-limit headers but no retry-after', async () => {
+    const s = await start({ keys: [{ key: KEY, requestsPerWindow: 1, headers: { retryAfter: 'none' } }] });
+    const error = await exhaust(clientFor(s, KEY), 1);
+    expect(limitHeaderNames(error['headers'] as Headers)).toEqual([
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+    ]);
+  });
+});
+
+describe('limiter models over HTTP', () => {
+  it('bucket with enforceMs: a per-minute limit enforced per second refuses a burst the headers allow', async () => {
+    const s = await start({
+      keys: [
+        { key: KEY, requestsPerWindow: 120, windowMs: 60_000, limiter: { kind: 'bucket', enforceMs: 1000 } },
+      ],
+    });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('119');
+    await chat(client, 'b');
+    const error = await rejectionOf(chat(client, 'c'));
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error.message).toContain('on requests per 1s');
+    expect(Number((error['headers'] as Headers).get('retry-after-ms'))).toBeLessThanOrEqual(500);
+    expect(Number((error['headers'] as Headers).get('x-ratelimit-remaining-requests'))).toBeGreaterThan(100);
+  });
+
+  it('groq: requests counted per day beside tokens per minute', async () => {
+    const s = await start({
+      keys: [
+        {
+          key: KEY,
+          requestsPerWindow: 3,
+          windowMs: 86_400_000,
+          tokensPerWindow: 6000,
+          tokenWindowMs: 60_000,
+          headers: { retryAfter: 'seconds' },
+        },
+      ],
+    });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'x'.repeat(40), { max_tokens: 50 }).withResponse();
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    // One of three requests per day is back in 8 hours.
+    expect(response.headers.get('x-ratelimit-reset-requests')).toMatch(/^(7h59m59\.\d+s|8h0m0s)$/);
+    expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe('5940');
+    // 60 of 6000 tokens per minute are back in 600 ms.
+    expect(response.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(59\dms|600ms)$/);
+    const error = await exhaust(client, 2);
+    expect(error.message).toContain('on requests per day (RPD): Limit 3, Used 3');
+    expect(Number((error['headers'] as Headers).get('retry-after'))).toBeGreaterThan(28_000);
+  });
+
+  it('sliding: reset is the time until the oldest counted request leaves the window', async () => {
+    const s = await start({
+      keys: [{ key: KEY, requestsPerWindow: 2, windowMs: 60_000, limiter: { kind: 'sliding' } }],
+    });
+    const client = clientFor(s, KEY);
+    const { response } = await chat(client, 'a').withResponse();
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    expect(response.headers.get('x-ratelimit-reset-requests')).toMatch(/^(59\.\d+s|1m0s)$/);
+    const error = await exhaust(client, 1);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(Number((error['headers'] as Headers).get('retry-after-ms'))).toBeGreaterThan(58_000);
+  });
+
+  it('settleTokens: tokens charged as prompt + max_tokens, settled to the actual usage when answered', async () => {
+    const settled = await start({
+      keys: [
+        {
+          key: KEY,
+          tokensPerWindow: 100,
+          windowMs: 3_600_000,
+          limiter: { kind: 'bucket', settleTokens: true },
+        },
+      ],
+    });
+    const client = clientFor(settled, KEY);
+    // 40 characters = 10 prompt tokens + 50 max tokens = 60 charged; the answer uses 10 + 12.
+    const first = await chat(client, 'x'.repeat(40), { max_tokens: 50 }).withResponse();
+    expect(first.response.headers.get('x-ratelimit-remaining-tokens')).toBe('40');
+    expect(first.data.usage?.total_tokens).toBe(22);
+    // 100 - 22 - 60 = 18: fits only because the first request was settled.
+    const second = await chat(client, 'y'.repeat(40), { max_tokens: 50 }).withResponse();
+    expect(second.response.headers.get('x-ratelimit-remaining-tokens')).toBe('18');
+  });
+
+  it('without settleTokens the same two requests exceed the token limit', async () => {
+    const s = await start({ keys: [{ key: KEY, tokensPerWindow: 100, windowMs: 3_600_000 }] });
+    const client = clientFor(s, KEY);
+    await chat(client, 'x'.repeat(40), { max_tokens: 50 });
+    const error = await rejectionOf(chat(client, 'y'.repeat(40), { max_tokens: 50 }));
+    expect(error['type']).toBe('tokens');
+  });
+
+  it('slots: one served, one queued behind it for twice the service time, one more answered 503', async () => {
+    const s = await start({
+      keys: [{ key: KEY }],
+      limiter: { kind: 'slots', slots: 1, queue: 1, serviceMs: 1500 },
+    });
+    const client = clientFor(s, KEY);
+    const order: string[] = [];
+    const send = (text: string) =>
+      chat(client, text)
+        .withResponse()
+        .then(
+          ({ response }) => {
+            order.push('ok');
+            expect(limitHeaderNames(response.headers)).toEqual([]);
+            return Number(response.headers.get('openai-processing-ms'));
+          },
+          (error: Error & { status?: number }) => {
+            order.push(String(error.status));
+            return -1;
+          },
+        );
+    const latencies = await Promise.all([send('a'), send('b'), send('c')]);
+    // The 503 answers at once, then the served request, then the queued one.
+    expect(order).toEqual(['503', 'ok', 'ok']);
+    const [served, queued] = latencies.filter((ms) => ms >= 0).sort((a, b) => a - b);
+    expect(served).toBe(1500);
+    expect(queued).toBeGreaterThan(1500);
+    expect(queued).toBeLessThanOrEqual(3000);
+    expect(s.stats().byGroup).toEqual({
+      'sk-…0001': {
+        limiter: 'slots',
+        admitted: 2,
+        rateLimited: 0,
+        unavailable: 1,
+        peakPerSecond: 1000 / 1500,
+      },
+    });
+  });
+
+  it('a slots 503 is the server-busy error of an OpenAI-compatible server', async () => {
+    const s = await start({
+      keys: [{ key: KEY, limiter: { kind: 'slots', slots: 1, queue: 0, serviceMs: 2000 } }],
+    });
+    const client = clientFor(s, KEY);
+    const results = await Promise.allSettled([chat(client, 'a'), chat(client, 'b')]);
+    const refused = results.find((r) => r.status === 'rejected');
+    expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(OpenAI.InternalServerError);
+    const error = (refused as PromiseRejectedResult).reason as Error & { status: number };
+    expect(error.status).toBe(503);
+    expect(error.message).toContain('server busy');
+  });
+});
+
+describe('stats per group', () => {
+  it('counts admitted and refused answers per group with its peak rate', async () => {
+    const s = await start({
+      keys: [
+        {
+          key: 'sk-group-one-0001',
+          group: 'org-a',
+          requestsPerWindow: 2,
+          windowMs: 1000,
+          limiter: { kind: 'fixed' },
+        },
+        {
+          key: 'sk-group-two-0002',
+          group: 'org-a',
+          requestsPerWindow: 2,
+          windowMs: 1000,
+          limiter: { kind: 'fixed' },
+        },
+      ],
+    });
+    await chat(clientFor(s, 'sk-group-one-0001'), 'a');
+    await chat(clientFor(s, 'sk-group-two-0002'), 'b');
+    const results = await Promise.allSettled([chat(clientFor(s, 'sk-group-one-0001'), 'c')]);
+    const refused = results.filter((r) => r.status === 'rejected').length;
+    expect(s.stats().byGroup?.['org-a']).toEqual({
+      limiter: 'fixed',
+      admitted: 3 - refused,
+      rateLimited: refused,
+      unavailable: 0,
+      peakPerSecond: 2,
+    });
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    [{ keys: [{ key: KEY, limiter: { kind: 'sliding', windo: 5 } }] }, /`keys\[0\]\.limiter\.windo`/],
+    [
+      { keys: [{ key: KEY, limiter: { kind: 'leaky' } }] },
+      /`keys\[0\]\.limiter\.kind`.*'bucket', 'sliding', 'fixed', 'slots'/,
+    ],
+    [{ keys: [{ key: KEY, headers: { dialect: 'ietf', extra: true } }] }, /`keys\[0\]\.headers\.extra`/],
+    [{ keys: [{ key: KEY, headers: { dialect: 'aws' } }] }, /`keys\[0\]\.headers\.dialect`/],
+    [{ keys: [{ key: KEY, headers: { retryAfter: 'minutes' } }] }, /`keys\[0\]\.headers\.retryAfter`/],
+    [
+      { keys: [{ key: KEY }], limiter: { kind: 'slots', slots: 0 } },
+      /`limiter\.slots` must be an integer >= 1/,
+    ],
+    [
+      { keys: [{ key: KEY }], limiter: { kind: 'bucket', queue: 3 } },
+      /`limiter\.queue` is not an option of kind 'bucket'/,
+    ],
+    [
+      { keys: [{ key: KEY, requestsPerWindow: 5, limiter: { kind: 'slots' } }] },
+      /`keys\[0\]\.requestsPerWindow`.*slots/,
+    ],
+  ])('refuses %j naming the field', async (options, message) => {
+    await expect(startSimulator(options as unknown as SimulatorOptions)).rejects.toThrow(message);
+  });
+});
