@@ -1,12 +1,11 @@
 /**
  * Finding and reading lane files: large blocks, lines split by hand, each line read by `ParsedLine`.
- * A bad last line is torn (a crash cut it; ignored, the item is redone); a bad line with anything
- * after it is corruption and stops the read with CHECKPOINT_INVALID naming the file and line.
+ * A bad line costs only its own items, which a rerun redoes: a bad last line is torn (a crash cut
+ * it), a bad line with anything after it is corrupt (counted, and the first one named).
  */
 
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KeybatchError } from '../errors.js';
 import { ParsedLine } from './record.js';
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
@@ -41,18 +40,22 @@ export type RecordVisitor = (line: ParsedLine, buf: Buffer, bufOffset: number, l
 
 export interface LaneFileStats {
   lines: number;
+  /** 1 if the last line is cut short (a crash), else 0. */
   tornLines: number;
+  /** Bad lines with something after them (skipped). */
+  corruptLines: number;
+  /** The first corrupt line: its number and why it was refused. */
+  firstCorrupt?: { lineNo: number; problem: string };
 }
 
-export function invalidLine(path: string, lineNo: number, problem: string): KeybatchError {
-  return new KeybatchError(
-    'CHECKPOINT_INVALID',
-    `Checkpoint file ${path} line ${lineNo} is not a valid record (it ${problem}); ` +
-      'delete the file or rerun with --fresh / resume: false',
-  );
+/** One line naming the first corrupt line of `path` and how many there are. */
+export function describeCorrupt(path: string, stats: LaneFileStats): string {
+  const first = stats.firstCorrupt;
+  const where = first ? ` (first: line ${first.lineNo}, it ${first.problem})` : '';
+  return `${path}: ${stats.corruptLines} corrupt line(s) skipped${where}; their items are redone`;
 }
 
-/** Reads one lane file start to end, calling `visit` for each good record. */
+/** Reads one lane file start to end, calling `visit` for each good record; bad lines are skipped and counted. */
 export async function readLaneFile(path: string, visit: RecordVisitor): Promise<LaneFileStats> {
   const handle = await open(path, 'r');
   const line = new ParsedLine();
@@ -62,13 +65,19 @@ export async function readLaneFile(path: string, visit: RecordVisitor): Promise<
   let have = 0;
   let lineNo = 0;
   let lines = 0;
+  let corruptLines = 0;
+  let firstCorrupt: LaneFileStats['firstCorrupt'];
   // A bad line is only torn if nothing follows it; until we know, remember it.
   let pending: { lineNo: number; problem: string } | undefined;
 
   const take = (start: number, end: number, terminated: boolean) => {
     lineNo++;
     if (start === end) return;
-    if (pending) throw invalidLine(path, pending.lineNo, pending.problem);
+    if (pending) {
+      corruptLines++;
+      firstCorrupt ??= pending;
+      pending = undefined;
+    }
     if (line.parse(buf, start, end, terminated)) {
       lines++;
       visit(line, buf, bufOffset, lineNo);
@@ -107,5 +116,7 @@ export async function readLaneFile(path: string, visit: RecordVisitor): Promise<
   } finally {
     await handle.close();
   }
-  return { lines, tornLines: pending ? 1 : 0 };
+  const stats: LaneFileStats = { lines, tornLines: pending ? 1 : 0, corruptLines };
+  if (firstCorrupt) stats.firstCorrupt = firstCorrupt;
+  return stats;
 }

@@ -2,6 +2,7 @@
 
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { KeybatchError } from '../errors.js';
+import { checkpointWriteError } from './write-error.js';
 
 export interface Manifest {
   version: 1;
@@ -15,6 +16,14 @@ export interface Manifest {
   total?: number;
   /** Set once every item has a record. */
   complete?: boolean;
+  /** The output file the last merge wrote, as it was then: a later run may replace that file, not another. */
+  output?: OutputRecord;
+}
+
+/** What identifies an output file keybatch wrote: its size and modification time right after the merge. */
+export interface OutputRecord {
+  size: number;
+  mtimeMs: number;
 }
 
 /** The manifest at `path`, or undefined if there is none. Throws CHECKPOINT_INVALID if unreadable. */
@@ -49,6 +58,13 @@ function manifestProblem(data: unknown): string | undefined {
   }
   const complete = data['complete'];
   if (complete !== undefined && typeof complete !== 'boolean') return '"complete" is not a boolean';
+  const output = data['output'];
+  if (
+    output !== undefined &&
+    !(isPlainObject(output) && Number.isSafeInteger(output['size']) && Number.isFinite(output['mtimeMs']))
+  ) {
+    return '"output" is not an object with a "size" and an "mtimeMs"';
+  }
   return undefined;
 }
 
@@ -59,7 +75,10 @@ function invalidManifest(path: string, problem: string): KeybatchError {
   );
 }
 
-/** Writes a temporary file beside `path`, then renames it over `path`: readers see old or new, never half. */
+/**
+ * Writes a temporary file beside `path`, then renames it over `path`: readers see old or new, never
+ * half. A failure leaves the old one and is KeybatchError CHECKPOINT_WRITE.
+ */
 export async function writeManifest(path: string, manifest: Manifest): Promise<void> {
   const temp = `${path}.tmp-${process.pid}`;
   try {
@@ -67,7 +86,7 @@ export async function writeManifest(path: string, manifest: Manifest): Promise<v
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    throw checkpointWriteError(path, error);
   }
 }
 

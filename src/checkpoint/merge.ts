@@ -5,13 +5,18 @@
  * how long: 16 bytes per item). A success beats any failure, and among equals the later line wins.
  * Pass 2 copies, for i = 0..total-1, the result's bytes as written (never re-serialised) through a
  * read-ahead window per lane file into a buffered writer, to `<output>.tmp-<pid>`, renamed into
- * place at the end: an existing output is only ever replaced by a complete new one.
+ * place at the end: an existing output is only ever replaced by a complete new one. A failed write
+ * (a full disk) removes the temporary file and is KeybatchError CHECKPOINT_WRITE; the temporary
+ * files of a killed merge are removed by the next run (`removeStaleMergeTemps`).
  */
 
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { KeybatchError } from '../errors.js';
 import { listLaneFiles, readLaneFile } from './lane-file.js';
+import { isProcessAlive } from './lock.js';
 import { KIND_RESULT, parseErrorPayload } from './record.js';
+import { checkpointWriteError } from './write-error.js';
 
 export interface MergeResult {
   /** Lines written to the output (results and error lines); 0 if it was not written. */
@@ -58,15 +63,43 @@ export async function mergeRunDir(dir: string, output: string, total: number): P
   }
   if (missingCount > 0) return { written: 0, failed, missing, missingCount };
 
-  const temp = `${output}.tmp-${process.pid}`;
+  const temp = mergeTemp(output, process.pid);
   try {
     await writeOrdered(files, where, total, temp);
     await rename(temp, output);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    const syscall = (error as NodeJS.ErrnoException).syscall;
+    if (syscall === 'read') throw error;
+    throw checkpointWriteError(output, error, 'the checkpoint is kept whole', 'rerun to write the output');
   }
   return { written: total, failed, missing, missingCount };
+}
+
+function mergeTemp(output: string, pid: number): string {
+  return `${output}.tmp-${pid}`;
+}
+
+/**
+ * Removes `<output>.tmp-<pid>` files of merges that cannot be running: their process is gone, or
+ * it is this one (a pid reused by a later process). Call it holding the run directory's lock.
+ */
+export async function removeStaleMergeTemps(output: string): Promise<void> {
+  const prefix = `${basename(output)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(output));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = name.slice(prefix.length);
+    if (!/^\d+$/.test(pid)) continue;
+    if (Number(pid) === process.pid || !isProcessAlive(Number(pid))) {
+      await rm(join(dirname(output), name), { force: true });
+    }
+  }
 }
 
 /** Pass 1. */

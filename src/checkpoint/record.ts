@@ -6,7 +6,8 @@
  *
  * `i` comes first so a reader takes it, and the kind, from a fixed prefix without parsing the rest.
  * A line that ends in '\n' was written whole (one record never contains a raw newline), so for it
- * the prefix and the final `}` are enough; only a last line without '\n' gets a full JSON.parse.
+ * the prefix and the final `}` are enough; only a last line without '\n', or one holding the start
+ * of another record (`{"i":`, as a failed write followed by a retry leaves), gets a full JSON.parse.
  */
 
 import { KeybatchError, type SerializedError } from '../errors.js';
@@ -96,6 +97,11 @@ export class ParsedLine {
     this.valueEnd = end - 1;
     if (this.valueEnd <= this.valueStart || buf[end - 1] !== CLOSE_BRACE) return this.refuse('is cut short');
     if (!terminated && !isCompleteJson(buf, start, end)) return this.refuse('is cut short');
+    // A write cut short, then another record after it on the same line: only a full parse tells
+    // such a line from a result that merely holds an object starting with "i".
+    if (terminated && holdsRecordStart(buf, this.valueStart, end) && !isCompleteJson(buf, start, end)) {
+      return this.refuse('holds a record cut short followed by another');
+    }
     if (this.kind === KIND_ERROR) {
       const error = parseErrorPayload(buf, this.valueStart, this.valueEnd);
       if (!error) return this.refuse('has an "e" that is not an error object');
@@ -108,6 +114,26 @@ export class ParsedLine {
     this.problem = problem;
     return false;
   }
+}
+
+/** Whether `{"i":` occurs in `buf[from, end)`. Every line starts with `{`, so no search passes the next line. */
+function holdsRecordStart(buf: Uint8Array, from: number, end: number): boolean {
+  const bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (
+    let p = bytes.indexOf(OPEN_BRACE, from);
+    p !== -1 && p + 4 < end;
+    p = bytes.indexOf(OPEN_BRACE, p + 1)
+  ) {
+    if (
+      bytes[p + 1] === QUOTE &&
+      bytes[p + 2] === LETTER_I &&
+      bytes[p + 3] === QUOTE &&
+      bytes[p + 4] === COLON
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function isCompleteJson(buf: Uint8Array, start: number, end: number): boolean {

@@ -18,6 +18,19 @@ export interface PipelineOptions<A = unknown, T = unknown> {
   output?: string;
   /** Skip items already in the checkpoint; `false` starts over. @default true */
   resume?: boolean;
+  /**
+   * Let `output` replace the input file, or an existing file that is not this run's output (one the
+   * run directory's last merge did not write, or changed since). Without it such a run refuses
+   * (`OUTPUT_REFUSED`) before sending anything. The checkpoint rules are unchanged.
+   * @default false
+   */
+  overwrite?: boolean;
+  /**
+   * The input file, when `data` is not its path (e.g. records read from it): `output` may not
+   * replace it without `overwrite`.
+   * @default `data` when it is a path, else none
+   */
+  inputFile?: string;
   /** Passed to `fn` as `ctx.args` (structured-cloned into worker threads). */
   args?: A;
   /** Stops the run: no new chunks, requests in flight aborted; the checkpoint stays resumable. */
@@ -96,7 +109,10 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
   integer('chunkRetryDelayMs', resolved.chunkRetryDelayMs, 0);
   if (resolved.total !== undefined) integer('total', resolved.total, 0);
-  for (const key of ['output', 'checkpoint'] as const) {
+  if (resolved.overwrite !== undefined && typeof resolved.overwrite !== 'boolean') {
+    throw new InputError(`Expected \`overwrite\` to be a boolean, got ${describe(resolved.overwrite)}`);
+  }
+  for (const key of ['output', 'checkpoint', 'inputFile'] as const) {
     const value = resolved[key];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
       throw new InputError(`Expected \`${key}\` to be a file path, got ${describe(value)}`);

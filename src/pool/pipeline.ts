@@ -6,7 +6,14 @@
 
 import { setMaxListeners } from 'node:events';
 import type { LaneWriter } from '../checkpoint/index.js';
-import { type EncodedResults, finalErrorCode, openRunDir, type RunDir } from '../checkpoint/index.js';
+import {
+  checkOutputPath,
+  DoneSet,
+  type EncodedResults,
+  finalErrorCode,
+  openRunDir,
+  type RunDir,
+} from '../checkpoint/index.js';
 import {
   AbortError,
   InputError,
@@ -135,7 +142,16 @@ class Run<T, R, A> {
     private readonly logger: Logger,
   ) {}
 
+  /** Runs, then closes the run directory (its lock is released) however the run ended. */
   async execute(data: PipelineInput<T>): Promise<PipelineResult<R>> {
+    try {
+      return await this.executeHoldingDir(data);
+    } finally {
+      await this.runDir?.close();
+    }
+  }
+
+  private async executeHoldingDir(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
     // Worker threads start (and load the task module) while the input is checked and counted.
     const runner = this.createRunner();
@@ -176,26 +192,42 @@ class Run<T, R, A> {
     data: PipelineInput<T>,
   ): Promise<{ input: OpenedInput<T>; isDone: (i: number) => boolean }> {
     const { opts } = this;
+    const overwrite = opts.overwrite === true;
+    // Before anything is read or sent: the output can be written, and is not the input.
+    if (opts.output) {
+      await checkOutputPath(opts.output, {
+        input: typeof data === 'string' ? data : opts.inputFile,
+        overwrite,
+      });
+    }
     // Worker threads get a file's lines as bytes, and decode and parse them there, off the main thread.
     const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' });
     this.total = input.total ?? opts.total;
     const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
     if (!dir) return { input, isDone: () => false };
+    // Locked until execute() closes it; refuses an output this run directory did not write.
     this.runDir = await openRunDir(dir, {
       fingerprint: input.fingerprint,
       options: { args: opts.args ?? null, ...opts.resultOptions },
       fresh: !opts.resume,
+      ...(opts.output ? { output: opts.output, overwrite } : {}),
     });
     const scan = await this.runDir.scan();
     if (scan.tornLines > 0)
       this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);
+    for (const line of scan.corrupt) this.logger.warn(line);
+    let isDone = (i: number) => scan.done.has(i);
     if (!opts.output && scan.done.size > 0) {
+      // In memory, done means a result was read back (a damaged one is redone).
+      const read = new DoneSet();
       await this.runDir.readResults((i, value) => {
         this.results[i] = value as R;
+        read.add(i);
       });
+      isDone = (i) => read.has(i);
     }
     if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
-    return { input, isDone: (i) => scan.done.has(i) };
+    return { input, isDone };
   }
 
   private createRunner(): LaneRunner {

@@ -153,7 +153,8 @@ describe('merge', () => {
 
     await fc.assert(
       fc.asyncProperty(scenario, async ({ total, chunkSize, plans, crashes }) => {
-        const { root, dir } = await newRun();
+        const { root, dir, run: made } = await newRun();
+        await made.close();
         const events: Array<{ lane: number; order: number; ok: boolean; items: number[] }> = [];
         const succeeded = new Set<number>();
         for (let start = 0, c = 0; start < total; start += chunkSize, c++) {
@@ -196,6 +197,7 @@ describe('merge', () => {
             await appendFile(join(dir, `worker-${crashed}.jsonl`), `{"i":${n},"r":{"torn":`);
             tornFiles.add(crashed);
             lanes = new Map();
+            await run.close(); // as the crashed process's end does
             run = await openRunDir(dir, init);
             expect((await run.scan()).tornLines).toBe(tornFiles.size);
           }
@@ -223,6 +225,7 @@ describe('merge', () => {
               error: { code: 'E_TEST', message: expect.any(String), status: 500 },
             });
         }
+        await run.close();
       }),
       { numRuns: 80 },
     );

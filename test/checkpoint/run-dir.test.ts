@@ -11,6 +11,13 @@ async function runDirIn(): Promise<string> {
   return join(await tempDir(), 'out.jsonl.keybatch');
 }
 
+/** A run directory made with `init` holding one record, closed. */
+async function withRecord(dir: string): Promise<void> {
+  const run = await openRunDir(dir, init);
+  run.openLane(0).append([{ i: 0, r: 'zero' }]);
+  await run.close();
+}
+
 describe('openRunDir', () => {
   it('a fresh directory gets a manifest with the fingerprint and options', async () => {
     const dir = await runDirIn();
@@ -19,6 +26,8 @@ describe('openRunDir', () => {
     expect(onDisk).toEqual(run.manifest);
     expect(onDisk).toMatchObject({ version: 1, fingerprint: init.fingerprint, options: init.options });
     expect(Number.isNaN(Date.parse(onDisk.createdAt))).toBe(false);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'manifest.json']);
+    await run.close();
     expect(await readdir(dir)).toEqual(['manifest.json']);
   });
 
@@ -27,7 +36,7 @@ describe('openRunDir', () => {
     const first = await openRunDir(dir, init);
     const lane = first.openLane(0);
     lane.append([{ i: 0, r: 'zero' }]);
-    lane.close();
+    await first.close();
 
     // Key order and undefined members do not count as differences.
     const again = await openRunDir(dir, {
@@ -42,7 +51,7 @@ describe('openRunDir', () => {
 
   it('a different fingerprint is refused, naming the directory and how to start fresh', async () => {
     const dir = await runDirIn();
-    await openRunDir(dir, init);
+    await withRecord(dir);
     const error = await caught(openRunDir(dir, { ...init, fingerprint: 'b'.repeat(64) }));
     expect(error).toBeInstanceOf(CheckpointMismatchError);
     expect((error as KeybatchError).code).toBe('CHECKPOINT_MISMATCH');
@@ -57,7 +66,7 @@ describe('openRunDir', () => {
 
   it('a different option is refused, naming the option with its old and new values', async () => {
     const dir = await runDirIn();
-    await openRunDir(dir, init);
+    await withRecord(dir);
     const error = await caught(
       openRunDir(dir, { ...init, options: { chunkSize: 20, model: 'gpt-4o-mini', temperature: 0.5 } }),
     );
@@ -77,19 +86,21 @@ describe('openRunDir', () => {
       lane.append([{ i: id, r: id }]);
       lane.close();
     }
+    await first.close();
     const fresh = await openRunDir(dir, { fingerprint: 'c'.repeat(64), options: {}, fresh: true });
-    expect(await readdir(dir)).toEqual(['manifest.json']);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'manifest.json']);
     expect(fresh.manifest.fingerprint).toBe('c'.repeat(64));
     const scan = await fresh.scan();
     expect(scan.done.size).toBe(0);
     expect(scan.maxLane).toBe(-1);
+    await fresh.close();
     // And the new manifest is what a resume now compares against.
     await expect(openRunDir(dir, { fingerprint: 'c'.repeat(64), options: {} })).resolves.toBeDefined();
   });
 
   it('a corrupt manifest is CHECKPOINT_INVALID naming the file, and fresh replaces it', async () => {
     const dir = await runDirIn();
-    await openRunDir(dir, init);
+    await withRecord(dir);
     const manifest = join(dir, 'manifest.json');
     await writeFile(manifest, '{"version":1,"fingerpr');
     const error = await caught(openRunDir(dir, init));
@@ -109,6 +120,7 @@ describe('openRunDir', () => {
     const dir = await runDirIn();
     const run = await openRunDir(dir, init);
     run.openLane(0).append([{ i: 0, r: 1 }]);
+    await run.close();
     await rm(join(dir, 'manifest.json'));
     const error = await caught(openRunDir(dir, init));
     expect((error as KeybatchError).code).toBe('CHECKPOINT_INVALID');
@@ -122,7 +134,8 @@ describe('openRunDir', () => {
     expect(run.manifest).toMatchObject({ total: 9, complete: true });
     const onDisk = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
     expect(onDisk).toMatchObject({ total: 9, complete: true, fingerprint: init.fingerprint });
-    expect(await readdir(dir)).toEqual(['manifest.json']);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'manifest.json']);
+    await run.close();
     const reopened = await openRunDir(dir, init);
     expect(reopened.manifest.total).toBe(9);
   });

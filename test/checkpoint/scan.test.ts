@@ -2,7 +2,7 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DoneSet, openRunDir, readResults } from '../../src/checkpoint/index.js';
-import { KeybatchError } from '../../src/errors.js';
+import type { KeybatchError } from '../../src/errors.js';
 import { caught, tempDir } from './helpers.js';
 
 const init = { fingerprint: 'f'.repeat(64), options: {} };
@@ -70,21 +70,60 @@ describe('scan', () => {
     expect(await readFile(file, 'utf8')).toBe('{"i":0,"r":"a"}\n{"i":1,"r":"b"}\n');
   });
 
-  it('a corrupt middle line is CHECKPOINT_INVALID naming the file and line number', async () => {
+  it('a corrupt middle line costs only its own item, and is counted and named', async () => {
     const { dir, run } = await newRun();
     const file = join(dir, 'worker-1.jsonl');
-    await writeFile(file, '{"i":0,"r":"a"}\n\n{"i":1,"r":"b"\n{"i":2,"r":"c"}\n');
-    const error = await caught(run.scan());
-    expect(error).toBeInstanceOf(KeybatchError);
-    expect((error as KeybatchError).code).toBe('CHECKPOINT_INVALID');
-    expect(error.message).toContain(`${file} line 3`);
-    await expect(readResults(dir, () => {})).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID' });
+    await writeFile(file, '{"i":0,"r":"a"}\n\n{"i":1,"r":"b"\n{"i":2,"r":"c"}\n{"i":3,"r":"d"}\n');
+    const scan = await run.scan();
+    expect([...scan.done]).toEqual([0, 2, 3]);
+    expect(scan).toMatchObject({ lines: 3, tornLines: 0, corruptLines: 1 });
+    expect(scan.corrupt).toHaveLength(1);
+    expect(scan.corrupt[0]).toContain(`${file}: 1 corrupt line(s) skipped (first: line 3`);
+    expect(scan.corrupt[0]).toContain('redone');
+    const read: number[] = [];
+    expect(await readResults(dir, (i) => read.push(i))).toBe(3);
+    expect(read).toEqual([0, 2, 3]);
   });
 
-  it('a line not in the record format is refused mid-file', async () => {
+  it('a record cut short with another glued after it (a failed write, then a retry) is corrupt', async () => {
     const { dir, run } = await newRun();
-    await writeFile(join(dir, 'worker-0.jsonl'), '{"i": 0, "r": "a"}\n{"i":1,"r":"b"}\n');
-    await expect(run.scan()).rejects.toThrow(/worker-0.jsonl line 1 is not a valid record/);
+    // The first write of item 6 stopped mid-record; the retry appended after its bytes.
+    await writeFile(
+      join(dir, 'worker-0.jsonl'),
+      '{"i":5,"r":"e"}\n{"i":6,"r":{"text":"ha{"i":6,"r":{"text":"half"}}\n{"i":7,"r":"g"}\n',
+    );
+    const scan = await run.scan();
+    expect([...scan.done]).toEqual([5, 7]);
+    expect(scan.corruptLines).toBe(1);
+    const output = join(dir, '..', 'out.jsonl');
+    expect((await run.merge(output, 8)).missingCount).toBe(6);
+  });
+
+  it('a result that holds an object with an "i" key is a good record', async () => {
+    const { dir, run } = await newRun();
+    const lane = run.openLane(0);
+    lane.append([
+      { i: 0, r: { i: 3, r: 'not a record' } },
+      { i: 1, r: [{ i: 1 }, '{"i":2'] },
+    ]);
+    lane.close();
+    const scan = await run.scan();
+    expect(scan).toMatchObject({ lines: 2, corruptLines: 0 });
+    const values: unknown[] = [];
+    await readResults(dir, (_i, value) => values.push(value));
+    expect(values).toEqual([{ i: 3, r: 'not a record' }, [{ i: 1 }, '{"i":2']]);
+  });
+
+  it('lines not in the record format are skipped, wherever they are', async () => {
+    const { dir, run } = await newRun();
+    await writeFile(
+      join(dir, 'worker-0.jsonl'),
+      '{"i": 0, "r": "a"}\n{"i":1,"r":"b"}\ngarbage\n{"i":2,"r":"c"}\n',
+    );
+    const scan = await run.scan();
+    expect([...scan.done]).toEqual([1, 2]);
+    expect(scan.corruptLines).toBe(2);
+    expect(scan.corrupt[0]).toMatch(/worker-0.jsonl: 2 corrupt line\(s\) skipped \(first: line 1, it /);
   });
 
   it('failure then success for the same item is done, not failed', async () => {
@@ -122,6 +161,7 @@ describe('scan', () => {
       writer.append([{ i: lane * 2 + 1, r: lane * 2 + 1 }]);
       writer.close();
     }
+    await run.close();
     const resumed = await openRunDir(dir, init);
     const before = await resumed.scan();
     expect(before).toMatchObject({ lines: 12, maxLane: 5 });
@@ -245,6 +285,10 @@ describe('record indices', () => {
       join(dir, 'worker-1.jsonl'),
       `{"i":${2 ** 32 - 1},"r":1}\n{"i":99999999999,"r":1}\n{"i":0,"r":1}\n`,
     );
-    await expect(run.scan()).rejects.toThrow(/worker-1.jsonl line 2 is not a valid record/);
+    const scan = await run.scan();
+    expect([...scan.done]).toEqual([0, 2 ** 32 - 1]);
+    expect(scan.corrupt[0]).toMatch(
+      /worker-1.jsonl: 1 corrupt line\(s\) skipped \(first: line 2, it has no valid index/,
+    );
   });
 });
