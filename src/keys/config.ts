@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { redactKey } from './redact.js';
+import { redactKey, scrubSecrets } from './redact.js';
 
 /** One key of the pool, as keybatch uses it (camelCase of the file's snake_case fields). */
 export interface KeyConfig {
@@ -120,17 +120,75 @@ function syntaxPosition(source: string): string {
   return `line ${line}, column ${column} (${printParseErrorCode(first.error)})`;
 }
 
+/** A field name that looks like a secret: `sk-…`, or 20+ letters and digits mixing cases and digits. */
+function looksLikeKey(name: string): boolean {
+  if (/^(sk|pk|rk)-\S{8,}$/i.test(name)) return true;
+  return /^[A-Za-z0-9.-]{20,}$/.test(name) && /\d/.test(name) && /[A-Z]/.test(name) && /[a-z]/.test(name);
+}
+
 function unknownFields(
   value: unknown,
   known: Set<string>,
   path: string,
   source: string,
+  keys: readonly string[],
   out: string[],
 ): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
   for (const field of Object.keys(value)) {
-    if (!known.has(field)) out.push(`${source}: unknown field ${path ? `${path}.` : ''}${field} (ignored)`);
+    if (known.has(field)) continue;
+    // A key pasted as a field name is shown redacted, like every key.
+    const shown = looksLikeKey(field) ? redactKey(field) : scrubSecrets(field, keys);
+    out.push(`${source}: unknown field ${path ? `${path}.` : ''}${shown} (ignored)`);
   }
+}
+
+/** Characters an HTTP header value can carry as a key or organization: visible ASCII. */
+const HEADER_SAFE = /^[\x21-\x7e]*$/;
+
+/** A character as `U+2026`. */
+const codePoint = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** A key or organization a header cannot carry: `key_list[1].api_key (sk-…abcd) has a character …`. */
+function headerProblems(raw: unknown, source: string): string[] {
+  const list = (raw as { key_list?: unknown } | null)?.key_list;
+  if (!Array.isArray(list)) return [];
+  const problems: string[] = [];
+  list.forEach((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object') return;
+    const { api_key: apiKey, organization, name } = entry as Record<string, unknown>;
+    if (typeof apiKey !== 'string') return;
+    const key = apiKey.trim();
+    // keybatch's own redacted form (`sk-…abcd`) holds nothing secret: shown as it is.
+    const shown = key.length <= 8 && key.includes('…') ? key : redactKey(key);
+    const label = printable(typeof name === 'string' && name.trim() ? name : shown);
+    for (const [field, value] of [
+      ['api_key', apiKey],
+      ['organization', organization],
+    ] as const) {
+      if (typeof value !== 'string') continue;
+      const text = value.trim();
+      if (HEADER_SAFE.test(text)) continue;
+      const at = [...text].findIndex((char) => !HEADER_SAFE.test(char));
+      const char = [...text][at]!;
+      const hint =
+        char === '…'
+          ? "paste the full key, not keybatch's redacted form"
+          : 'keys and organizations are visible ASCII only (no spaces or line breaks)';
+      problems.push(
+        `${source}: key_list[${i}].${field} (${label}) has a character an HTTP header cannot carry (${codePoint(char)} at position ${at + 1}); ${hint}`,
+      );
+    }
+  });
+  return problems;
+}
+
+/** A label with anything unprintable shown as `\u…`, so a message stays one line. */
+function printable(text: string): string {
+  return text.replace(
+    /[^\x20-\x7e\u00a0-\uffff]|[\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**
@@ -149,19 +207,23 @@ export function parseConfig(input: string | unknown, source = 'config'): ParsedC
     }
   }
   const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`,
-    );
+  const problems = [
+    ...(result.success
+      ? []
+      : result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`)),
+    ...headerProblems(raw, source),
+  ];
+  if (!result.success || problems.length > 0) {
     const message = problems.length === 1 ? problems[0]! : `${problems[0]} (and ${problems.length - 1} more)`;
     throw new ConfigError(message, { problems });
   }
   const data = result.data;
   const warnings: string[] = [];
-  unknownFields(data, KNOWN.top, '', source, warnings);
-  unknownFields(data.notify, KNOWN.notify, 'notify', source, warnings);
+  const secrets = data.key_list.map((key) => key.api_key);
+  unknownFields(data, KNOWN.top, '', source, secrets, warnings);
+  unknownFields(data.notify, KNOWN.notify, 'notify', source, secrets, warnings);
   data.key_list.forEach((key, i) => {
-    unknownFields(key, KNOWN.key, `key_list[${i}]`, source, warnings);
+    unknownFields(key, KNOWN.key, `key_list[${i}]`, source, secrets, warnings);
   });
 
   const seen = new Map<string, number>();

@@ -124,6 +124,55 @@ describe('parseConfig', () => {
   it('never echoes a key in a problem', () => {
     expect(problemOf({ key_list: [{ api_key: SECRET, rpm: 'fast' }] })).not.toContain(SECRET);
   });
+
+  it("refuses a key or organization an HTTP header cannot carry, naming it redacted (keybatch's own redacted form too)", () => {
+    expect(problemOf({ key_list: [{ api_key: SECRET }, { api_key: 'sk-…abcd' }] })).toBe(
+      "config.json: key_list[1].api_key (sk-…abcd) has a character an HTTP header cannot carry (U+2026 at position 4); paste the full key, not keybatch's redacted form",
+    );
+    const broken = `${SECRET.slice(0, 10)}\n${SECRET.slice(10)}`;
+    const message = problemOf({ key_list: [{ api_key: broken }] });
+    expect(message).toBe(
+      'config.json: key_list[0].api_key (sk-…9z9z) has a character an HTTP header cannot carry (U+000A at position 11); keys and organizations are visible ASCII only (no spaces or line breaks)',
+    );
+    expect(message).not.toContain(SECRET.slice(0, 10));
+    expect(problemOf({ key_list: [{ api_key: SECRET, organization: 'org-café' }] })).toBe(
+      'config.json: key_list[0].organization (sk-…9z9z) has a character an HTTP header cannot carry (U+00E9 at position 8); keys and organizations are visible ASCII only (no spaces or line breaks)',
+    );
+    expect(problemOf({ key_list: [{ api_key: 'sk-with space-0000' }] })).toContain('(U+0020 at position 8)');
+    // Reported with every other problem, and the spaces a paste leaves around a key are fine.
+    const error = (() => {
+      try {
+        parseConfig({ key_list: [{ api_key: 'sk-…abcd', rpm: 'x' }] }, 'config.json');
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(error.problems).toHaveLength(2);
+    expect(parseConfig({ key_list: [{ api_key: ` ${SECRET}\n` }] }).config.keys[0]?.apiKey).toBe(SECRET);
+  });
+
+  it('shows an unknown field whose name is a key redacted', () => {
+    const pasted = 'sk-proj-Ab3De5Fg7Hj9Kl1Mn3Pq5Rs7';
+    const { warnings } = parseConfig(
+      {
+        key_list: [{ api_key: SECRET, [SECRET]: true, [`${SECRET.slice(0, -1)}_old`]: 1 }],
+        [pasted]: true,
+        Zq8Wm2Xr4Tn6Yp0Lk3Jh5Gf7: 1,
+      },
+      'config.json',
+    );
+    const text = warnings.join('\n');
+    expect(text).not.toContain(SECRET.slice(0, 12));
+    expect(text).not.toContain(pasted.slice(8, 20));
+    expect(text).not.toContain('Zq8Wm2Xr4Tn6');
+    expect(warnings).toEqual([
+      'config.json: unknown field sk-…5Rs7 (ignored)',
+      'config.json: unknown field sk-…5Gf7 (ignored)',
+      'config.json: unknown field key_list[0].sk-…9z9z (ignored)',
+      'config.json: unknown field key_list[0].sk-…_old (ignored)',
+    ]);
+  });
 });
 
 describe('resolveConfigSource', () => {
