@@ -36,3 +36,14 @@ export async function until(condition: () => boolean, timeoutMs = 2000): Promise
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** Header names of a response that describe rate limits, sorted. */
+export function limitHeaderNames(headers: Headers): string[] {
+  return [...headers.keys()].filter((name) => /ratelimit|retry-after/.test(name)).sort();
+}
+
+/** Sends `count` requests one after another and returns the next one's rejection. */
+export async function exhaust(client: OpenAI, count: number) {
+  for (let i = 0; i < count; i += 1) await chat(client, `fill ${i}`);
+  return rejectionOf(chat(client, 'one too many'));
+}

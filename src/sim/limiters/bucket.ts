@@ -37,6 +37,9 @@ export function innerLimit(meter: Meter, enforceMs: number | undefined): Limit |
   return { capacity, windowMs: (capacity * meter.windowMs) / meter.limit };
 }
 
+/** Refill adds fractions at every call: a level this close to the amount is taken as there. */
+const EPSILON = 1e-9;
+
 /** The refusal of `requested` units by a bucket at `level`, or undefined when they fit. */
 function refusalOf(
   kind: LimitKind,
@@ -45,7 +48,7 @@ function refusalOf(
   limit: Limit,
   period: number,
 ): RateRefusal | undefined {
-  const retryAfterMs = msUntilAvailable(level, requested, limit);
+  const retryAfterMs = level + EPSILON >= requested ? 0 : msUntilAvailable(level, requested, limit);
   if (retryAfterMs <= 0) return undefined;
   const limitShown = Math.round(limit.capacity * 1000) / 1000;
   return {
