@@ -48,8 +48,9 @@ export interface SimRateLimiterBase {
 /**
  * The limiter model of a key or group:
  * - `bucket`: continuous token buckets refilling at limit / window (OpenAI); `reset` = until full.
- *   `enforceMs` also enforces the limit over that shorter period (a per-minute limit per second:
- *   bursts of at most limit × enforceMs / window).
+ *   `enforceMs` also enforces each limit over that shorter period (a per-minute limit per second:
+ *   bursts of at most limit × enforceMs / window, at least 1); ignored when not shorter than the
+ *   window. The headers keep reporting the whole window's bucket.
  * - `sliding`: a sliding-window log, at most the limit in any window; `reset` = until the oldest
  *   counted request leaves.
  * - `fixed`: fixed windows aligned to multiples of the window; `reset` = until the window ends.
@@ -162,7 +163,7 @@ export interface SimGroupStats {
   admitted: number;
   /** 429 answers other than `insufficient_quota`. */
   rateLimited: number;
-  /** 503 answers (a full `slots` queue, injected or triggered 503s). */
+  /** 503 answers: a full `slots` queue, or a `[[sim:503]]` trigger (faults injected before auth are not counted per group). */
   unavailable: number;
   /**
    * The most requests per second the group can serve: the request limit over its window, or for
