@@ -192,7 +192,8 @@ export class SimCore {
       answer: {
         status: answer.status,
         keyLabel: spec?.label ?? null,
-        groupLabel: spec?.groupLabel ?? null,
+        // Only model requests go through a group's limiter.
+        groupLabel: spec && matchRoute(record.method, record.path)?.kind === 'model' ? spec.groupLabel : null,
         errorCode: typeof code === 'string' ? code : null,
         ...(success ? { fingerprint: success.fingerprint, tokens: success.tokens } : {}),
       },

@@ -5,7 +5,7 @@ import type { GroupInfo } from './key-table.js';
 import type { RecordedRequest, SimGroupStats, SimKeyStats, SimStats } from './types.js';
 
 /** A group's counters (its limiter kind and peak rate are added at snapshot time). */
-type GroupCounts = Pick<SimGroupStats, 'admitted' | 'rateLimited' | 'unavailable'>;
+type GroupCounts = Pick<SimGroupStats, 'admitted' | 'rateLimited' | 'unavailable' | 'tokens'>;
 
 export const REQUEST_LOG_SIZE = 2000;
 
@@ -31,7 +31,7 @@ export interface AnswerRecord {
   status: number;
   /** The redacted key, for known keys only. */
   keyLabel: string | null;
-  /** The key's rate-limit group label, for known keys only. */
+  /** The key's rate-limit group label, for model requests of known keys only. */
   groupLabel?: string | null;
   /** The error code of the body, for telling `insufficient_quota` from other 429s. */
   errorCode: string | null;
@@ -81,11 +81,13 @@ export class StatsRecorder {
   #countGroup(label: string, record: AnswerRecord): void {
     let group = this.#groups.get(label);
     if (!group) {
-      group = { admitted: 0, rateLimited: 0, unavailable: 0 };
+      group = { admitted: 0, rateLimited: 0, unavailable: 0, tokens: 0 };
       this.#groups.set(label, group);
     }
-    if (record.status >= 200 && record.status < 300) group.admitted += 1;
-    else if (record.status === 429 && record.errorCode !== 'insufficient_quota') group.rateLimited += 1;
+    if (record.status >= 200 && record.status < 300) {
+      group.admitted += 1;
+      group.tokens += record.tokens ?? 0;
+    } else if (record.status === 429 && record.errorCode !== 'insufficient_quota') group.rateLimited += 1;
     else if (record.status === 503) group.unavailable += 1;
   }
 

@@ -156,11 +156,16 @@ export interface SimKeyStats {
   tokens: number;
 }
 
-/** Counters for one rate-limit group (keyed by its `group`, or the key's redacted form). */
+/**
+ * Counters for one rate-limit group (keyed by its `group`, or the key's redacted form), of model
+ * requests only (chat, completions, embeddings, responses).
+ */
 export interface SimGroupStats {
   limiter: SimLimiter['kind'];
   /** Answers with a 2xx status. */
   admitted: number;
+  /** `usage.total_tokens` of the admitted answers. */
+  tokens: number;
   /** 429 answers other than `insufficient_quota`. */
   rateLimited: number;
   /** 503 answers: a full `slots` queue, or a `[[sim:503]]` trigger (faults injected before auth are not counted per group). */

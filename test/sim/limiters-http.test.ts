@@ -137,6 +137,8 @@ describe('limiter models over HTTP', () => {
       'sk-…0001': {
         limiter: 'slots',
         admitted: 2,
+        // 'a' and 'b' or 'c': 1 prompt token + 2 for `echo: x`, each.
+        tokens: 6,
         rateLimited: 0,
         unavailable: 1,
         peakPerSecond: 1000 / serviceMs,
@@ -159,35 +161,34 @@ describe('limiter models over HTTP', () => {
 });
 
 describe('stats per group', () => {
-  it('counts admitted and refused answers per group with its peak rate', async () => {
+  it('counts the admitted and refused model requests of a group, its tokens and its peak rate', async () => {
+    const spec = {
+      group: 'org-a',
+      requestsPerWindow: 2,
+      windowMs: 3_600_000,
+      limiter: { kind: 'sliding' },
+    } as const;
     const s = await start({
       keys: [
-        {
-          key: 'sk-group-one-0001',
-          group: 'org-a',
-          requestsPerWindow: 2,
-          windowMs: 1000,
-          limiter: { kind: 'fixed' },
-        },
-        {
-          key: 'sk-group-two-0002',
-          group: 'org-a',
-          requestsPerWindow: 2,
-          windowMs: 1000,
-          limiter: { kind: 'fixed' },
-        },
+        { key: 'sk-group-one-0001', ...spec },
+        { key: 'sk-group-two-0002', ...spec },
       ],
     });
-    await chat(clientFor(s, 'sk-group-one-0001'), 'a');
-    await chat(clientFor(s, 'sk-group-two-0002'), 'b');
-    const results = await Promise.allSettled([chat(clientFor(s, 'sk-group-one-0001'), 'c')]);
-    const refused = results.filter((r) => r.status === 'rejected').length;
-    expect(s.stats().byGroup?.['org-a']).toEqual({
-      limiter: 'fixed',
-      admitted: 3 - refused,
-      rateLimited: refused,
-      unavailable: 0,
-      peakPerSecond: 2,
+    const one = clientFor(s, 'sk-group-one-0001');
+    // Not a model request: no limiter, not counted.
+    await one.models.list();
+    const a = await chat(one, 'a');
+    const b = await chat(clientFor(s, 'sk-group-two-0002'), 'b');
+    await expect(chat(one, 'c')).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    expect(s.stats().byGroup).toEqual({
+      'org-a': {
+        limiter: 'sliding',
+        admitted: 2,
+        tokens: (a.usage?.total_tokens ?? 0) + (b.usage?.total_tokens ?? 0),
+        rateLimited: 1,
+        unavailable: 0,
+        peakPerSecond: 2000 / 3_600_000,
+      },
     });
   });
 });
