@@ -97,12 +97,15 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
 /** The longest error body or message copied into a row, a lane record or an audit line (UTF-8 bytes). */
 export const MAX_ERROR_TEXT_BYTES = 4096;
 
+const CAP_SLACK_BYTES = 64;
+
 /** `text` cut to 4 KiB (UTF-8) with `… [truncated: N bytes]` (the bytes left out) when longer. */
 export function capErrorText(text: string, maxBytes = MAX_ERROR_TEXT_BYTES): string {
   // Fast path: even at 3 bytes per character it fits.
   if (text.length * 3 <= maxBytes) return text;
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= maxBytes) return text;
+  // Room for a prefix and the marker: a text cut once (then prefixed, e.g. `400 …`) is not cut again.
+  if (bytes.length <= maxBytes + CAP_SLACK_BYTES) return text;
   let kept = bytes.subarray(0, maxBytes).toString('utf8');
   // A character cut in the middle decodes as U+FFFD: leave it out.
   if (kept.endsWith('\uFFFD') && !text.startsWith(kept)) kept = kept.slice(0, -1);

@@ -4,6 +4,7 @@
  *   success: { id, system_prompt, prompt, response, [tool_calls | output | refusal,] model, usage, finish_reason }
  *   failure: { id, system_prompt, prompt, error: { status, code, message } }
  */
+import { capErrorText } from '../keys/redact.js';
 import type { Endpoint } from './options.js';
 import type { PromptJob } from './records.js';
 
@@ -48,8 +49,10 @@ const asString = (value: unknown): string | null => (typeof value === 'string' ?
 const asNumber = (value: unknown): number =>
   typeof value === 'number' && Number.isFinite(value) ? value : 0;
 
+/** The failure row of a job; its message cut to 4 KiB (`… [truncated: N bytes]`). */
 export function errorRow(job: PromptJob, error: ErrorRow['error']): ErrorRow {
-  return { id: job.id, system_prompt: job.system, prompt: job.prompt, error };
+  const message = capErrorText(error.message);
+  return { id: job.id, system_prompt: job.system, prompt: job.prompt, error: { ...error, message } };
 }
 
 function chatParts(answer: Json) {
