@@ -11,10 +11,8 @@ import type { OutputRecord } from './manifest.js';
 import { describeWriteFailure } from './write-error.js';
 
 export interface OutputPathOptions {
-  /** The run's input file, which the output may not replace without `overwrite`. */
+  /** The run's input file, which the output may never replace (not even with `overwrite`). */
   input?: string | undefined;
-  /** Allow replacing the input. @default false */
-  overwrite?: boolean | undefined;
 }
 
 const OVERWRITE_HINT = 'pass --overwrite / overwrite: true to replace it';
@@ -37,7 +35,7 @@ async function statOrUndefined(path: string) {
  * Throws KeybatchError OUTPUT_REFUSED (one line) unless `output` names a file that can be written:
  * not a directory (nor ending in a slash), not another kind of file, in an existing directory in
  * which a file can be made (a probe file is created and removed), and not the input (same device
- * and inode, so a symlink or hard link to it counts) unless `overwrite`.
+ * and inode, so a symlink or hard link to it counts; `overwrite` does not change this).
  */
 export async function checkOutputPath(output: string, options: OutputPathOptions = {}): Promise<void> {
   if (output.endsWith('/') || output.endsWith(sep)) {
@@ -48,11 +46,11 @@ export async function checkOutputPath(output: string, options: OutputPathOptions
     throw refused(`Output ${output} is a directory: name a file in it, e.g. ${output}${sep}out.jsonl`);
   }
   if (info && !info.isFile()) throw refused(`Output ${output} exists and is not a regular file`);
-  if (info && options.input !== undefined && !options.overwrite) {
+  if (info && options.input !== undefined) {
     const input = await statOrUndefined(options.input);
     if (input && input.dev === info.dev && input.ino === info.ino) {
       throw refused(
-        `Output ${output} is the input file ${options.input}; choose another output, or ${OVERWRITE_HINT}`,
+        `Output ${output} is the input file ${options.input}; choose another output (not even --overwrite replaces the input)`,
       );
     }
   }

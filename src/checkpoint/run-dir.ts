@@ -74,8 +74,9 @@ export interface RunDir {
  * (an unreadable manifest: KeybatchError CHECKPOINT_INVALID). Call `close()` when done.
  */
 export async function openRunDir(dir: string, init: RunDirInit): Promise<RunDir> {
+  let made: string | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    made = await mkdir(dir, { recursive: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') {
@@ -91,6 +92,8 @@ export async function openRunDir(dir: string, init: RunDirInit): Promise<RunDir>
   try {
     return await openLocked(dir, init, lock);
   } catch (error) {
+    // A refused open leaves no trace: a directory made just now goes again.
+    if (made !== undefined) await rm(dir, { recursive: true, force: true });
     await lock.release();
     throw error;
   }

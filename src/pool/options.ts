@@ -19,15 +19,16 @@ export interface PipelineOptions<A = unknown, T = unknown> {
   /** Skip items already in the checkpoint; `false` starts over. @default true */
   resume?: boolean;
   /**
-   * Let `output` replace the input file, or an existing file that is not this run's output (one the
-   * run directory's last merge did not write, or changed since). Without it such a run refuses
-   * (`OUTPUT_REFUSED`) before sending anything. The checkpoint rules are unchanged.
+   * Let `output` replace an existing file that is not this run's output (one the run directory's
+   * last merge did not write, or that changed since). Without it such a run refuses
+   * (`OUTPUT_REFUSED`) before sending anything. It never lets the output replace the input, and
+   * the checkpoint rules are unchanged (a mismatch still needs `resume: false`).
    * @default false
    */
   overwrite?: boolean;
   /**
-   * The input file, when `data` is not its path (e.g. records read from it): `output` may not
-   * replace it without `overwrite`.
+   * The input file, when `data` is not its path (e.g. records read from it): `output` may never
+   * replace it.
    * @default `data` when it is a path, else none
    */
   inputFile?: string;

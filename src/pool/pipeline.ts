@@ -193,12 +193,9 @@ class Run<T, R, A> {
   ): Promise<{ input: OpenedInput<T>; isDone: (i: number) => boolean }> {
     const { opts } = this;
     const overwrite = opts.overwrite === true;
-    // Before anything is read or sent: the output can be written, and is not the input.
+    // Before anything is read or sent: the output can be written, and is not the input (ever).
     if (opts.output) {
-      await checkOutputPath(opts.output, {
-        input: typeof data === 'string' ? data : opts.inputFile,
-        overwrite,
-      });
+      await checkOutputPath(opts.output, { input: typeof data === 'string' ? data : opts.inputFile });
     }
     // Worker threads get a file's lines as bytes, and decode and parse them there, off the main thread.
     const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' });

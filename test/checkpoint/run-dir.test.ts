@@ -116,6 +116,29 @@ describe('openRunDir', () => {
     expect(fresh.manifest.fingerprint).toBe(init.fingerprint);
   });
 
+  it('a checkpoint without any record is replaced, not refused, when the input or options differ', async () => {
+    const dir = await runDirIn();
+    const first = await openRunDir(dir, init);
+    first.openLane(0).close(); // an empty lane file, as a run that failed fast leaves
+    await writeFile(join(dir, 'worker-1.jsonl'), '{"i":0,"r":"torn');
+    await first.close();
+    const other = { fingerprint: 'd'.repeat(64), options: { model: 'gpt-4.1' } };
+    const run = await openRunDir(dir, other);
+    expect(run.manifest).toMatchObject(other);
+    expect(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))).toMatchObject(other);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'manifest.json']);
+    await run.close();
+  });
+
+  it('an unreadable manifest with no record beside it is replaced', async () => {
+    const dir = await runDirIn();
+    await (await openRunDir(dir, init)).close();
+    await writeFile(join(dir, 'manifest.json'), '{"version":1,"fingerpr');
+    const run = await openRunDir(dir, init);
+    expect(run.manifest.fingerprint).toBe(init.fingerprint);
+    await run.close();
+  });
+
   it('lane files without a manifest are refused rather than adopted', async () => {
     const dir = await runDirIn();
     const run = await openRunDir(dir, init);
