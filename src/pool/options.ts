@@ -6,11 +6,11 @@ import type { Logger } from '../logger.js';
 import type { Progress } from './progress.js';
 
 export interface PipelineOptions<A = unknown, T = unknown> {
-  /** Lanes: in-process lanes for a function, worker threads for a module. @default 4 */
+  /** Lanes: in-process lanes for a function, worker threads for a module (at most 64). @default 4 */
   workers?: number;
   /** Items per chunk handed to `fn`. @default 10 */
   chunkSize?: number;
-  /** Chunks in flight per lane. @default 1 */
+  /** Chunks in flight per lane (at most 1024). @default 1 */
   concurrency?: number;
   /** The run directory (manifest + per-lane checkpoints). @default `<output>.keybatch` with `output`, else none */
   checkpoint?: string;
@@ -34,13 +34,27 @@ export interface PipelineOptions<A = unknown, T = unknown> {
   inputFile?: string;
   /** Passed to `fn` as `ctx.args` (structured-cloned into worker threads). */
   args?: A;
-  /** Stops the run: no new chunks, requests in flight aborted; the checkpoint stays resumable. */
+  /**
+   * Stops the run at once: no new chunks, the requests in flight aborted (their chunks are redone by
+   * the rerun); rejects with `AbortError` carrying `.stats`. The checkpoint stays resumable.
+   */
   signal?: AbortSignal;
+  /**
+   * Stops the run gracefully: no new chunks; the chunks in flight finish and are checkpointed (what
+   * was paid for is kept), then it rejects with `AbortError` carrying `.stats`. What the first
+   * Ctrl-C does with `handleSignals`.
+   */
+  stopSignal?: AbortSignal;
   /** Called about every `progressIntervalMs`, and once at the end. */
   onProgress?: (progress: Progress) => void;
   /** @default 1000 */
   progressIntervalMs?: number;
-  /** Retries of a chunk whose `fn` throws, before its items are recorded as failed. @default 2 */
+  /**
+   * Retries of a chunk whose `fn` throws, before its items are recorded as failed. A retry runs `fn`
+   * on the whole chunk again (every step, every item). An error from a request that can never
+   * succeed (an `openai` APIError with a final 4xx: 400, 404, 413, 422, …) is not retried.
+   * @default 2
+   */
   chunkRetries?: number;
   /** First delay between chunk retries; doubles each time. @default 500 */
   chunkRetryDelayMs?: number;
@@ -57,8 +71,10 @@ export interface PipelineOptions<A = unknown, T = unknown> {
   /** Values that change results (e.g. the model); a checkpoint made with others is refused. @default {} */
   resultOptions?: Record<string, unknown>;
   /**
-   * Handle SIGINT: the first stops taking chunks, lets those in flight finish and checkpoint, then
-   * exits (code 130) resumable; a second exits at once.
+   * Handle SIGINT, SIGTERM and SIGHUP while the run goes: the first stops taking chunks and lets
+   * those in flight finish and checkpoint, then the run rejects with `AbortError` carrying `.stats`
+   * (resumable); a second aborts the requests in flight and rejects at once. The process is never
+   * ended: that is the caller's choice.
    * @default true
    */
   handleSignals?: boolean;
@@ -91,9 +107,14 @@ function describe(value: unknown): string {
   return `\`${String(value)}\` (${typeof value})`;
 }
 
-function integer(name: string, value: unknown, min: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InputError(`Expected \`${name}\` to be a whole number >= ${min}, got ${describe(value)}`);
+/** Upper bounds of `workers` and `concurrency`: far beyond any useful value, short of exhausting the machine. */
+export const MAX_WORKERS = 64;
+export const MAX_CONCURRENCY = 1024;
+
+function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new InputError(`Expected \`${name}\` to be a whole number ${range}, got ${describe(value)}`);
   }
 }
 
@@ -103,9 +124,9 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
     if (value === undefined)
       (resolved as Record<string, unknown>)[key] = (PIPELINE_DEFAULTS as Record<string, unknown>)[key];
   }
-  integer('workers', resolved.workers, 1);
+  integer('workers', resolved.workers, 1, MAX_WORKERS);
   integer('chunkSize', resolved.chunkSize, 1);
-  integer('concurrency', resolved.concurrency, 1);
+  integer('concurrency', resolved.concurrency, 1, MAX_CONCURRENCY);
   integer('chunkRetries', resolved.chunkRetries, 0);
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
   integer('chunkRetryDelayMs', resolved.chunkRetryDelayMs, 0);
@@ -117,6 +138,12 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
     const value = resolved[key];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
       throw new InputError(`Expected \`${key}\` to be a file path, got ${describe(value)}`);
+    }
+  }
+  for (const key of ['signal', 'stopSignal'] as const) {
+    const value: unknown = resolved[key];
+    if (value !== undefined && !(value instanceof AbortSignal)) {
+      throw new InputError(`Expected \`${key}\` to be an AbortSignal, got ${describe(value)}`);
     }
   }
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {

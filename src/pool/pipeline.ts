@@ -4,7 +4,6 @@
  * at the end merges the lane files into the output in input order.
  */
 
-import { setMaxListeners } from 'node:events';
 import type { LaneWriter } from '../checkpoint/index.js';
 import {
   checkOutputPath,
@@ -15,10 +14,8 @@ import {
   type RunDir,
 } from '../checkpoint/index.js';
 import {
-  AbortError,
   InputError,
   KeybatchError,
-  type KeybatchErrorCode,
   keybatchErrorOf,
   type SerializedError,
   serializeError,
@@ -30,10 +27,12 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { moduleUrl } from '../workers/load-task.js';
 import { type ChunkJob, inProcessRunner, type LaneRunner, threadRunner } from '../workers/runners.js';
 import type { TaskFunction } from '../workers/types.js';
+import { afterFailedAttempt } from './chunk-retry.js';
 import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
 import { ProgressMeter } from './progress.js';
+import { RunStop } from './stop.js';
 
 export interface PipelineStats {
   /** Items in the input. */
@@ -71,13 +70,6 @@ export interface StoppedRun {
   stats: PipelineStats;
 }
 
-function withoutListenerLimit(controller: AbortController): AbortController {
-  setMaxListeners(0, controller.signal);
-  return controller;
-}
-
-/** Codes that stop the whole run instead of failing a chunk. */
-const STOP_CODES = new Set<KeybatchErrorCode>(['NO_USABLE_KEY', 'MODEL_UNAVAILABLE', 'ABORTED']);
 const MAX_FAILURES_LISTED = 100;
 
 export type PipelineConfig = string | ConfigFile | KeyPool | undefined;
@@ -120,8 +112,8 @@ export async function runPipeline<T = unknown, R = unknown, A = unknown>(
 
 class Run<T, R, A> {
   private readonly started = Date.now();
-  /** Aborts everything in flight; every request of every lane listens to it. */
-  private readonly controller = withoutListenerLimit(new AbortController());
+  /** Draining (no new chunks) or aborted (every request of every lane listens to its signal). */
+  private readonly halt = new RunStop();
   private readonly meter = new ProgressMeter();
   private readonly plan: PlanStats = { seen: 0, skipped: 0, exhausted: false };
   private readonly counts = { done: 0, failed: 0, inFlight: 0 };
@@ -131,7 +123,6 @@ class Run<T, R, A> {
   private total: number | undefined;
   private stopError: KeybatchError | undefined;
   private fatal: { error: unknown } | undefined;
-  private interrupted = false;
   private results: R[] = [];
   private runDir: RunDir | undefined;
 
@@ -176,7 +167,8 @@ class Run<T, R, A> {
       if (this.fatal) throw this.fatal.error;
       await chunks.return(undefined);
     } catch (error) {
-      await this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
+      // Not awaited: a webhook that hangs must not hold the error back (the pool's close bounds it).
+      void this.pool.notify({ kind: 'crashed', message: `run crashed: ${this.pool.scrub(String(error))}` });
       throw error;
     } finally {
       clearInterval(ticker);
@@ -255,12 +247,7 @@ class Run<T, R, A> {
   }
 
   private get stopping(): boolean {
-    return (
-      this.stopError !== undefined ||
-      this.fatal !== undefined ||
-      this.interrupted ||
-      this.controller.signal.aborted
-    );
+    return this.stopError !== undefined || this.fatal !== undefined || this.halt.stopping;
   }
 
   private async runChunk(lane: number, chunk: Chunk<T>, runner: LaneRunner): Promise<void> {
@@ -270,7 +257,7 @@ class Run<T, R, A> {
       chunk: chunk.items,
       chunkIndex: chunk.chunkIndex,
       lane,
-      signal: this.controller.signal,
+      signal: this.halt.controller.signal,
       args: this.opts.args,
     };
     if (chunk.lines) job.lines = chunk.lines;
@@ -284,23 +271,38 @@ class Run<T, R, A> {
           else this.record(lane, chunk, outcome.results as R[]);
           return;
         } catch (error) {
-          const own = keybatchErrorOf(error);
-          if (this.controller.signal.aborted) return;
-          if (own && STOP_CODES.has(own.code)) {
-            this.stopError ??= own;
+          if (this.halt.aborted) return;
+          const verdict = afterFailedAttempt(error, attempt, this.opts.chunkRetries);
+          if (verdict === 'stop') {
+            this.stopError ??= keybatchErrorOf(error);
             return;
           }
-          if (attempt >= this.opts.chunkRetries || own?.code === 'TASK_INVALID') {
-            this.recordFailure(lane, chunk, error);
+          if (verdict === 'fatal') return this.failRun(error);
+          // Stopping: a chunk that failed is not tried again now; it has no record, so the rerun runs it.
+          if (verdict === 'retry' && this.stopping) return;
+          if (verdict === 'fail') {
+            this.recordFailure(lane, chunk, error, attempt + 1);
             return;
           }
-          await sleep(this.opts.chunkRetryDelayMs * 2 ** attempt, this.controller.signal);
-          if (this.controller.signal.aborted) return;
+          await sleep(this.opts.chunkRetryDelayMs * 2 ** attempt, this.halt.controller.signal);
+          if (this.stopping) return;
         }
       }
+    } catch (error) {
+      // Recording a failure could not be written either (the checkpoint's disk is full).
+      this.failRun(error);
     } finally {
       this.counts.inFlight -= size;
     }
+  }
+
+  /**
+   * The checkpoint cannot be written (`CHECKPOINT_WRITE`): the run fails with that error, and the
+   * requests in flight are aborted, since their results could not be kept either.
+   */
+  private failRun(error: unknown): void {
+    this.fatal ??= { error };
+    this.halt.abort('the checkpoint cannot be written');
   }
 
   private writer(lane: number): LaneWriter | undefined {
@@ -341,7 +343,7 @@ class Run<T, R, A> {
     this.counts.done += chunk.indices.length - refused.length;
   }
 
-  private recordFailure(lane: number, chunk: Chunk<T>, error: unknown): void {
+  private recordFailure(lane: number, chunk: Chunk<T>, error: unknown, attempts: number): void {
     const data = serializeError(error);
     data.message = this.pool.scrub(data.message);
     delete data.stack;
@@ -365,27 +367,32 @@ class Run<T, R, A> {
       if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
     }
     this.logger.warn(
-      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${this.opts.chunkRetries + 1} attempts: ${data.message}`,
+      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${data.message}`,
     );
   }
 
+  /**
+   * `signal`, `stopSignal` and (with `handleSignals`) SIGINT/SIGTERM/SIGHUP. While draining, a pool
+   * with no usable key aborts what is in flight: a wait for a key is not part of finishing.
+   */
   private attachSignals(): () => void {
-    const { signal, handleSignals } = this.opts;
-    const { logger } = this;
-    const onAbort = () => this.controller.abort();
-    if (signal?.aborted) this.controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let sigints = 0;
-    const onSigint = () => {
-      sigints += 1;
-      if (sigints > 1) process.exit(130);
-      this.interrupted = true;
-      logger.warn('interrupted: finishing the chunks in flight, then stopping (Ctrl-C again exits at once)');
+    const { signal, stopSignal, handleSignals } = this.opts;
+    const onBlocked = () => {
+      if (this.halt.draining) this.halt.abort('no usable key while finishing');
     };
-    if (handleSignals) process.on('SIGINT', onSigint);
+    const detach = this.halt.attach({
+      signal,
+      stopSignal,
+      handleSignals,
+      logger: this.logger,
+      onDrain: () => {
+        if (this.pool.blocked) onBlocked();
+      },
+    });
+    this.pool.on('blocked', onBlocked);
     return () => {
-      signal?.removeEventListener('abort', onAbort);
-      if (handleSignals) process.off('SIGINT', onSigint);
+      this.pool.off('blocked', onBlocked);
+      detach();
     };
   }
 
@@ -429,20 +436,10 @@ class Run<T, R, A> {
 
   private async finish(): Promise<PipelineResult<R>> {
     this.report();
-    const stopped =
-      this.stopError ??
-      (this.stopping ? new AbortError(this.interrupted ? 'interrupted' : 'aborted') : undefined);
+    const stopped = this.stopError ?? this.halt.error();
     if (stopped) {
       if (this.plan.exhausted) await this.runDir?.setTotal(this.plan.seen, false);
-      const stats = this.stats();
-      const error = Object.assign(stopped, { stats }) as KeybatchError & StoppedRun;
-      if (this.interrupted && this.opts.handleSignals) {
-        this.logger.warn(
-          `stopped: ${stats.done} done in this run, ${stats.skipped} from the checkpoint; rerun to resume`,
-        );
-        process.exit(130);
-      }
-      throw error;
+      throw Object.assign(stopped, { stats: this.stats() }) as KeybatchError & StoppedRun;
     }
     const total = this.plan.seen;
     if (this.runDir) await this.runDir.setTotal(total, true);
@@ -457,7 +454,8 @@ class Run<T, R, A> {
     }
     if (!this.opts.output) this.results.length = total;
     const stats = this.stats();
-    await this.pool.notify({
+    // Not awaited: the pool's close() waits for deliveries, bounded (a hanging webhook never holds the exit).
+    void this.pool.notify({
       kind: 'finished',
       message: `run finished: ${stats.done} done, ${stats.failed} failed, ${stats.skipped} skipped`,
       details: { done: stats.done, failed: stats.failed, skipped: stats.skipped, total: stats.total },

@@ -34,7 +34,8 @@ export interface ThreadTask {
 export type ThreadReply =
   | { ok: true; results: unknown[]; threadId: number }
   | { ok: true; encoded: EncodedResults; threadId: number }
-  | { ok: false; error: SerializedError };
+  /** `final`: the error came from a request that can never succeed (the chunk is not retried). */
+  | { ok: false; error: SerializedError; final?: true };
 
 /** Worker -> main. */
 export type BrokerRequest =

@@ -10,6 +10,7 @@ import type { EncodedResults } from '../checkpoint/record.js';
 import { AbortError, deserializeError } from '../errors.js';
 import { type ClientOptions, createClient } from '../keys/client.js';
 import type { KeyBroker } from '../keys/types.js';
+import { markFinalRequest } from '../pool/chunk-retry.js';
 import { serveBroker } from './broker-host.js';
 import { needsTypeScript } from './load-task.js';
 import type { ClientSettings, ThreadReply, ThreadTask } from './protocol.js';
@@ -146,7 +147,10 @@ export function threadRunner(
           transferList.push(task.lines);
         }
         const reply = (await piscina.run(task, { transferList })) as ThreadReply;
-        if (!reply.ok) throw deserializeError(reply.error);
+        if (!reply.ok) {
+          const error = deserializeError(reply.error);
+          throw reply.final ? markFinalRequest(error) : error;
+        }
         threadIds.add(reply.threadId);
         return 'encoded' in reply ? { encoded: reply.encoded } : { results: reply.results };
       } finally {

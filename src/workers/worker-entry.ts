@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { encodeResults } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import { createClient } from '../keys/client.js';
+import { isFinalRequestError } from '../pool/chunk-retry.js';
 import { PortBroker } from './broker-client.js';
 import { loadTask } from './load-task.js';
 import type { ThreadReply, ThreadTask } from './protocol.js';
@@ -35,7 +36,9 @@ export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
     if (task.indices) return { ok: true, encoded: encodeResults(task.indices, results), threadId };
     return { ok: true, results, threadId };
   } catch (error) {
-    return { ok: false, error: serializeError(error) };
+    const reply: Extract<ThreadReply, { ok: false }> = { ok: false, error: serializeError(error) };
+    if (isFinalRequestError(error)) reply.final = true;
+    return reply;
   } finally {
     task.port.close();
   }

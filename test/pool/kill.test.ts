@@ -89,26 +89,4 @@ describe('kill -9 and resume', () => {
     expect(Object.keys(answered)).toHaveLength(n);
     expect(redone).toBeLessThanOrEqual(points.length * inFlightMax);
   }, 90_000);
-
-  it('a first Ctrl-C lets the chunks in flight finish and exits 130 resumable; a rerun completes', async () => {
-    const n = 120;
-    const { simulator, config, input, output } = await setUp('sk-test-sigint-0001', n, 40);
-
-    const run = start([config, input, output]);
-    await until(async () => (await checkpointLines(`${output}.keybatch`)) >= 20, 30_000, '20 records');
-    run.proc.kill('SIGINT');
-    expect(await run.exited).toBe(130);
-    expect(run.err()).toContain('interrupted: finishing the chunks in flight');
-    expect(run.err()).toContain('rerun to resume');
-    // Every answer the simulator gave before the stop was checkpointed: nothing in flight was lost.
-    const answeredBefore = simulator.stats().successes;
-    expect(await checkpointLines(`${output}.keybatch`)).toBe(answeredBefore);
-
-    const rerun = start([config, input, output]);
-    expect(await rerun.exited).toBe(0);
-    expect(JSON.parse(rerun.out())).toEqual({ done: n - answeredBefore, skipped: answeredBefore });
-    const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
-    expect(lines).toHaveLength(n);
-    expect(simulator.stats().successes).toBe(n);
-  }, 60_000);
 });

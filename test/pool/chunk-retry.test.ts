@@ -1,0 +1,162 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APIError, BadRequestError, NotFoundError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AbortError, KeybatchError, NoUsableKeyError } from '../../src/errors.js';
+import { KeyPool } from '../../src/keys/key-pool.js';
+import { afterFailedAttempt, isFinalRequestError } from '../../src/pool/chunk-retry.js';
+import { runPipeline } from '../../src/pool/pipeline.js';
+import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import type { TaskContext } from '../../src/workers/types.js';
+import { collectingLogger, useCleanup } from '../helpers.js';
+
+const cleanup = useCleanup();
+const headers = new Headers();
+const apiError = (status: number, code?: string) =>
+  APIError.generate(status, { error: { message: `status ${status}`, code } }, `status ${status}`, headers);
+
+describe('what a failed chunk attempt leads to (pure)', () => {
+  it('a request that can never succeed fails its chunk at once; anything that may change is retried', () => {
+    for (const status of [400, 404, 413, 422]) {
+      expect(afterFailedAttempt(apiError(status), 0, 2), String(status)).toBe('fail');
+    }
+    for (const status of [401, 403, 408, 409, 429, 500, 503]) {
+      expect(afterFailedAttempt(apiError(status), 0, 2), String(status)).toBe('retry');
+    }
+    // A 404 about model access is the pool's business (the key is denied for the model), not final.
+    expect(afterFailedAttempt(apiError(404, 'model_not_found'), 0, 2)).toBe('retry');
+    // Found through `cause` chains, as a task or runPrompts wraps the SDK's error.
+    const wrapped = new Error('step 2 failed', { cause: new Error('inner', { cause: apiError(400) }) });
+    expect(isFinalRequestError(wrapped)).toBe(true);
+    expect(afterFailedAttempt(wrapped, 0, 2)).toBe('fail');
+    // A plain error with a `status` is not an API answer: retried as before.
+    expect(afterFailedAttempt(Object.assign(new Error('x'), { status: 400 }), 0, 2)).toBe('retry');
+    expect(afterFailedAttempt(new Error('flaky'), 2, 2)).toBe('fail');
+    expect(afterFailedAttempt(new KeybatchError('TASK_INVALID', 'x'), 0, 2)).toBe('fail');
+    expect(afterFailedAttempt(new KeybatchError('CHECKPOINT_WRITE', 'x'), 0, 2)).toBe('fatal');
+    expect(afterFailedAttempt(new NoUsableKeyError('x'), 0, 2)).toBe('stop');
+    expect(afterFailedAttempt(new AbortError(), 0, 2)).toBe('stop');
+    expect(apiError(400)).toBeInstanceOf(BadRequestError);
+    expect(apiError(404)).toBeInstanceOf(NotFoundError);
+  });
+});
+
+type Item = { text: string; trigger?: string };
+
+/** Step 1 for every item of the chunk, then step 2 for every item (a multi-step task). */
+async function twoSteps(chunk: Item[], ctx: TaskContext) {
+  const ask = (content: string) =>
+    ctx.client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+      { signal: ctx.signal },
+    );
+  const first = await Promise.all(chunk.map((item) => ask(`step 1: ${item.text}`)));
+  return Promise.all(
+    chunk.map(async (item, k) => {
+      const second = await ask(`step 2: ${item.text}${item.trigger ?? ''}`);
+      return { first: first[k]?.choices[0]?.message.content, second: second.choices[0]?.message.content };
+    }),
+  );
+}
+
+describe('a chunk whose request can never succeed is not retried', () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ keys: [{ key: 'sk-test-chunk-retry-0001' }] });
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  const items = (tag: string): Item[] =>
+    Array.from({ length: 5 }, (_, i) => ({
+      text: `${tag} item ${i}`,
+      ...(i === 3 ? { trigger: ' [[sim:400]]' } : {}),
+    }));
+
+  it.each([
+    ['in-process', twoSteps as unknown as URL],
+    ['worker threads', new URL('./fixtures/two-step-task.mjs', import.meta.url)],
+  ])(
+    '%s: a 400 on step 2 of one item fails the 5-item chunk once; step 1 was answered once per item',
+    async (tag, fn) => {
+      const pool = cleanup(
+        await KeyPool.open(
+          { key_list: [{ api_key: 'sk-test-chunk-retry-0001', base_url: sim.url }] },
+          { notify: false, watch: false },
+        ),
+      );
+      const logger = collectingLogger();
+      const data = items(tag);
+      const { stats } = await runPipeline(pool, data, fn, {
+        workers: 1,
+        chunkSize: 5,
+        chunkRetries: 2,
+        chunkRetryDelayMs: 1,
+        handleSignals: false,
+        logger,
+      });
+      const answered = sim.stats().answered;
+      for (const item of data) expect(answered[`step 1: ${item.text}`], item.text).toBe(1);
+      expect(stats).toMatchObject({ done: 0, failed: 5 });
+      expect(stats.failures.map((f) => f.error.status)).toEqual([400, 400, 400, 400, 400]);
+      expect(logger.text()).toContain('failed after 1 attempt:');
+    },
+  );
+});
+
+/** A tmpfs of `size` mounted on a fresh directory, or undefined where mounting is not allowed. */
+function mountTmpfs(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a checkpoint that cannot be written', () => {
+  let dir = '';
+  let mounted = false;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keybatch-full-'));
+    await mkdir(dir, { recursive: true });
+    mounted = mountTmpfs(dir, '96k');
+  });
+  afterAll(async () => {
+    if (mounted) execFileSync('umount', [dir]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('(a full tmpfs) stops the run with CHECKPOINT_WRITE at once: the chunk is not retried and no new chunk starts', async (context) => {
+    if (!mounted) context.skip();
+    const calls = new Map<number, number>();
+    const error = (await runPipeline(
+      { key_list: [{ api_key: 'sk-test-full-disk-0001' }] },
+      Array.from({ length: 200 }, (_, i) => i),
+      (chunk: number[]) => {
+        calls.set(chunk[0]!, (calls.get(chunk[0]!) ?? 0) + 1);
+        return chunk.map((i) => ({ i, filler: 'x'.repeat(4000) }));
+      },
+      {
+        output: join(dir, 'out.jsonl'),
+        workers: 1,
+        chunkSize: 1,
+        chunkRetries: 2,
+        chunkRetryDelayMs: 1,
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { notify: false, watch: false, env: {} },
+      },
+    ).catch((e: unknown) => e)) as KeybatchError;
+    expect(error).toBeInstanceOf(KeybatchError);
+    expect(error.code).toBe('CHECKPOINT_WRITE');
+    expect(error.message).toContain('worker-0.jsonl');
+    // Some chunks were written before the disk filled; none ran twice; the run stopped there.
+    expect(calls.size).toBeGreaterThan(3);
+    expect(calls.size).toBeLessThan(200);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+  });
+});
