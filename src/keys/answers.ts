@@ -3,7 +3,7 @@
  * body cut to 4 KiB, Responses handed to the SDK, errors scrubbed of the key, the credentials set.
  */
 import type { ApiErrorBody } from './classify.js';
-import { capErrorText, MAX_ERROR_TEXT_BYTES, scrubSecret } from './redact.js';
+import { capErrorText, MAX_ERROR_TEXT_BYTES, scrubHead, scrubSecret } from './redact.js';
 import type { Answer } from './transport.js';
 import type { Lease } from './types.js';
 
@@ -126,4 +126,32 @@ export function readJsonAnswer(answer: Answer, text: string): { response: Respon
   const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
   const response = jsonResponse(answer, text, json);
   return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
+}
+
+/**
+ * A streamed text answer (`text/event-stream`) with every piece of `key` replaced by `label`, as
+ * whole answers are. The last `key.length` characters (and a piece that reaches into them) wait
+ * for the next chunk, so a key split between two chunks is caught too.
+ */
+export function scrubStream(response: Response, key: string, label: string): Response {
+  if (!response.body) return response;
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let held = '';
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        const { head, tail } = scrubHead(held + decoder.decode(chunk, { stream: true }), key, label);
+        held = tail;
+        if (head) controller.enqueue(encoder.encode(head));
+      },
+      flush(controller) {
+        const text = scrubSecret(held + decoder.decode(), key, label);
+        if (text) controller.enqueue(encoder.encode(text));
+      },
+    }),
+  );
+  const { status, statusText, headers, url } = response;
+  const scrubbed = new Response(body, { status, statusText, headers });
+  return Object.defineProperty(scrubbed, 'url', { value: url });
 }

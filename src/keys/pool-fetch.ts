@@ -9,6 +9,7 @@ import {
   errorBody,
   readJsonAnswer,
   scrubError,
+  scrubStream,
   setCredentials,
   textResponse,
 } from './answers.js';
@@ -267,7 +268,9 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
             // A stream (or a file): its time limit runs on while the caller reads it.
             release({ outcome: 'ok', status, model, rateLimit });
             report({ outcome: 'ok', status });
-            return answer.response(() => limit.done());
+            const response = answer.response(() => limit.done());
+            const events = answer.headers.get('content-type')?.includes('text/event-stream') ?? false;
+            return events ? scrubStream(response, lease.apiKey, lease.label) : response;
           }
           let text: string;
           try {

@@ -87,6 +87,36 @@ export function scrubSecret(text: string, secret: string, label = redactKey(secr
   return ranges.length === 0 ? text : replaceRanges(text, ranges);
 }
 
+/**
+ * For a stream: `text` scrubbed up to a cut, and the rest left raw for the next chunk — what may
+ * be the start of a piece going on in it: at most the last `secret.length` characters, none after
+ * a character the key does not hold, and any piece of the key that crosses the cut.
+ */
+export function scrubHead(text: string, secret: string, label: string): { head: string; tail: string } {
+  const ranges: Range[] = [];
+  pieces(text, secret, label, ranges);
+  let cut = Math.max(0, text.length - secret.length);
+  // A piece cannot hold a character the key does not: what ends in one (an event's `\n\n`) waits for nothing.
+  for (let i = text.length - 1; i >= cut; i--) {
+    if (!secret.includes(text[i]!)) {
+      cut = i + 1;
+      break;
+    }
+  }
+  for (let moved = true; moved; ) {
+    moved = false;
+    for (const [start, end] of ranges) {
+      if (start < cut && end > cut) {
+        cut = start;
+        moved = true;
+      }
+    }
+  }
+  const before = ranges.filter((range) => range[1] <= cut);
+  const head = text.slice(0, cut);
+  return { head: before.length === 0 ? head : replaceRanges(head, before), tail: text.slice(cut) };
+}
+
 /** Replaces every one of `secrets`, and every long piece of one, in `text` by its redacted form. */
 export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   const ranges: Range[] = [];

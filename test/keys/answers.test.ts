@@ -8,6 +8,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../../src/keys/client.js';
+import { KeyPool } from '../../src/keys/key-pool.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { collectingLogger, useCleanup, useTempDir } from '../helpers.js';
 
@@ -115,5 +117,42 @@ describe('answers leave no key and no huge body behind', () => {
     for (const [path, text] of await everything(dir)) {
       expect(text.length, path).toBeLessThan(20_000);
     }
+  });
+
+  it('a streamed answer echoing the key is redacted too, also when the key is split between chunks', async () => {
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({
+        id: 'c',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta: { content }, finish_reason: null }],
+      })}\n\n`;
+    const url = await server((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = chunk(`key: ${KEY}!`) + chunk(`piece: ${KEY.slice(3, 19)}!`) + 'data: [DONE]\n\n';
+      // Written in pieces of 7 bytes, each its own network write.
+      const parts = events.match(/[\s\S]{1,7}/g) ?? [];
+      const next = () => {
+        const part = parts.shift();
+        if (part === undefined) res.end();
+        else res.write(part, () => setImmediate(next));
+      };
+      next();
+    });
+    const pool = await KeyPool.open(
+      { key_list: [{ api_key: KEY, base_url: url }] },
+      { logger: collectingLogger(), notify: false },
+    );
+    cleanup(pool);
+    const stream = await createClient(pool).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? '';
+    expect(text).toBe('key: sk-…4e5f!piece: sk-…4e5f!');
+    expect(pool.status().keys[0]).toMatchObject({ inFlight: 0, successes: 1 });
   });
 });

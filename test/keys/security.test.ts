@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { scrubSecret, scrubSecrets } from '../../src/keys/redact.js';
+import { scrubHead, scrubSecret, scrubSecrets } from '../../src/keys/redact.js';
 import { collectingLogger, useCleanup } from '../helpers.js';
 
 const cleanup = useCleanup();
@@ -213,6 +213,17 @@ describe('scrubbing', () => {
   it('a key shorter than 16 characters is replaced only whole', () => {
     const short = 'sk-short-0001';
     expect(scrubSecret(`${short} ${short.slice(0, 12)}`, short)).toBe(`sk-…0001 ${short.slice(0, 12)}`);
+  });
+
+  it('a stream chunk holds back only what may be the start of a piece going on in the next chunk', () => {
+    expect(scrubHead('data: {"a":1}\n\n', KEY, 'L')).toEqual({ head: 'data: {"a":1}\n\n', tail: '' });
+    expect(scrubHead(`data: ${KEY.slice(0, 20)}`, KEY, 'L')).toEqual({
+      head: 'data: ',
+      tail: KEY.slice(0, 20),
+    });
+    expect(scrubHead(`${KEY} and more text than a key holds, ending in a space `, KEY, 'L').head).toBe(
+      'L and more text than a key holds, ending in a space ',
+    );
   });
 
   it('keys sharing a long prefix give one label, that of the key found longest', () => {
