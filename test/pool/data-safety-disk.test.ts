@@ -13,7 +13,7 @@ import { OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 const tempDir = useTempDir();
 const mounted: string[] = [];
 afterEach(() => {
-  for (const dir of mounted.splice(0)) execFileSync('umount', [dir]);
+  for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir]);
 });
 
 async function smallDisk(): Promise<string> {

@@ -131,7 +131,7 @@ describe('the output is checked before the first request', () => {
     } catch (error) {
       throw new Error(`this test mounts a read-only tmpfs and needs root: ${(error as Error).message}`);
     }
-    cleanups.push(() => execFileSync('umount', [readOnly]));
+    cleanups.push(() => execFileSync('umount', ['-l', readOnly]));
 
     const cases: Array<[string, string]> = [
       [sub, `Output ${sub} is a directory: name a file in it, e.g. ${sub}/out.jsonl`],
