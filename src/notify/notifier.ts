@@ -5,7 +5,7 @@ import { blockedDelayMs, formatDuration, MAX_TIMER_DELAY_MS } from './schedule.j
 import type { NotifierOptions, NotifyConfig, NotifyEvent } from './types.js';
 
 /** Defaults of {@link NotifyConfig} and {@link NotifierOptions}. */
-export const NOTIFY_DEFAULTS = Object.freeze({ baseWaitTime: 30, timeoutMs: 5000 });
+export const NOTIFY_DEFAULTS = Object.freeze({ baseWaitTime: 30, timeoutMs: 5000, closeTimeoutMs: 3000 });
 
 const TARGET_KINDS: readonly NotifyTargetKind[] = ['lark', 'slack', 'webhook'];
 
@@ -29,6 +29,11 @@ export class Notifier {
   readonly #logger: Logger;
   readonly #scrub: (text: string) => string;
   readonly #timeoutMs: number;
+  readonly #closeTimeoutMs: number;
+  /** Aborted when `close()` gives up on deliveries still under way. */
+  readonly #giveUp = new AbortController();
+  /** Targets (labels) whose notifications `close()` gave up on, with how many. */
+  readonly #givenUp = new Map<string, number>();
   readonly #env: NodeJS.ProcessEnv;
   #targets: readonly NotifyTarget[] = [];
   #baseWaitTime: number = NOTIFY_DEFAULTS.baseWaitTime;
@@ -50,6 +55,13 @@ export class Notifier {
         `Expected \`timeoutMs\` to be a finite number > 0, got \`${String(timeoutMs)}\` (${typeof timeoutMs})`,
       );
     }
+    const closeTimeoutMs = options.closeTimeoutMs ?? NOTIFY_DEFAULTS.closeTimeoutMs;
+    if (typeof closeTimeoutMs !== 'number' || !Number.isFinite(closeTimeoutMs) || closeTimeoutMs < 0) {
+      throw new RangeError(
+        `Expected \`closeTimeoutMs\` to be a finite number >= 0, got \`${String(closeTimeoutMs)}\` (${typeof closeTimeoutMs})`,
+      );
+    }
+    this.#closeTimeoutMs = Math.min(Math.ceil(closeTimeoutMs), MAX_TIMER_DELAY_MS);
     if (options.scrub !== undefined && typeof options.scrub !== 'function') {
       throw new TypeError(`Expected \`scrub\` to be a function, got ${typeof options.scrub}`);
     }
@@ -156,14 +168,30 @@ export class Notifier {
     });
   }
 
-  /** Cancels the timers and waits for deliveries under way; afterwards nothing is sent. */
+  /**
+   * Cancels the timers and waits for deliveries under way, at most `closeTimeoutMs` in all; then
+   * gives up on what is left (one warn line naming the targets). Afterwards nothing is sent.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#blocked) {
       clearTimeout(this.#blocked.timer);
       this.#blocked = undefined;
     }
-    await Promise.all([...this.#inFlight]);
+    const pending = Promise.all([...this.#inFlight]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.#closeTimeoutMs);
+    });
+    const outcome = await Promise.race([pending, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return;
+    this.#giveUp.abort();
+    await pending;
+    const given = [...this.#givenUp].map(([label, n]) => `${n} to ${label}`);
+    this.#warn(
+      `notify: timed out at exit: gave up after ${this.#closeTimeoutMs / 1000} s; not delivered: ${given.join(', ') || 'none'}`,
+    );
   }
 
   #scheduleRepeat(state: BlockedState): void {
@@ -192,8 +220,13 @@ export class Notifier {
   #enqueue(target: NotifyTarget, body: string): Promise<void> {
     const previous = this.#tails.get(target.kind) ?? Promise.resolve();
     const delivery = previous.then(async () => {
-      const failure = await postJson(target, body, this.#timeoutMs);
-      if (failure !== undefined) this.#warn(`notify: ${target.label} failed: ${failure}`);
+      const failure = this.#giveUp.signal.aborted
+        ? 'given up'
+        : await postJson(target, body, this.#timeoutMs, this.#giveUp.signal);
+      if (failure === undefined) return;
+      if (this.#giveUp.signal.aborted) {
+        this.#givenUp.set(target.label, (this.#givenUp.get(target.label) ?? 0) + 1);
+      } else this.#warn(`notify: ${target.label} failed: ${failure}`);
     });
     this.#tails.set(target.kind, delivery);
     void delivery.finally(() => {

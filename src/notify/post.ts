@@ -9,7 +9,7 @@ import type { NotifyTargetKind } from './payload.js';
 export interface NotifyTarget {
   readonly kind: NotifyTargetKind;
   readonly url: string;
-  /** e.g. `lark webhook (open.feishu.cn)` */
+  /** e.g. `lark webhook (open.feishu.cn)`, `webhook (hooks.example)` */
   readonly label: string;
 }
 
@@ -22,23 +22,26 @@ export function toTarget(kind: NotifyTargetKind, url: string): NotifyTarget | un
     return undefined;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
-  return { kind, url: parsed.href, label: `${kind} webhook (${parsed.host})` };
+  const label = kind === 'webhook' ? `webhook (${parsed.host})` : `${kind} webhook (${parsed.host})`;
+  return { kind, url: parsed.href, label };
 }
 
 const MAX_REASON_BODY = 200;
 
-/** POSTs `body` (JSON) to the target; `undefined` when delivered, else why not. */
+/** POSTs `body` (JSON) to the target; `undefined` when delivered, else why not. `cancel` gives up early. */
 export async function postJson(
   target: NotifyTarget,
   body: string,
   timeoutMs: number,
+  cancel?: AbortSignal,
 ): Promise<string | undefined> {
   try {
+    const timeout = AbortSignal.timeout(timeoutMs);
     const response = await fetch(target.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8' },
       body,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
     });
     // Always read the body: it frees the connection, and Lark reports errors inside a 200.
     const text = await response.text();

@@ -42,6 +42,12 @@ export interface NotifierOptions {
    */
   timeoutMs?: number;
   /**
+   * How long `close()` waits, in all, for the deliveries still under way (a run's last "finished"
+   * or "crashed" notification) before it gives up on them, saying so in one warn line.
+   * @default 3000
+   */
+  closeTimeoutMs?: number;
+  /**
    * Environment read for `LARK_HOOK`.
    * @default process.env
    */
