@@ -48,9 +48,21 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Whether the lock's holder may still be running (another host's always may). */
+/** Tokens of the locks this process holds now (shared by every copy of keybatch loaded in it). */
+const HELD = Symbol.for('keybatch.heldRunLocks');
+const registry = globalThis as Record<symbol, Set<string> | undefined>;
+registry[HELD] ??= new Set();
+const heldHere = registry[HELD];
+
+/**
+ * Whether the lock's holder may still be running (another host's always may). A lock with this
+ * process's own pid is live only if this process took it: else an earlier process had the same
+ * pid (a container's pid 1, restarted).
+ */
 function holderAlive(owner: LockOwner): boolean {
-  return owner.hostname !== hostname() || isProcessAlive(owner.pid);
+  if (owner.hostname !== hostname()) return true;
+  if (owner.pid === process.pid) return heldHere.has(owner.token);
+  return isProcessAlive(owner.pid);
 }
 
 function lockedError(dir: string, owner: LockOwner): KeybatchError {
@@ -192,11 +204,13 @@ class FileRunLock implements RunLock {
   constructor(path: string, owner: LockOwner) {
     this.path = path;
     this.owner = owner;
+    heldHere.add(owner.token);
   }
 
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    heldHere.delete(this.owner.token);
     const held = await readLock(this.path).catch(() => undefined);
     if (held?.owner?.token === this.owner.token) await rm(this.path, { force: true });
   }

@@ -99,6 +99,16 @@ describe('the run directory lock', () => {
     await second.close();
   });
 
+  it("a lock with this process's pid that this process did not take (an earlier process with the same pid) is taken over", async () => {
+    const dir = join(await tempDir(), 'out.jsonl.keybatch');
+    await (await openRunDir(dir, init)).close();
+    const lock = { pid: process.pid, hostname: hostname(), startedAt: 'before a restart', token: 'earlier' };
+    await writeFile(join(dir, 'lock'), JSON.stringify(lock));
+    const run = await openRunDir(dir, init);
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).token).not.toBe('earlier');
+    await run.close();
+  });
+
   it('a lock of another host is never taken over, even if its pid is not running here', async () => {
     const dir = join(await tempDir(), 'out.jsonl.keybatch');
     await (await openRunDir(dir, init)).close();
