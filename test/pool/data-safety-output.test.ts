@@ -172,6 +172,34 @@ describe('what a killed run leaves', () => {
     );
   });
 
+  it("damaged lines in an in-memory run's checkpoint cost only their own items, which are redone", async () => {
+    const dir = await tempDir();
+    const checkpoint = join(dir, 'run');
+    const items = Array.from({ length: 6 }, (_, n) => ({ n }));
+    const sent: number[] = [];
+    const run = () =>
+      runPipeline<Item, Item>(
+        OFFLINE_CONFIG,
+        items,
+        async (chunk) => {
+          for (const item of chunk) sent.push(item.n);
+          return chunk;
+        },
+        { checkpoint, workers: 1, chunkSize: 1, handleSignals: false, pool: { notify: false, watch: false } },
+      );
+    await run();
+    const lane = join(checkpoint, 'worker-0.jsonl');
+    const lines = (await readFile(lane, 'utf8')).split('\n');
+    lines[1] = '{"i":1,"r":{"n":1]}'; // the record's frame is whole, its result is not JSON
+    lines[3] = '{"i":3,"r":{"n":'; // cut short mid-file
+    await writeFile(lane, lines.join('\n'));
+    sent.length = 0;
+    const { results, stats } = await run();
+    expect(sent.sort()).toEqual([1, 3]);
+    expect(stats).toMatchObject({ skipped: 4, done: 2 });
+    expect(results).toEqual(items);
+  });
+
   it('a run that stopped before any record (an unknown model) leaves a checkpoint the corrected command resumes', async () => {
     const { output, sent, run } = await setUp();
     const unknownModel = runPipeline<Item, Item>(
