@@ -18,6 +18,8 @@ export interface Manifest {
   complete?: boolean;
   /** The output file the last merge wrote, as it was then: a later run may replace that file, not another. */
   output?: OutputRecord;
+  /** While a merge puts its output in place: the output it replaces (still this run's until the rename). */
+  previousOutput?: OutputRecord;
 }
 
 /** What identifies an output file keybatch wrote: its size and modification time right after the merge. */
@@ -58,12 +60,14 @@ function manifestProblem(data: unknown): string | undefined {
   }
   const complete = data['complete'];
   if (complete !== undefined && typeof complete !== 'boolean') return '"complete" is not a boolean';
-  const output = data['output'];
-  if (
-    output !== undefined &&
-    !(isPlainObject(output) && Number.isSafeInteger(output['size']) && Number.isFinite(output['mtimeMs']))
-  ) {
-    return '"output" is not an object with a "size" and an "mtimeMs"';
+  for (const key of ['output', 'previousOutput']) {
+    const output = data[key];
+    if (
+      output !== undefined &&
+      !(isPlainObject(output) && Number.isSafeInteger(output['size']) && Number.isFinite(output['mtimeMs']))
+    ) {
+      return `"${key}" is not an object with a "size" and an "mtimeMs"`;
+    }
   }
   return undefined;
 }

@@ -43,7 +43,17 @@ interface Locations {
   length: Uint32Array;
 }
 
-export async function mergeRunDir(dir: string, output: string, total: number): Promise<MergeResult> {
+/**
+ * Writes `output` from the lane files of `dir` (see the file comment). `beforeRename` is called with
+ * the complete temporary file just before it is renamed over `output` (e.g. to record its size and
+ * modification time, which the rename keeps); if it throws, nothing is replaced.
+ */
+export async function mergeRunDir(
+  dir: string,
+  output: string,
+  total: number,
+  beforeRename?: (temp: string) => Promise<void>,
+): Promise<MergeResult> {
   if (!Number.isSafeInteger(total) || total < 0) {
     throw new RangeError(`merge total must be an integer >= 0, got ${String(total)}`);
   }
@@ -66,6 +76,7 @@ export async function mergeRunDir(dir: string, output: string, total: number): P
   const temp = mergeTemp(output, process.pid);
   try {
     await writeOrdered(files, where, total, temp);
+    await beforeRename?.(temp);
     await rename(temp, output);
   } catch (error) {
     await rm(temp, { force: true });

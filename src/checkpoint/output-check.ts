@@ -69,21 +69,22 @@ export async function checkOutputPath(output: string, options: OutputPathOptions
 }
 
 /**
- * Throws KeybatchError OUTPUT_REFUSED if `output` exists and is not the file this run directory's
- * last merge wrote (`record`: its size and modification time then), unless `overwrite`.
+ * Throws KeybatchError OUTPUT_REFUSED if `output` exists and is none of the files this run
+ * directory's merges wrote (`records`: their size and modification time then), unless `overwrite`.
  */
 export async function checkOutputOwner(
   output: string,
-  record: OutputRecord | undefined,
+  records: readonly OutputRecord[],
   overwrite: boolean,
 ): Promise<void> {
   if (overwrite) return;
   const info = await statOrUndefined(output);
   if (!info) return;
-  if (record && info.size === record.size && info.mtimeMs === record.mtimeMs) return;
-  const why = record
-    ? 'it was changed after keybatch wrote it: its size or modification time differ'
-    : 'keybatch did not write it: its checkpoint records no output';
+  if (records.some((r) => info.size === r.size && info.mtimeMs === r.mtimeMs)) return;
+  const why =
+    records.length > 0
+      ? 'it was changed after keybatch wrote it: its size or modification time differ'
+      : 'keybatch did not write it: its checkpoint records no output';
   throw refused(
     `Output ${output} exists and is not this run's output (${why}); choose another output, or ${OVERWRITE_HINT}`,
   );

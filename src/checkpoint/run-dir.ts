@@ -14,6 +14,7 @@ import {
   describeMismatch,
   type Manifest,
   normalizeOptions,
+  type OutputRecord,
   readManifest,
   writeManifest,
 } from './manifest.js';
@@ -111,7 +112,10 @@ async function openLocked(dir: string, init: RunDirInit, lock: RunLock): Promise
     if (!init.fresh && (await hasRecords(dir))) throw error;
   }
   if (init.output !== undefined) {
-    await checkOutputOwner(init.output, existing?.output, init.overwrite === true);
+    const known = [existing?.output, existing?.previousOutput].filter(
+      (r): r is OutputRecord => r !== undefined,
+    );
+    await checkOutputOwner(init.output, known, init.overwrite === true);
     await removeStaleMergeTemps(init.output);
   }
   const start = async (): Promise<RunDir> => {
@@ -125,6 +129,7 @@ async function openLocked(dir: string, init: RunDirInit, lock: RunLock): Promise
     };
     // Which output file this directory wrote stays known across a fresh start.
     if (existing?.output) manifest.output = existing.output;
+    if (existing?.previousOutput) manifest.previousOutput = existing.previousOutput;
     await writeManifest(path, manifest);
     return new FileRunDir(dir, manifest, lock);
   };
@@ -218,10 +223,20 @@ class FileRunDir implements RunDir {
   }
 
   async merge(output: string, total: number): Promise<MergeResult> {
-    const result = await mergeRunDir(this.dir, output, total);
-    if (result.missingCount === 0) {
-      const info = await stat(output);
-      await this.#write({ ...this.#manifest, output: { size: info.size, mtimeMs: info.mtimeMs } });
+    // The new output is recorded before it is renamed into place, the one it replaces kept beside
+    // it until then: whenever the process dies, the file at `output` is one the manifest knows.
+    let record: OutputRecord | undefined;
+    const result = await mergeRunDir(this.dir, output, total, async (temp) => {
+      const info = await stat(temp);
+      record = { size: info.size, mtimeMs: info.mtimeMs };
+      const { previousOutput: _, ...manifest } = this.#manifest;
+      if (manifest.output) (manifest as Manifest).previousOutput = manifest.output;
+      await this.#write({ ...manifest, output: record });
+    });
+    if (record && this.#manifest.previousOutput) {
+      const { previousOutput: _, ...manifest } = this.#manifest;
+      // Best effort: until it is written, the previous output is still accepted as well.
+      await this.#write(manifest).catch(() => {});
     }
     return result;
   }

@@ -139,6 +139,38 @@ describe('openRunDir', () => {
     await run.close();
   });
 
+  it('merge records the output it wrote; a later open with that output accepts it, and another file not', async () => {
+    const root = await tempDir();
+    const dir = join(root, 'out.jsonl.keybatch');
+    const output = join(root, 'out.jsonl');
+    const run = await openRunDir(dir, { ...init, output });
+    run.openLane(0).append([{ i: 0, r: 'zero' }]);
+    await run.merge(output, 1);
+    const info = await stat(output);
+    expect(run.manifest.output).toEqual({ size: info.size, mtimeMs: info.mtimeMs });
+    expect(run.manifest.previousOutput).toBeUndefined();
+    await run.merge(output, 1); // a second merge: the first output was replaced
+    expect(run.manifest.previousOutput).toBeUndefined();
+    await run.close();
+    await (await openRunDir(dir, { ...init, output })).close();
+
+    // As a merge killed between recording its output and the rename leaves it: the file in place
+    // is the previous output, still this run's.
+    const manifestPath = join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    const now = await stat(output);
+    manifest.previousOutput = { size: now.size, mtimeMs: now.mtimeMs };
+    manifest.output = { size: now.size + 7, mtimeMs: now.mtimeMs + 1 };
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    await (await openRunDir(dir, { ...init, output })).close();
+
+    delete manifest.previousOutput;
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const error = await caught(openRunDir(dir, { ...init, output }));
+    expect((error as KeybatchError).code).toBe('OUTPUT_REFUSED');
+    expect(await readdir(dir)).not.toContain('lock');
+  });
+
   it('lane files without a manifest are refused rather than adopted', async () => {
     const dir = await runDirIn();
     const run = await openRunDir(dir, init);
