@@ -1,0 +1,325 @@
+/**
+ * One rate domain's pacer (a key, or a group of keys sharing limits). Pure state, the clock passed
+ * in as `now` (ms) on every call, so it runs the same in a discrete-event test as in the pool.
+ *
+ * Modes:
+ * - `headers`: the answers carry rate-limit headers and what happens agrees with them; requests go
+ *   out evenly at the limit over its window (less `margin`), never past what `remaining` allows.
+ * - `observed`: the headers are absent, or a 429 came while they said there was room; the pace is
+ *   learned from losses (see `aimd.ts`).
+ * - `slow-start`: nothing is known yet; the pace doubles until the first loss or headers.
+ * In every mode: one send per interval (no bursts), in flight at most rate × latency × 2 (Little's
+ * law with a margin), and a `retry-after` pauses the whole domain.
+ */
+import {
+  AIMD_DEFAULTS,
+  type AimdOptions,
+  type AimdState,
+  aimdOnLoss,
+  aimdOnSend,
+  aimdOnSuccess,
+  aimdStart,
+} from './aimd.js';
+import { MINUTE_MS, type NormalizedLimits } from './dialects.js';
+import { MAX_WAIT_MS } from './durations.js';
+import { gateAt, hasPace, isSpent, paceFromLimits, spentReset } from './header-model.js';
+
+export type PacingMode = 'headers' | 'observed' | 'slow-start';
+
+export interface ControllerOptions {
+  /** Configured requests per minute (the user's word, trusted like headers). @default undefined */
+  rpm?: number | undefined;
+  /** Configured tokens per minute. @default undefined */
+  tpm?: number | undefined;
+  /** Fraction below a header limit to pace at. @default 0.02 */
+  margin?: number;
+  /** Pace of slow start's first requests, per second. @default 1 */
+  initialRatePerSecond?: number;
+  /** Requests in flight before the first answer says anything. @default 2 */
+  probeInFlight?: number;
+  /** Answers in a row without headers before `headers` mode gives way to `observed`. @default 3 */
+  missingHeadersLimit?: number;
+  /** Cooling after a 429 the headers foresaw but that says nothing of when to retry. @default 1000 */
+  cooldownMs?: number;
+  /** Observed-mode tuning. @default AIMD_DEFAULTS */
+  aimd?: Partial<AimdOptions>;
+}
+
+export interface Answer {
+  /** The number `onSend` returned for this request. */
+  seq: number;
+  /** HTTP status; 429 and 503 are losses. */
+  status: number;
+  latencyMs: number;
+  headers: NormalizedLimits | undefined;
+  /** Tokens the answer's `usage` counted (settles the estimate); undefined when not reported. */
+  usedTokens?: number | undefined;
+}
+
+export interface PacingStatus {
+  mode: PacingMode;
+  /** The pace requests go out at, per minute. */
+  requestsPerMinute: number;
+  inFlight: number;
+  inFlightCap: number;
+  /** Mean answer latency, once known. */
+  latencyMs?: number;
+  /** No sends before this time (a retry-after or a run of losses). */
+  blockedUntil?: number;
+  /** Observed mode: the pace at which losses last began, per minute. */
+  ceilingPerMinute?: number;
+  /** What the headers (or the config) said, per minute / per day. */
+  learned: {
+    dialect?: string;
+    requestsPerMinute?: number;
+    tokensPerMinute?: number;
+    requestsPerDay?: number;
+    remainingRequests?: number;
+    remainingTokens?: number;
+  };
+}
+
+interface Ticket {
+  sentAt: number;
+  tokens: number;
+  /** Tokens sent up to and including this request. */
+  cumulativeTokens: number;
+  /** Whether it was sent by the header model, and whether that model said there was room. */
+  byHeaders: boolean;
+  room: boolean;
+}
+
+const LATENCY_EMA = 0.2;
+const LOSS = new Set([429, 503]);
+
+export class PacingController {
+  private readonly options: Required<Omit<ControllerOptions, 'rpm' | 'tpm' | 'aimd'>>;
+  private readonly aimdOptions: AimdOptions;
+  /** `headers`, or pacing from observation (`slow-start` / `observed` by the AIMD phase). */
+  private mode: 'headers' | 'aimd' = 'aimd';
+  private aimd: AimdState;
+  private configured: NormalizedLimits | undefined;
+  /** The newest (by send order) answer's headers, its request's number and send time (the server
+   * counted it then, so its `reset` runs from then, not from when the answer came back). */
+  private limits: NormalizedLimits | undefined;
+  private limitsSeq = 0;
+  private limitsAt = 0;
+  private missing = 0;
+  private tickets = new Map<number, Ticket>();
+  private sent = 0;
+  private tokensSent = 0;
+  private nextAt = Number.NEGATIVE_INFINITY;
+  private blockedUntil = 0;
+  private latency: number | undefined;
+  private answered = false;
+  /** Whether the headers were caught out: from then on only observation paces. */
+  private distrusted = false;
+
+  constructor(now: number, options: ControllerOptions = {}) {
+    this.options = {
+      margin: options.margin ?? 0.02,
+      initialRatePerSecond: options.initialRatePerSecond ?? 1,
+      probeInFlight: options.probeInFlight ?? 2,
+      missingHeadersLimit: options.missingHeadersLimit ?? 3,
+      cooldownMs: options.cooldownMs ?? 1000,
+    };
+    this.aimdOptions = { ...AIMD_DEFAULTS, ...options.aimd };
+    this.aimd = aimdStart(now, this.options.initialRatePerSecond / 1000);
+    if (options.rpm || options.tpm) {
+      this.configured = {};
+      if (options.rpm) this.configured.requests = { limit: options.rpm, windowMs: MINUTE_MS };
+      if (options.tpm) this.configured.tokens = { limit: options.tpm, windowMs: MINUTE_MS };
+      this.mode = 'headers';
+      this.answered = true;
+    }
+  }
+
+  /** The limits headers mode paces by: the latest headers, else the configured ones. */
+  private model(): NormalizedLimits | undefined {
+    return hasPace(this.limits) ? this.limits : this.configured;
+  }
+
+  /** Requests per ms and tokens per ms this domain is paced at now (undefined: not limited). */
+  private pace(): { requestRate: number | undefined; tokenRate: number | undefined } {
+    if (this.mode !== 'headers') return { requestRate: this.aimd.rate, tokenRate: undefined };
+    const model = this.model();
+    const pace = model ? paceFromLimits(model, this.options.margin) : {};
+    return { requestRate: pace.requestRate, tokenRate: pace.tokenRate };
+  }
+
+  private cost(tokens: number): number {
+    const { requestRate, tokenRate } = this.pace();
+    const perRequest = requestRate ? 1 / requestRate : 0;
+    const perTokens = tokenRate ? tokens / tokenRate : 0;
+    return Math.min(MAX_WAIT_MS, Math.max(perRequest, perTokens));
+  }
+
+  /** How many requests may be in flight: rate × latency × 2 (Little's law with a margin). */
+  inFlightCap(): number {
+    if (!this.answered || this.latency === undefined) return this.options.probeInFlight;
+    const { requestRate, tokenRate } = this.pace();
+    let rate = requestRate;
+    if (tokenRate !== undefined && this.tokensSent > 0 && this.sent > 0) {
+      const byTokens = tokenRate / (this.tokensSent / this.sent);
+      rate = rate === undefined ? byTokens : Math.min(rate, byTokens);
+    }
+    if (rate === undefined) return Number.POSITIVE_INFINITY;
+    return Math.max(this.options.probeInFlight, Math.ceil(rate * this.latency * 2) + 1);
+  }
+
+  private gate(tokens: number): number {
+    if (this.mode !== 'headers' || !this.limits) return Number.NEGATIVE_INFINITY;
+    const cumulative = this.tickets.get(this.limitsSeq)?.cumulativeTokens;
+    return gateAt({
+      limits: this.limits,
+      answeredAt: this.limitsAt,
+      sentAfter: this.sent - this.limitsSeq,
+      tokensAfter: cumulative === undefined ? 0 : this.tokensSent - cumulative,
+      tokens,
+    });
+  }
+
+  /**
+   * The earliest time a request of `tokens` estimated tokens may be sent: `<= now` means now;
+   * `Infinity` means wait for an answer (the in-flight bound).
+   */
+  readyAt(now: number, tokens: number): number {
+    if (this.tickets.size >= this.inFlightCap()) return Number.POSITIVE_INFINITY;
+    return Math.max(now, this.blockedUntil, this.nextAt, this.gate(tokens));
+  }
+
+  /** A request of `tokens` estimated tokens goes out now; returns its number for `onAnswer`. */
+  onSend(now: number, tokens: number): number {
+    const room = this.gate(tokens) <= now;
+    this.sent += 1;
+    this.tokensSent += tokens;
+    const byHeaders = this.mode === 'headers';
+    this.tickets.set(this.sent, { sentAt: now, tokens, cumulativeTokens: this.tokensSent, byHeaders, room });
+    this.nextAt = Math.max(this.nextAt, now) + this.cost(tokens);
+    aimdOnSend(this.aimd);
+    return this.sent;
+  }
+
+  /** A request sent but abandoned before an answer (aborted): frees its place in flight. */
+  onCancel(seq: number): void {
+    this.tickets.delete(seq);
+  }
+
+  onAnswer(now: number, answer: Answer): void {
+    const ticket = this.tickets.get(answer.seq);
+    this.tickets.delete(answer.seq);
+    this.answered = true;
+    // Only served requests tell how long the server holds one (refusals come back at once).
+    if (answer.status < 400 && Number.isFinite(answer.latencyMs) && answer.latencyMs >= 0) {
+      this.latency =
+        this.latency === undefined
+          ? answer.latencyMs
+          : this.latency + LATENCY_EMA * (answer.latencyMs - this.latency);
+    }
+    const headers = answer.headers;
+    if (headers?.retryAfterMs !== undefined && LOSS.has(answer.status)) {
+      this.blockedUntil = Math.max(this.blockedUntil, now + headers.retryAfterMs);
+    }
+    this.learn(now, answer.seq, ticket?.sentAt ?? now, headers);
+    if (ticket && answer.usedTokens !== undefined && Number.isFinite(answer.usedTokens))
+      this.settle(now, ticket, answer.usedTokens);
+    if (LOSS.has(answer.status)) this.lost(now, answer, ticket);
+    else if (answer.status < 400 && this.mode !== 'headers')
+      aimdOnSuccess(this.aimd, now, this.latency ?? 0, this.aimdOptions);
+  }
+
+  private learn(now: number, seq: number, sentAt: number, headers: NormalizedLimits | undefined): void {
+    if (hasPace(headers) || headers?.requestsLong) {
+      this.missing = 0;
+      if (seq >= this.limitsSeq) {
+        // An answer with only a per-day budget keeps the pace the last headers gave.
+        this.limits = hasPace(headers) ? headers : { ...this.limits, ...headers };
+        this.limitsSeq = seq;
+        this.limitsAt = sentAt;
+      }
+      // Headers are trusted until they are caught out (a refusal while they said there was room).
+      if (this.mode === 'aimd' && !this.distrusted && hasPace(headers)) this.mode = 'headers';
+      return;
+    }
+    this.missing += 1;
+    if (this.mode === 'headers' && !this.configured && this.missing >= this.options.missingHeadersLimit) {
+      // Headers stopped coming: go on at the pace they gave, and learn from losses from here.
+      this.observe(now, this.pace().requestRate, false);
+    }
+  }
+
+  /** Leaves headers mode for observed pacing at `rate`, with that rate as the known ceiling. */
+  private observe(now: number, rate: number | undefined, cut: boolean): void {
+    const start = rate ?? this.aimd.rate;
+    this.aimd = aimdStart(now, cut ? start * this.aimdOptions.decrease : start, start, this.sent);
+    this.aimd.lossSeq = this.sent;
+    this.mode = 'aimd';
+  }
+
+  /** Tokens the answer really used replace the estimate in the schedule. */
+  private settle(now: number, ticket: Ticket, used: number): void {
+    const { tokenRate } = this.pace();
+    if (!tokenRate) return;
+    const delta = (used - ticket.tokens) / tokenRate;
+    this.nextAt =
+      delta < 0 ? Math.max(now, this.nextAt + delta) : Math.min(now + MAX_WAIT_MS, this.nextAt + delta);
+  }
+
+  private lost(now: number, answer: Answer, ticket: Ticket | undefined): void {
+    const retryAfter = answer.headers?.retryAfterMs;
+    if (this.mode === 'headers') {
+      // No surprise: sent before the headers were in charge, or when they said there was no room,
+      // or the refusal's own headers say a limit is spent (another client, a request in flight).
+      const foreseen = ticket === undefined || !ticket.byHeaders || !ticket.room || isSpent(answer.headers);
+      if (foreseen || answer.seq <= this.aimd.lossSeq) {
+        const wait = retryAfter ?? spentReset(answer.headers ?? this.limits) ?? this.options.cooldownMs;
+        this.blockedUntil = Math.max(this.blockedUntil, now + Math.min(MAX_WAIT_MS, wait));
+        return;
+      }
+      // A refusal the headers did not foresee: they do not describe this limiter; pace from losses.
+      this.distrusted = true;
+      this.observe(now, this.pace().requestRate, true);
+      this.nextAt = Math.max(this.nextAt, now + 1 / this.aimd.rate);
+      return;
+    }
+    const kind = answer.status === 503 ? 'capacity' : 'rate';
+    const before = this.aimd.lossSeq;
+    const loss = { seq: answer.seq, sentAt: ticket?.sentAt ?? now, lastSeq: this.sent, kind } as const;
+    const pause = aimdOnLoss(this.aimd, now, loss, this.latency ?? 0, this.aimdOptions);
+    if (this.aimd.lossSeq !== before) this.nextAt = Math.max(this.nextAt, now + 1 / this.aimd.rate);
+    if (retryAfter === undefined && pause > 0) this.blockedUntil = Math.max(this.blockedUntil, now + pause);
+  }
+
+  status(now: number): PacingStatus {
+    const { requestRate } = this.pace();
+    const status: PacingStatus = {
+      mode:
+        this.mode === 'headers' ? 'headers' : this.aimd.phase === 'slow-start' ? 'slow-start' : 'observed',
+      requestsPerMinute: requestRate === undefined ? Number.POSITIVE_INFINITY : requestRate * MINUTE_MS,
+      inFlight: this.tickets.size,
+      inFlightCap: this.inFlightCap(),
+      learned: {},
+    };
+    if (this.latency !== undefined) status.latencyMs = this.latency;
+    if (this.blockedUntil > now) status.blockedUntil = this.blockedUntil;
+    if (this.mode !== 'headers' && this.aimd.ceiling !== undefined)
+      status.ceilingPerMinute = this.aimd.ceiling * MINUTE_MS;
+    const model = this.model();
+    const perMinute = (w: { limit: number; windowMs?: number } | undefined) =>
+      w === undefined ? undefined : (w.limit / (w.windowMs ?? MINUTE_MS)) * MINUTE_MS;
+    const learned = status.learned;
+    if (model?.dialect) learned.dialect = model.dialect;
+    const rpm = perMinute(model?.requests);
+    if (rpm !== undefined) learned.requestsPerMinute = rpm;
+    const tpm = perMinute(model?.tokens ?? model?.inputTokens);
+    if (tpm !== undefined) learned.tokensPerMinute = tpm;
+    if (model?.requestsLong)
+      learned.requestsPerDay =
+        (model.requestsLong.limit / (model.requestsLong.windowMs ?? 86_400_000)) * 86_400_000;
+    const remaining = model?.requests?.remaining ?? model?.requestsLong?.remaining;
+    if (remaining !== undefined) learned.remainingRequests = remaining;
+    const remainingTokens = (model?.tokens ?? model?.inputTokens)?.remaining;
+    if (remainingTokens !== undefined) learned.remainingTokens = remainingTokens;
+    return status;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The pacing controller against a slot-bound server (vLLM/Ollama: N in service, a queue of Q, 503
+ * beyond), in a discrete-event simulation: it settles at >= 90% of the server's peak throughput
+ * with <= 1% answered 503 over the second half of the run.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { run } from './scenarios.js';
+
+describe('pacing a slot-bound server', () => {
+  it('N slots (1–32), a queue of 1–2N, service 10 ms–5 s (peak <= 2,000/min): >= 0.9 of peak, <= 1% 503s', () => {
+    const server = fc
+      .record({
+        slots: fc.integer({ min: 1, max: 32 }),
+        queueFactor: fc.double({ min: 0, max: 2, noNaN: true }),
+        serviceLog: fc.double({ min: Math.log(10), max: Math.log(5000), noNaN: true }),
+        seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      })
+      .map(({ slots, queueFactor, serviceLog, seed }) => ({
+        slots,
+        queue: Math.max(1, Math.round(queueFactor * slots)),
+        // No faster than 2,000 requests a minute at peak.
+        serviceMs: Math.max(Math.round(Math.exp(serviceLog)), slots * 30),
+        seed,
+      }));
+    fc.assert(
+      fc.property(server, ({ slots, queue, serviceMs, seed }) => {
+        const result = run({ model: 'slots', rpm: 0, latencyMs: serviceMs, seed, slots, queue });
+        const what = `${slots} slots, queue ${queue}, service ${serviceMs} ms`;
+        expect(result.utilisation, what).toBeGreaterThanOrEqual(0.9);
+        expect(result.refusedShare, what).toBeLessThanOrEqual(0.01);
+      }),
+      { numRuns: 12, seed: 20261201 },
+    );
+  });
+});
