@@ -43,3 +43,11 @@ export function nonEmpty(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('Expected a non-empty value.');
   return value;
 }
+
+/** Seconds > 0 -> milliseconds, at most a day (a per-attempt time limit). */
+export function positiveSeconds(value: string): number {
+  const n = number(value);
+  if (n === undefined || !Number.isFinite(n) || n <= 0 || n > 86_400)
+    throw new InvalidArgumentError('Expected a number of seconds > 0 (at most 86400).');
+  return Math.max(1, Math.round(n * 1000));
+}

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { type Simulator, startSimulator } from '../index.js';
 import { EXIT, exitCodeOf } from './errors.js';
 import { formatCounts } from './format.js';
-import { abortOnSigint } from './interrupt.js';
+import { stopOnSignals } from './interrupt.js';
 import { createDisplay, displayMode } from './progress.js';
-import { countErrorRows, executeRun, type RunOutcome, type RunSettings } from './run.js';
+import { checkpointCounts, executeRun, type RunOutcome, type RunSettings } from './run.js';
 import { formatSummary } from './summary.js';
 
 export interface DemoFlags {
@@ -98,14 +98,14 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
         configPath,
       });
       const stop = new AbortController();
-      const detach = abortOnSigint(interrupt, display);
+      const signals = stopOnSignals(interrupt, display);
       try {
         return await executeRun({
           config: configPath,
           input,
           settings: { ...settings, resume },
           display,
-          signal: AbortSignal.any([interrupt.signal, stop.signal]),
+          stopSignal: AbortSignal.any([interrupt.signal, stop.signal]),
           progressIntervalMs: 100,
           onProgress: (progress) => {
             const finished = progress.done + progress.skipped + progress.failed;
@@ -113,7 +113,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
           },
         });
       } finally {
-        detach();
+        signals.detach();
       }
     };
 
@@ -123,10 +123,11 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     const first = await run(false, STOP_AT);
     if (interrupt.signal.aborted) return interrupted(first);
     if (first.kind === 'stopped') {
-      if (first.summary)
-        process.stderr.write(
-          `${formatSummary(first.summary, { stopped: 'stopped by the demo', output }).join('\n')}\n`,
-        );
+      if (first.summary) {
+        const checkpoint = await checkpointCounts(output);
+        const lines = formatSummary(first.summary, { stopped: 'stopped by the demo', output, checkpoint });
+        process.stderr.write(`${lines.join('\n')}\n`);
+      }
       say('run 1 stopped; everything finished so far is in the checkpoint');
     } else {
       say('run 1 finished before the demo could stop it');
@@ -136,9 +137,9 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     const second = await run(true);
     if (interrupt.signal.aborted || second.kind === 'stopped') return interrupted(second);
     const { summary } = second;
-    const errorRows = await countErrorRows(output);
-    const earlierFailed = Math.max(0, errorRows - summary.failed);
-    process.stderr.write(`${formatSummary(summary, { output, earlierFailed }).join('\n')}\n`);
+    const counts = await checkpointCounts(output);
+    const errorRows = counts?.failed ?? summary.failed;
+    process.stderr.write(`${formatSummary(summary, { output, checkpoint: counts }).join('\n')}\n`);
     const stats = sim.stats();
     say(`simulator answers: ${formatCounts(stats.byStatus, 6)}`);
     say(

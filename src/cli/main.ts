@@ -5,8 +5,9 @@
  * (with the stack only under --verbose) and the code `exitCodeOf` gives it.
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { nonEmpty, nonNegative, seconds, wholeNumber } from './args.js';
+import { Command, Option } from 'commander';
+import { MAX_CONCURRENCY, MAX_WORKERS } from '../pool/options.js';
+import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
 import { demoCommand } from './demo.js';
 import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
 import { keysCommand } from './keys.js';
@@ -51,11 +52,16 @@ function buildProgram(state: State): Command {
     state.verbose = action.opts()['verbose'] === true;
   });
 
-  program
+  // `-o` is checked in the action, after commander has refused unknown flags: a typo is named first.
+  const output = new Option(
+    '-o, --output <file>',
+    'output .jsonl (required; its checkpoint is <file>.keybatch)',
+  ).argParser(nonEmpty);
+  const run = program
     .command('run')
     .description('send every prompt of a .jsonl file; one output line per input line, in order; resumable')
     .argument('<input>', 'prompts .jsonl: {id?, system?, prompt}, {id?, messages} or OpenAI Batch API lines')
-    .requiredOption('-o, --output <file>', 'output .jsonl (its checkpoint is <file>.keybatch)', nonEmpty)
+    .addOption(output)
     .option(
       '-c, --config <file>',
       'key pool config (default: $KEYBATCH_CONFIG, ./config.json, $OPENAI_API_KEY)',
@@ -69,10 +75,14 @@ function buildProgram(state: State): Command {
     .option('--system <text>', 'system prompt of records that have none')
     .option(
       '--workers <n>',
-      'lanes, each starting its key rotation one key further (default: 4)',
-      wholeNumber(1),
+      `lanes, each starting its key rotation one key further (default: 4, at most ${MAX_WORKERS})`,
+      wholeNumber(1, MAX_WORKERS),
     )
-    .option('--concurrency <n>', 'requests in flight per lane (default: 8)', wholeNumber(1))
+    .option(
+      '--concurrency <n>',
+      `requests in flight per lane (default: 8, at most ${MAX_CONCURRENCY})`,
+      wholeNumber(1, MAX_CONCURRENCY),
+    )
     .option('--temperature <x>', 'request temperature', nonNegative)
     .option('--max-tokens <n>', 'request max_tokens', wholeNumber(1))
     .option(
@@ -80,15 +90,26 @@ function buildProgram(state: State): Command {
       'stop (exit 3, resumable) when no key is usable for this long (default: wait)',
       seconds,
     )
+    .option(
+      '--timeout <seconds>',
+      'time limit of one HTTP attempt; a timed-out attempt is retried (default: 600)',
+      positiveSeconds,
+    )
     .option('--fresh', 'start over: ignore and replace the checkpoint')
+    .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
     .option(
       '--log-dir <dir>',
       'write an audit log (one JSON line per HTTP attempt, keys redacted) here',
       nonEmpty,
     )
-    .option('--quiet', 'no progress and no summary (errors still)')
+    .option('--quiet', 'no progress and no summary (warnings, the blocked state and errors still)')
     .option('--verbose', 'debug lines, and stack traces on errors')
     .action(async (input: string, flags) => {
+      if (flags.output === undefined) {
+        run.error(`error: required option '${output.flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
       state.code = await runCommand(input, flags);
     });
 

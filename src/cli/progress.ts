@@ -1,7 +1,8 @@
 /**
  * What a run shows while it goes: on a TTY a live bar (cli-progress) with log lines above it; on
- * anything else a plain line every 5 s; with --quiet nothing but errors. The display also owns the
- * logger handed to the library, so its lines never tear the bar.
+ * anything else a plain line every 5 s; with --quiet no progress, but the library's lines still
+ * (the blocked state, key rejections, warnings). The display also owns the logger handed to the
+ * library, so its lines never tear the bar.
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { Logger, Progress } from '../index.js';
@@ -22,7 +23,7 @@ export interface DisplayOptions {
 }
 
 export interface Display {
-  /** For the library: lines appear above the bar; in quiet mode only errors. */
+  /** For the library: lines appear above the bar; quiet mode shows them too (debug needs verbose). */
   readonly logger: Logger;
   /** For `onProgress`; undefined in quiet mode. */
   readonly onProgress: ((progress: Progress) => void) | undefined;
@@ -96,16 +97,17 @@ export function formatBarLine(progress: Progress, configPath: string | undefined
   return parts.join(' | ');
 }
 
-function createLogger(verbose: boolean, quiet: boolean, write: (message: string) => void): Logger {
-  const shown = (message: string) => {
-    if (!quiet) write(message);
-  };
+/**
+ * The library's lines. Quiet hides only progress and the summary, never what the library says:
+ * the blocked state, key rejections, warnings and errors always print; debug lines need --verbose.
+ */
+function createLogger(verbose: boolean, write: (message: string) => void): Logger {
   return {
     debug: (message) => {
-      if (verbose && !quiet) write(message);
+      if (verbose) write(message);
     },
-    info: shown,
-    warn: shown,
+    info: write,
+    warn: write,
     error: write,
   };
 }
@@ -119,7 +121,7 @@ export function createDisplay(options: DisplayOptions): Display {
   const interval = options.plainIntervalMs ?? 5000;
   let last = Date.now();
   return {
-    logger: createLogger(options.verbose, quiet, write),
+    logger: createLogger(options.verbose, write),
     onProgress: quiet
       ? undefined
       : (progress) => {
@@ -154,7 +156,7 @@ function ttyDisplay(
     else multibar.log(`keybatch: ${message}\n`);
   };
   return {
-    logger: createLogger(options.verbose, false, log),
+    logger: createLogger(options.verbose, log),
     onProgress: (progress) => {
       if (stopped) return;
       const line = formatBarLine(progress, options.configPath);

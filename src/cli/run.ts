@@ -3,13 +3,12 @@
  * handling, an end summary and the exit code. `executeRun` and `reportOutcome` are shared with
  * `keybatch demo`.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import type { KeybatchError, Progress, PromptOptions, RunSummary } from '../index.js';
-import { runPrompts } from '../index.js';
+import { existsSync } from 'node:fs';
+import type { KeybatchError, Progress, PromptOptions, RunStatus, RunSummary } from '../index.js';
+import { readRunStatus, runPrompts } from '../index.js';
 import { EXIT, errorLine, exitCodeOf, keybatchError } from './errors.js';
 import { shellQuote } from './format.js';
-import { abortOnSigint } from './interrupt.js';
+import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 
@@ -24,7 +23,10 @@ export interface RunFlags {
   maxTokens?: number;
   /** Milliseconds (the flag is in seconds). */
   waitTimeout?: number;
+  /** Per HTTP attempt, milliseconds (the flag is in seconds). */
+  timeout?: number;
   fresh?: boolean;
+  overwrite?: boolean;
   logDir?: string;
   quiet?: boolean;
   verbose?: boolean;
@@ -33,7 +35,7 @@ export interface RunFlags {
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
 export type RunSettings = Omit<
   PromptOptions,
-  'logger' | 'onProgress' | 'progressIntervalMs' | 'handleSignals' | 'signal'
+  'logger' | 'onProgress' | 'progressIntervalMs' | 'handleSignals' | 'signal' | 'stopSignal'
 >;
 
 export interface RunRequest {
@@ -42,7 +44,8 @@ export interface RunRequest {
   input: string;
   settings: RunSettings;
   display: Display;
-  signal: AbortSignal;
+  /** Stops the run gracefully: no new requests, those in flight finish and are checkpointed. */
+  stopSignal: AbortSignal;
   /** Called with each progress report, after the display. */
   onProgress?: (progress: Progress) => void;
   /** How often progress is reported. @default what the display wants */
@@ -64,7 +67,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     logger: display.logger,
     progressIntervalMs: request.progressIntervalMs ?? display.progressIntervalMs,
     handleSignals: false,
-    signal: request.signal,
+    stopSignal: request.stopSignal,
   };
   const show = display.onProgress;
   const extra = request.onProgress;
@@ -92,21 +95,16 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   }
 }
 
-/** Rows of `output` with a top-level `error` (final failures, from this run or an earlier one). */
-export async function countErrorRows(output: string): Promise<number> {
-  let count = 0;
-  const lines = createInterface({ input: createReadStream(output), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    if (!line.includes('"error"')) continue;
-    try {
-      const row = JSON.parse(line) as unknown;
-      if (typeof row === 'object' && row !== null && (row as Record<string, unknown>)['error'] !== undefined)
-        count += 1;
-    } catch {
-      // Not ours to judge: the merge writes whole lines.
-    }
+/**
+ * Done, failed and pending over the whole checkpoint, read as `keybatch status` reads them (an
+ * earlier run's failures count as failed, not done); undefined when there is no checkpoint yet.
+ */
+export async function checkpointCounts(output: string): Promise<RunStatus | undefined> {
+  try {
+    return await readRunStatus(output);
+  } catch {
+    return undefined;
   }
-  return count;
 }
 
 export interface ReportContext {
@@ -114,6 +112,14 @@ export interface ReportContext {
   output: string;
   /** How to resume, shown when the run stopped early. */
   resumeCommand: string;
+  /** The signal that stopped the run, if one did. */
+  signal?: NodeJS.Signals | undefined;
+}
+
+/** Why a stopped run stopped, in a few words. */
+function stopReason(error: KeybatchError, signal: NodeJS.Signals | undefined): string {
+  if (error.code !== 'ABORTED') return 'no usable key';
+  return signal === undefined || signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`;
 }
 
 function print(lines: string[]): void {
@@ -122,22 +128,24 @@ function print(lines: string[]): void {
 
 /** Prints the summary (unless quiet) and the final line; resolves to the exit code. */
 export async function reportOutcome(outcome: RunOutcome, context: ReportContext): Promise<number> {
+  // The counts of the whole checkpoint, as `keybatch status` gives them, so both always agree.
+  const counts = await checkpointCounts(context.output);
   if (outcome.kind === 'stopped') {
     const { error, summary } = outcome;
-    const why = error.code === 'ABORTED' ? 'interrupted' : 'no usable key';
-    if (!context.quiet && summary) print(formatSummary(summary, { stopped: why, output: context.output }));
-    const message = error.code === 'ABORTED' ? 'interrupted' : errorLine(error);
+    const why = stopReason(error, context.signal);
+    if (!context.quiet && summary) {
+      print(formatSummary(summary, { stopped: why, output: context.output, checkpoint: counts }));
+    }
+    const message = error.code === 'ABORTED' ? why : errorLine(error);
     print([`keybatch: ${message}; rerun the same command to resume: ${context.resumeCommand}`]);
     return exitCodeOf(error);
   }
   const { summary } = outcome;
-  // Rows refused in an earlier run were skipped now, but their `error` rows are in the output too.
-  const errorRows = summary.skipped > 0 ? await countErrorRows(summary.output) : summary.failed;
-  const earlierFailed = Math.max(0, errorRows - summary.failed);
-  if (!context.quiet) print(formatSummary(summary, { output: context.output, earlierFailed }));
-  if (errorRows > 0) {
+  if (!context.quiet) print(formatSummary(summary, { output: context.output, checkpoint: counts }));
+  const failed = counts?.failed ?? summary.failed;
+  if (failed > 0) {
     print([
-      `keybatch: ${errorRows} of ${summary.total} items failed; they are in ${summary.output} with "error"`,
+      `keybatch: ${failed} of ${summary.total} items failed; they are in ${summary.output} with "error"`,
     ]);
     return EXIT.failed;
   }
@@ -166,6 +174,8 @@ export function runSettings(flags: RunFlags): RunSettings {
   if (flags.maxTokens !== undefined) params['max_tokens'] = flags.maxTokens;
   if (Object.keys(params).length > 0) settings.params = params;
   if (flags.waitTimeout !== undefined) settings.pool = { waitTimeoutMs: flags.waitTimeout };
+  if (flags.timeout !== undefined) settings.client = { timeoutMs: flags.timeout };
+  if (flags.overwrite === true) settings.overwrite = true;
   return settings;
 }
 
@@ -181,23 +191,24 @@ export async function runCommand(input: string, flags: RunFlags): Promise<number
     verbose: flags.verbose === true,
     configPath: configPathShown(flags.config),
   });
-  const controller = new AbortController();
-  const detach = abortOnSigint(controller, display);
+  const stop = new AbortController();
+  const signals = stopOnSignals(stop, display);
   try {
     const outcome = await executeRun({
       config: flags.config,
       input,
       settings: runSettings(flags),
       display,
-      signal: controller.signal,
+      stopSignal: stop.signal,
     });
     return await reportOutcome(outcome, {
       quiet: flags.quiet === true,
       output: flags.output,
       resumeCommand: resumeCommand(),
+      signal: signals.received,
     });
   } finally {
-    detach();
+    signals.detach();
     display.stop();
   }
 }

@@ -24,8 +24,11 @@ export interface SummaryContext {
   stopped?: string;
   /** The output file, when the summary does not say. */
   output: string;
-  /** Failed items of an earlier run, skipped now: their `error` rows are in the output too. */
-  earlierFailed?: number;
+  /**
+   * Done, failed and pending over the whole checkpoint (`readRunStatus`, what `keybatch status`
+   * says): an earlier run's failures count as failed. Without it, this run's counts are shown.
+   */
+  checkpoint?: { done: number; failed: number; pending?: number | undefined } | undefined;
 }
 
 function keyErrors(key: KeyStatus): string {
@@ -52,12 +55,13 @@ export function keyTable(keys: readonly KeyStatus[]): string[] {
 
 /** The summary's lines (the first with the `keybatch: ` prefix, the rest indented). */
 export function formatSummary(summary: SummaryInput, context: SummaryContext): string[] {
-  const earlier = context.earlierFailed ?? 0;
+  const counts = context.checkpoint ?? { done: summary.done + summary.skipped, failed: summary.failed };
   const head = context.stopped
     ? `keybatch: stopped after ${formatDuration(summary.durationMs)} (${context.stopped})`
     : `keybatch: finished in ${formatDuration(summary.durationMs)}`;
-  const lines = [head, `  done      ${summary.done + summary.skipped - earlier} of ${summary.total}`];
-  const failed = summary.failed + earlier;
+  const lines = [head, `  done      ${counts.done} of ${summary.total}`];
+  const { failed } = counts;
+  const earlier = Math.max(0, failed - summary.failed);
   const causes = [formatCounts(summary.errors), earlier > 0 ? `${earlier} from an earlier run` : '']
     .filter(Boolean)
     .join('; ');
@@ -65,7 +69,7 @@ export function formatSummary(summary: SummaryInput, context: SummaryContext): s
   if (summary.skipped > 0)
     lines.push(`  skipped   ${summary.skipped} (already in the checkpoint, not sent again)`);
   if (context.stopped) {
-    const pending = Math.max(0, summary.total - summary.done - summary.skipped - summary.failed);
+    const pending = counts.pending ?? Math.max(0, summary.total - counts.done - counts.failed);
     lines.push(`  pending   ${pending}`);
   }
   if (summary.tokens) {

@@ -367,7 +367,7 @@ class Run<T, R, A> {
       if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
     }
     this.logger.warn(
-      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${data.message}`,
+      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempts: ${data.message}`,
     );
   }
 

@@ -55,13 +55,24 @@ export interface PromptOptions {
   resume?: boolean;
   /** Stops the run: no new requests, those in flight aborted; the checkpoint stays resumable. @default none */
   signal?: AbortSignal;
+  /**
+   * Stops the run gracefully: no new requests; those in flight finish and are checkpointed, then it
+   * rejects with `AbortError` carrying `summary`. What the first Ctrl-C does. @default none
+   */
+  stopSignal?: AbortSignal;
+  /**
+   * Let `output` replace an existing file this run did not write (never the input itself).
+   * @default false
+   */
+  overwrite?: boolean;
   /** Called about every `progressIntervalMs`, and once at the end. @default none */
   onProgress?: (progress: Progress) => void;
   /** @default 1000 */
   progressIntervalMs?: number;
   /**
-   * Handle SIGINT: the first stops taking prompts, lets those in flight finish and checkpoint, then
-   * exits (code 130) resumable; a second exits at once.
+   * Handle SIGINT, SIGTERM and SIGHUP: the first stops taking prompts, lets those in flight finish
+   * and checkpoint, then rejects with `AbortError` (resumable); a second aborts those in flight. The
+   * process is never ended.
    * @default true
    */
   handleSignals?: boolean;
@@ -112,6 +123,8 @@ const KNOWN = new Set<string>([
   'concurrency',
   'resume',
   'signal',
+  'stopSignal',
+  'overwrite',
   'onProgress',
   'progressIntervalMs',
   'handleSignals',
@@ -229,8 +242,13 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   for (const key of ['resume', 'handleSignals'] as const) {
     if (typeof resolved[key] !== 'boolean') fail(key, 'a boolean', resolved[key]);
   }
-  if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
-    fail('signal', 'an AbortSignal', resolved.signal);
+  for (const key of ['signal', 'stopSignal'] as const) {
+    if (resolved[key] !== undefined && !(resolved[key] instanceof AbortSignal)) {
+      fail(key, 'an AbortSignal', resolved[key]);
+    }
+  }
+  if (resolved.overwrite !== undefined && typeof resolved.overwrite !== 'boolean') {
+    fail('overwrite', 'a boolean', resolved.overwrite);
   }
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
     fail('onProgress', 'a function', resolved.onProgress);

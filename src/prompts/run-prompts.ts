@@ -170,6 +170,10 @@ export async function runPrompts(
       client: clientOptions(opts, audit),
     };
     if (opts.signal) pipelineOptions.signal = opts.signal;
+    if (opts.stopSignal) pipelineOptions.stopSignal = opts.stopSignal;
+    if (opts.overwrite) pipelineOptions.overwrite = true;
+    // The records are parsed here, so the pipeline gets them, not the path: name the input file.
+    if (typeof prompts === 'string') pipelineOptions.inputFile = prompts;
     const { onProgress } = opts;
     if (onProgress) pipelineOptions.onProgress = onProgress;
     if (input.total !== undefined) pipelineOptions.total = input.total;

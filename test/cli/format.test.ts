@@ -122,7 +122,8 @@ describe('text helpers', () => {
       errors: { context_length_exceeded: 2 },
       keys,
     };
-    const lines = formatSummary({ ...base, output: 'out.jsonl' }, { output: 'out.jsonl', earlierFailed: 2 });
+    const checkpoint = { done: 296, failed: 4, pending: 0 };
+    const lines = formatSummary({ ...base, output: 'out.jsonl' }, { output: 'out.jsonl', checkpoint });
     expect(lines).toContain('  done      296 of 300');
     expect(lines).toContain('  failed    4 (context_length_exceeded ×2; 2 from an earlier run)');
     expect(lines).toContain('  skipped   128 (already in the checkpoint, not sent again)');

@@ -210,7 +210,7 @@ describe.concurrent('keybatch run', () => {
     );
     run.proc.kill('SIGINT');
     const stopped = await run.done;
-    expect(stopped.stderr).toContain('interrupted: stopping');
+    expect(stopped.stderr).toContain('interrupted: finishing the requests in flight');
     expect(lastLine(stopped.stderr)).toMatch(/^keybatch: interrupted; rerun the same command to resume/);
     expect(stopped.code).toBe(3);
     const kept = await checkpointLines(`${output}.keybatch`);

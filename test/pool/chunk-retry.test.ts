@@ -102,7 +102,7 @@ describe('a chunk whose request can never succeed is not retried', () => {
       for (const item of data) expect(answered[`step 1: ${item.text}`], item.text).toBe(1);
       expect(stats).toMatchObject({ done: 0, failed: 5 });
       expect(stats.failures.map((f) => f.error.status)).toEqual([400, 400, 400, 400, 400]);
-      expect(logger.text()).toContain('failed after 1 attempt:');
+      expect(logger.text()).toContain('failed after 1 attempts:');
     },
   );
 });
