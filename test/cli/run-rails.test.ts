@@ -3,8 +3,9 @@
  * --workers/--concurrency, --timeout per attempt, --quiet keeps what the library says, a hanging
  * webhook never holds the exit, --overwrite, and the run directory lock — each a real child process.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -178,5 +179,37 @@ describe.concurrent('keybatch run rails', () => {
     await first.done;
     expect(second.code).toBe(2);
     expect(lines(second.stderr)).toEqual([expect.stringContaining(`pid ${first.proc.pid}`)]);
+  });
+
+  it('(a full tmpfs) a checkpoint that cannot be written stops the run: exit 2, one line naming the file, resumable', async (context) => {
+    const records = Array.from({ length: 60 }, (_, i) => ({ prompt: `${i} ${'x'.repeat(3000)}` }));
+    const { dir, config, input } = await setup([{ api_key: KEYS.good, base_url: sim.url }], records);
+    const full = join(dir, 'full');
+    await mkdir(full);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full], { stdio: 'ignore' });
+    } catch {
+      context.skip();
+    }
+    try {
+      const args = [
+        'run',
+        input,
+        '-o',
+        join(full, 'out.jsonl'),
+        '-c',
+        config,
+        '-m',
+        'gpt-4o-mini',
+        '--quiet',
+      ];
+      const result = await cli(args, { cwd: dir });
+      expect(result.code).toBe(2);
+      expect(lines(result.stderr)).toEqual([
+        expect.stringMatching(/^keybatch: .*worker-\d+\.jsonl: no space left on device \(ENOSPC\).*rerun/),
+      ]);
+    } finally {
+      execFileSync('umount', [full]);
+    }
   });
 });
