@@ -1,0 +1,96 @@
+/**
+ * The dashboard of a run in this process: fed by the run's `onProgress` snapshots with the pool's
+ * `status()` (what the progress display shows), its rows and failures read from the run's checkpoint.
+ */
+import { existsSync } from 'node:fs';
+import type { KeyPool } from '../keys/key-pool.js';
+import type { Progress } from '../pool/progress.js';
+import { defaultRunDir } from '../pool/status.js';
+import { failuresByCode, RowReader } from './rows.js';
+import type { DashboardSource } from './server.js';
+import { SummaryTracker } from './summary.js';
+import type { RowsPage, RowsQuery } from './types.js';
+
+export interface LiveSourceOptions {
+  output: string;
+  /** The run directory. @default `<output>.keybatch` */
+  checkpoint?: string;
+}
+
+export class LiveSource implements DashboardSource {
+  readonly tracker: SummaryTracker;
+  private readonly reader: RowReader;
+  private readonly output: string;
+  private reading = false;
+  private last: Progress = emptyProgress();
+
+  constructor(
+    private readonly pool: KeyPool,
+    options: LiveSourceOptions,
+  ) {
+    this.output = options.output;
+    const checkpoint = options.checkpoint ?? defaultRunDir(options.output);
+    this.tracker = new SummaryTracker({
+      mode: 'live',
+      output: options.output,
+      checkpoint,
+      configPath: pool.configPath,
+    });
+    this.reader = new RowReader(() => ({
+      output: this.output,
+      checkpoint,
+      merged: this.tracker.summary.state === 'finished' && existsSync(this.output),
+    }));
+    this.tracker.update(emptyProgress(), pool.status());
+  }
+
+  /** For the run's `onProgress`. */
+  readonly onProgress = (progress: Progress): void => {
+    this.last = progress;
+    this.tracker.update(progress, this.pool.status());
+    void this.refreshFailures(false);
+  };
+
+  /** The run ended; failures are read once more from the checkpoint (or the output). */
+  async end(state: 'finished' | 'stopped'): Promise<void> {
+    this.tracker.update(this.last, this.pool.status());
+    this.tracker.end(state);
+    await this.refreshFailures(true);
+  }
+
+  private async refreshFailures(fresh: boolean): Promise<void> {
+    if (this.reading && !fresh) return;
+    this.reading = true;
+    try {
+      this.tracker.setFailures(failuresByCode(await this.reader.current(fresh)));
+    } catch {
+      // A checkpoint being rewritten (a merge) is read again on the next report.
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  rows(query: RowsQuery): Promise<RowsPage> {
+    return this.reader.page(query);
+  }
+
+  scrub(text: string): string {
+    return this.pool.scrub(text);
+  }
+}
+
+function emptyProgress(): Progress {
+  return {
+    total: undefined,
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    inFlight: 0,
+    rate: 0,
+    etaMs: undefined,
+    tokens: 0,
+    keys: { ready: 0, cooling: 0, exhausted: 0, invalid: 0 },
+    blocked: false,
+    elapsedMs: 0,
+  };
+}

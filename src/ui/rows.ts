@@ -1,0 +1,115 @@
+/** The results viewer's data: the rows of a run, filtered, searched and paged, from a `RowIndex`. */
+import {
+  buildRowIndex,
+  entryRow,
+  type IndexEntry,
+  type IndexSource,
+  type RowIndex,
+  readEntries,
+} from './row-index.js';
+import type { RowFilter, RowsPage, RowsQuery } from './types.js';
+
+/** The most rows one page may hold. */
+export const MAX_PAGE = 200;
+
+/** The query of `GET /api/rows`, from its URL parameters; bad values fall back to the defaults. */
+export function parseRowsQuery(params: URLSearchParams): RowsQuery {
+  const number = (name: string, fallback: number, max: number) => {
+    const value = Number(params.get(name));
+    return params.has(name) && Number.isSafeInteger(value) && value >= 0 ? Math.min(value, max) : fallback;
+  };
+  const filter = params.get('filter') ?? 'all';
+  const known =
+    filter === 'answered' || filter === 'failed' || filter === 'all' || filter.startsWith('code:');
+  return {
+    offset: number('offset', 0, Number.MAX_SAFE_INTEGER),
+    limit: Math.max(1, number('limit', 50, MAX_PAGE)),
+    filter: known ? (filter as RowFilter) : 'all',
+    q: (params.get('q') ?? '').trim().slice(0, 200),
+  };
+}
+
+function keeps(filter: RowFilter, entry: IndexEntry): boolean {
+  if (filter === 'all') return true;
+  if (filter === 'answered') return entry.code === undefined;
+  if (filter === 'failed') return entry.code !== undefined;
+  return entry.code === filter.slice('code:'.length);
+}
+
+/** Failed items by error code, over an index. */
+export function failuresByCode(index: RowIndex): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of index.entries) {
+    if (entry.code !== undefined) counts[entry.code] = (counts[entry.code] ?? 0) + 1;
+  }
+  return counts;
+}
+
+export function tokensOf(index: RowIndex): number {
+  let tokens = 0;
+  for (const entry of index.entries) tokens += entry.tokens;
+  return tokens;
+}
+
+/**
+ * Rows of one run. The index is rebuilt only when a file changed, and at most once per
+ * `minAgeMs` while the run goes on; the last search is kept for paging through it.
+ */
+export class RowReader {
+  private index: RowIndex | undefined;
+  private builtAt = 0;
+  private building: Promise<RowIndex> | undefined;
+  private search: { signature: string; filter: RowFilter; q: string; entries: IndexEntry[] } | undefined;
+
+  constructor(
+    private readonly source: () => IndexSource,
+    private readonly minAgeMs = 2000,
+  ) {}
+
+  /** The current index (rebuilt if stale and old enough; `fresh` skips the age limit). */
+  async current(fresh = false): Promise<RowIndex> {
+    if (this.building) return this.building;
+    if (this.index && !fresh && Date.now() - this.builtAt < this.minAgeMs) return this.index;
+    this.building = buildRowIndex(this.source(), this.index).finally(() => {
+      this.building = undefined;
+    });
+    const index = await this.building;
+    this.index = index;
+    this.builtAt = Date.now();
+    return index;
+  }
+
+  private async matching(index: RowIndex, filter: RowFilter, q: string): Promise<IndexEntry[]> {
+    const cached = this.search;
+    if (cached && cached.signature === index.signature && cached.filter === filter && cached.q === q) {
+      return cached.entries;
+    }
+    let entries = index.entries.filter((entry) => keeps(filter, entry));
+    if (q !== '') {
+      const needle = q.toLowerCase();
+      const found: IndexEntry[] = [];
+      // Read file by file, in file order, so each file is read in large blocks.
+      const ordered = [...entries].sort((a, b) => a.file - b.file || a.start - b.start);
+      await readEntries(index, ordered, (entry, text) => {
+        if (text.toLowerCase().includes(needle)) found.push(entry);
+        return true;
+      });
+      entries = found.sort((a, b) => a.i - b.i);
+    }
+    this.search = { signature: index.signature, filter, q, entries };
+    return entries;
+  }
+
+  async page(query: RowsQuery): Promise<RowsPage> {
+    const index = await this.current();
+    const entries = await this.matching(index, query.filter, query.q);
+    const slice = entries.slice(query.offset, query.offset + query.limit);
+    const rows: RowsPage['rows'] = [];
+    await readEntries(index, slice, (entry, text) => {
+      const row = entryRow(entry, text);
+      rows.push(entry.code === undefined ? { i: entry.i, row } : { i: entry.i, code: entry.code, row });
+      return true;
+    });
+    return { matched: entries.length, offset: query.offset, rows, from: index.from };
+  }
+}

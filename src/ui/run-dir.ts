@@ -1,0 +1,110 @@
+/**
+ * The dashboard of a run read from its run directory, read-only, as `keybatch status` reads it
+ * (`readRunStatus`), polled; rate and ETA by the progress display's own meter. Another process
+ * may be writing the directory: lane files are read with the checkpoint's reader, which skips a
+ * torn last line.
+ */
+import { ProgressMeter } from '../pool/progress.js';
+import { type RunStatus, readRunStatus } from '../pool/status.js';
+import { failuresByCode, RowReader, tokensOf } from './rows.js';
+import type { DashboardSource } from './server.js';
+import { SummaryTracker } from './summary.js';
+import type { RowsPage, RowsQuery } from './types.js';
+
+export interface RunDirSourceOptions {
+  /** Time between two reads of the run directory. @default 1000 */
+  intervalMs?: number;
+}
+
+const NO_POOL = Object.freeze({ keys: [], blocked: false });
+
+export class RunDirSource implements DashboardSource {
+  readonly tracker: SummaryTracker;
+  private readonly reader: RowReader;
+  private meter = new ProgressMeter();
+  private base = { done: 0, failed: 0 };
+  private status: RunStatus;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly output: string,
+    first: RunStatus,
+    private readonly intervalMs: number,
+  ) {
+    this.status = first;
+    this.base = { done: first.done, failed: first.failed };
+    this.tracker = new SummaryTracker({
+      mode: 'read-only',
+      output,
+      checkpoint: first.checkpoint,
+      configPath: undefined,
+    });
+    this.reader = new RowReader(() => ({
+      output,
+      checkpoint: this.status.checkpoint,
+      merged: this.status.complete && this.status.outputWritten,
+    }));
+  }
+
+  /** Reads the run directory of `output` once (no checkpoint there is `INPUT_INVALID`), then polls it. */
+  static async open(output: string, options: RunDirSourceOptions = {}): Promise<RunDirSource> {
+    const source = new RunDirSource(output, await readRunStatus(output), options.intervalMs ?? 1000);
+    await source.read();
+    source.schedule();
+    return source;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.read()
+        .catch(() => {
+          // A directory caught mid-rewrite (a merge, a fresh start) is read again next time.
+        })
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  private async read(): Promise<void> {
+    const status = await readRunStatus(this.output);
+    if (status.done < this.base.done) {
+      // Started over (--fresh): measure the rate from here.
+      this.meter = new ProgressMeter();
+      this.base = { done: status.done, failed: status.failed };
+    }
+    this.status = status;
+    // The meter counts from zero: what was there when we started counts as skipped.
+    const progress = this.meter.snapshot(
+      {
+        total: status.total,
+        done: status.done - this.base.done,
+        failed: Math.max(0, status.failed - this.base.failed),
+        skipped: this.base.done + this.base.failed,
+        inFlight: 0,
+      },
+      NO_POOL,
+    );
+    const index = await this.reader.current();
+    this.tracker.update(
+      { ...progress, done: status.done, failed: status.failed, skipped: 0 },
+      undefined,
+      tokensOf(index),
+    );
+    this.tracker.setFailures(failuresByCode(index));
+    this.tracker.end(status.complete ? 'finished' : 'running');
+  }
+
+  rows(query: RowsQuery): Promise<RowsPage> {
+    return this.reader.page(query);
+  }
+
+  scrub(text: string): string {
+    return text;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,87 @@
+/** What the dashboard serves: the summary of a run, pages of its rows, and where both come from. */
+import type { KeyStatus } from '../keys/types.js';
+
+/** One point of the chart: events per second over the interval ending at `t`. */
+export interface HistoryPoint {
+  /** Unix time, seconds. */
+  t: number;
+  /** Successful requests per second (live run) or items done per second (read from a checkpoint). */
+  ok: number;
+  /** 429 answers per second (rate limited or out of quota); null when not known (read-only). */
+  limited: number | null;
+  /** Other error answers per second (live run) or items failed per second (read-only). */
+  errors: number;
+}
+
+/** The chart's series, column-wise as uPlot takes them. */
+export interface History {
+  t: number[];
+  ok: number[];
+  limited: Array<number | null>;
+  errors: number[];
+}
+
+/** What `GET /api/summary` returns and the event stream pushes. Every field is redacted. */
+export interface DashboardSummary {
+  /** `live`: served by the running process; `read-only`: read from a run directory. */
+  mode: 'live' | 'read-only';
+  /** `running`, `finished` (every item has a record), or `stopped` (ended early; resumable). */
+  state: 'running' | 'finished' | 'stopped';
+  output: string;
+  checkpoint: string;
+  /** Items in the input, once known. */
+  total: number | undefined;
+  /** Items finished (live: in this run; read-only: in the checkpoint). */
+  done: number;
+  failed: number;
+  /** Items the checkpoint already had when the run started (live only). */
+  skipped: number;
+  inFlight: number;
+  /** Items per second over the last seconds. */
+  rate: number;
+  etaMs: number | undefined;
+  /** Tokens used (live: as the API reported them per key; read-only: from the rows' `usage`). */
+  tokens: number;
+  elapsedMs: number;
+  /** No key is usable: the run waits for an edit of `configPath`. */
+  blocked: boolean;
+  /** The config file to edit when blocked, if one is watched. */
+  configPath: string | undefined;
+  /** Per key, redacted (live only; a checkpoint holds no key state). */
+  keys: KeyStatus[];
+  /** Keys by state. */
+  keyStates: { ready: number; cooling: number; exhausted: number; invalid: number };
+  /** Failed items by error code, from the checkpoint's records. */
+  failures: Record<string, number>;
+  history: History;
+  /** ISO time of this summary. */
+  updatedAt: string;
+}
+
+export type RowFilter = 'all' | 'answered' | 'failed' | `code:${string}`;
+
+export interface RowsQuery {
+  offset: number;
+  limit: number;
+  filter: RowFilter;
+  /** Case-insensitive text the row's JSON must contain. */
+  q: string;
+}
+
+export interface RowEntry {
+  /** The item's index in the input. */
+  i: number;
+  /** The error code of a failed item. */
+  code?: string;
+  /** The row as the output holds it (a prompt row, or `{ error }`), redacted. */
+  row: unknown;
+}
+
+export interface RowsPage {
+  /** Rows matching the filter and search. */
+  matched: number;
+  offset: number;
+  rows: RowEntry[];
+  /** `output` (the merged file) or `checkpoint` (lane files of a run not merged yet). */
+  from: 'output' | 'checkpoint' | 'none';
+}
