@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeybatchError, NoUsableKeyError } from '../../src/errors.js';
 import { type PipelineOptions, runPipeline } from '../../src/index.js';
-import { OFFLINE_CONFIG, useTempDir } from '../helpers.js';
+import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
 const cleanups: Array<() => void> = [];
@@ -177,6 +177,7 @@ describe('what a killed run leaves', () => {
     const checkpoint = join(dir, 'run');
     const items = Array.from({ length: 6 }, (_, n) => ({ n }));
     const sent: number[] = [];
+    const logger = collectingLogger();
     const run = () =>
       runPipeline<Item, Item>(
         OFFLINE_CONFIG,
@@ -185,7 +186,14 @@ describe('what a killed run leaves', () => {
           for (const item of chunk) sent.push(item.n);
           return chunk;
         },
-        { checkpoint, workers: 1, chunkSize: 1, handleSignals: false, pool: { notify: false, watch: false } },
+        {
+          checkpoint,
+          workers: 1,
+          chunkSize: 1,
+          handleSignals: false,
+          logger,
+          pool: { notify: false, watch: false },
+        },
       );
     await run();
     const lane = join(checkpoint, 'worker-0.jsonl');
@@ -198,6 +206,9 @@ describe('what a killed run leaves', () => {
     expect(sent.sort()).toEqual([1, 3]);
     expect(stats).toMatchObject({ skipped: 4, done: 2 });
     expect(results).toEqual(items);
+    expect(logger.lines).toContain(
+      `warn: ${lane}: 1 corrupt line(s) skipped (first: line 4, it is cut short); their items are redone`,
+    );
   });
 
   it('a run that stopped before any record (an unknown model) leaves a checkpoint the corrected command resumes', async () => {
