@@ -50,7 +50,8 @@ export interface SimRateLimiterBase {
  * - `bucket`: continuous token buckets refilling at limit / window (OpenAI); `reset` = until full.
  *   `enforceMs` also enforces each limit over that shorter period (a per-minute limit per second:
  *   bursts of at most limit × enforceMs / window, at least 1); ignored when not shorter than the
- *   window. The headers keep reporting the whole window's bucket.
+ *   window. The headers keep reporting the whole window's bucket; a request needing more tokens
+ *   than the shorter period's bucket holds is refused as too large.
  * - `sliding`: a sliding-window log, at most the limit in any window; `reset` = until the oldest
  *   counted request leaves.
  * - `fixed`: fixed windows aligned to multiples of the window; `reset` = until the window ends.
