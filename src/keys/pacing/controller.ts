@@ -110,6 +110,8 @@ export class PacingController {
   private tokensSent = 0;
   private nextAt = Number.NEGATIVE_INFINITY;
   private blockedUntil = 0;
+  /** Tokens estimated but not used by answered requests (negative: used beyond the estimate). */
+  private tokenCredit = 0;
   private latency: number | undefined;
   private answered = false;
   /** Whether the headers were caught out: from then on only observation paces. */
@@ -195,7 +197,9 @@ export class PacingController {
     this.tokensSent += tokens;
     const byHeaders = this.mode === 'headers';
     this.tickets.set(this.sent, { sentAt: now, tokens, cumulativeTokens: this.tokensSent, byHeaders, room });
-    this.nextAt = Math.max(this.nextAt, now) + this.cost(tokens);
+    const charged = Math.max(0, tokens - this.tokenCredit);
+    this.tokenCredit -= tokens - charged;
+    this.nextAt = Math.max(this.nextAt, now) + this.cost(charged);
     aimdOnSend(this.aimd);
     return this.sent;
   }
@@ -222,7 +226,7 @@ export class PacingController {
     }
     this.learn(now, answer.seq, ticket?.sentAt ?? now, headers);
     if (ticket && answer.usedTokens !== undefined && Number.isFinite(answer.usedTokens))
-      this.settle(now, ticket, answer.usedTokens);
+      this.settle(ticket, answer.usedTokens);
     if (LOSS.has(answer.status)) this.lost(now, answer, ticket);
     else if (answer.status < 400 && this.mode !== 'headers')
       aimdOnSuccess(this.aimd, now, this.latency ?? 0, this.aimdOptions);
@@ -257,12 +261,13 @@ export class PacingController {
   }
 
   /** Tokens the answer really used replace the estimate in the schedule. */
-  private settle(now: number, ticket: Ticket, used: number): void {
-    const { tokenRate } = this.pace();
-    if (!tokenRate) return;
-    const delta = (used - ticket.tokens) / tokenRate;
-    this.nextAt =
-      delta < 0 ? Math.max(now, this.nextAt + delta) : Math.min(now + MAX_WAIT_MS, this.nextAt + delta);
+  /**
+   * Tokens the answer really used replace the estimate: the difference is a credit (or a debt) the
+   * next sends are charged against, at most a few requests' worth so it never becomes a burst.
+   */
+  private settle(ticket: Ticket, used: number): void {
+    const cap = 4 * (this.tokensSent / Math.max(1, this.sent));
+    this.tokenCredit = Math.min(cap, Math.max(-cap, this.tokenCredit + ticket.tokens - used));
   }
 
   private lost(now: number, answer: Answer, ticket: Ticket | undefined): void {

@@ -134,8 +134,14 @@ describe('PacingController', () => {
     // 1,000 tokens at 1,000 tokens/s: the next one no sooner than 1 s later.
     expect(c.readyAt(0, 1000)).toBe(1000);
     c.onAnswer(100, { seq: 1, status: 200, latencyMs: 100, headers: undefined, usedTokens: 400 });
-    // It used 400, not 1,000: 600 tokens' worth of waiting comes back.
-    expect(c.readyAt(100, 1000)).toBe(400);
+    // It used 400, not 1,000: the next send is charged 600 tokens less (0.4 s of spacing, not 1 s).
+    expect(c.readyAt(100, 1000)).toBe(1000);
+    c.onSend(1000, 1000);
+    expect(c.readyAt(1000, 1000)).toBe(1400);
+    // Used beyond the estimate: the debt lengthens the next spacing.
+    c.onAnswer(1100, { seq: 2, status: 200, latencyMs: 100, headers: undefined, usedTokens: 1500 });
+    c.onSend(1400, 1000);
+    expect(c.readyAt(1400, 1000)).toBe(2900);
   });
 
   it('observed mode probes upward after loss-free windows and finds a raised limit', () => {

@@ -13,7 +13,10 @@ export interface Verdict {
 /** A limiter deciding at arrival; the answer comes back after the request's service time. */
 export interface RateLimiter {
   kind: 'rate';
-  admit(t: number): Verdict;
+  /** `tokens`: what the request counts at admission (prompt + max_tokens). */
+  admit(t: number, tokens: number): Verdict;
+  /** An accepted request finished having used `used` of the `tokens` it was counted at. */
+  complete?(t: number, tokens: number, used: number): void;
 }
 
 /**
@@ -182,6 +185,38 @@ export function slotServer(slots: number, queue: number, serviceMs: number): Slo
       if (busy < slots) serve(t);
       else if (waiting.length < queue) waiting.push(serve);
       else done(t, { status: 503, headers: {} });
+    },
+  };
+}
+
+/**
+ * A tokens-per-minute bucket as OpenAI runs it: a request counts prompt + max_tokens at admission
+ * (refused when more than what remains), settled to its real usage when it completes.
+ */
+export function tpmBucket(tpm: number): RateLimiter {
+  let level = tpm;
+  let at = 0;
+  const rate = tpm / 60_000;
+  const refill = (t: number) => {
+    level = Math.min(tpm, level + (t - at) * rate);
+    at = Math.max(at, t);
+  };
+  const headers = (): Headers => ({
+    'x-ratelimit-limit-tokens': String(tpm),
+    'x-ratelimit-remaining-tokens': String(Math.max(0, Math.floor(level))),
+    'x-ratelimit-reset-tokens': goDuration((tpm - level) / rate),
+  });
+  return {
+    kind: 'rate',
+    admit(t, tokens) {
+      refill(t);
+      if (level < tokens) return { status: 429, headers: headers() };
+      level -= tokens;
+      return { status: 200, headers: headers() };
+    },
+    complete(t, tokens, used) {
+      refill(t);
+      level = Math.min(tpm, level + tokens - used);
     },
   };
 }

@@ -1,6 +1,13 @@
 /** The limiter scenarios the pacing tests (and the figures in the report) run. */
 import fc from 'fast-check';
-import { fixedWindow, type ServerModel, slidingWindow, slotServer, tokenBucket } from './limiters.js';
+import {
+  fixedWindow,
+  type ServerModel,
+  slidingWindow,
+  slotServer,
+  tokenBucket,
+  tpmBucket,
+} from './limiters.js';
 import { type SimOptions, type SimResult, simulate } from './sim.js';
 
 export type ModelName =
@@ -53,7 +60,7 @@ function server(s: Scenario, phase: number): ServerModel {
   }
 }
 
-export function run(s: Scenario, trace?: SimOptions['trace']): SimResult {
+export function run(s: Scenario, trace?: SimOptions['trace'], pacer?: SimOptions['pacer']): SimResult {
   const srv = server(s, (s.seed % 997) * 61);
   const trueRate = srv.kind === 'slots' ? srv.peak : s.rpm / MINUTE;
   // Long enough for 16 windows and for 800 requests, measured over the second half.
@@ -69,6 +76,7 @@ export function run(s: Scenario, trace?: SimOptions['trace']): SimResult {
     bucketMs: Math.max(MINUTE, 20 / trueRate),
     seed: s.seed,
     ...(trace ? { trace } : {}),
+    ...(pacer ? { pacer } : {}),
   });
 }
 
@@ -82,3 +90,41 @@ export const limitAndLatency = fc.record({
     .map((x) => Math.round(Math.exp(x))),
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
 });
+
+export interface TpmScenario {
+  /** Tokens per minute the server allows (no request limit). */
+  tpm: number;
+  latencyMs: number;
+  seed: number;
+  /** Whether the pacer is told each answer's usage (else it only ever knows the estimates). */
+  settle: boolean;
+}
+
+/**
+ * A tokens-per-minute limit: prompts of 200–1,000 tokens with max_tokens 500, of which 50–500 are
+ * used; the server counts prompt + max_tokens at admission and settles to usage at completion.
+ * Utilisation is tokens used per minute ÷ the limit.
+ */
+export function runTpm(s: TpmScenario): SimResult {
+  const tokensPerMs = s.tpm / MINUTE;
+  const meanUsed = 600 + 275;
+  const requestRate = tokensPerMs / meanUsed;
+  const durationMs = Math.max(16 * MINUTE, 800 / requestRate);
+  const result = simulate({
+    server: tpmBucket(s.tpm),
+    trueRate: requestRate,
+    latencyMs: s.latencyMs,
+    lanes: Math.ceil(requestRate * s.latencyMs * 1.3 * 3) + 8,
+    durationMs,
+    measureFromMs: durationMs / 2,
+    bucketMs: Math.max(MINUTE, 20 / requestRate),
+    seed: s.seed,
+    tokens: (random) => {
+      const prompt = Math.round(200 + 800 * random());
+      const completion = Math.round(50 + 450 * random());
+      return { estimate: prompt + 500, used: prompt + completion };
+    },
+    reportUsage: s.settle,
+  });
+  return { ...result, utilisation: result.tokensPerMs / tokensPerMs };
+}

@@ -69,6 +69,9 @@ function before(a: Event, b: Event): boolean {
   return a.t < b.t || (a.t === b.t && a.n < b.n);
 }
 
+/** What the simulation drives: the controller, or a baseline with the same four calls. */
+export type SimPacer = Pick<PacingController, 'readyAt' | 'onSend' | 'onAnswer' | 'status'>;
+
 export interface SimOptions {
   server: ServerModel;
   /** The true limit, requests per ms (for a slot server, its peak throughput). */
@@ -83,6 +86,12 @@ export interface SimOptions {
   bucketMs: number;
   seed: number;
   controller?: ControllerOptions;
+  /** Each request's tokens: counted at admission (prompt + max_tokens) and really used. @default 1 and 1 */
+  tokens?: (random: () => number) => { estimate: number; used: number };
+  /** Whether answers tell the pacer their usage. @default true */
+  reportUsage?: boolean;
+  /** Another pacer to drive instead (a baseline to compare against). */
+  pacer?: SimPacer;
   /** Called once per bucket with the controller's status (for diagnosis). */
   trace?: (t: number, status: PacingStatus, okInBucket: number, refusedInBucket: number) => void;
 }
@@ -93,6 +102,8 @@ export interface SimResult {
   refused: number;
   /** Successes per ms over the measured span ÷ the true rate. */
   utilisation: number;
+  /** Tokens used by successes per ms over the measured span. */
+  tokensPerMs: number;
   /** Refused ÷ answered over the measured span. */
   refusedShare: number;
   /** Start of the first bucket from which every bucket had utilisation >= 0.9 and <= 5% refused. */
@@ -105,7 +116,7 @@ export function simulate(options: SimOptions): SimResult {
   const random = rng(options.seed);
   const queue = new EventQueue();
   const schedule = (t: number, fn: () => void) => queue.push(t, fn);
-  const controller = new PacingController(0, options.controller);
+  const controller: SimPacer = options.pacer ?? new PacingController(0, options.controller);
   const buckets = Math.ceil(options.durationMs / options.bucketMs);
   const okIn = new Array<number>(buckets).fill(0);
   const refusedIn = new Array<number>(buckets).fill(0);
@@ -114,28 +125,42 @@ export function simulate(options: SimOptions): SimResult {
   let ok = 0;
   let refused = 0;
   let maxInFlight = 0;
+  let tokensOk = 0;
   let wakeAt = Number.POSITIVE_INFINITY;
 
-  const answer = (t: number, seq: number, sentAt: number, verdict: Verdict) => {
+  const answer = (t: number, seq: number, sentAt: number, verdict: Verdict, used: number) => {
     busy -= 1;
     controller.onAnswer(t, {
       seq,
       status: verdict.status,
       latencyMs: t - sentAt,
       headers: parseLimits(verdict.headers, t),
-    });
+      rawHeaders: verdict.headers,
+      usedTokens: options.reportUsage === false ? undefined : verdict.status === 200 ? used : 0,
+    } as Parameters<SimPacer['onAnswer']>[1]);
     const bucket = Math.min(buckets - 1, Math.floor(t / options.bucketMs));
     if (verdict.status === 200) okIn[bucket]! += 1;
     else refusedIn[bucket]! += 1;
     if (t >= options.measureFromMs) {
-      if (verdict.status === 200) ok += 1;
-      else refused += 1;
+      if (verdict.status === 200) {
+        ok += 1;
+        tokensOk += used;
+      } else refused += 1;
     }
     dispatch(t);
   };
 
+  // The next request, drawn ahead so the pacer can be asked about its tokens.
+  let next: { estimate: number; used: number } | undefined;
+  const upcoming = () => {
+    next ??= options.tokens ? options.tokens(random) : { estimate: 1, used: 1 };
+    return next;
+  };
+
   const send = (now: number) => {
-    const seq = controller.onSend(now, 1);
+    const { estimate, used } = upcoming();
+    next = undefined;
+    const seq = controller.onSend(now, estimate);
     busy += 1;
     sent += 1;
     maxInFlight = Math.max(maxInFlight, busy);
@@ -144,16 +169,18 @@ export function simulate(options: SimOptions): SimResult {
     const server = options.server;
     if (server.kind === 'rate') {
       schedule(arrival, () => {
-        const verdict = server.admit(arrival);
+        const verdict = server.admit(arrival, estimate);
         const took = verdict.status === 200 ? options.latencyMs * (0.7 + 0.6 * random()) : 0;
         const back = arrival + took + up;
-        schedule(back, () => answer(back, seq, now, verdict));
+        if (verdict.status === 200 && server.complete)
+          schedule(arrival + took, () => server.complete?.(arrival + took, estimate, used));
+        schedule(back, () => answer(back, seq, now, verdict, used));
       });
     } else {
       schedule(arrival, () =>
         server.arrive(
           arrival,
-          (done, verdict) => schedule(done + up, () => answer(done + up, seq, now, verdict)),
+          (done, verdict) => schedule(done + up, () => answer(done + up, seq, now, verdict, used)),
           schedule,
         ),
       );
@@ -162,7 +189,7 @@ export function simulate(options: SimOptions): SimResult {
 
   const dispatch = (now: number) => {
     while (busy < options.lanes) {
-      const at = controller.readyAt(now, 1);
+      const at = controller.readyAt(now, upcoming().estimate);
       if (at <= now) {
         send(now);
         continue;
@@ -201,6 +228,7 @@ export function simulate(options: SimOptions): SimResult {
     ok,
     refused,
     utilisation: ok / (options.trueRate * span),
+    tokensPerMs: tokensOk / span,
     refusedShare: ok + refused === 0 ? 0 : refused / (ok + refused),
     convergedAtMs: convergedAt,
     maxInFlight,

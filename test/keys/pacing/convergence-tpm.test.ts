@@ -1,0 +1,37 @@
+/**
+ * Token pacing against a tokens-per-minute bucket that counts prompt + max_tokens at admission and
+ * settles to usage at completion (OpenAI's way): paced by estimate and settled with each answer's
+ * usage, the tokens really used reach >= 95% of the limit with <= 1% refused.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { runTpm } from './scenarios.js';
+
+const tpmAndLatency = fc.record({
+  tpm: fc
+    .double({ min: Math.log(10_000), max: Math.log(2_000_000), noNaN: true })
+    .map((x) => Math.round(Math.exp(x))),
+  latencyMs: fc
+    .double({ min: Math.log(10), max: Math.log(5000), noNaN: true })
+    .map((x) => Math.round(Math.exp(x))),
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+});
+
+describe('token pacing', () => {
+  it('tpm 10k–2M, latency 10 ms–5 s: >= 0.95 of the limit in tokens used, <= 1% refused', () => {
+    fc.assert(
+      fc.property(tpmAndLatency, ({ tpm, latencyMs, seed }) => {
+        const result = runTpm({ tpm, latencyMs, seed, settle: true });
+        expect(result.utilisation, `tpm ${tpm}, latency ${latencyMs} ms`).toBeGreaterThanOrEqual(0.95);
+        expect(result.refusedShare, `tpm ${tpm}, latency ${latencyMs} ms`).toBeLessThanOrEqual(0.01);
+      }),
+      { numRuns: 8, seed: 20261201 },
+    );
+  });
+
+  it('without settling to usage the estimates (max_tokens) leave a fifth of the limit unused', () => {
+    const result = runTpm({ tpm: 100_000, latencyMs: 400, seed: 7, settle: false });
+    expect(result.utilisation).toBeLessThan(0.85);
+    expect(result.refusedShare).toBe(0);
+  });
+});
