@@ -54,8 +54,19 @@ describe('PacingController', () => {
     c.onAnswer(50, { seq, status: 200, latencyMs: 50, headers: openai(100, 1, '20s') });
     const first = c.readyAt(50, 1);
     c.onSend(first, 1);
-    // remaining 1 was for the next request; the one after waits for the reset (from the send at 0).
-    expect(c.readyAt(first, 1)).toBeGreaterThanOrEqual(20_000);
+    // remaining 1 was for the next request; the one after waits for the reset, counted from the
+    // send at 0 and a moment past it (the server counted from the request's arrival).
+    expect(c.readyAt(first, 1)).toBeGreaterThan(20_000);
+    expect(c.readyAt(first, 1)).toBeLessThan(21_000);
+  });
+
+  it('a 429 on a probe sent before any headers were known does not make them untrusted', () => {
+    const c = new PacingController(0);
+    const a = c.onSend(0, 1);
+    const b = c.onSend(c.readyAt(0, 1), 1);
+    c.onAnswer(1100, { seq: b, status: 429, latencyMs: 100, headers: openai(60, 3, '2s') });
+    c.onAnswer(1200, { seq: a, status: 200, latencyMs: 1200, headers: openai(60, 3, '2s') });
+    expect(c.status(1200).mode).toBe('headers');
   });
 
   it('a 429 whose headers say the limit is spent (another client) pauses the domain for its retry-after, headers still trusted', () => {
@@ -117,6 +128,15 @@ describe('PacingController', () => {
     c.onAnswer(40, { seq: seqs[0]!, status: 429, latencyMs: 40, headers: { retryAfterMs: 3000 } });
     expect(c.readyAt(40, 1)).toBeGreaterThanOrEqual(3040);
     expect(c.status(40).blockedUntil).toBe(3040);
+  });
+
+  it('only served requests feed the latency (a refusal comes back at once and says nothing of service time)', () => {
+    const c = new PacingController(0, { rpm: 600 });
+    const a = c.onSend(0, 1);
+    c.onAnswer(2000, { seq: a, status: 200, latencyMs: 2000, headers: undefined });
+    const b = c.onSend(c.readyAt(2000, 1), 1);
+    c.onAnswer(2105, { seq: b, status: 429, latencyMs: 5, headers: undefined });
+    expect(c.status(2105).latencyMs).toBe(2000);
   });
 
   it('in flight is bounded by rate × latency × 2 (Little’s law with a margin)', () => {
