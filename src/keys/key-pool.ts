@@ -16,7 +16,9 @@ import {
   resolveConfigSource,
 } from './config.js';
 import { type KeyEntry, KeyTable, type ReloadDiff, type StateChange } from './key-table.js';
+import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { redactKey, scrubSecrets } from './redact.js';
+import { judgeWait, timerDelay } from './stops.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
 import { ConfigWatcher } from './watch.js';
 
@@ -73,7 +75,7 @@ const exists = (path: string) =>
 export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   /** The config file behind the pool, if it came from one. */
   readonly configPath: string | undefined;
-  private readonly table = new KeyTable(Date.now);
+  private readonly table: KeyTable;
   private readonly waiters: Waiter[] = [];
   private readonly leases = new Map<number, Granted>();
   private readonly logger: Logger;
@@ -84,6 +86,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   private nextLease = 1;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
+  private arms = 0;
   private blockedSince: number | undefined;
   private closed = false;
 
@@ -100,6 +103,8 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   private constructor(parsed: ParsedConfig, configPath: string | undefined, options: KeyPoolOptions) {
     super();
     this.configPath = configPath;
+    const env = options.env ?? process.env;
+    this.table = new KeyTable(Date.now, env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL);
     this.logger = options.logger ?? consoleLogger();
     this.waitTimeoutMs = options.waitTimeoutMs ?? Number.POSITIVE_INFINITY;
     if (!(this.waitTimeoutMs >= 0)) {
@@ -134,6 +139,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
         diff.added.length ? `added ${diff.added.join(', ')}` : '',
         diff.removed.length ? `removed ${diff.removed.join(', ')}` : '',
         diff.changed.length ? `changed ${diff.changed.join(', ')}` : '',
+        diff.retried.length ? `retrying unreachable ${diff.retried.join(', ')}` : '',
       ].filter(Boolean);
       this.logger.info(`${this.configPath}: reloaded (${parts.join('; ') || 'no key changes'})`);
       this.emit('reloaded', diff);
@@ -153,6 +159,13 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
         const waiting = this.blockedSince !== undefined ? ' (still waiting)' : '';
         this.logger.warn(`${this.scrub(error.message)} — keeping the last good config${waiting}`);
         if (this.listenerCount('error') > 0) this.emit('error', error);
+      },
+      onUnchanged: () => {
+        // Saved as it was: keys out only for being unreachable get another try (the server may be fixed).
+        const retried = this.table.retryUnreachable();
+        if (retried.length === 0) return;
+        this.logger.info(`${this.configPath}: saved again (retrying unreachable ${retried.join(', ')})`);
+        this.dispatch();
       },
     });
     await this.watcher.ready();
@@ -195,7 +208,12 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
 
   private stateChanged(change: StateChange): void {
     const answer = [change.status, change.code].filter((part) => part !== undefined).join(' ');
-    if (change.to === 'invalid') {
+    if (change.unreachable) {
+      const until = this.configPath ? `${this.configPath} is saved again` : 'the pool is reloaded';
+      this.logger.warn(
+        this.scrub(`key ${change.key} is ${change.reason}; it will not be used until ${until}`),
+      );
+    } else if (change.to === 'invalid') {
       this.logger.warn(`key ${change.key} was rejected (${answer}); it will not be used again`);
     } else if (change.to === 'exhausted') {
       this.logger.warn(`key ${change.key} has no quota left (${answer}); it will not be used again`);
@@ -213,13 +231,18 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
   }
 
-  /** Serves waiters in order; arranges a timer for the soonest key; notices blocking. */
+  /**
+   * Serves waiters in order; notices blocking (no key without a config edit, or none for longer
+   * than `blockedThreshold`); stops waits that cannot end within the wait timeout; arranges a
+   * timer for the soonest key or the end of the wait.
+   */
   private dispatch(): void {
     if (this.closed) return;
     const now = Date.now();
     for (const change of this.table.thaw(now)) this.stateChanged(change);
-    let soonest = Number.POSITIVE_INFINITY;
-    let blockedBy: LeaseRequest | undefined;
+    let wakeAt = Number.POSITIVE_INFINITY;
+    let blocked: { request: LeaseRequest; until: number; giveUp: boolean } | undefined;
+    const stops: Array<{ waiter: Waiter; until: number }> = [];
     let served = false;
     for (let i = 0; i < this.waiters.length; ) {
       const waiter = this.waiters[i]!;
@@ -230,8 +253,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
         served = true;
         continue;
       }
-      if (pick.kind === 'wait') soonest = Math.min(soonest, pick.until);
-      else if (this.table.modelUnavailable(waiter.request.model)) {
+      if (pick.kind === 'none' && this.table.modelUnavailable(waiter.request.model)) {
         this.removeWaiter(waiter);
         waiter.reject(
           new NoUsableKeyError(
@@ -240,12 +262,21 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
           ),
         );
         continue;
-      } else blockedBy ??= waiter.request;
+      }
+      const verdict = judgeWait(pick, now, this.blockedSince, this.waitTimeoutMs);
+      if (verdict.blocked)
+        blocked ??= { request: waiter.request, until: verdict.until, giveUp: verdict.giveUp };
+      if (verdict.giveUp) stops.push({ waiter, until: verdict.until });
+      wakeAt = Math.min(wakeAt, verdict.wakeAt);
       i += 1;
     }
-    if (served && this.blockedSince !== undefined && blockedBy === undefined) this.unblock(now);
-    if (blockedBy !== undefined) this.block(blockedBy, now);
-    this.schedule(soonest, now);
+    if (served && this.blockedSince !== undefined && blocked === undefined) this.unblock(now);
+    if (blocked !== undefined) this.block(blocked, now);
+    for (const { waiter, until } of stops) {
+      this.removeWaiter(waiter);
+      waiter.reject(this.stopError(waiter.request, until, now));
+    }
+    this.schedule(wakeAt, now);
   }
 
   private grant(index: number, request: LeaseRequest, now: number): Lease {
@@ -263,23 +294,24 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     return lease;
   }
 
-  private block(request: LeaseRequest, now: number): void {
-    if (this.blockedSince === undefined) {
-      this.blockedSince = now;
-      const where = this.configPath
-        ? `edit ${this.configPath} to add or fix a key (it is watched)`
-        : 'no config file is watched: add keys with pool.reload()';
-      const limit = Number.isFinite(this.waitTimeoutMs)
-        ? ` for up to ${Math.round(this.waitTimeoutMs / 1000)} s`
-        : '';
-      const message = `no usable key (${this.table.describe(request.model)}): waiting${limit}; ${where}`;
-      this.logger.warn(message);
-      this.notifier?.startBlocked(message);
-      this.emit('blocked', { message, since: new Date(now) });
-    }
-    const deadline = this.blockedSince + this.waitTimeoutMs;
-    if (now >= deadline) this.giveUp(request);
-    else if (Number.isFinite(deadline)) this.schedule(deadline, now);
+  /** Says once that the pool is blocked: one line naming until when and the config file, a notification, 'blocked'. */
+  private block(blocked: { request: LeaseRequest; until: number; giveUp: boolean }, now: number): void {
+    if (this.blockedSince !== undefined) return;
+    this.blockedSince = now;
+    const where = this.configPath
+      ? `edit ${this.configPath} to add or fix a key (it is watched)`
+      : 'no config file is watched: add keys with pool.reload()';
+    const seconds = Math.round(this.waitTimeoutMs / 1000);
+    const wait = blocked.giveUp
+      ? `stopping (the wait timeout is ${seconds} s)`
+      : Number.isFinite(this.waitTimeoutMs)
+        ? `waiting for up to ${seconds} s`
+        : 'waiting';
+    const until = Number.isFinite(blocked.until) ? ` until ${new Date(blocked.until).toISOString()}` : '';
+    const message = `no usable key${until} (${this.table.describe(blocked.request.model, now)}): ${wait}; ${where}`;
+    this.logger.warn(message);
+    this.notifier?.startBlocked(message);
+    this.emit('blocked', { message, since: new Date(now) });
   }
 
   private unblock(now: number): void {
@@ -290,33 +322,42 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     this.emit('resumed', { blockedMs });
   }
 
-  /** The bounded wait ran out: every waiter that has no usable key fails with NO_USABLE_KEY. */
-  private giveUp(request: LeaseRequest): void {
+  /** The error of a wait that cannot end within the wait timeout (`until`: when the soonest key is usable). */
+  private stopError(request: LeaseRequest, until: number, now: number): NoUsableKeyError {
     const seconds = Math.round(this.waitTimeoutMs / 1000);
-    for (const waiter of [...this.waiters]) {
-      if (this.table.pick(waiter.request, Date.now()).kind !== 'none') continue;
-      this.removeWaiter(waiter);
-      waiter.reject(
-        new NoUsableKeyError(
-          `no usable key within the wait timeout of ${seconds} s (${this.table.describe(request.model)})`,
-        ),
-      );
-    }
+    const soonest = Number.isFinite(until)
+      ? `: the soonest key is usable at ${new Date(until).toISOString()}`
+      : '';
+    return new NoUsableKeyError(
+      `no usable key within the wait timeout of ${seconds} s${soonest} (${this.table.describe(request.model, now)})`,
+    );
   }
 
+  /** Arms the one wake-up timer for `at`, unless one fires sooner; never longer than a Node.js timer takes. */
   private schedule(at: number, now: number): void {
     if (!Number.isFinite(at) || this.waiters.length === 0) return;
     if (this.timer && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
+    this.arms += 1;
+    // Past MAX_TIMER_MS it fires early, finds the wait still on, and is armed again for the rest.
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
         this.timerAt = Number.POSITIVE_INFINITY;
         this.dispatch();
       },
-      Math.max(0, Math.ceil(at - now)),
+      timerDelay(at, now),
     );
+  }
+
+  /**
+   * How many times the pool armed its wake-up timer (a busy loop shows as a count growing without
+   * end). For tests and diagnostics; changes nothing.
+   * @internal
+   */
+  get timersArmed(): number {
+    return this.arms;
   }
 
   /** Sends a notification to the pool's targets (config.json `notify`, `LARK_HOOK`); never rejects. */
@@ -331,7 +372,9 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
 
   /** Per key, redacted: state, cooling time, counters. */
   status(): PoolStatus {
-    const status: PoolStatus = { keys: this.table.status(Date.now()), blocked: this.blocked };
+    const keys = this.table.status(Date.now());
+    for (const key of keys) if (key.reason !== undefined) key.reason = this.scrub(key.reason);
+    const status: PoolStatus = { keys, blocked: this.blocked };
     if (this.configPath) status.configPath = this.configPath;
     return status;
   }

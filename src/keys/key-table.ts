@@ -6,12 +6,15 @@
 import { Budget } from './budget.js';
 import type { Outcome } from './classify.js';
 import type { KeyConfig, PoolConfig } from './config.js';
+import { MAX_SERVER_WAIT_MS } from './headers.js';
 import { redactKey } from './redact.js';
 import { type KeyView, type Pick, pickKey } from './select.js';
 import type { KeyState, KeyStatus, LeaseRequest, LeaseResult } from './types.js';
 
 /** Cooling time after a 429 that says nothing of when to retry. */
 const DEFAULT_COOLDOWN_MS = 1000;
+/** Attempts in a row that could not reach a key's endpoint before the key is taken out (`invalid`). */
+export const UNREACHABLE_LIMIT = 3;
 
 export interface KeyEntry {
   id: number;
@@ -26,6 +29,12 @@ export interface KeyEntry {
   inFlight: number;
   errors: Partial<Record<Outcome, number>>;
   tokens: number;
+  /** Why the key is invalid or exhausted, for `status()` and log lines. */
+  reason: string | undefined;
+  /** Attempts in a row whose endpoint could not be reached (reset by any real answer). */
+  unreachableStreak: number;
+  /** The key is invalid only because its endpoint was unreachable: a reload gives it a fresh start. */
+  unreachable: boolean;
 }
 
 export interface StateChange {
@@ -36,6 +45,10 @@ export interface StateChange {
   code?: string | undefined;
   model?: string | undefined;
   until?: number | undefined;
+  /** Why, e.g. `unreachable at http://127.0.0.1:9/v1 (ECONNREFUSED, 3 attempts)`. */
+  reason?: string | undefined;
+  /** The key was taken out because its endpoint could not be reached. */
+  unreachable?: boolean;
 }
 
 export interface ReloadDiff {
@@ -43,6 +56,8 @@ export interface ReloadDiff {
   removed: string[];
   changed: string[];
   kept: number;
+  /** Unchanged keys that were unreachable and get a fresh start. */
+  retried: string[];
 }
 
 function sameKey(a: KeyConfig, b: KeyConfig): boolean {
@@ -57,18 +72,26 @@ export class KeyTable {
   /** Per worker: where its rotation goes next. */
   private cursors = new Map<number, number>();
 
-  constructor(private readonly now: () => number) {}
+  /**
+   * @param now the clock (tests pass a fake one)
+   * @param defaultBaseUrl the base URL of keys without `base_url`, for messages
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly defaultBaseUrl = 'https://api.openai.com/v1',
+  ) {}
 
   /** Applies a (re)loaded config: new keys join, removed keys leave, changed keys start fresh. */
   apply(config: PoolConfig): ReloadDiff {
     const old = new Map(this.keys.map((entry) => [entry.config.apiKey, entry]));
-    const diff: ReloadDiff = { added: [], removed: [], changed: [], kept: 0 };
+    const diff: ReloadDiff = { added: [], removed: [], changed: [], kept: 0, retried: [] };
     const budgets = new Map<string, Budget>();
     const keys = config.keys.map((keyConfig) => {
       const previous = old.get(keyConfig.apiKey);
       old.delete(keyConfig.apiKey);
       if (previous && sameKey(previous.config, keyConfig)) {
         diff.kept += 1;
+        if (this.retry(previous)) diff.retried.push(previous.label);
         budgets.set(this.groupOf(previous), previous.budget);
         return previous;
       }
@@ -82,6 +105,25 @@ export class KeyTable {
     this.keyIndex = config.keyIndex;
     this.cursors.clear();
     return diff;
+  }
+
+  /** Keys taken out only for being unreachable become ready again; returns their labels. */
+  retryUnreachable(): string[] {
+    return this.keys.filter((entry) => this.retry(entry)).map((entry) => entry.label);
+  }
+
+  private retry(entry: KeyEntry): boolean {
+    entry.unreachableStreak = 0;
+    if (!entry.unreachable) return false;
+    entry.unreachable = false;
+    entry.reason = undefined;
+    entry.state = 'ready';
+    return true;
+  }
+
+  /** The base URL a key's requests go to (for messages; base URLs are not secret). */
+  baseUrlOf(entry: KeyEntry): string {
+    return (entry.config.baseUrl ?? this.defaultBaseUrl).replace(/\/+$/, '');
   }
 
   private groupOf(entry: { id: number; config: KeyConfig }): string {
@@ -107,6 +149,9 @@ export class KeyTable {
       inFlight: 0,
       errors: {},
       tokens: 0,
+      reason: undefined,
+      unreachableStreak: 0,
+      unreachable: false,
     };
   }
 
@@ -161,12 +206,16 @@ export class KeyTable {
     return refused;
   }
 
-  /** A short account of why no key is usable: `2 exhausted, 1 invalid`. */
-  describe(model: string | undefined): string {
+  /** A short account of why no key is usable now: `2 exhausted, 1 unreachable, 1 cooling`. */
+  describe(model: string | undefined, now = this.now()): string {
     const counts = new Map<string, number>();
     for (const entry of this.keys) {
-      const why =
-        entry.state === 'ready' || entry.state === 'cooling' ? `without access to ${model}` : entry.state;
+      let why: string = entry.state;
+      if (entry.unreachable) why = 'unreachable';
+      else if (entry.state === 'ready' || entry.state === 'cooling') {
+        if (!this.serves(entry, model)) why = `without access to ${model}`;
+        else why = entry.state === 'cooling' && entry.coolingUntil > now ? 'cooling' : 'rate-limited';
+      }
       counts.set(why, (counts.get(why) ?? 0) + 1);
     }
     return [...counts].map(([why, n]) => `${n} ${why}`).join(', ') || 'no keys';
@@ -191,29 +240,38 @@ export class KeyTable {
     if (result.tokens) entry.tokens += result.tokens;
     if (result.outcome === 'ok') {
       entry.successes += 1;
+      entry.unreachableStreak = 0;
       return undefined;
     }
     entry.errors[result.outcome] = (entry.errors[result.outcome] ?? 0) + 1;
     const change = { key: entry.label, from: entry.state, status: result.status, code: result.code };
+    const answer = [result.status, result.code].filter((part) => part !== undefined).join(' ');
+    if (result.unreachable !== undefined) return this.unreachableAttempt(entry, result.unreachable, change);
+    entry.unreachableStreak = 0;
     switch (result.outcome) {
       case 'quota':
         if (entry.state === 'exhausted' || entry.state === 'invalid') return undefined;
         entry.state = 'exhausted';
-        return { ...change, to: 'exhausted' };
+        entry.reason = `no quota left (${answer})`;
+        return { ...change, to: 'exhausted', reason: entry.reason };
       case 'invalid':
         if (entry.state === 'invalid') return undefined;
         entry.state = 'invalid';
-        return { ...change, to: 'invalid' };
+        entry.reason = `rejected (${answer})`;
+        return { ...change, to: 'invalid', reason: entry.reason };
       case 'denied':
         if (result.model === undefined || entry.denied.has(result.model)) return undefined;
         entry.denied.add(result.model);
         return { ...change, to: 'denied', model: result.model };
       case 'rate_limit': {
-        const wait =
+        // Clamped again here: a result may come from a worker thread's broker, not our header parser.
+        const wait = Math.min(
+          MAX_SERVER_WAIT_MS,
           result.rateLimit?.retryAfterMs ??
-          result.rateLimit?.resetRequestsMs ??
-          result.rateLimit?.resetTokensMs ??
-          DEFAULT_COOLDOWN_MS;
+            result.rateLimit?.resetRequestsMs ??
+            result.rateLimit?.resetTokensMs ??
+            DEFAULT_COOLDOWN_MS,
+        );
         entry.budget.rateLimited(now, wait);
         if (entry.state !== 'ready' && entry.state !== 'cooling') return undefined;
         const until = Math.max(entry.coolingUntil, now + wait);
@@ -225,6 +283,27 @@ export class KeyTable {
       default:
         return undefined;
     }
+  }
+
+  /** One more attempt that could not reach the key's endpoint; the third in a row takes the key out. */
+  private unreachableAttempt(
+    entry: KeyEntry,
+    why: string,
+    change: Omit<StateChange, 'to'>,
+  ): StateChange | undefined {
+    entry.unreachableStreak += 1;
+    if (entry.unreachableStreak < UNREACHABLE_LIMIT) return undefined;
+    if (entry.state !== 'ready' && entry.state !== 'cooling') return undefined;
+    entry.state = 'invalid';
+    entry.unreachable = true;
+    // The pool's fetch says `key <label>: <base URL> refused the connection (ECONNREFUSED)`.
+    const what = why.startsWith(`key ${entry.label}: `) ? why.slice(entry.label.length + 6) : why;
+    const base = this.baseUrlOf(entry);
+    const times = `${entry.unreachableStreak} attempts in a row`;
+    entry.reason = what.includes(base)
+      ? `unreachable: ${what} (${times})`
+      : `unreachable at ${base} (${what}, ${times})`;
+    return { ...change, to: 'invalid', reason: entry.reason, unreachable: true };
   }
 
   status(now: number): KeyStatus[] {
@@ -241,6 +320,9 @@ export class KeyTable {
       };
       if (entry.config.group !== undefined) status.group = entry.config.group;
       if (status.state === 'cooling') status.coolingUntil = new Date(entry.coolingUntil).toISOString();
+      if (entry.reason !== undefined && (entry.state === 'invalid' || entry.state === 'exhausted')) {
+        status.reason = entry.reason;
+      }
       return status;
     });
   }

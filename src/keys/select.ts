@@ -12,7 +12,11 @@ export interface KeyView {
   headroom: number;
 }
 
-export type Pick = { kind: 'key'; index: number } | { kind: 'wait'; until: number } | { kind: 'none' };
+export type Pick =
+  | { kind: 'key'; index: number }
+  /** `pending`: some key waits for an answer in flight (its budget still learning), not for a time. */
+  | { kind: 'wait'; until: number; pending?: true }
+  | { kind: 'none' };
 
 /**
  * Among the keys ready now, the one with the most headroom; ties go to the first in rotation order
@@ -24,6 +28,7 @@ export function pickKey(keys: readonly KeyView[], start: number, now: number): P
   let bestHeadroom = -1;
   let soonest = Number.POSITIVE_INFINITY;
   let usable = false;
+  let pending = false;
   for (let step = 0; step < n; step++) {
     const index = (((start + step) % n) + n) % n;
     const key = keys[index]!;
@@ -35,9 +40,11 @@ export function pickKey(keys: readonly KeyView[], start: number, now: number): P
         bestHeadroom = key.headroom;
       }
     } else if (key.readyAt < soonest) soonest = key.readyAt;
+    else if (key.readyAt === Number.POSITIVE_INFINITY) pending = true;
   }
   if (best >= 0) return { kind: 'key', index: best };
   // `until` may be Infinity: wait for an answer in flight (a budget still learning its limits).
-  if (usable) return { kind: 'wait', until: soonest };
+  if (usable)
+    return pending ? { kind: 'wait', until: soonest, pending: true } : { kind: 'wait', until: soonest };
   return { kind: 'none' };
 }

@@ -55,6 +55,11 @@ export interface KeyStatus {
   state: KeyState;
   /** ISO time the key cools down until, when cooling. */
   coolingUntil?: string;
+  /**
+   * Why the key is `invalid` or `exhausted`, redacted: `rejected (401 invalid_api_key)`,
+   * `no quota left (429 insufficient_quota)`, `unreachable at http://127.0.0.1:9/v1 (ECONNREFUSED, 3 attempts in a row)`.
+   */
+  reason?: string;
   /** Models this key was refused access to. */
   deniedModels: string[];
   requests: number;

@@ -12,6 +12,8 @@ export interface ConfigWatcherHandlers {
   onConfig(parsed: ParsedConfig): void;
   /** A half-saved, invalid or removed file: reported, the last good config stays. */
   onProblem(error: ConfigError): void;
+  /** The file was saved with the same config (e.g. touched to retry keys after a server was fixed). */
+  onUnchanged?(): void;
 }
 
 /** Coalesces the bursts of events one save makes (truncate + write, or unlink + add). */
@@ -72,7 +74,10 @@ export class ConfigWatcher {
       const parsed = await loadConfigFile(this.path);
       const fingerprint = JSON.stringify(parsed.config);
       this.lastProblem = '';
-      if (fingerprint === this.last) return;
+      if (fingerprint === this.last) {
+        this.handlers.onUnchanged?.();
+        return;
+      }
       this.last = fingerprint;
       this.handlers.onConfig(parsed);
     } catch (error) {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay, RETRY_DEFAULTS } from '../../src/keys/backoff.js';
 import { Budget, PROBE_IN_FLIGHT } from '../../src/keys/budget.js';
 import { classifyStatus } from '../../src/keys/classify.js';
-import { parseResetDuration, readRateLimitHeaders } from '../../src/keys/headers.js';
+import { MAX_SERVER_WAIT_MS, parseResetDuration, readRateLimitHeaders } from '../../src/keys/headers.js';
 import { type KeyView, pickKey } from '../../src/keys/select.js';
+import { blockedThreshold, judgeWait, MAX_TIMER_MS, timerDelay } from '../../src/keys/stops.js';
 
 describe("classifyStatus: the contract's response table", () => {
   it.each([
@@ -67,6 +68,102 @@ describe('rate-limit headers', () => {
   });
 });
 
+describe('waits a server asks for are clamped to 24 h', () => {
+  const now = Date.UTC(2026, 0, 1);
+  const retryAfter = (headers: Record<string, string>) =>
+    readRateLimitHeaders(new Headers(headers), now).retryAfterMs;
+  it.each([
+    [{ 'retry-after': '1000000000' }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after': '1e9' }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after': '9'.repeat(400) }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after-ms': '1000000000000' }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after-ms': 'Infinity' }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after': new Date(now + 3 * MAX_SERVER_WAIT_MS).toUTCString() }, MAX_SERVER_WAIT_MS],
+    [{ 'retry-after': new Date(now + 60_000).toUTCString() }, 60_000],
+    [{ 'retry-after': new Date(now - 60_000).toUTCString() }, 0],
+    [{ 'retry-after': '2' }, 2000],
+    [{ 'retry-after-ms': '-5' }, undefined],
+    [{ 'retry-after': 'NaN' }, undefined],
+  ])('retry-after %j is %s ms', (headers, ms) => {
+    expect(retryAfter(headers)).toBe(ms);
+  });
+  it.each([
+    ['99999999h', MAX_SERVER_WAIT_MS],
+    ['1000000000', MAX_SERVER_WAIT_MS],
+    ['25h', MAX_SERVER_WAIT_MS],
+    ['23h59m', 86_340_000],
+  ])('reset duration %j is %s ms', (text, ms) => {
+    expect(parseResetDuration(text)).toBe(ms);
+  });
+});
+
+describe('judgeWait: when a wait is pacing, blocked, or a stop', () => {
+  const now = 1_000_000;
+  it('a wait within 30 s (or the wait timeout) is quiet; an answer in flight is never blocked', () => {
+    expect(judgeWait({ kind: 'wait', until: now + 29_000 }, now, undefined, Infinity)).toEqual({
+      blocked: false,
+      giveUp: false,
+      until: now + 29_000,
+      wakeAt: now + 29_000,
+    });
+    expect(judgeWait({ kind: 'wait', until: Infinity, pending: true }, now, undefined, 0)).toMatchObject({
+      blocked: false,
+      giveUp: false,
+    });
+    expect(judgeWait({ kind: 'wait', until: now + 90_000, pending: true }, now, undefined, 0).blocked).toBe(
+      false,
+    );
+  });
+  it('a wait past 30 s is blocked; past the wait timeout it stops at once', () => {
+    expect(judgeWait({ kind: 'wait', until: now + 31_000 }, now, undefined, Infinity)).toEqual({
+      blocked: true,
+      giveUp: false,
+      until: now + 31_000,
+      wakeAt: now + 31_000,
+    });
+    expect(judgeWait({ kind: 'wait', until: now + 86_400_000 }, now, undefined, 2000)).toEqual({
+      blocked: true,
+      giveUp: true,
+      until: now + 86_400_000,
+      wakeAt: now + 2000,
+    });
+    // Blocked for 50 s of a 60 s timeout: a key 20 s away cannot come in time.
+    expect(judgeWait({ kind: 'wait', until: now + 20_000 }, now, now - 50_000, 60_000)).toMatchObject({
+      blocked: true,
+      giveUp: true,
+    });
+    expect(judgeWait({ kind: 'wait', until: now + 5_000 }, now, now - 50_000, 60_000)).toMatchObject({
+      blocked: false,
+      giveUp: false,
+    });
+  });
+  it('the threshold is the wait timeout when shorter, but never under 1 s', () => {
+    expect(blockedThreshold(Infinity)).toBe(30_000);
+    expect(blockedThreshold(5000)).toBe(5000);
+    expect(blockedThreshold(0)).toBe(1000);
+    expect(judgeWait({ kind: 'wait', until: now + 6000 }, now, undefined, 5000)).toMatchObject({
+      blocked: true,
+      giveUp: true,
+    });
+  });
+  it('no key without a config edit: blocked, and a stop once the wait timeout has passed', () => {
+    expect(judgeWait({ kind: 'none' }, now, undefined, 300)).toEqual({
+      blocked: true,
+      giveUp: false,
+      until: Infinity,
+      wakeAt: now + 300,
+    });
+    expect(judgeWait({ kind: 'none' }, now, now - 300, 300).giveUp).toBe(true);
+    expect(judgeWait({ kind: 'none' }, now, undefined, Infinity).wakeAt).toBe(Infinity);
+  });
+  it('timer delays are never negative and never past what a Node.js timer takes', () => {
+    expect(timerDelay(now - 5, now)).toBe(0);
+    expect(timerDelay(now + 10.2, now)).toBe(11);
+    expect(timerDelay(now + 1e12, now)).toBe(MAX_TIMER_MS);
+    expect(MAX_TIMER_MS).toBe(2 ** 31 - 1);
+  });
+});
+
 describe('backoffDelay', () => {
   it('doubles per attempt with jitter between half and all, capped', () => {
     const options = { ...RETRY_DEFAULTS, baseDelayMs: 100, maxDelayMs: 1000 };
@@ -90,9 +187,16 @@ describe('pickKey', () => {
     const dead: KeyView = { usable: false, readyAt: Number.POSITIVE_INFINITY, headroom: 0 };
     expect(pickKey([later(50), later(20), dead], 0, 10)).toEqual({ kind: 'wait', until: 20 });
     expect(pickKey([dead, dead], 0, 10)).toEqual({ kind: 'none' });
+    // A budget still learning its limits waits for an answer in flight: `pending`, not a time.
     expect(pickKey([later(Number.POSITIVE_INFINITY)], 0, 10)).toEqual({
       kind: 'wait',
       until: Number.POSITIVE_INFINITY,
+      pending: true,
+    });
+    expect(pickKey([later(Number.POSITIVE_INFINITY), later(90_000)], 0, 10)).toEqual({
+      kind: 'wait',
+      until: 90_000,
+      pending: true,
     });
   });
 });
