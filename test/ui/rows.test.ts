@@ -35,6 +35,7 @@ describe('RowReader', () => {
     await writeFile(
       join(checkpoint, 'worker-0.jsonl'),
       line({ i: 0, r: row(0, 'answer zero') }) +
+        line({ i: 6, r: row(6, 'answer six') }) +
         line({ i: 2, e: { name: 'APIError', message: 'busy', code: null, status: 503 } }) +
         line({
           i: 4,
@@ -45,6 +46,8 @@ describe('RowReader', () => {
       join(checkpoint, 'worker-1.jsonl'),
       line({ i: 1, r: row(1, 'answer one') }) +
         line({ i: 2, r: row(2, 'answer two, after a retry') }) +
+        // A failure recorded after a success of the same item (a lane that did not know) changes nothing.
+        line({ i: 6, e: { name: 'APIError', message: 'late', code: null, status: 500 } }) +
         line({
           i: 3,
           e: { name: 'RateLimitError', message: 'slow down', code: 'rate_limit_exceeded', status: 429 },
@@ -56,8 +59,8 @@ describe('RowReader', () => {
 
     const all = await reader.page(query({}));
     expect(all.from).toBe('checkpoint');
-    expect(all.matched).toBe(5);
-    expect(all.rows.map((entry) => entry.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(all.matched).toBe(6);
+    expect(all.rows.map((entry) => entry.i)).toEqual([0, 1, 2, 3, 4, 6]);
     expect(all.rows[2]!.row).toMatchObject({ response: 'answer two, after a retry' });
     expect(all.rows[3]).toMatchObject({ code: 'rate_limit_exceeded', row: { error: { status: 429 } } });
 
@@ -67,18 +70,18 @@ describe('RowReader', () => {
       [4, 'bad'],
     ]);
     expect((await reader.page(query({ filter: 'code:bad' }))).rows.map((e) => e.i)).toEqual([4]);
-    expect((await reader.page(query({ filter: 'answered' }))).rows.map((e) => e.i)).toEqual([0, 1, 2]);
+    expect((await reader.page(query({ filter: 'answered' }))).rows.map((e) => e.i)).toEqual([0, 1, 2, 6]);
     expect((await reader.page(query({ q: 'AFTER A RETRY' }))).rows.map((e) => e.i)).toEqual([2]);
     const second = await reader.page(query({ offset: '2', limit: '2' }));
-    expect([second.matched, second.rows.map((e) => e.i)]).toEqual([5, [2, 3]]);
+    expect([second.matched, second.rows.map((e) => e.i)]).toEqual([6, [2, 3]]);
 
     const index = await reader.current(true);
     expect(failuresByCode(index)).toEqual({ rate_limit_exceeded: 1, bad: 1 });
-    expect(tokensOf(index)).toBe(15);
+    expect(tokensOf(index)).toBe(20);
 
     // The torn line completed: item 5 appears.
     await appendFile(join(checkpoint, 'worker-1.jsonl'), 'mpt":"prompt 5","response":"five"}}\n');
-    expect((await reader.page(query({}))).matched).toBe(6);
+    expect((await reader.page(query({}))).matched).toBe(7);
   });
 
   it('reads the merged output once the run is complete', async () => {
