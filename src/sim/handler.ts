@@ -10,6 +10,7 @@ import { rateLimitedAnswer } from './dialects.js';
 import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
 import { KeyTable } from './key-table.js';
 import { type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
+import { checkParameters } from './params.js';
 import { type ModelEndpoint, readRequestText } from './request-text.js';
 import {
   chatCompletion,
@@ -283,7 +284,10 @@ export class SimCore {
       return answer(errors.missingParameter('messages'));
     if (endpoint === 'embeddings' && body['input'] === undefined)
       return answer(errors.missingParameter('input'));
-    if (spec.models && !spec.models.has(model)) return answer(errors.modelNotFound(model));
+    const accepted = spec.models ?? this.#options.acceptedModels;
+    if (!accepted.has(model)) return answer(errors.modelNotFound(model));
+    const refused = checkParameters(endpoint, body);
+    if (refused) return answer(refused);
     if (!this.keys.hasQuota(spec)) return answer(errors.insufficientQuota());
 
     const text = readRequestText(endpoint, body);

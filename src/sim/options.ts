@@ -4,6 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import { redactKey } from '../keys/redact.js';
+import { type ResolvedBatchOptions, resolveBatchOptions } from './batch-options.js';
 import {
   DEFAULT_HEADERS,
   DEFAULT_LIMITER,
@@ -13,7 +14,62 @@ import {
   resolveLimiter,
 } from './limiter-options.js';
 import type { SimFault, SimulatorOptions } from './types.js';
-import { count, fail, isPlainObject } from './validate.js';
+import { count, fail, isPlainObject, refuseUnknown } from './validate.js';
+
+/**
+ * Models every simulator accepts besides its `models` option; any other model answers 404
+ * `model_not_found`, as the API does for a name it does not know.
+ */
+export const KNOWN_MODELS: readonly string[] = Object.freeze([
+  'gpt-4o-mini',
+  'gpt-4o',
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'gpt-4-turbo',
+  'gpt-4',
+  'gpt-3.5-turbo',
+  'gpt-3.5-turbo-instruct',
+  'gpt-5',
+  'gpt-5-mini',
+  'gpt-5-nano',
+  'o1',
+  'o1-mini',
+  'o3',
+  'o3-mini',
+  'o4-mini',
+  'text-embedding-3-small',
+  'text-embedding-3-large',
+  'text-embedding-ada-002',
+  'babbage-002',
+  'davinci-002',
+]);
+
+const OPTION_FIELDS = [
+  'keys',
+  'latencyMs',
+  'port',
+  'models',
+  'faults',
+  'contextLimit',
+  'limiter',
+  'headers',
+  'batch',
+] as const;
+const KEY_FIELDS = [
+  'key',
+  'quota',
+  'requestsPerWindow',
+  'tokensPerWindow',
+  'windowMs',
+  'models',
+  'group',
+  'organization',
+  'tokenWindowMs',
+  'limiter',
+  'headers',
+] as const;
+const FAULT_FIELDS = ['errorRate', 'dropRate', 'hangRate', 'seed'] as const;
 
 export const SIMULATOR_DEFAULTS = Object.freeze({
   latencyMs: 0,
@@ -60,8 +116,12 @@ export interface ResolvedOptions {
   readonly keys: readonly ResolvedKey[];
   readonly latency: { readonly min: number; readonly max: number };
   readonly port: number;
+  /** Served by `/v1/models`. */
   readonly models: readonly string[];
+  /** Accepted by the model endpoints (for keys without their own `models`): `KNOWN_MODELS` + `models`. */
+  readonly acceptedModels: ReadonlySet<string>;
   readonly contextLimit: number;
+  readonly batch: ResolvedBatchOptions;
   readonly errorRate: number;
   readonly dropRate: number;
   readonly hangRate: number;
@@ -92,6 +152,7 @@ function optionalString(value: unknown, field: string): string | undefined {
 function resolveKey(spec: unknown, index: number, defaults: KeyDefaults): ResolvedKey {
   const at = `keys[${index}]`;
   if (!isPlainObject(spec)) fail(at, 'an object', spec);
+  refuseUnknown(spec, at, KEY_FIELDS, 'a simulator key');
   if (typeof spec['key'] !== 'string' || spec['key'].length === 0) {
     // Never echo the value: it may be a key.
     throw new InputError(`Simulator option \`${at}.key\` must be a non-empty string`);
@@ -174,8 +235,17 @@ function resolveLatency(value: unknown): { min: number; max: number } {
 /** Validates every option up front and returns the frozen, defaulted result. */
 export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOptions {
   if (!isPlainObject(options)) fail('options', 'an object', options);
+  for (const name of Object.keys(options)) {
+    if (!(OPTION_FIELDS as readonly string[]).includes(name)) {
+      throw new InputError(
+        `Simulator option \`${name}\` is not an option of the simulator (its options: ${OPTION_FIELDS.join(', ')})`,
+      );
+    }
+  }
   const faults: unknown = options.faults ?? {};
   if (!isPlainObject(faults)) fail('faults', 'an object', faults);
+  refuseUnknown(faults, 'faults', FAULT_FIELDS, 'faults');
+  const models = stringList(options.models, 'models') ?? [...SIMULATOR_DEFAULTS.models];
   const port = count(options.port, 'port', SIMULATOR_DEFAULTS.port);
   if (port > 65_535) fail('port', 'an integer from 0 to 65535', port);
   const keyDefaults: KeyDefaults = Object.freeze({
@@ -187,8 +257,10 @@ export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOpti
     keyDefaults,
     latency: Object.freeze(resolveLatency(options.latencyMs)),
     port,
-    models: Object.freeze(stringList(options.models, 'models') ?? [...SIMULATOR_DEFAULTS.models]),
+    models: Object.freeze(models),
+    acceptedModels: new Set([...KNOWN_MODELS, ...models]),
     contextLimit: count(options.contextLimit, 'contextLimit', SIMULATOR_DEFAULTS.contextLimit, 1),
+    batch: resolveBatchOptions(options.batch),
     errorRate: rate(faults['errorRate'], 'faults.errorRate'),
     dropRate: rate(faults['dropRate'], 'faults.dropRate'),
     hangRate: rate(faults['hangRate'], 'faults.hangRate'),

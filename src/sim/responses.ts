@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createPrng } from './faults.js';
 import { estimateTokens } from './request-text.js';
+import { valueForSchema } from './schema-value.js';
 
 /** What every body builder needs besides the request body. */
 export interface ServeContext {
@@ -41,13 +42,60 @@ function toolName(tool: unknown): string | null {
   return typeof tool['name'] === 'string' ? tool['name'] : null;
 }
 
-/** Calls the tool `tool_choice` names, else the first tool; answers text without tools or with 'none'. */
+/** A tool's parameters schema, in the chat or responses shape. */
+function toolParameters(tool: unknown): unknown {
+  if (!isRecord(tool)) return undefined;
+  const fn = tool['function'];
+  return isRecord(fn) ? fn['parameters'] : tool['parameters'];
+}
+
+/** Whether the conversation ends with a tool's result (chat `tool` message, responses `function_call_output`). */
+function endsWithToolResult(body: Record<string, unknown>): boolean {
+  const messages = Array.isArray(body['messages']) ? body['messages'] : body['input'];
+  if (!Array.isArray(messages)) return false;
+  const last: unknown = messages.at(-1);
+  if (!isRecord(last)) return false;
+  return last['role'] === 'tool' || last['role'] === 'function' || last['type'] === 'function_call_output';
+}
+
+/** The JSON schema (or `{}` for json_object) of a structured-output request, else `undefined`. */
+function outputSchema(body: Record<string, unknown>): unknown {
+  const text = body['text'];
+  const format = isRecord(body['response_format'])
+    ? body['response_format']
+    : isRecord(text) && isRecord(text['format'])
+      ? text['format']
+      : undefined;
+  if (!format) return undefined;
+  if (format['type'] === 'json_object') return { type: 'object' };
+  if (format['type'] !== 'json_schema') return undefined;
+  const inner = isRecord(format['json_schema']) ? format['json_schema']['schema'] : format['schema'];
+  return inner ?? { type: 'object' };
+}
+
+/**
+ * The deterministic reply. With function tools and `tool_choice` not 'none': a call when
+ * `tool_choice` forces one ('required': the first tool; a named function: that one), or, with
+ * 'auto' (the default), unless the conversation ends with a tool's result; arguments are a value
+ * of the tool's parameters schema. Otherwise text: `echo: <fingerprint>`, or a JSON value of the
+ * `response_format` / `text.format` schema (`{"text": …}` for json_object).
+ */
 export function replyFor(body: Record<string, unknown>, fingerprint: string): Reply {
-  const tools = body['tools'];
+  const tools = Array.isArray(body['tools']) ? body['tools'].filter((tool) => toolName(tool) !== null) : [];
   const choice = body['tool_choice'];
-  if (Array.isArray(tools) && tools.length > 0 && choice !== 'none') {
-    const name = toolName(choice) ?? toolName(tools[0]);
-    if (name) return { kind: 'tool', name, arguments: JSON.stringify({ text: fingerprint }) };
+  if (tools.length > 0 && choice !== 'none') {
+    const named = toolName(choice);
+    const forced = choice === 'required' || named !== null;
+    if (forced || !endsWithToolResult(body)) {
+      const tool = (named !== null ? tools.find((t) => toolName(t) === named) : undefined) ?? tools[0];
+      const name = named ?? toolName(tool) ?? 'tool';
+      const args = valueForSchema(toolParameters(tool), fingerprint);
+      return { kind: 'tool', name, arguments: JSON.stringify(args) };
+    }
+  }
+  const schema = outputSchema(body);
+  if (schema !== undefined) {
+    return { kind: 'text', text: JSON.stringify(valueForSchema(schema, `echo: ${fingerprint}`)) };
   }
   return { kind: 'text', text: `echo: ${fingerprint}` };
 }
@@ -56,10 +104,60 @@ export function replyTokens(reply: Reply): number {
   return estimateTokens(reply.kind === 'text' ? reply.text : reply.arguments);
 }
 
-/** How many choices a chat or completions request asks for (`n`, 1 to 16). */
+/** How many choices a chat or completions request asks for (`n`, 1 to 128, checked before). */
 export function choiceCount(body: Record<string, unknown>): number {
   const n = body['n'];
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? Math.min(n, 16) : 1;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? Math.min(n, 128) : 1;
+}
+
+/** The reply text cut into tokens (a word and its following space each). */
+export function replyTokensOf(text: string): string[] {
+  return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+/** Deterministic log probabilities of the tokens of `text` for a chat choice (`logprobs: true`). */
+export function chatLogprobs(text: string, topLogprobs: number) {
+  return {
+    content: replyTokensOf(text).map((token, i) => {
+      const logprob = -((i % 7) + 1) / 100;
+      return {
+        token,
+        logprob,
+        bytes: [...Buffer.from(token, 'utf8')],
+        top_logprobs: Array.from({ length: topLogprobs }, (_, k) => ({
+          token: k === 0 ? token : `${token.trim()}_${k}`,
+          logprob: k === 0 ? logprob : logprob - k,
+          bytes: [...Buffer.from(k === 0 ? token : `${token.trim()}_${k}`, 'utf8')],
+        })),
+      };
+    }),
+    refusal: null,
+  };
+}
+
+/** Completions' `logprobs` (an integer: how many alternatives per token). */
+export function completionLogprobs(text: string, top: number) {
+  const tokens = replyTokensOf(text);
+  let offset = 0;
+  const text_offset = tokens.map((token) => {
+    const at = offset;
+    offset += token.length;
+    return at;
+  });
+  const token_logprobs = tokens.map((_, i) => -((i % 7) + 1) / 100);
+  return {
+    tokens,
+    token_logprobs,
+    top_logprobs: tokens.map((token, i) =>
+      Object.fromEntries(
+        Array.from({ length: Math.max(1, top) }, (_, k) => [
+          k === 0 ? token : `${token.trim()}_${k}`,
+          (token_logprobs[i] ?? 0) - k,
+        ]),
+      ),
+    ),
+    text_offset,
+  };
 }
 
 export function completionUsage(promptTokens: number, completionTokens: number) {
@@ -103,7 +201,10 @@ export function chatCompletion(body: Record<string, unknown>, ctx: ServeContext)
   const choices = Array.from({ length: n }, (_, index) => ({
     index,
     message: chatMessage(reply, `call_${ctx.id}_${index}`),
-    logprobs: null,
+    logprobs:
+      body['logprobs'] === true && reply.kind === 'text'
+        ? chatLogprobs(reply.text, typeof body['top_logprobs'] === 'number' ? body['top_logprobs'] : 0)
+        : null,
     finish_reason: finishReason(reply),
   }));
   return {
@@ -132,9 +233,15 @@ export function completionPrompts(body: Record<string, unknown>): string[] {
 
 export function textCompletion(body: Record<string, unknown>, ctx: ServeContext): Served {
   const texts = completionPrompts(body).map((prompt) => `echo: ${prompt}`);
+  const logprobs = body['logprobs'];
   const n = choiceCount(body);
   const choices = texts.flatMap((text, p) =>
-    Array.from({ length: n }, (_, i) => ({ text, index: p * n + i, logprobs: null, finish_reason: 'stop' })),
+    Array.from({ length: n }, (_, i) => ({
+      text,
+      index: p * n + i,
+      logprobs: typeof logprobs === 'number' ? completionLogprobs(text, logprobs) : null,
+      finish_reason: 'stop',
+    })),
   );
   const completionTokens = choices.reduce((sum, choice) => sum + estimateTokens(choice.text), 0);
   return {

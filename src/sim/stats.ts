@@ -23,6 +23,13 @@ function emptyStats(): SimStats {
     rateLimited: 0,
     dropped: 0,
     hung: 0,
+    objects: {
+      filesCreated: 0,
+      batchesCreated: 0,
+      batchesCancelled: 0,
+      byRoute: {},
+      touchedBy: Object.create(null),
+    },
   };
 }
 
@@ -95,6 +102,24 @@ export class StatsRecorder {
     this.#stats.dropped += 1;
   }
 
+  /** A files or batches request: counted per route and key; each id it names remembers the key. */
+  objectRequest(route: string, keyLabel: string | null, ids: readonly string[]): void {
+    const { objects } = this.#stats;
+    const label = keyLabel ?? 'unknown';
+    const perKey = objects.byRoute[route] ?? {};
+    objects.byRoute[route] = perKey;
+    bump(perKey, label);
+    for (const id of ids) {
+      const keys = objects.touchedBy[id] ?? [];
+      objects.touchedBy[id] = keys;
+      if (!keys.includes(label)) keys.push(label);
+    }
+  }
+
+  created(kind: 'filesCreated' | 'batchesCreated' | 'batchesCancelled'): void {
+    this.#stats.objects[kind] += 1;
+  }
+
   hung(): void {
     this.#stats.hung += 1;
   }
@@ -106,8 +131,14 @@ export class StatsRecorder {
     for (const [label, entry] of Object.entries(stats.byKey)) {
       byKey[label] = { ...entry, byStatus: { ...entry.byStatus } };
     }
+    const { objects } = stats;
     const snapshot: SimStats = {
       ...stats,
+      objects: {
+        ...objects,
+        byRoute: Object.fromEntries(Object.entries(objects.byRoute).map(([r, c]) => [r, { ...c }])),
+        touchedBy: Object.fromEntries(Object.entries(objects.touchedBy).map(([id, k]) => [id, [...k]])),
+      },
       byStatus: { ...stats.byStatus },
       byKey,
       answered: Object.fromEntries(this.#answered),

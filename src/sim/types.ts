@@ -136,7 +136,12 @@ export interface SimulatorOptions {
   latencyMs?: number | { min: number; max: number };
   /** The port to listen on; always binds 127.0.0.1 only. @default 0 (ephemeral) */
   port?: number;
-  /** Served by `/v1/models`. @default ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-3.5-turbo-instruct'] */
+  /**
+   * Served by `/v1/models`, and accepted by the model endpoints beside the known OpenAI models
+   * (`KNOWN_MODELS`); any other model answers 404 `model_not_found`. A key's own `models` list
+   * replaces both for that key.
+   * @default ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-3.5-turbo-instruct']
+   */
   models?: string[];
   /** Random injected 500s, dropped connections and hangs. @default none */
   faults?: SimRandomFaults;
@@ -146,6 +151,8 @@ export interface SimulatorOptions {
   limiter?: SimLimiter;
   /** The rate-limit headers of every key without its own. @default { dialect: 'openai' } */
   headers?: SimHeaders;
+  /** The Batch API's time scale, expiry, token cap and limits. @default real time, no cap */
+  batch?: SimBatchOptions;
 }
 
 /** Counters for one key (keyed by its redacted form in `SimStats.byKey`). */
@@ -197,6 +204,8 @@ export interface SimStats {
   hung: number;
   /** Per rate-limit group, once one of its keys' requests was answered (absent until then). */
   byGroup?: Record<string, SimGroupStats>;
+  /** Files and batches: created, cancelled, requests per route and key, which key named which id. */
+  objects: SimObjectStats;
 }
 
 /** One request as received, for tests to check what arrived. */
@@ -231,4 +240,58 @@ export interface Simulator {
   resetStats(): void;
   /** Stops listening and destroys every open connection (hung and keep-alive alike). */
   close(): Promise<void>;
+}
+
+/**
+ * The Batch API (`/v1/batches`) and its time scale. A batch is `validating` for `validateMs`, then
+ * `in_progress` while its lines complete one after another over `processMs` (in a shuffled
+ * order; `request_counts` grow meanwhile), `finalizing` for `finalizeMs`, then `completed`. A
+ * batch with lines that never complete (`expireLines`, or `[[sim:expire]]` / `[[sim:expirex1]]` in
+ * a line's text) stays `in_progress` until `dayMs` after its creation, then is `expired`: the
+ * lines done are in its output file, the others `batch_expired` lines of its error file.
+ */
+export interface SimBatchOptions {
+  /** Real milliseconds that stand for the 24 h completion window. @default 86_400_000 (real time) */
+  dayMs?: number;
+  /** Real milliseconds a batch is `validating`. @default dayMs / 200 */
+  validateMs?: number;
+  /** Real milliseconds its lines take in all while `in_progress`. @default dayMs / 20 */
+  processMs?: number;
+  /** Real milliseconds a batch is `finalizing` (and `cancelling`). @default dayMs / 200 */
+  finalizeMs?: number;
+  /** The last N lines (in input order) of every batch never complete: the batch expires. @default 0 */
+  expireLines?: number;
+  /**
+   * Tokens (prompt estimate of each line) an organization may have enqueued across its open
+   * batches, per model (`{ "gpt-4o-mini": 90000 }`) or for every model (a number); a batch over
+   * it fails with `token_limit_exceeded`. @default unlimited
+   */
+  enqueuedTokenLimit?: number | Record<string, number>;
+  /** Requests per input file; more fail validation with `too_many_tasks`. @default 50_000 */
+  maxRequests?: number;
+  /** Bytes per uploaded file; a larger upload is refused with 400. @default 209_715_200 (200 MB) */
+  maxFileBytes?: number;
+  /** Seed of the output files' line order. @default 1 */
+  seed?: number;
+}
+
+/** Files and batches counters (in `SimStats.objects`). */
+export interface SimObjectStats {
+  /** Files uploaded through `POST /v1/files` (output and error files not counted). */
+  filesCreated: number;
+  /** Batches created through `POST /v1/batches`. */
+  batchesCreated: number;
+  /** Batches cancelled through `POST /v1/batches/{id}/cancel`. */
+  batchesCancelled: number;
+  /**
+   * Requests per route and key: `{ 'batches.retrieve': { 'sk-…0001': 3 } }`; routes `files.create`,
+   * `files.list`, `files.get`, `files.content`, `files.delete`, `batches.create`, `batches.list`,
+   * `batches.get`, `batches.cancel` (keys redacted; `unknown` for a request without a known key).
+   */
+  byRoute: Record<string, Record<string, number>>;
+  /**
+   * Per file or batch id named in a request's path (or a batch's `input_file_id`), the redacted
+   * keys that named it, each once, in order — whatever the answer (another organization's 404 too).
+   */
+  touchedBy: Record<string, string[]>;
 }

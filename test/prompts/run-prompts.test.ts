@@ -286,8 +286,9 @@ describe('runPrompts request parameters', () => {
     ]);
     const rows = await readRows(s.output);
     expect(rows.map((r) => [r['id'], r['model'], r['response']])).toEqual([
-      ['a', MODEL, 'echo: one'],
-      ['b', 'gpt-4o', 'echo: two'],
+      // json_object: the simulator answers a JSON object.
+      ['a', MODEL, '{"text":"echo: one"}'],
+      ['b', 'gpt-4o', '{"text":"echo: two"}'],
     ]);
   });
 

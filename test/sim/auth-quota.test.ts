@@ -69,9 +69,42 @@ describe('model access', () => {
     expect((await client.models.list()).data.map((m) => m.id)).toEqual(['gpt-4o-mini']);
   });
 
-  it('lets a key without a model list use any model', async () => {
-    const completion = await chat(clientFor(sim, GOOD), 'hi', { model: 'some-future-model' });
-    expect(completion.model).toBe('some-future-model');
+  it('answers a model it does not know with the API’s own 404 body, and a key without a model list uses any known one', async () => {
+    const response = await fetch(`${sim.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${GOOD}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'some-future-model', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      error: {
+        message: 'The model `some-future-model` does not exist or you do not have access to it.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'model_not_found',
+      },
+    });
+    for (const model of ['gpt-4.1', 'o3-mini', 'gpt-3.5-turbo']) {
+      expect((await chat(clientFor(sim, GOOD), 'hi', { model })).model).toBe(model);
+    }
+    const embedding = await rejectionOf(
+      clientFor(sim, GOOD).embeddings.create({ model: 'text-embedding-9', input: 'x' }),
+    );
+    expect(embedding).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('accepts a model the `models` option lists, beside the known ones', async () => {
+    const listed = await startSimulator({ keys: [{ key: GOOD }], models: ['some-future-model'] });
+    try {
+      const completion = await chat(clientFor(listed, GOOD), 'hi', { model: 'some-future-model' });
+      expect(completion.model).toBe('some-future-model');
+      expect((await chat(clientFor(listed, GOOD), 'hi', { model: 'gpt-4o' })).model).toBe('gpt-4o');
+      expect((await clientFor(listed, GOOD).models.list()).data.map((m) => m.id)).toEqual([
+        'some-future-model',
+      ]);
+    } finally {
+      await listed.close();
+    }
   });
 });
 

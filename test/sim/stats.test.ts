@@ -77,6 +77,7 @@ describe('stats', () => {
       rateLimited: 0,
       dropped: 0,
       hung: 0,
+      objects: { filesCreated: 0, batchesCreated: 0, batchesCancelled: 0, byRoute: {}, touchedBy: {} },
     });
     expect(sim.requests()).toEqual([]);
     // Quota is not a statistic: the key stays exhausted.
