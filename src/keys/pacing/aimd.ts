@@ -60,6 +60,8 @@ export interface AimdState {
   /** Answers to requests numbered up to this are not new loss events. */
   lossSeq: number;
   step: number;
+  /** Successes a probe window needs now: doubles after each loss (up to 4×), halves back per clean probe. */
+  probeRequests: number;
   startedAt: number;
   /** The last request number sent before this state began. */
   startSeq: number;
@@ -79,6 +81,7 @@ export function aimdStart(now: number, rate: number, ceiling?: number, startSeq 
     streak: 0,
     lossSeq: 0,
     step: AIMD_DEFAULTS.probeStep,
+    probeRequests: AIMD_DEFAULTS.probeRequests,
     startedAt: now,
     startSeq,
     successes: 0,
@@ -118,7 +121,8 @@ export function aimdOnSuccess(state: AimdState, now: number, latencyMs: number, 
     setRate(state, now, options.target * ceiling, options);
     return;
   }
-  if (elapsed < Math.max(recovery, options.probeRequests / state.rate)) return;
+  if (elapsed < Math.max(recovery, state.probeRequests / state.rate)) return;
+  state.probeRequests = Math.max(options.probeRequests, state.probeRequests / 2);
   const next = state.rate * (1 + state.step);
   state.step = Math.min(options.maxProbeStep, state.step * 2);
   // A whole window above the old ceiling without loss: the limit was raised; the ceiling follows.
@@ -174,11 +178,15 @@ export function aimdOnLoss(
   // A window limiter remembers a window; a full server's queue drains within a few service times.
   const hold = kind === 'rate' ? Math.max(options.windowMs, 4 * latencyMs) : Math.max(1000, 4 * latencyMs);
   if (now - state.decreasedAt < hold) return pause;
+  // Losses keep coming back at this level: probe past it less often (fewer refusals at small limits).
+  state.probeRequests = Math.min(4 * options.probeRequests, state.probeRequests * 2);
   // The share accepted since the rate last changed says how far over it is (a probe just past the
   // limit: a little; a rate twice the limit: half).
   const answered = state.successesSinceChange + state.lostSinceChange;
-  // (Over at least 10 answers: one loss among two says nothing.)
-  const ratio = answered >= 10 ? Math.max(0.25, state.successesSinceChange / answered) : options.decrease;
+  // Only with a few losses among enough answers: one loss among two says nothing, and a single loss
+  // says the rate is just past the limit (the ceiling is where it began).
+  const ratio =
+    answered >= 10 && state.lostSinceChange >= 3 ? Math.max(0.25, state.successesSinceChange / answered) : 1;
   let ceiling = atLoss * ratio;
   // A full server serves at its peak whatever is sent: what got through per ms since the change is
   // that peak (its queue lets more in than it serves, so the share accepted alone overstates it).

@@ -190,6 +190,16 @@ export class PacingController {
     return Math.max(now, this.blockedUntil, this.nextAt, this.gate(tokens));
   }
 
+  /**
+   * How much room is left, 0..1, for spreading load over keys (`pickKey`): the share of the
+   * in-flight bound still free.
+   */
+  headroom(): number {
+    const cap = this.inFlightCap();
+    if (!Number.isFinite(cap)) return 1 / (1 + this.tickets.size);
+    return Math.max(0, 1 - this.tickets.size / cap);
+  }
+
   /** A request of `tokens` estimated tokens goes out now; returns its number for `onAnswer`. */
   onSend(now: number, tokens: number): number {
     const room = this.gate(tokens) <= now;

@@ -32,6 +32,7 @@ describe('PacingController', () => {
     expect(drain(c, 0, 10_000)).toHaveLength(2);
     expect(c.readyAt(10_000, 1)).toBe(Number.POSITIVE_INFINITY);
     expect(c.status(10_000)).toMatchObject({ mode: 'slow-start', inFlight: 2, inFlightCap: 2 });
+    expect(c.headroom()).toBe(0);
   });
 
   it('headers: sends go out evenly at the limit less the margin, never in a burst', () => {

@@ -1,8 +1,8 @@
 /**
  * The pacing controller against limiters that send no rate-limit headers (429 with retry-after-ms,
  * with retry-after seconds, or bare), in a discrete-event simulation: for any limit of 1–2,000
- * requests a minute and latency of 10 ms–5 s it converges to >= 90% of the limit with <= 2% refused
- * over the second half of the run (measured: >= 0.93, <= 1.6%).
+ * requests a minute and latency of 10 ms–5 s it converges to >= 95% of the limit with <= 2% refused
+ * over the second half of the run (measured over 60 draws per model: >= 0.962, <= 1.52%).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,11 +17,11 @@ const MODELS: Array<[ModelName, string]> = [
 
 describe('pacing from observation converges without headers', () => {
   for (const [model, what] of MODELS) {
-    it(`${what}: utilisation >= 0.9, refused <= 2%`, () => {
+    it(`${what}: utilisation >= 0.95, refused <= 2%`, () => {
       fc.assert(
         fc.property(limitAndLatency, ({ rpm, latencyMs, seed }) => {
           const result = run({ model, rpm, latencyMs, seed });
-          expect(result.utilisation, `rpm ${rpm}, latency ${latencyMs} ms`).toBeGreaterThanOrEqual(0.9);
+          expect(result.utilisation, `rpm ${rpm}, latency ${latencyMs} ms`).toBeGreaterThanOrEqual(0.95);
           expect(result.refusedShare, `rpm ${rpm}, latency ${latencyMs} ms`).toBeLessThanOrEqual(0.02);
           expect(result.status.mode).toBe('observed');
         }),
