@@ -51,29 +51,45 @@ export function tokensOf(index: RowIndex): number {
   return tokens;
 }
 
+/** A rebuild waits at least this many times as long as the last one took (at most ~10% of the time reading). */
+const COST_FACTOR = 10;
+
 /**
- * Rows of one run. The index is rebuilt only when a file changed, and at most once per
- * `minAgeMs` while the run goes on; the last search is kept for paging through it.
+ * Rows of one run. The index is rebuilt only when a file changed, at most once per `minAgeMs`
+ * and never more often than ten times what the last build took (a large checkpoint read by the
+ * running process must not slow the run); the last search is kept for paging through it.
  */
 export class RowReader {
   private index: RowIndex | undefined;
   private builtAt = 0;
+  private buildMs = 0;
   private building: Promise<RowIndex> | undefined;
   private search: { signature: string; filter: RowFilter; q: string; entries: IndexEntry[] } | undefined;
 
+  private readonly minAgeMs: number;
+  private readonly costFactor: number;
+
+  /** `minAgeMs` @default 2000; `costFactor` (0: none) @default 10 */
   constructor(
     private readonly source: () => IndexSource,
-    private readonly minAgeMs = 2000,
-  ) {}
+    options: { minAgeMs?: number; costFactor?: number } = {},
+  ) {
+    this.minAgeMs = options.minAgeMs ?? 2000;
+    this.costFactor = options.costFactor ?? COST_FACTOR;
+  }
 
   /** The current index (rebuilt if stale and old enough; `fresh` skips the age limit). */
   async current(fresh = false): Promise<RowIndex> {
     if (this.building) return this.building;
-    if (this.index && !fresh && Date.now() - this.builtAt < this.minAgeMs) return this.index;
+    const age = Date.now() - this.builtAt;
+    if (this.index && !fresh && age < Math.max(this.minAgeMs, this.buildMs * this.costFactor))
+      return this.index;
+    const started = Date.now();
     this.building = buildRowIndex(this.source(), this.index).finally(() => {
       this.building = undefined;
     });
     const index = await this.building;
+    if (index !== this.index) this.buildMs = Date.now() - started;
     this.index = index;
     this.builtAt = Date.now();
     return index;

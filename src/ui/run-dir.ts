@@ -55,15 +55,20 @@ export class RunDirSource implements DashboardSource {
     return source;
   }
 
-  private schedule(): void {
+  /** The next read: `intervalMs` after this one ended, or longer when reading takes long (a large run). */
+  private schedule(lastReadMs = 0): void {
     if (this.closed) return;
-    this.timer = setTimeout(() => {
-      this.read()
-        .catch(() => {
-          // A directory caught mid-rewrite (a merge, a fresh start) is read again next time.
-        })
-        .finally(() => this.schedule());
-    }, this.intervalMs);
+    this.timer = setTimeout(
+      () => {
+        const started = Date.now();
+        this.read()
+          .catch(() => {
+            // A directory caught mid-rewrite (a merge, a fresh start) is read again next time.
+          })
+          .finally(() => this.schedule(Date.now() - started));
+      },
+      Math.max(this.intervalMs, lastReadMs * 4),
+    );
   }
 
   private async read(): Promise<void> {

@@ -6,6 +6,8 @@ import { failuresByCode, parseRowsQuery, RowReader, tokensOf } from '../../src/u
 import { useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
+/** Rebuild the index whenever a file changed (the dashboard waits between rebuilds). */
+const NO_WAIT = { minAgeMs: 0, costFactor: 0 };
 
 const row = (i: number, text: string, extra: Record<string, unknown> = {}) => ({
   id: `item-${i}`,
@@ -55,7 +57,7 @@ describe('RowReader', () => {
     );
     // Another process is in the middle of writing item 5.
     await appendFile(join(checkpoint, 'worker-1.jsonl'), '{"i":5,"r":{"id":"item-5","pro');
-    const reader = new RowReader(() => ({ output, checkpoint, merged: false }), 0);
+    const reader = new RowReader(() => ({ output, checkpoint, merged: false }), NO_WAIT);
 
     const all = await reader.page(query({}));
     expect(all.from).toBe('checkpoint');
@@ -91,7 +93,7 @@ describe('RowReader', () => {
       line(row(0, 'zero')) +
         line({ id: 'item-1', prompt: 'p', error: { status: 404, code: null, message: 'x' } }),
     );
-    const reader = new RowReader(() => ({ output, checkpoint, merged: true }), 0);
+    const reader = new RowReader(() => ({ output, checkpoint, merged: true }), NO_WAIT);
     const page = await reader.page(query({}));
     expect(page.from).toBe('output');
     expect(page.rows).toEqual([
@@ -106,7 +108,7 @@ describe('RowReader', () => {
 
   it('answers an empty page for a run directory with no lane file yet', async () => {
     const { output, checkpoint } = await runDir();
-    const page = await new RowReader(() => ({ output, checkpoint, merged: false }), 0).page(query({}));
+    const page = await new RowReader(() => ({ output, checkpoint, merged: false }), NO_WAIT).page(query({}));
     expect(page).toEqual({ matched: 0, offset: 0, rows: [], from: 'none' });
   });
 });
