@@ -25,19 +25,25 @@ function limit(value: number | undefined): string {
   return value === undefined ? '-' : String(value);
 }
 
+/** The probe column: `ok`, `invalid (401 invalid_api_key)`, `unreachable (ECONNREFUSED)`. */
 function probeText(result: ProbeResult | undefined): string {
   if (!result) return '';
-  const detail = [result.status, result.code].filter((part) => part !== undefined).join(' ');
   if (result.result === 'ok') return 'ok';
-  if (result.result === 'error' && !detail) return `error (${result.message ?? 'no answer'})`;
+  const detail = [result.status, result.code].filter((part) => part !== undefined).join(' ');
   return detail ? `${result.result} (${detail})` : result.result;
+}
+
+/** What a key answered, whole: `404 Not Found: Invalid URL (POST /chat/completions)`, or why nothing came. */
+function answerText(result: ProbeResult): string {
+  const status = [result.status, result.statusText].filter((part) => part !== undefined).join(' ');
+  return [status, result.message].filter(Boolean).join(': ') || result.result;
 }
 
 function row(key: KeyDescription, probe: ProbeResult | undefined, probing: boolean): string[] {
   const cells = [
     key.key,
     key.group ?? '-',
-    host(key.baseUrl),
+    probing ? key.baseUrl : host(key.baseUrl),
     key.organization ?? '-',
     key.models ? key.models.join(',') : 'any',
     limit(key.rpm),
@@ -66,6 +72,16 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
   if (probes) {
     const ok = probes.filter((probe) => probe.result === 'ok').length;
     out.push(`${ok} of ${probes.length} keys answered ok for ${model}`);
+    const failed = probes.filter((probe) => probe.result !== 'ok');
+    if (failed.length > 0) {
+      out.push('answers:');
+      out.push(
+        ...table(
+          ['key', 'base URL', 'answer'],
+          failed.map((probe) => [probe.key, probe.baseUrl, answerText(probe)]),
+        ),
+      );
+    }
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT.ok;

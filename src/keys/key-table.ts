@@ -301,7 +301,7 @@ export class KeyTable {
     const base = this.baseUrlOf(entry);
     const times = `${entry.unreachableStreak} attempts in a row`;
     entry.reason = what.includes(base)
-      ? `unreachable: ${what} (${times})`
+      ? `unreachable: ${what}, ${times}`
       : `unreachable at ${base} (${what}, ${times})`;
     return { ...change, to: 'invalid', reason: entry.reason, unreachable: true };
   }

@@ -5,6 +5,7 @@
  * never affects another's; the answer is classified like the pool would (`classifyStatus`).
  */
 import { access } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import pLimit from 'p-limit';
 import { AbortError } from '../errors.js';
@@ -18,6 +19,7 @@ import {
 } from './config.js';
 import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { redactKey, scrubSecrets } from './redact.js';
+import { endpointFailure } from './unreachable.js';
 
 /** One key of the pool as it may be shown: never the key itself. */
 export interface KeyDescription {
@@ -56,17 +58,31 @@ export interface ProbeOptions extends DescribeOptions {
   timeoutMs?: number;
 }
 
-export type ProbeOutcome = 'ok' | 'invalid' | 'quota' | 'denied' | 'rate_limited' | 'error';
+/**
+ * `unreachable`: the base URL did not answer as an API: no connection (refused, DNS, TLS) or a
+ * 404 that is not about the model (e.g. a base_url without `/v1`: `Invalid URL`).
+ */
+export type ProbeOutcome = 'ok' | 'invalid' | 'quota' | 'denied' | 'rate_limited' | 'unreachable' | 'error';
 
 export interface ProbeResult {
   /** The key, redacted. */
   key: string;
+  /** The full base URL the key was tried at (base URLs are not secret). */
+  baseUrl: string;
   result: ProbeOutcome;
   /** The HTTP status answered, if any. */
   status?: number;
-  /** The API's error code (`invalid_api_key`, `insufficient_quota`, …), if any. */
+  /** The status line's text (`Not Found`), with `status`. */
+  statusText?: string;
+  /**
+   * The API's error code (`invalid_api_key`, `insufficient_quota`, …), or for no answer the
+   * system's (`ECONNREFUSED`, `ENOTFOUND`, `DEPTH_ZERO_SELF_SIGNED_CERT`), if any.
+   */
   code?: string;
-  /** What went wrong, with any key in it redacted. */
+  /**
+   * What went wrong, with any key in it redacted: the server's own error message
+   * (`Invalid URL (POST /chat/completions)`), or why there was no answer (`refused the connection (ECONNREFUSED)`).
+   */
   message?: string;
 }
 
@@ -143,6 +159,30 @@ function apiErrorCode(error: APIError): { code?: string; type?: string } {
   return out;
 }
 
+/** The server's own error message (`error.message` of the body), else the SDK's without its status prefix. */
+function serverMessage(error: APIError): string {
+  const body = error.error as { message?: unknown } | undefined;
+  if (body && typeof body.message === 'string' && body.message.trim() !== '') return body.message.trim();
+  return error.message.replace(/^\d{3}\s*/, '');
+}
+
+/** The first system error code (`ECONNREFUSED`, …) in an error's `cause` chain and AggregateErrors. */
+function systemCode(error: unknown): string | undefined {
+  const queue: unknown[] = [error];
+  for (let seen = 0; queue.length > 0 && seen < 12; seen++) {
+    const current = queue.shift();
+    if (current === null || typeof current !== 'object') continue;
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+    if (cause !== undefined) queue.push(cause);
+    if (Array.isArray(errors)) queue.push(...errors);
+  }
+  return undefined;
+}
+
+/** One line, at most 300 characters. */
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 300);
+
 async function probeOne(
   key: KeyConfig,
   defaultBaseUrl: string,
@@ -151,10 +191,11 @@ async function probeOne(
   signal: AbortSignal | undefined,
 ): Promise<ProbeResult> {
   const label = redactKey(key.apiKey, key.name);
-  const scrub = (text: string) => scrubSecrets(text, [key.apiKey]);
+  const scrub = (text: string) => oneLine(scrubSecrets(text, [key.apiKey]));
+  const baseUrl = (key.baseUrl ?? defaultBaseUrl).replace(/\/+$/, '');
   const client = new OpenAI({
     apiKey: key.apiKey,
-    baseURL: key.baseUrl ?? defaultBaseUrl,
+    baseURL: baseUrl,
     organization: key.organization ?? null,
     project: null,
     maxRetries: 0,
@@ -165,18 +206,30 @@ async function probeOne(
       { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
       signal ? { signal } : {},
     );
-    return { key: label, result: 'ok', status: 200 };
+    return { key: label, baseUrl, result: 'ok', status: 200, statusText: 'OK' };
   } catch (error) {
     if (error instanceof APIUserAbortError || signal?.aborted) throw new AbortError();
     if (error instanceof APIError && typeof error.status === 'number') {
       const body = apiErrorCode(error);
+      const outcome = classifyStatus(error.status, body);
       const result: ProbeResult = {
         key: label,
-        result: RESULT_OF[classifyStatus(error.status, body)],
+        baseUrl,
+        // A 404 not about the model: the route is not there (a base_url without /v1 answers `Invalid URL`).
+        result: error.status === 404 && outcome === 'bad_request' ? 'unreachable' : RESULT_OF[outcome],
         status: error.status,
       };
+      const statusText = STATUS_CODES[error.status];
+      if (statusText !== undefined) result.statusText = statusText;
       if (body.code !== undefined) result.code = body.code;
-      result.message = scrub(error.message);
+      result.message = scrub(serverMessage(error));
+      return result;
+    }
+    const endpoint = endpointFailure(error);
+    if (endpoint !== undefined) {
+      const result: ProbeResult = { key: label, baseUrl, result: 'unreachable', message: scrub(endpoint) };
+      const code = systemCode(error);
+      if (code !== undefined) result.code = code;
       return result;
     }
     const kind =
@@ -191,7 +244,7 @@ async function probeOne(
           ? error.cause.message
           : error.message
         : String(error);
-    return { key: label, result: 'error', message: scrub(`${kind}: ${detail}`) };
+    return { key: label, baseUrl, result: 'error', message: scrub(`${kind}: ${detail}`) };
   }
 }
 
@@ -202,7 +255,9 @@ const PROBES_AT_ONCE = 8;
  * Sends one cheap chat request (`max_tokens: 1`) per key of the pool, eight at a time, each with a
  * plain client for that key (its base URL and organization, no retries), and says what each
  * key's answer means: `ok`, `invalid`, `quota`, `denied` (no access to the model),
- * `rate_limited`, or `error` (anything else: a 400, a 5xx, no connection). Results are in
+ * `rate_limited`, `unreachable` (no connection, TLS failing, or a 404 not about the model, as a
+ * base_url without `/v1` answers), or `error` (anything else: a 400, a 5xx, a timeout). Each result
+ * names the full base URL, the status and its text, and the server's message. Results are in
  * `key_list` order, redacted. An invalid config is refused with a `ConfigError`.
  */
 export async function probeKeys(

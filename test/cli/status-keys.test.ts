@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
@@ -7,6 +8,7 @@ import { until } from '../helpers.js';
 import {
   checkpointLines,
   cli,
+  expectNoFullKey,
   KEYS,
   snapshot,
   startCli,
@@ -36,6 +38,15 @@ const key = (apiKey: string, extra: Record<string, unknown> = {}) => ({
   base_url: sim.url,
   ...extra,
 });
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** `name: value` lines of `keybatch status` as an object. */
 function parseStatus(stdout: string): Record<string, string> {
@@ -175,6 +186,37 @@ describe.concurrent('keybatch keys', () => {
 
     const withModel = await cli(['keys', '--probe', '-m', 'gpt-4o'], { cwd: dir });
     expect(withModel.stdout.split('\n').find((row) => row.includes('sk-…4001'))).toMatch(/ ok$/);
+  });
+
+  it("--probe shows each failing key with its full base URL, the status and the server's message", async () => {
+    const dir = await tempDir();
+    const closed = await closedPort();
+    const noV1 = sim.url.replace(/\/v1$/, '');
+    await writeConfig(join(dir, 'config.json'), [
+      key(KEYS.good),
+      key(KEYS.good2, { base_url: noV1 }),
+      key(KEYS.slow, { base_url: `http://127.0.0.1:${closed}/v1` }),
+    ]);
+    const result = await cli(['keys', '--probe'], { cwd: dir });
+    expect(result.code).toBe(0);
+    expectNoFullKey(result.stdout + result.stderr);
+    const rows = result.stdout.split('\n');
+    const at = rows.indexOf('answers:');
+    expect(at).toBeGreaterThan(0);
+    expect(rows[at - 1]).toBe('1 of 3 keys answered ok for gpt-4o-mini');
+    // The table names every base URL in full when probing.
+    expect(rows.find((row) => row.includes('sk-…1001'))).toContain(sim.url);
+    expect(rows.find((row) => row.includes('sk-…1002'))).toMatch(/unreachable \(404\)$/);
+    expect(rows.find((row) => row.includes('sk-…5001'))).toMatch(/unreachable \(ECONNREFUSED\)$/);
+    const answers = rows.slice(at + 1);
+    expect(answers[0]).toMatch(/key\s+base URL\s+answer/);
+    expect(answers.find((row) => row.includes('sk-…1002'))).toMatch(
+      new RegExp(`sk-…1002\\s+${noV1}\\s+404 Not Found: Invalid URL \\(POST /chat/completions\\)$`),
+    );
+    expect(answers.find((row) => row.includes('sk-…5001'))).toMatch(
+      new RegExp(`sk-…5001\\s+http://127\\.0\\.0\\.1:${closed}/v1\\s+.*ECONNREFUSED`),
+    );
+    expect(answers.some((row) => row.includes('sk-…1001'))).toBe(false);
   });
 
   it('exits 2 naming the field of an invalid config, and never shows the key', async () => {

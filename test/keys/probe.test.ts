@@ -97,11 +97,32 @@ describe('probeKeys', () => {
       },
       { env: {} },
     );
-    expect(results.map((r) => r.result)).toEqual(['ok', 'invalid', 'rate_limited', 'error']);
+    expect(results.map((r) => r.result)).toEqual(['ok', 'invalid', 'rate_limited', 'unreachable']);
     expect(results[1]).toMatchObject({ status: 401, code: 'mismatched_organization' });
     expect(results[3]?.status).toBeUndefined();
-    expect(results[3]?.message).toMatch(/connection/i);
+    expect(results[3]).toMatchObject({
+      baseUrl: `http://127.0.0.1:${port}/v1`,
+      code: 'ECONNREFUSED',
+      message: expect.stringMatching(/connection/i),
+    });
     expect(JSON.stringify(results)).not.toContain(KEYS.good);
+  });
+
+  it("a base_url without /v1 is unreachable: the status, its text, the server's message and the full base URL", async () => {
+    const s = await sim();
+    const base = s.url.replace(/\/v1$/, '');
+    const [result] = await probeKeys(
+      { key_list: [{ api_key: KEYS.good, base_url: `${base}/` }] },
+      { env: {} },
+    );
+    expect(result).toEqual({
+      key: 'sk-…0004',
+      baseUrl: base,
+      result: 'unreachable',
+      status: 404,
+      statusText: 'Not Found',
+      message: 'Invalid URL (POST /chat/completions)',
+    });
   });
 
   it('refuses an invalid config with the field named, before sending anything', async () => {
@@ -125,7 +146,9 @@ describe('probeKeys', () => {
       const results = await probeKeys(undefined, {
         env: { OPENAI_API_KEY: KEYS.good, OPENAI_BASE_URL: s.url },
       });
-      expect(results).toEqual([{ key: 'sk-…0004', result: 'ok', status: 200 }]);
+      expect(results).toEqual([
+        { key: 'sk-…0004', baseUrl: s.url, result: 'ok', status: 200, statusText: 'OK' },
+      ]);
     } finally {
       process.chdir(cwd);
     }
