@@ -9,6 +9,12 @@ import { collectingLogger, receiver, until, useCleanup, useTempDir } from '../he
 const tempDir = useTempDir();
 const cleanup = useCleanup();
 
+interface WebhookBody {
+  event: string;
+  message: string;
+  details: { blockedForMs?: number; repeat?: number };
+}
+
 describe('notifications while blocked', () => {
   it('reach a Lark receiver with the doubling schedule, then "resumed" after a config edit', async () => {
     const hook = await receiver();
@@ -19,7 +25,8 @@ describe('notifications while blocked', () => {
     cleanup(sim);
     const dir = await tempDir();
     const path = join(dir, 'config.json');
-    const notify = { lark: hook.url, base_wait_time: 0.1 };
+    // The same events also go to a generic webhook, whose body says how long each repeat was blocked.
+    const notify = { lark: hook.url, webhook: `${hook.url}/webhook`, base_wait_time: 0.1 };
     await writeFile(
       path,
       JSON.stringify({ key_list: [{ api_key: 'sk-test-spent-n001', base_url: sim.url }], notify }),
@@ -31,20 +38,31 @@ describe('notifications while blocked', () => {
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'hi' }],
     });
-    await until(() => hook.bodies.length >= 4, 10_000, 'four blocked notifications');
-    const blocked = hook.bodies.slice(0, 4);
-    for (const { body } of blocked) {
+    const lark = () => hook.bodies.filter((b) => b.path === '/hook');
+    const webhook = () =>
+      hook.bodies.filter((b) => b.path === '/hook/webhook').map((b) => b.body as WebhookBody);
+    await until(() => lark().length >= 4 && webhook().length >= 4, 10_000, 'four blocked notifications each');
+    for (const { body } of lark().slice(0, 4)) {
       expect(body).toMatchObject({
         msg_type: 'text',
         content: { text: expect.stringMatching(/^\[keybatch\] no usable key/) },
       });
     }
-    const gaps = blocked.slice(1).map((b, i) => b.at - blocked[i]!.at);
-    // base 0.1 s doubling: gaps of about 100, 200, 400 ms; generous bounds.
-    expect(gaps[0]).toBeGreaterThanOrEqual(80);
-    expect(gaps[1]).toBeGreaterThanOrEqual(160);
-    expect(gaps[2]).toBeGreaterThanOrEqual(320);
-    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    // The schedule itself, not when the posts happened to arrive (which a busy machine delays):
+    // repeat n is sent base·2^(n-1) after repeat n-1 at the earliest, and the events come in order.
+    const blocked = webhook().slice(0, 4);
+    expect(blocked.map((b) => [b.event, b.details.repeat])).toEqual([
+      ['blocked', undefined],
+      ['blocked', 1],
+      ['blocked', 2],
+      ['blocked', 3],
+    ]);
+    const since = blocked.slice(1).map((b) => b.details.blockedForMs!);
+    const gaps = [since[0]!, since[1]! - since[0]!, since[2]! - since[1]!];
+    // base 0.1 s doubling: at least 100, 200, 400 ms (a timer never fires early; 5 ms for clock rounding).
+    expect(gaps[0]).toBeGreaterThanOrEqual(95);
+    expect(gaps[1]).toBeGreaterThanOrEqual(195);
+    expect(gaps[2]).toBeGreaterThanOrEqual(395);
 
     await writeFile(
       path,
@@ -52,10 +70,14 @@ describe('notifications while blocked', () => {
     );
     await waiting;
     await until(
-      () => hook.bodies.some(({ body }) => JSON.stringify(body).includes('resumed')),
-      5000,
+      () => lark().some(({ body }) => JSON.stringify(body).includes('resumed')),
+      10_000,
       'a resumed notification',
     );
+    await until(() => webhook().some((b) => b.event === 'resumed'), 10_000, 'a resumed webhook event');
+    // Nothing blocked after resumed, in both targets' order.
+    const events = webhook().map((b) => b.event);
+    expect(events.slice(events.indexOf('resumed'))).toEqual(['resumed']);
     const count = hook.bodies.length;
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(hook.bodies.length).toBe(count);
