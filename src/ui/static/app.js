@@ -52,7 +52,15 @@
     const opts = {
       width: Math.max(300, target.clientWidth),
       height: 220,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: {
+        // At least the last minute, so the first points do not stretch the axis over years.
+        x: {
+          time: true,
+          range: (_u, min, max) =>
+            min === null ? [Date.now() / 1000 - 60, Date.now() / 1000] : [Math.min(min, max - 60), max],
+        },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
       axes: [{}, { label: '/s' }],
       series: [
         {},
