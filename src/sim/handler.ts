@@ -5,22 +5,17 @@
  */
 import { redactKey } from '../keys/redact.js';
 import * as errors from './api-errors.js';
-import { FileStore, modelList, modelObject, multipartBoundary, parseMultipart } from './catalog.js';
+import { BATCH_URLS, checkShape, SERVE, serveBatchLine } from './batch-serve.js';
+import { modelList, modelObject } from './catalog.js';
 import { rateLimitedAnswer } from './dialects.js';
 import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
 import { KeyTable } from './key-table.js';
+import { ObjectStore } from './objects.js';
 import { type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
 import { checkParameters } from './params.js';
 import { type ModelEndpoint, readRequestText } from './request-text.js';
-import {
-  chatCompletion,
-  embeddings,
-  response,
-  type ServeContext,
-  type Served,
-  textCompletion,
-} from './responses.js';
-import { matchRoute, type Route } from './routes.js';
+import type { ServeContext } from './responses.js';
+import { isObjectRoute, matchRoute, type Route } from './routes.js';
 import { type AnswerRecord, RequestLog, StatsRecorder } from './stats.js';
 import {
   chatCompletionStream,
@@ -39,11 +34,14 @@ export interface SimRequestInput {
   organization: string | undefined;
   contentType: string | undefined;
   body: Buffer;
+  /** The query string, without `?`. @default '' */
+  query?: string;
 }
 
 export type Outcome =
   | { kind: 'json'; status: number; body: unknown; headers: Record<string, string> }
   | { kind: 'sse'; status: 200; body: string; headers: Record<string, string> }
+  | { kind: 'bytes'; status: 200; body: Buffer; headers: Record<string, string> }
   | { kind: 'drop' }
   | { kind: 'hang' };
 
@@ -100,13 +98,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const SERVE: Record<ModelEndpoint, (body: Record<string, unknown>, ctx: ServeContext) => Served> = {
-  chat: chatCompletion,
-  completions: textCompletion,
-  embeddings,
-  responses: response,
-};
-
 const STREAM: Partial<
   Record<ModelEndpoint, (body: Record<string, unknown>, ctx: ServeContext) => StreamServed>
 > = {
@@ -124,11 +115,12 @@ export class SimCore {
   readonly #random: RandomFaults;
   readonly #latencyRandom: () => number;
   readonly #triggers = new TriggerMemory();
-  readonly #files = new FileStore();
+  readonly #objects: ObjectStore;
   #counter = 0;
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
+    this.#objects = new ObjectStore(options.batch, this.stats);
     this.keys = new KeyTable(options.keys);
     this.#random = new RandomFaults(options);
     this.#latencyRandom = createPrng(options.seed ^ 0x5eed);
@@ -139,7 +131,8 @@ export class SimCore {
     const route = matchRoute(input.method, input.path);
     const bearer = parseBearer(input.authorization);
     const spec = bearer === null ? undefined : this.keys.get(bearer);
-    const json = route?.kind === 'model' ? parseJson(input.body) : NO_BODY;
+    const json =
+      route?.kind === 'model' || route?.kind === 'batches.create' ? parseJson(input.body) : NO_BODY;
     const record = this.log.add({
       method: input.method,
       path: input.path,
@@ -237,6 +230,42 @@ export class SimCore {
     }
     const answer = (a: AnswerInput) => this.#answer(record, spec, a, req.delayMs, now);
 
+    if (isObjectRoute(route)) {
+      const result = this.#objects.answer(
+        {
+          route,
+          organization: spec.orgId,
+          keyLabel: spec.label,
+          contentType: input.contentType,
+          body: input.body,
+          query: new URLSearchParams(input.query ?? ''),
+          now,
+        },
+        {
+          nextId: () => this.#nextId(),
+          serve: (endpoint, body) =>
+            serveBatchLine(
+              { options: this.#options, triggers: this.#triggers, nextId: () => this.#nextId() },
+              spec,
+              endpoint,
+              body,
+            ),
+          text: (endpoint, body) => readRequestText(BATCH_URLS[endpoint] ?? 'chat', body).fingerprint,
+        },
+      );
+      if (!('bytes' in result)) return answer(result);
+      const decision = answer({ status: 200, body: null, headers: result.headers });
+      if (decision.outcome.kind === 'json') {
+        decision.outcome = {
+          kind: 'bytes',
+          status: 200,
+          body: result.bytes,
+          headers: decision.outcome.headers,
+        };
+      }
+      return decision;
+    }
+
     switch (route.kind) {
       case 'models.list':
         return answer({
@@ -246,23 +275,6 @@ export class SimCore {
       case 'models.get': {
         const known = spec.models ? spec.models.has(route.id) : this.#options.models.includes(route.id);
         return answer(known ? { status: 200, body: modelObject(route.id) } : errors.modelNotFound(route.id));
-      }
-      case 'files.list':
-        return answer({ status: 200, body: this.#files.list() });
-      case 'files.get': {
-        const file = this.#files.get(route.id);
-        return answer(file ? { status: 200, body: file } : errors.fileNotFound(route.id));
-      }
-      case 'files.delete': {
-        const deleted = this.#files.delete(route.id);
-        const body = { id: route.id, object: 'file', deleted: true };
-        return answer(deleted ? { status: 200, body } : errors.fileNotFound(route.id));
-      }
-      case 'files.create': {
-        const boundary = multipartBoundary(input.contentType);
-        const upload = boundary ? parseMultipart(input.body, boundary) : null;
-        if (!upload) return answer(errors.missingParameter('file'));
-        return answer({ status: 200, body: this.#files.add(upload, this.#nextId(), Date.now()) });
       }
       case 'model':
         return this.#decideModel(req, spec, route.endpoint);
@@ -276,14 +288,9 @@ export class SimCore {
     const body = req.json.value;
     if (!isRecord(body))
       return answer(errors.invalidParameter('body', 'The request body must be a JSON object.'));
-    const model = body['model'];
-    if (typeof model !== 'string' || model.length === 0) {
-      return answer(errors.apiError(400, 'you must provide a model parameter', 'invalid_request_error'));
-    }
-    if (endpoint === 'chat' && !Array.isArray(body['messages']))
-      return answer(errors.missingParameter('messages'));
-    if (endpoint === 'embeddings' && body['input'] === undefined)
-      return answer(errors.missingParameter('input'));
+    const shape = checkShape(endpoint, body);
+    if (shape) return answer(shape);
+    const model = body['model'] as string;
     const accepted = spec.models ?? this.#options.acceptedModels;
     if (!accepted.has(model)) return answer(errors.modelNotFound(model));
     const refused = checkParameters(endpoint, body);

@@ -2,6 +2,7 @@
  * Validation and defaults of the simulator options. Every problem names the option and the value
  * received; a key is only ever named redacted.
  */
+import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { redactKey } from '../keys/redact.js';
 import { type ResolvedBatchOptions, resolveBatchOptions } from './batch-options.js';
@@ -100,6 +101,11 @@ export interface ResolvedKey {
   /** What error messages may call the organization (never the key). */
   readonly organizationLabel: string;
   readonly organization: string | undefined;
+  /**
+   * The organization files and batches of this key belong to: its `organization`, else one of its
+   * own (`org-sim-` + a hash of the key).
+   */
+  readonly orgId: string;
   /** How stats name the key's rate-limit group: its `group`, else the redacted key. */
   readonly groupLabel: string;
 }
@@ -193,6 +199,7 @@ function resolveKey(spec: unknown, index: number, defaults: KeyDefaults): Resolv
     bucketId: group !== undefined ? `group:${group}` : `key:${key}`,
     organizationLabel: organization ?? group ?? `org-sim-${label.slice(-4)}`,
     organization,
+    orgId: organization ?? `org-sim-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`,
     groupLabel: group ?? label,
   });
 }

@@ -10,7 +10,19 @@ export type Route =
   | { kind: 'files.create' }
   | { kind: 'files.list' }
   | { kind: 'files.get'; id: string }
-  | { kind: 'files.delete'; id: string };
+  | { kind: 'files.delete'; id: string }
+  | { kind: 'files.content'; id: string }
+  | { kind: 'batches.create' }
+  | { kind: 'batches.list' }
+  | { kind: 'batches.get'; id: string }
+  | { kind: 'batches.cancel'; id: string };
+
+/** Routes of `/v1/files` and `/v1/batches`. */
+export type ObjectRoute = Extract<Route, { kind: `files.${string}` | `batches.${string}` }>;
+
+export function isObjectRoute(route: Route): route is ObjectRoute {
+  return route.kind.startsWith('files.') || route.kind.startsWith('batches.');
+}
 
 const MODEL_ENDPOINTS: Record<string, ModelEndpoint> = {
   '/v1/chat/completions': 'chat',
@@ -40,11 +52,22 @@ export function matchRoute(method: string, path: string): Route | null {
     const id = decode(path.slice('/v1/models/'.length));
     return id ? { kind: 'models.get', id } : null;
   }
-  if (path.startsWith('/v1/files/')) {
-    const id = decode(path.slice('/v1/files/'.length));
-    if (!id || id.includes('/')) return null;
+  if (path === '/v1/batches') {
+    if (method === 'POST') return { kind: 'batches.create' };
+    return method === 'GET' ? { kind: 'batches.list' } : null;
+  }
+  const [collection, rawId, action, ...rest] = path.split('/').slice(2);
+  const id = rawId ? decode(rawId) : null;
+  if (!id || rest.length > 0) return null;
+  if (collection === 'files') {
+    if (action === 'content') return method === 'GET' ? { kind: 'files.content', id } : null;
+    if (action !== undefined) return null;
     if (method === 'GET') return { kind: 'files.get', id };
     if (method === 'DELETE') return { kind: 'files.delete', id };
+  }
+  if (collection === 'batches') {
+    if (action === 'cancel') return method === 'POST' ? { kind: 'batches.cancel', id } : null;
+    if (action === undefined && method === 'GET') return { kind: 'batches.get', id };
   }
   return null;
 }

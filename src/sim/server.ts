@@ -40,6 +40,10 @@ function carryOut(core: SimCore, decision: Decision, req: IncomingMessage, res: 
       });
       res.end(outcome.body);
       break;
+    case 'bytes':
+      res.writeHead(outcome.status, { 'content-length': outcome.body.length, ...outcome.headers });
+      res.end(outcome.body);
+      break;
     case 'drop':
       req.socket.destroy();
       break;
@@ -78,6 +82,7 @@ export async function startServer(core: SimCore, port: number): Promise<SimServe
           {
             method: req.method ?? 'GET',
             path: query === -1 ? url : url.slice(0, query),
+            query: query === -1 ? '' : url.slice(query + 1),
             authorization: header(req, 'authorization'),
             organization: header(req, 'openai-organization'),
             contentType: header(req, 'content-type'),
