@@ -238,12 +238,13 @@ async function probeOne(
         : error instanceof APIConnectionError
           ? 'connection failed'
           : 'failed';
+    // The causes' messages, outermost first: `fetch failed: bad port`.
+    const causes: string[] = [];
+    let cause = error instanceof Error ? error.cause : undefined;
+    // At most 4 deep (a cause chain may loop).
+    for (; cause instanceof Error && causes.length < 4; cause = cause.cause) causes.push(cause.message);
     const detail =
-      error instanceof Error
-        ? error.cause instanceof Error
-          ? error.cause.message
-          : error.message
-        : String(error);
+      causes.length > 0 ? causes.join(': ') : error instanceof Error ? error.message : String(error);
     return { key: label, baseUrl, result: 'error', message: scrub(`${kind}: ${detail}`) };
   }
 }
