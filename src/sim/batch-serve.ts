@@ -4,6 +4,7 @@
  */
 import * as errors from './api-errors.js';
 import type { ServedLine } from './batches.js';
+import { checkContentParts, type FileResolver } from './content-parts.js';
 import type { ResolvedKey, ResolvedOptions } from './options.js';
 import { SIMULATOR_DEFAULTS } from './options.js';
 import { checkParameters } from './params.js';
@@ -53,6 +54,8 @@ export interface LineDeps {
   options: ResolvedOptions;
   triggers: TriggerMemory;
   nextId: () => string;
+  /** Uploaded files of the key's organization. */
+  resolve: FileResolver;
 }
 
 export function serveBatchLine(
@@ -63,7 +66,7 @@ export function serveBatchLine(
 ): ServedLine {
   const { options } = deps;
   const endpoint = BATCH_URLS[url] ?? 'chat';
-  const text = readRequestText(endpoint, body);
+  const text = readRequestText(endpoint, body, deps.resolve);
   const failed = (a: AnswerInput, hangs = false): ServedLine => ({
     status: a.status,
     body: a.body,
@@ -72,7 +75,7 @@ export function serveBatchLine(
     outputTokens: 0,
     hangs,
   });
-  const shape = checkShape(endpoint, body);
+  const shape = checkShape(endpoint, body) ?? checkContentParts(body, deps.resolve);
   if (shape) return failed(shape);
   const model = body['model'] as string;
   if (!(spec.models ?? options.acceptedModels).has(model)) return failed(errors.modelNotFound(model));

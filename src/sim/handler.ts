@@ -7,6 +7,7 @@ import { redactKey } from '../keys/redact.js';
 import * as errors from './api-errors.js';
 import { BATCH_URLS, checkShape, SERVE, serveBatchLine } from './batch-serve.js';
 import { modelList, modelObject } from './catalog.js';
+import { checkContentParts, type FileResolver } from './content-parts.js';
 import { rateLimitedAnswer } from './dialects.js';
 import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
 import { KeyTable } from './key-table.js';
@@ -245,12 +246,18 @@ export class SimCore {
           nextId: () => this.#nextId(),
           serve: (endpoint, body) =>
             serveBatchLine(
-              { options: this.#options, triggers: this.#triggers, nextId: () => this.#nextId() },
+              {
+                options: this.#options,
+                triggers: this.#triggers,
+                nextId: () => this.#nextId(),
+                resolve: this.#fileResolver(spec),
+              },
               spec,
               endpoint,
               body,
             ),
-          text: (endpoint, body) => readRequestText(BATCH_URLS[endpoint] ?? 'chat', body).fingerprint,
+          text: (endpoint, body) =>
+            readRequestText(BATCH_URLS[endpoint] ?? 'chat', body, this.#fileResolver(spec)).fingerprint,
         },
       );
       if (!('bytes' in result)) return answer(result);
@@ -281,6 +288,14 @@ export class SimCore {
     }
   }
 
+  /** Uploaded files of the key's organization, by id, for content parts. */
+  #fileResolver(spec: ResolvedKey): FileResolver {
+    return (id) => {
+      const file = this.#objects.files.get(spec.orgId, id);
+      return file ? { filename: file.object.filename, content: file.content } : undefined;
+    };
+  }
+
   #decideModel(req: Request, spec: ResolvedKey, endpoint: ModelEndpoint): Decision {
     const answer = (a: AnswerInput, success?: Success) =>
       this.#answer(req.record, spec, a, req.delayMs, req.now, success);
@@ -297,7 +312,10 @@ export class SimCore {
     if (refused) return answer(refused);
     if (!this.keys.hasQuota(spec)) return answer(errors.insufficientQuota());
 
-    const text = readRequestText(endpoint, body);
+    const resolve = this.#fileResolver(spec);
+    const badPart = checkContentParts(body, resolve);
+    if (badPart) return answer(badPart);
+    const text = readRequestText(endpoint, body, resolve);
     const triggered = this.#triggers.evaluate(text.fingerprint);
     if (triggered) {
       req.delayMs += triggered.sleepMs;

@@ -4,6 +4,10 @@
  * context limit and `usage`.
  */
 
+import { contentText, type FileResolver } from './content-parts.js';
+
+export { contentText } from './content-parts.js';
+
 export type ModelEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
 
 export interface RequestText {
@@ -28,18 +32,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-/** The text of a message `content`: a string, or the `text` of its parts joined by newlines. */
-export function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  const texts: string[] = [];
-  for (const part of content) {
-    if (typeof part === 'string') texts.push(part);
-    else if (isRecord(part) && typeof part['text'] === 'string') texts.push(part['text']);
-  }
-  return texts.join('\n');
-}
-
 function firstNumber(...values: unknown[]): number | undefined {
   for (const value of values) if (typeof value === 'number' && Number.isFinite(value)) return value;
   return undefined;
@@ -59,24 +51,31 @@ function promptParts(value: unknown): { texts: string[]; tokenItems: number } {
   return { texts, tokenItems };
 }
 
-function messagesText(messages: unknown[]): { all: number; lastUser: string } {
+function messagesText(messages: unknown[], resolve?: FileResolver): { all: number; lastUser: string } {
   let all = 0;
   let lastUser = '';
   for (const message of messages) {
     if (!isRecord(message)) continue;
-    const text = contentText(message['content']);
+    const text = contentText(message['content'], resolve);
     all += text.length;
     if (message['role'] === 'user') lastUser = text;
   }
   return { all, lastUser };
 }
 
-/** Reads the text of a (validated) request body of a model endpoint. */
-export function readRequestText(endpoint: ModelEndpoint, body: Record<string, unknown>): RequestText {
+/**
+ * Reads the text of a (validated) request body of a model endpoint; `resolve` names uploaded
+ * files referenced by id (see `content-parts.ts`).
+ */
+export function readRequestText(
+  endpoint: ModelEndpoint,
+  body: Record<string, unknown>,
+  resolve?: FileResolver,
+): RequestText {
   switch (endpoint) {
     case 'chat': {
       const messages = Array.isArray(body['messages']) ? body['messages'] : [];
-      const { all, lastUser } = messagesText(messages);
+      const { all, lastUser } = messagesText(messages, resolve);
       return {
         fingerprint: lastUser,
         promptTokens: Math.ceil(all / 4),
@@ -107,7 +106,7 @@ export function readRequestText(endpoint: ModelEndpoint, body: Record<string, un
         all += input.length;
         fingerprint = input;
       } else if (Array.isArray(input)) {
-        const text = messagesText(input);
+        const text = messagesText(input, resolve);
         all += text.all;
         fingerprint = text.lastUser;
       }
