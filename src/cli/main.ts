@@ -146,6 +146,7 @@ function buildProgram(state: State): Command {
       'simulator options as JSON: {keys: [{key, quota?, requestsPerWindow?, …}], latencyMs?, …}',
       nonEmpty,
     )
+    .option('--write-config <file>', "write a config.json for the simulator's keys to <file>", nonEmpty)
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => {
       state.code = await simulateCommand(flags);

@@ -1,9 +1,11 @@
 /**
- * `keybatch simulate [--port N] [--scenario FILE]`: the local OpenAI-compatible simulator, until
- * Ctrl-C. Prints its URL and a config.json for it (the scenario's keys are the simulator's own test
- * keys, so printing them is fine), then its stats when stopped.
+ * `keybatch simulate [--port N] [--scenario FILE] [--write-config FILE]`: the local
+ * OpenAI-compatible simulator, until Ctrl-C. Stdout carries only a config.json for it (the
+ * scenario's keys are the simulator's own test keys, so printing them is fine), so
+ * `keybatch simulate > config.json` works; its URL, the Ctrl-C hint and its stats when stopped go
+ * to stderr. `--write-config FILE` also writes that config to FILE.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import {
   InputError,
   type SimStats,
@@ -17,6 +19,8 @@ import { formatCounts, table } from './format.js';
 export interface SimulateFlags {
   port?: number;
   scenario?: string;
+  /** Also write the config.json to this file. */
+  writeConfig?: string;
 }
 
 /** Three keys with different limits and a little latency: enough to see a pool at work. */
@@ -112,14 +116,24 @@ export async function simulateCommand(flags: SimulateFlags): Promise<number> {
   const scenario = flags.scenario ? await readScenario(flags.scenario) : DEFAULT_SCENARIO;
   const options = flags.port === undefined ? scenario : { ...scenario, port: flags.port };
   const sim = await startScenario(options, source);
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`keybatch simulator listening on ${sim.url} (${source}, ${options.keys.length} keys)`);
-  out('config.json for it:');
-  out(JSON.stringify(configFor(options, sim.url), null, 2));
-  out('Ctrl-C to stop.');
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const config = `${JSON.stringify(configFor(options, sim.url), null, 2)}\n`;
+  if (flags.writeConfig !== undefined) {
+    try {
+      await writeFile(flags.writeConfig, config, { mode: 0o600 });
+    } catch (error) {
+      await sim.close();
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new InputError(`--write-config ${flags.writeConfig}: cannot be written (${code})`);
+    }
+  }
+  say(`keybatch simulator listening on ${sim.url} (${source}, ${options.keys.length} keys)`);
+  if (flags.writeConfig !== undefined) say(`config.json for it written to ${flags.writeConfig}`);
+  process.stdout.write(config);
+  say('Ctrl-C to stop.');
   await untilSignal();
   await sim.close();
-  out('simulator stopped:');
-  for (const line of formatSimStats(sim.stats())) out(line);
+  say('simulator stopped:');
+  for (const line of formatSimStats(sim.stats())) say(line);
   return EXIT.ok;
 }

@@ -7,18 +7,26 @@ import { allText, cli, expectNoFullKey, readJsonl, startCli, tempDirs } from './
 const tempDir = tempDirs();
 
 describe.concurrent('keybatch simulate', () => {
-  it('serves a scenario, prints its URL and a config.json for it, and its stats on Ctrl-C', async () => {
+  it('serves a scenario, prints only a config.json for it on stdout, its URL and stats on Ctrl-C on stderr', async () => {
     const dir = await tempDir();
     const scenario = join(dir, 'scenario.json');
     await writeFile(scenario, JSON.stringify({ keys: [{ key: 'sk-sim-scenario-key-7001', quota: 5 }] }));
-    const sim = startCli(['simulate', '--port', '0', '--scenario', scenario], { cwd: dir });
-    await until(() => sim.stdout().includes('Ctrl-C to stop.'), 20_000, 'the simulator to start');
-    const url = /listening on (\S+)/.exec(sim.stdout())?.[1];
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
-    const snippet = sim.stdout().slice(sim.stdout().indexOf('{'), sim.stdout().lastIndexOf('}') + 1);
-    expect(JSON.parse(snippet)).toEqual({
-      key_list: [{ api_key: 'sk-sim-scenario-key-7001', base_url: url }],
+    const written = join(dir, 'written-config.json');
+    const sim = startCli(['simulate', '--port', '0', '--scenario', scenario, '--write-config', written], {
+      cwd: dir,
     });
+    await until(
+      () => sim.stderr().includes('Ctrl-C to stop.') && sim.stdout().endsWith('}\n'),
+      20_000,
+      'the simulator to start',
+    );
+    const url = /listening on (\S+)/.exec(sim.stderr())?.[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    // Stdout is the config alone: `keybatch simulate > config.json` works.
+    const config = { key_list: [{ api_key: 'sk-sim-scenario-key-7001', base_url: url }] };
+    expect(JSON.parse(sim.stdout())).toEqual(config);
+    expect(JSON.parse(await readFile(written, 'utf8'))).toEqual(config);
+    expect(sim.stderr()).toContain(`config.json for it written to ${written}`);
 
     const answer = await fetch(`${url}/chat/completions`, {
       method: 'POST',
@@ -32,8 +40,9 @@ describe.concurrent('keybatch simulate', () => {
     sim.proc.kill('SIGINT');
     const result = await sim.done;
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('simulator stopped:');
-    expect(result.stdout).toContain('requests 1, successes 1');
+    expect(result.stderr).toContain('simulator stopped:');
+    expect(result.stderr).toContain('requests 1, successes 1');
+    expect(JSON.parse(result.stdout)).toEqual(config);
   });
 
   it('refuses an invalid scenario with exit 2, naming the file and the option', async () => {
