@@ -101,6 +101,9 @@ export function serializeError(error: unknown): SerializedError {
 }
 
 const CODES = new Set<string>([
+  'RUN_LOCKED',
+  'OUTPUT_REFUSED',
+  'CHECKPOINT_WRITE',
   'CONFIG_INVALID',
   'CONFIG_MISSING',
   'INPUT_INVALID',
