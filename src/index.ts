@@ -59,8 +59,10 @@ export {
 } from './prompts/index.js';
 export {
   type RecordedRequest,
+  type SimBatchOptions,
   type SimFault,
   type SimKeySpec,
+  type SimObjectStats,
   type SimStats,
   type Simulator,
   type SimulatorOptions,

@@ -38,13 +38,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   });
 }
 
-export { SIMULATOR_DEFAULTS } from './options.js';
+export { KNOWN_MODELS, SIMULATOR_DEFAULTS } from './options.js';
 export { formatResetDuration } from './rate-limit.js';
 export type {
   RecordedRequest,
+  SimBatchOptions,
   SimFault,
   SimKeySpec,
   SimKeyStats,
+  SimObjectStats,
   SimRandomFaults,
   SimStats,
   Simulator,

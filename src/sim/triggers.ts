@@ -6,6 +6,8 @@
  * - `[[sim:drop]]`, `[[sim:dropx1]]` — destroy the connection (always / the first N times)
  * - `[[sim:hang]]`, `[[sim:hangx1]]` — never answer (always / the first N times)
  * - `[[sim:sleep=250]]` — add 250 ms latency
+ * - `[[sim:expire]]`, `[[sim:expirex1]]` — in a batch line only: the line never completes within the
+ *   window (always / the first N times), so its batch expires (see `batch-lines.ts`)
  *
  * The first status/drop/hang trigger in the text applies; sleeps add up.
  */
