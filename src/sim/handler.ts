@@ -230,6 +230,10 @@ export class SimCore {
       return this.#answer(record, null, errors.mismatchedOrganization(), req.delayMs, now);
     }
     const answer = (a: AnswerInput) => this.#answer(record, spec, a, req.delayMs, now);
+    // Files and batches count themselves (with the ids they name).
+    if (!isObjectRoute(route)) {
+      this.stats.objectRequest(route.kind === 'model' ? route.endpoint : route.kind, spec.label, []);
+    }
 
     if (isObjectRoute(route)) {
       const result = this.#objects.answer(
@@ -280,7 +284,7 @@ export class SimCore {
           body: modelList(spec.models ? [...spec.models] : this.#options.models),
         });
       case 'models.get': {
-        const known = spec.models ? spec.models.has(route.id) : this.#options.models.includes(route.id);
+        const known = (spec.models ?? this.#options.acceptedModels).has(route.id);
         return answer(known ? { status: 200, body: modelObject(route.id) } : errors.modelNotFound(route.id));
       }
       case 'model':

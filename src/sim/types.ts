@@ -284,9 +284,10 @@ export interface SimObjectStats {
   /** Batches cancelled through `POST /v1/batches/{id}/cancel`. */
   batchesCancelled: number;
   /**
-   * Requests per route and key: `{ 'batches.retrieve': { 'sk-…0001': 3 } }`; routes `files.create`,
+   * Requests of known keys per route and key: `{ 'batches.get': { 'sk-…0001': 3 } }`; routes
+   * `chat`, `completions`, `embeddings`, `responses`, `models.list`, `models.get`, `files.create`,
    * `files.list`, `files.get`, `files.content`, `files.delete`, `batches.create`, `batches.list`,
-   * `batches.get`, `batches.cancel` (keys redacted; `unknown` for a request without a known key).
+   * `batches.get`, `batches.cancel` (keys redacted), counted whatever the answer.
    */
   byRoute: Record<string, Record<string, number>>;
   /**

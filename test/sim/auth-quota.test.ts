@@ -87,6 +87,10 @@ describe('model access', () => {
     for (const model of ['gpt-4.1', 'o3-mini', 'gpt-3.5-turbo']) {
       expect((await chat(clientFor(sim, GOOD), 'hi', { model })).model).toBe(model);
     }
+    expect(await clientFor(sim, GOOD).models.retrieve('gpt-4.1')).toMatchObject({ id: 'gpt-4.1' });
+    expect(await rejectionOf(clientFor(sim, GOOD).models.retrieve('some-future-model'))).toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     const embedding = await rejectionOf(
       clientFor(sim, GOOD).embeddings.create({ model: 'text-embedding-9', input: 'x' }),
     );

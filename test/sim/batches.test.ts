@@ -311,7 +311,9 @@ describe('organization scoping and stats', () => {
       );
       expect(reuse).toBeInstanceOf(OpenAI.NotFoundError);
     }
+    await a.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
     const { objects } = s.stats();
+    expect(objects.byRoute['chat']).toEqual({ 'sk-…0001': 1 });
     expect(objects.filesCreated).toBe(1);
     expect(objects.batchesCreated).toBe(1);
     // Requests are counted whatever the answer: the other organizations' refused creates too.
