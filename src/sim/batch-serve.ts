@@ -6,7 +6,7 @@ import * as errors from './api-errors.js';
 import type { ServedLine } from './batches.js';
 import { checkContentParts, type FileResolver } from './content-parts.js';
 import type { ResolvedKey, ResolvedOptions } from './options.js';
-import { SIMULATOR_DEFAULTS } from './options.js';
+import { acceptsModel, SIMULATOR_DEFAULTS } from './options.js';
 import { checkParameters } from './params.js';
 import { type ModelEndpoint, readRequestText } from './request-text.js';
 import {
@@ -78,7 +78,7 @@ export function serveBatchLine(
   const shape = checkShape(endpoint, body) ?? checkContentParts(body, deps.resolve);
   if (shape) return failed(shape);
   const model = body['model'] as string;
-  if (!(spec.models ?? options.acceptedModels).has(model)) return failed(errors.modelNotFound(model));
+  if (!acceptsModel(spec.models ?? options.acceptedModels, model)) return failed(errors.modelNotFound(model));
   const refused = checkParameters(endpoint, body);
   if (refused) return failed(refused);
   const context = {

@@ -12,7 +12,7 @@ import { rateLimitedAnswer } from './dialects.js';
 import { createPrng, type Failure, FaultQueue, RandomFaults } from './faults.js';
 import { KeyTable } from './key-table.js';
 import { ObjectStore } from './objects.js';
-import { type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
+import { acceptsModel, type ResolvedKey, type ResolvedOptions, SIMULATOR_DEFAULTS } from './options.js';
 import { checkParameters } from './params.js';
 import { type ModelEndpoint, readRequestText } from './request-text.js';
 import type { ServeContext } from './responses.js';
@@ -284,7 +284,7 @@ export class SimCore {
           body: modelList(spec.models ? [...spec.models] : this.#options.models),
         });
       case 'models.get': {
-        const known = (spec.models ?? this.#options.acceptedModels).has(route.id);
+        const known = acceptsModel(spec.models ?? this.#options.acceptedModels, route.id);
         return answer(known ? { status: 200, body: modelObject(route.id) } : errors.modelNotFound(route.id));
       }
       case 'model':
@@ -311,7 +311,7 @@ export class SimCore {
     if (shape) return answer(shape);
     const model = body['model'] as string;
     const accepted = spec.models ?? this.#options.acceptedModels;
-    if (!accepted.has(model)) return answer(errors.modelNotFound(model));
+    if (!acceptsModel(accepted, model)) return answer(errors.modelNotFound(model));
     const refused = checkParameters(endpoint, body);
     if (refused) return answer(refused);
     if (!this.keys.hasQuota(spec)) return answer(errors.insufficientQuota());

@@ -46,6 +46,11 @@ export const KNOWN_MODELS: readonly string[] = Object.freeze([
   'davinci-002',
 ]);
 
+/** Whether `model` is in `accepted`, or is a dated snapshot (`gpt-4o-2024-08-06`) of one in it. */
+export function acceptsModel(accepted: ReadonlySet<string>, model: string): boolean {
+  return accepted.has(model) || accepted.has(model.replace(/-\d{4}-\d{2}-\d{2}$/, ''));
+}
+
 const OPTION_FIELDS = [
   'keys',
   'latencyMs',

@@ -84,7 +84,7 @@ describe('model access', () => {
         code: 'model_not_found',
       },
     });
-    for (const model of ['gpt-4.1', 'o3-mini', 'gpt-3.5-turbo']) {
+    for (const model of ['gpt-4.1', 'o3-mini', 'gpt-3.5-turbo', 'gpt-4o-2024-08-06']) {
       expect((await chat(clientFor(sim, GOOD), 'hi', { model })).model).toBe(model);
     }
     expect(await clientFor(sim, GOOD).models.retrieve('gpt-4.1')).toMatchObject({ id: 'gpt-4.1' });
