@@ -115,7 +115,8 @@ export class FileStore {
       object: 'file',
       bytes: content.length,
       created_at: Math.floor(now / 1000),
-      expires_at: null,
+      // Batch inputs and outputs expire after 30 days by default, as on the API.
+      expires_at: purpose.startsWith('batch') ? Math.floor(now / 1000) + 30 * 86_400 : null,
       filename,
       purpose,
       status: 'processed',

@@ -131,6 +131,7 @@ describe('a batch over HTTP', () => {
     }
     const file = await c.files.retrieve(batch.output_file_id as string);
     expect(file).toMatchObject({ purpose: 'batch_output', filename: `${batch.id}_output.jsonl` });
+    expect(file.expires_at).toBe(file.created_at + 30 * 86_400);
   });
 
   it('sees in_progress with partial counts and finalizing on the way (a slower scale)', async () => {
