@@ -4,22 +4,8 @@
  * at the end merges the lane files into the output in input order.
  */
 
-import type { LaneWriter } from '../checkpoint/index.js';
-import {
-  checkOutputPath,
-  DoneSet,
-  type EncodedResults,
-  finalErrorCode,
-  openRunDir,
-  type RunDir,
-} from '../checkpoint/index.js';
-import {
-  InputError,
-  KeybatchError,
-  keybatchErrorOf,
-  type SerializedError,
-  serializeError,
-} from '../errors.js';
+import { checkOutputPath, DoneSet, openRunDir, type RunDir } from '../checkpoint/index.js';
+import { InputError, KeybatchError, keybatchErrorOf, type SerializedError } from '../errors.js';
 import type { ConfigFile } from '../keys/config.js';
 import { KeyPool } from '../keys/key-pool.js';
 import type { KeyStatus } from '../keys/types.js';
@@ -32,6 +18,7 @@ import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
 import { ProgressMeter } from './progress.js';
+import { Recorder } from './recorder.js';
 import { RunStop } from './stop.js';
 
 export interface PipelineStats {
@@ -69,8 +56,6 @@ export interface PipelineResult<R> {
 export interface StoppedRun {
   stats: PipelineStats;
 }
-
-const MAX_FAILURES_LISTED = 100;
 
 export type PipelineConfig = string | ConfigFile | KeyPool | undefined;
 export type PipelineTask<T, R, A> = TaskFunction<T, R, A> | string | URL;
@@ -116,22 +101,29 @@ class Run<T, R, A> {
   private readonly halt = new RunStop();
   private readonly meter = new ProgressMeter();
   private readonly plan: PlanStats = { seen: 0, skipped: 0, exhausted: false };
-  private readonly counts = { done: 0, failed: 0, inFlight: 0 };
-  private readonly failures: PipelineStats['failures'] = [];
-  private readonly errors: Record<string, number> = {};
-  private readonly writers = new Map<number, LaneWriter>();
+  private inFlight = 0;
   private total: number | undefined;
   private stopError: KeybatchError | undefined;
   private fatal: { error: unknown } | undefined;
-  private results: R[] = [];
+  private readonly results: R[] = [];
   private runDir: RunDir | undefined;
+  private readonly recorder: Recorder<T, R>;
 
   constructor(
     private readonly pool: KeyPool,
     private readonly fn: PipelineTask<T, R, A>,
     private readonly opts: ResolvedOptions<A, T>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    const options = {
+      runDir: () => this.runDir,
+      toFile: opts.output !== undefined,
+      failureOutput: opts.failureOutput,
+      scrub: (text: string) => pool.scrub(text),
+      logger,
+    };
+    this.recorder = new Recorder<T, R>(options, this.results);
+  }
 
   /** Runs, then closes the run directory (its lock is released) however the run ended. */
   async execute(data: PipelineInput<T>): Promise<PipelineResult<R>> {
@@ -173,7 +165,7 @@ class Run<T, R, A> {
     } finally {
       clearInterval(ticker);
       detach();
-      for (const writer of this.writers.values()) writer.close();
+      this.recorder.close();
       await runner.close();
     }
     return this.finish();
@@ -252,7 +244,7 @@ class Run<T, R, A> {
 
   private async runChunk(lane: number, chunk: Chunk<T>, runner: LaneRunner): Promise<void> {
     const size = chunk.indices.length;
-    this.counts.inFlight += size;
+    this.inFlight += size;
     const job: ChunkJob = {
       chunk: chunk.items,
       chunkIndex: chunk.chunkIndex,
@@ -267,8 +259,8 @@ class Run<T, R, A> {
       for (let attempt = 0; ; attempt++) {
         try {
           const outcome = await runner.run(job);
-          if ('encoded' in outcome) this.recordEncoded(lane, chunk, outcome.encoded);
-          else this.record(lane, chunk, outcome.results as R[]);
+          if ('encoded' in outcome) this.recorder.recordEncoded(lane, chunk, outcome.encoded);
+          else this.recorder.record(lane, chunk, outcome.results as R[]);
           return;
         } catch (error) {
           if (this.halt.aborted) return;
@@ -281,7 +273,7 @@ class Run<T, R, A> {
           // Stopping: a chunk that failed is not tried again now; it has no record, so the rerun runs it.
           if (verdict === 'retry' && this.stopping) return;
           if (verdict === 'fail') {
-            this.recordFailure(lane, chunk, error, attempt + 1);
+            this.recorder.recordFailure(lane, chunk, error, attempt + 1);
             return;
           }
           await sleep(this.opts.chunkRetryDelayMs * 2 ** attempt, this.halt.controller.signal);
@@ -292,7 +284,7 @@ class Run<T, R, A> {
       // Recording a failure could not be written either (the checkpoint's disk is full).
       this.failRun(error);
     } finally {
-      this.counts.inFlight -= size;
+      this.inFlight -= size;
     }
   }
 
@@ -303,72 +295,6 @@ class Run<T, R, A> {
   private failRun(error: unknown): void {
     this.fatal ??= { error };
     this.halt.abort('the checkpoint cannot be written');
-  }
-
-  private writer(lane: number): LaneWriter | undefined {
-    if (!this.runDir) return undefined;
-    let writer = this.writers.get(lane);
-    if (!writer) {
-      writer = this.runDir.openLane(lane);
-      this.writers.set(lane, writer);
-    }
-    return writer;
-  }
-
-  private record(lane: number, chunk: Chunk<T>, results: R[]): void {
-    this.writer(lane)?.append(chunk.indices.map((i, k) => ({ i, r: results[k] })));
-    const refused: string[] = [];
-    for (const result of results) {
-      const code = finalErrorCode(result);
-      if (code !== undefined) refused.push(code);
-    }
-    if (!this.opts.output) {
-      chunk.indices.forEach((i, k) => {
-        this.results[i] = results[k]!;
-      });
-    }
-    this.count(chunk, refused);
-  }
-
-  /** A chunk whose results a worker thread encoded as lane-file lines: written as they came. */
-  private recordEncoded(lane: number, chunk: Chunk<T>, encoded: EncodedResults): void {
-    this.writer(lane)?.appendEncoded(encoded.bytes);
-    this.count(chunk, encoded.refused);
-  }
-
-  /** A result carrying `error` is a final failure: kept as it is (not retried), counted as failed. */
-  private count(chunk: Chunk<T>, refused: readonly string[]): void {
-    for (const code of refused) this.errors[code] = (this.errors[code] ?? 0) + 1;
-    this.counts.failed += refused.length;
-    this.counts.done += chunk.indices.length - refused.length;
-  }
-
-  private recordFailure(lane: number, chunk: Chunk<T>, error: unknown, attempts: number): void {
-    const data = serializeError(error);
-    data.message = this.pool.scrub(data.message);
-    delete data.stack;
-    const { failureOutput } = this.opts;
-    const items = chunk.lines
-      ? chunk.lines.map((line) => JSON.parse(line.toString('utf8')) as T)
-      : chunk.items;
-    const outputs = failureOutput ? items.map((item) => failureOutput(item, data)) : undefined;
-    this.writer(lane)?.append(
-      chunk.indices.map((i, k) => ({ i, e: outputs ? { ...data, output: outputs[k] } : data })),
-    );
-    if (outputs && !this.opts.output) {
-      chunk.indices.forEach((i, k) => {
-        this.results[i] = outputs[k] as R;
-      });
-    }
-    this.counts.failed += chunk.indices.length;
-    const code = data.code ?? (data.status ? String(data.status) : data.name);
-    this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;
-    for (const index of chunk.indices) {
-      if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
-    }
-    this.logger.warn(
-      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempts: ${data.message}`,
-    );
   }
 
   /**
@@ -408,10 +334,10 @@ class Run<T, R, A> {
       this.meter.snapshot(
         {
           total: this.total ?? (this.plan.exhausted ? this.plan.seen : undefined),
-          done: this.counts.done,
-          failed: this.counts.failed,
+          done: this.recorder.counts.done,
+          failed: this.recorder.counts.failed,
           skipped: this.plan.skipped,
-          inFlight: this.counts.inFlight,
+          inFlight: this.inFlight,
         },
         this.pool.status(),
       ),
@@ -421,11 +347,11 @@ class Run<T, R, A> {
   private stats(): PipelineStats {
     const stats: PipelineStats = {
       total: this.total ?? this.plan.seen,
-      done: this.counts.done,
+      done: this.recorder.counts.done,
       skipped: this.plan.skipped,
-      failed: this.counts.failed,
-      failures: this.failures,
-      errors: this.errors,
+      failed: this.recorder.counts.failed,
+      failures: this.recorder.failures,
+      errors: this.recorder.errors,
       durationMs: Date.now() - this.started,
       keys: this.pool.status().keys,
     };

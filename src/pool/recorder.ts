@@ -1,0 +1,110 @@
+/**
+ * What a run records of each chunk: its lane-file lines (one lane writer per lane, opened on first
+ * use), the results kept in memory when there is no output file, and the counts of done and failed
+ * items, failed items by error code, and the first failures.
+ */
+import type { EncodedResults, LaneWriter, RunDir } from '../checkpoint/index.js';
+import { finalErrorCode } from '../checkpoint/index.js';
+import { type SerializedError, serializeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Chunk } from './planner.js';
+
+const MAX_FAILURES_LISTED = 100;
+
+export interface RecorderOptions<T> {
+  /** The run directory, once open (undefined: nothing is checkpointed). */
+  runDir: () => RunDir | undefined;
+  /** Results go to an output file: none are kept in memory. */
+  toFile: boolean;
+  failureOutput: ((item: T, error: SerializedError) => unknown) | undefined;
+  scrub: (text: string) => string;
+  logger: Logger;
+}
+
+export class Recorder<T, R> {
+  readonly counts = { done: 0, failed: 0 };
+  /** The first failed chunks' items (up to 100), by input position, with the error. */
+  readonly failures: Array<{ index: number; error: SerializedError }> = [];
+  /** Failed items by error code. */
+  readonly errors: Record<string, number> = {};
+  readonly #writers = new Map<number, LaneWriter>();
+
+  /** `results` is filled in place (input positions) when results are kept in memory. */
+  constructor(
+    private readonly options: RecorderOptions<T>,
+    private readonly results: R[],
+  ) {}
+
+  /** A chunk's results. A result carrying `error` is a final failure: kept as it is, counted as failed. */
+  record(lane: number, chunk: Chunk<T>, results: R[]): void {
+    this.#writer(lane)?.append(chunk.indices.map((i, k) => ({ i, r: results[k] })));
+    const refused: string[] = [];
+    for (const result of results) {
+      const code = finalErrorCode(result);
+      if (code !== undefined) refused.push(code);
+    }
+    if (!this.options.toFile) {
+      chunk.indices.forEach((i, k) => {
+        this.results[i] = results[k]!;
+      });
+    }
+    this.#count(chunk, refused);
+  }
+
+  /** A chunk whose results a worker thread encoded as lane-file lines: written as they came. */
+  recordEncoded(lane: number, chunk: Chunk<T>, encoded: EncodedResults): void {
+    this.#writer(lane)?.appendEncoded(encoded.bytes);
+    this.#count(chunk, encoded.refused);
+  }
+
+  /** A chunk that failed after `attempts` attempts: its items are recorded with the error (a rerun retries them). */
+  recordFailure(lane: number, chunk: Chunk<T>, error: unknown, attempts: number): void {
+    const data = serializeError(error);
+    data.message = this.options.scrub(data.message);
+    delete data.stack;
+    const { failureOutput } = this.options;
+    const items = chunk.lines
+      ? chunk.lines.map((line) => JSON.parse(line.toString('utf8')) as T)
+      : chunk.items;
+    const outputs = failureOutput ? items.map((item) => failureOutput(item, data)) : undefined;
+    this.#writer(lane)?.append(
+      chunk.indices.map((i, k) => ({ i, e: outputs ? { ...data, output: outputs[k] } : data })),
+    );
+    if (outputs && !this.options.toFile) {
+      chunk.indices.forEach((i, k) => {
+        this.results[i] = outputs[k] as R;
+      });
+    }
+    this.counts.failed += chunk.indices.length;
+    const code = data.code ?? (data.status ? String(data.status) : data.name);
+    this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;
+    for (const index of chunk.indices) {
+      if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
+    }
+    this.options.logger.warn(
+      `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempts: ${data.message}`,
+    );
+  }
+
+  /** Closes every lane writer. */
+  close(): void {
+    for (const writer of this.#writers.values()) writer.close();
+  }
+
+  #writer(lane: number): LaneWriter | undefined {
+    const runDir = this.options.runDir();
+    if (!runDir) return undefined;
+    let writer = this.#writers.get(lane);
+    if (!writer) {
+      writer = runDir.openLane(lane);
+      this.#writers.set(lane, writer);
+    }
+    return writer;
+  }
+
+  #count(chunk: Chunk<T>, refused: readonly string[]): void {
+    for (const code of refused) this.errors[code] = (this.errors[code] ?? 0) + 1;
+    this.counts.failed += refused.length;
+    this.counts.done += chunk.indices.length - refused.length;
+  }
+}
