@@ -12,8 +12,8 @@ import type { AttemptInfo } from '../keys/pool-fetch.js';
 export interface AuditLog {
   /** The file written. */
   readonly path: string;
-  /** Records one attempt (for `ClientOptions.onAttempt`). */
-  record(info: AttemptInfo): void;
+  /** Records one attempt (for `ClientOptions.onAttempt`), with the `id` of the item it was for. */
+  record(info: AttemptInfo, id?: string | number): void;
   /** Flushes and closes the file. */
   close(): Promise<void>;
 }
@@ -44,10 +44,11 @@ function parsed(text: string): unknown {
   }
 }
 
-/** The audit line of one attempt. */
-export function auditLine(info: AttemptInfo, now: Date): Record<string, unknown> {
+/** The audit line of one attempt; `id` is the item's, as in its output row (its `id` or `custom_id`). */
+export function auditLine(info: AttemptInfo, now: Date, id?: string | number): Record<string, unknown> {
   const line: Record<string, unknown> = {
     time: now.toISOString(),
+    id: id ?? null,
     key: info.key,
     model: info.model ?? null,
     method: info.method,
@@ -87,10 +88,10 @@ export async function openAuditLog(dir: string, scrub: (text: string) => string)
   let closing: Promise<void> | undefined;
   return {
     path,
-    record(info) {
+    record(info, id) {
       if (closing || failure) return;
       stream ??= open();
-      stream.lines.write(scrubDeep(auditLine(info, new Date()), scrub));
+      stream.lines.write(scrubDeep(auditLine(info, new Date(), id), scrub));
     },
     close() {
       closing ??= new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@ import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import type { Progress } from '../pool/progress.js';
+import { mapParams } from './endpoint-params.js';
 
 /** The API a prompt record is sent to (OpenAI Batch API lines take theirs from `url`). */
 export type Endpoint = 'chat' | 'responses' | 'completions' | 'embeddings';
@@ -14,6 +15,11 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   'completions',
   'embeddings',
 ]);
+
+/** The shape of the output lines. */
+export type OutputFormat = 'rows' | 'batch';
+
+export const OUTPUT_FORMATS: readonly OutputFormat[] = Object.freeze(['rows', 'batch']);
 
 export interface PromptOptions {
   /**
@@ -47,6 +53,18 @@ export interface PromptOptions {
    * @default {}
    */
   params?: Record<string, unknown>;
+  /**
+   * Keep each whole answer body in its row, as `raw`.
+   * @default false
+   */
+  raw?: boolean;
+  /**
+   * The output lines: `'rows'` (`{ id, system_prompt, prompt, response, … }`), or `'batch'`, the
+   * OpenAI Batch API's output lines `{ id, custom_id, response: { status_code, request_id, body },
+   * error }` (in input order).
+   * @default 'rows'
+   */
+  format?: OutputFormat;
   /** Lanes (in-process; each starts its key rotation at `key_index + lane`). @default 4 */
   workers?: number;
   /** Requests in flight per lane (each prompt is its own chunk). @default 8 */
@@ -94,6 +112,8 @@ export interface PromptOptions {
 export const PROMPT_DEFAULTS = Object.freeze({
   endpoint: 'chat' as Endpoint,
   params: Object.freeze({}) as Readonly<Record<string, unknown>>,
+  raw: false,
+  format: 'rows' as OutputFormat,
   workers: 4,
   concurrency: 8,
   resume: true,
@@ -105,6 +125,8 @@ export type ResolvedPromptOptions = Readonly<
   Omit<PromptOptions, keyof typeof PROMPT_DEFAULTS> & {
     endpoint: Endpoint;
     params: Readonly<Record<string, unknown>>;
+    raw: boolean;
+    format: OutputFormat;
     workers: number;
     concurrency: number;
     resume: boolean;
@@ -119,6 +141,8 @@ const KNOWN = new Set<string>([
   'system',
   'endpoint',
   'params',
+  'raw',
+  'format',
   'workers',
   'concurrency',
   'resume',
@@ -236,10 +260,15 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
     );
   }
   validateParams(resolved.params);
+  const { refused } = mapParams(resolved.endpoint, resolved.params);
+  if (refused) throw new InputError(`\`params\`: ${refused.message}`);
+  if (!OUTPUT_FORMATS.includes(resolved.format)) {
+    fail('format', OUTPUT_FORMATS.map((f) => `'${f}'`).join(' or '), resolved.format);
+  }
   integer('workers', resolved.workers, 1);
   integer('concurrency', resolved.concurrency, 1);
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
-  for (const key of ['resume', 'handleSignals'] as const) {
+  for (const key of ['resume', 'handleSignals', 'raw'] as const) {
     if (typeof resolved[key] !== 'boolean') fail(key, 'a boolean', resolved[key]);
   }
   for (const key of ['signal', 'stopSignal'] as const) {

@@ -3,8 +3,11 @@
  * task sends (endpoint and request body) and what its output row shows (id, system prompt, prompt).
  *
  * Records: `{ id?, system?, prompt }`, `{ id?, system?, messages }`, or an OpenAI Batch API line
- * `{ custom_id, method: 'POST', url, body }`.
+ * `{ custom_id, method: 'POST', url, body }`. A prompt or messages record's other fields (`tools`,
+ * `tool_choice`, `temperature`, …) and the entries of its `params` object are request parameters:
+ * they are sent, and win over the run's `params`.
  */
+import { mapParams } from './endpoint-params.js';
 import { describeValue, type Endpoint, isPlainObject } from './options.js';
 
 /** One record, ready to send. Plain data (it is fingerprinted and held by the pipeline). */
@@ -28,7 +31,29 @@ export interface RecordDefaults {
   system: string | undefined;
   /** Whether the run has a `model` option (else every record must be a Batch line naming one). */
   hasModel: boolean;
+  /** The run's request parameters: checked with each record's against its endpoint. @default {} */
+  params?: Readonly<Record<string, unknown>>;
 }
+
+/** The fields of a record that are not request parameters (`files` is reserved). */
+export const RECORD_FIELDS: ReadonlySet<string> = new Set([
+  'id',
+  'custom_id',
+  'system',
+  'prompt',
+  'messages',
+  'files',
+  'method',
+  'url',
+  'body',
+  'params',
+]);
+
+/** Request fields a record's parameters may not set: the record supplies them. */
+const BUILT_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  input: 'give "prompt" or "messages"',
+  instructions: 'give "system"',
+});
 
 /** A record is refused with this; the caller adds where it is (`file:line`, `prompts[i]`). */
 export class RecordProblem extends Error {
@@ -164,7 +189,44 @@ function batchJob(
   }
 }
 
+/** A prompt record's request parameters: its other fields, then its `params` entries. */
+function recordParams(record: Record<string, unknown>): Record<string, unknown> {
+  const own: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(record)) {
+    if (!RECORD_FIELDS.has(name) && value !== undefined) own[name] = value;
+  }
+  const params = record['params'];
+  if (params !== undefined && !isPlainObject(params)) {
+    problem(`"params" must be an object of request parameters, got ${describeValue(params)}`);
+  }
+  const all = { ...own, ...params };
+  for (const [name, why] of Object.entries(BUILT_FIELDS)) {
+    if (all[name] !== undefined) problem(`"${name}" cannot be a record's parameter: ${why}`);
+  }
+  if (all['model'] !== undefined && (typeof all['model'] !== 'string' || all['model'] === '')) {
+    problem(`"model" must be a non-empty string, got ${describeValue(all['model'])}`);
+  }
+  if (all['stream'] !== undefined && all['stream'] !== false) {
+    problem(
+      `"stream" is not supported (runPrompts reads whole answers), got ${describeValue(all['stream'])}`,
+    );
+  }
+  return all;
+}
+
 function promptJob(
+  record: Record<string, unknown>,
+  defaults: RecordDefaults,
+): Omit<PromptJob, 'id' | 'index'> {
+  const params = recordParams(record);
+  const made = promptBody(record, {
+    ...defaults,
+    hasModel: defaults.hasModel || params['model'] !== undefined,
+  });
+  return { ...made, body: { ...params, ...made.body } };
+}
+
+function promptBody(
   record: Record<string, unknown>,
   defaults: RecordDefaults,
 ): Omit<PromptJob, 'id' | 'index'> {
@@ -176,7 +238,7 @@ function promptJob(
   }
   if (hasPrompt && hasMessages) problem('a record has both "prompt" and "messages"; give one');
   if (!defaults.hasModel) {
-    problem('no model: pass the `model` option (only Batch API lines can name their own)');
+    problem('no model: pass the `model` option, or give the record a "model"');
   }
   const own = record['system'];
   if (own !== undefined && typeof own !== 'string')
@@ -235,5 +297,7 @@ export function toJob(record: unknown, index: number, defaults: RecordDefaults):
   const id = recordId(record, index);
   const isBatch = record['body'] !== undefined || record['url'] !== undefined;
   const job = isBatch ? batchJob(record, defaults) : promptJob(record, defaults);
+  const { refused } = mapParams(job.endpoint, { ...defaults.params, ...job.body });
+  if (refused) problem(refused.message);
   return { index, id, ...job };
 }

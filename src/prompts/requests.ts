@@ -5,6 +5,7 @@ import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/ch
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { EmbeddingCreateParams } from 'openai/resources/embeddings';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
+import { mapParams } from './endpoint-params.js';
 import type { Endpoint } from './options.js';
 import type { PromptJob } from './records.js';
 
@@ -13,13 +14,17 @@ const FINAL_STATUSES = new Set([400, 404, 422]);
 /** Codes that mean the key has no access to the model: the pool's business, never a final row. */
 const MODEL_ACCESS_CODES = new Set(['model_not_found', 'model_not_available', 'unsupported_model']);
 
-/** The request body: the run's model and params, then the record's own fields (which win). */
+/**
+ * The request body: the run's model and params, then the record's own fields (which win), with
+ * parameters renamed for the endpoint (`max_tokens` is `max_output_tokens` on responses). The
+ * records were checked against the endpoint when they were read.
+ */
 export function requestBody(
   job: PromptJob,
   model: string | undefined,
   params: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
-  return { ...(model === undefined ? {} : { model }), ...params, ...job.body };
+  return mapParams(job.endpoint, { ...(model === undefined ? {} : { model }), ...params, ...job.body }).body;
 }
 
 /** Sends `body` to the job's endpoint; resolves with the API's answer. */

@@ -1,7 +1,7 @@
 /**
  * Output rows, exactly the contract's shapes:
  *
- *   success: { id, system_prompt, prompt, response, [tool_calls | output | refusal,] model, usage, finish_reason }
+ *   success: { id, system_prompt, prompt, response, [responses, logprobs, tool_calls | output | refusal,] model, usage, finish_reason [, raw] }
  *   failure: { id, system_prompt, prompt, error: { status, code, message } }
  */
 import { capErrorText } from '../keys/redact.js';
@@ -14,6 +14,10 @@ export interface SuccessRow {
   prompt: unknown;
   /** The text (chat content, responses output_text, completion text); embeddings: the vector(s). */
   response: unknown;
+  /** Every choice's text (chat, completions), when the answer has more than one (`n > 1`); `response` is the first. */
+  responses?: unknown[];
+  /** The first choice's log probabilities (responses: of its output text), when the request asked for them. */
+  logprobs?: unknown;
   /** Chat: the tool calls of the answer, when it made any. */
   tool_calls?: unknown[];
   /** Chat: a refusal, when the model refused. */
@@ -23,6 +27,8 @@ export interface SuccessRow {
   model: string | null;
   usage: unknown;
   finish_reason: string | null;
+  /** The whole answer body, with the `raw` option. */
+  raw?: unknown;
 }
 
 export interface ErrorRow {
@@ -55,14 +61,28 @@ export function errorRow(job: PromptJob, error: ErrorRow['error']): ErrorRow {
   return { id: job.id, system_prompt: job.system, prompt: job.prompt, error: { ...error, message } };
 }
 
+const choicesOf = (answer: Json): Json[] =>
+  Array.isArray(answer['choices']) ? (answer['choices'] as unknown[]).map(asRecord) : [];
+
+/** `responses` (every choice's text, when there are several) and the first choice's `logprobs`. */
+function choiceExtras(choices: Json[], text: (choice: Json) => unknown): Partial<SuccessRow> {
+  const logprobs = choices[0]?.['logprobs'];
+  return {
+    ...(choices.length > 1 ? { responses: choices.map(text) } : {}),
+    ...(logprobs !== undefined && logprobs !== null ? { logprobs } : {}),
+  };
+}
+
 function chatParts(answer: Json) {
-  const choice = asRecord((answer['choices'] as unknown[] | undefined)?.[0]);
+  const choices = choicesOf(answer);
+  const choice = choices[0] ?? {};
   const message = asRecord(choice['message']);
   const toolCalls = message['tool_calls'];
   const refusal = asString(message['refusal']);
   return {
     response: asString(message['content']),
     extra: {
+      ...choiceExtras(choices, (c) => asString(asRecord(c['message'])['content'])),
       ...(Array.isArray(toolCalls) && toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
       ...(refusal ? { refusal } : {}),
     },
@@ -74,6 +94,7 @@ function chatParts(answer: Json) {
 function responsesParts(answer: Json) {
   const output = Array.isArray(answer['output']) ? (answer['output'] as unknown[]) : [];
   const texts: string[] = [];
+  const logprobs: unknown[] = [];
   let onlyText = true;
   let calls = false;
   for (const item of output) {
@@ -85,9 +106,10 @@ function responsesParts(answer: Json) {
     }
     for (const part of Array.isArray(entry['content']) ? entry['content'] : []) {
       const content = asRecord(part);
-      if (content['type'] === 'output_text' && typeof content['text'] === 'string')
+      if (content['type'] === 'output_text' && typeof content['text'] === 'string') {
         texts.push(content['text']);
-      else onlyText = false;
+        if (Array.isArray(content['logprobs'])) logprobs.push(...content['logprobs']);
+      } else onlyText = false;
     }
   }
   const incomplete = asString(asRecord(answer['incomplete_details'])['reason']);
@@ -98,7 +120,7 @@ function responsesParts(answer: Json) {
       : (incomplete ?? (calls ? 'tool_calls' : status === 'completed' ? 'stop' : status));
   return {
     response: texts.length > 0 ? texts.join('') : null,
-    extra: onlyText ? {} : { output },
+    extra: { ...(logprobs.length > 0 ? { logprobs } : {}), ...(onlyText ? {} : { output }) },
     finish,
   };
 }
@@ -113,8 +135,14 @@ function embeddingsResponse(answer: Json, job: PromptJob): unknown {
   return several ? vectors : (vectors[0] ?? null);
 }
 
-/** The success row of an answer. */
-export function successRow(job: PromptJob, endpoint: Endpoint, answer: unknown, model: unknown): SuccessRow {
+/** The success row of an answer; `raw` keeps the whole answer body in it. */
+export function successRow(
+  job: PromptJob,
+  endpoint: Endpoint,
+  answer: unknown,
+  model: unknown,
+  raw = false,
+): SuccessRow {
   const body = asRecord(answer);
   let parts: { response: unknown; extra: Partial<SuccessRow>; finish: string | null };
   switch (endpoint) {
@@ -125,8 +153,13 @@ export function successRow(job: PromptJob, endpoint: Endpoint, answer: unknown, 
       parts = responsesParts(body);
       break;
     case 'completions': {
-      const choice = asRecord((body['choices'] as unknown[] | undefined)?.[0]);
-      parts = { response: asString(choice['text']), extra: {}, finish: asString(choice['finish_reason']) };
+      const choices = choicesOf(body);
+      const choice = choices[0] ?? {};
+      parts = {
+        response: asString(choice['text']),
+        extra: choiceExtras(choices, (c) => asString(c['text'])),
+        finish: asString(choice['finish_reason']),
+      };
       break;
     }
     case 'embeddings':
@@ -142,6 +175,7 @@ export function successRow(job: PromptJob, endpoint: Endpoint, answer: unknown, 
     model: asString(body['model']) ?? asString(model),
     usage: body['usage'] ?? null,
     finish_reason: parts.finish,
+    ...(raw ? { raw: answer } : {}),
   };
 }
 

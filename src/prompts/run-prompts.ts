@@ -4,6 +4,7 @@
  * `error` for an answer that can never succeed (400/404/422). Transient failures are thrown, so
  * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import { KeyPool } from '../keys/key-pool.js';
@@ -15,6 +16,7 @@ import type { PipelineOptions } from '../pool/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
 import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
+import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
 import type { PromptJob } from './records.js';
@@ -83,10 +85,16 @@ class Tally {
   }
 }
 
-/** The error row of an item the pipeline recorded as failed (after the client's retries). */
-function failureRow(job: PromptJob, error: SerializedError): ErrorRow {
-  return errorRow(job, { status: error.status ?? null, code: error.code ?? null, message: error.message });
+/** The line of an item the pipeline recorded as failed (after the client's retries). */
+function failureLine(format: ResolvedPromptOptions['format']) {
+  return (job: PromptJob, error: SerializedError): ErrorRow | BatchOutputLine =>
+    format === 'batch'
+      ? batchFailure(job, error)
+      : errorRow(job, { status: error.status ?? null, code: error.code ?? null, message: error.message });
 }
+
+/** The job whose request is being sent, for the audit log's `id` (attempts run inside `send`). */
+const sending = new AsyncLocalStorage<PromptJob>();
 
 function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined): ClientOptions {
   const own = opts.client?.onAttempt;
@@ -94,11 +102,17 @@ function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined)
   return {
     ...opts.client,
     onAttempt: (info: AttemptInfo) => {
-      audit.record(info);
+      audit.record(info, sending.getStore()?.id);
       own?.(info);
     },
   };
 }
+
+/** The `x-request-id` the SDK keeps on an answer (not enumerable). */
+const requestIdOf = (answer: unknown): string | null => {
+  const id = (answer as { _request_id?: unknown } | null)?._request_id;
+  return typeof id === 'string' ? id : null;
+};
 
 /**
  * Sends every prompt record once and writes one output line per record, in input order, to
@@ -119,6 +133,7 @@ export async function runPrompts(
     endpoint: opts.endpoint,
     system: opts.system,
     hasModel: opts.model !== undefined,
+    params: opts.params,
   });
   const ownPool = !(config instanceof KeyPool);
   const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
@@ -128,23 +143,34 @@ export async function runPrompts(
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
     if (audit) logger.info(`audit log: ${audit.path}`);
 
-    const task = (chunk: PromptJob[], ctx: TaskContext): Promise<PromptRow[]> =>
+    const batch = opts.format === 'batch';
+    const task = (chunk: PromptJob[], ctx: TaskContext): Promise<Array<PromptRow | BatchOutputLine>> =>
       Promise.all(
         chunk.map(async (job) => {
           const body = requestBody(job, opts.model, opts.params);
           try {
-            const answer = await send(ctx.client, job.endpoint, body, ctx.signal);
-            const row = successRow(job, job.endpoint, answer, body['model']);
+            const answer = await sending.run(job, () => send(ctx.client, job.endpoint, body, ctx.signal));
+            if (batch) {
+              tally.answered((answer as { usage?: unknown } | null)?.usage);
+              return batchSuccess(job, answer, requestIdOf(answer));
+            }
+            const row = successRow(job, job.endpoint, answer, body['model'], opts.raw);
             tally.answered(row.usage);
             return row;
           } catch (error) {
             if (!isFinalAnswer(error)) throw transientError(error);
-            const row = errorRow(job, {
+            const answer = {
               status: error.status ?? null,
               code: error.code ?? null,
               message: pool.scrub(apiMessage(error)),
+            };
+            if (!batch) return errorRow(job, answer);
+            return batchRefused(job, {
+              ...answer,
+              status: error.status as number,
+              requestId: error.requestID ?? null,
+              error: JSON.parse(pool.scrub(JSON.stringify(error.error ?? null))),
             });
-            return row;
           }
         }),
       );
@@ -159,12 +185,15 @@ export async function runPrompts(
       handleSignals: opts.handleSignals,
       progressIntervalMs: opts.progressIntervalMs,
       logger,
-      failureOutput: failureRow,
+      failureOutput: failureLine(opts.format),
       resultOptions: {
         model: opts.model,
         system: opts.system,
         endpoint: opts.endpoint,
         params: opts.params,
+        // Older checkpoints have neither: rows without raw are the default, so they still match.
+        ...(opts.raw ? { raw: true } : {}),
+        ...(batch ? { format: 'batch' } : {}),
         ...(input.fileFingerprint ? { input: input.fileFingerprint } : {}),
       },
       client: clientOptions(opts, audit),
@@ -179,7 +208,12 @@ export async function runPrompts(
     if (input.total !== undefined) pipelineOptions.total = input.total;
 
     try {
-      const { stats } = await runPipeline<PromptJob, PromptRow>(pool, input.data, task, pipelineOptions);
+      const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(
+        pool,
+        input.data,
+        task,
+        pipelineOptions,
+      );
       return tally.summary(stats, started, opts.output);
     } catch (error) {
       const stats = (error as Partial<StoppedPromptRun> | undefined)?.stats;

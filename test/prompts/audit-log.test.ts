@@ -35,8 +35,9 @@ describe('runPrompts audit log', () => {
     expect(lines).toHaveLength(7);
     expect(lines).toHaveLength(s.sim.requests().length);
     for (const line of lines) {
-      expect(Object.keys(line).slice(0, 11)).toEqual([
+      expect(Object.keys(line).slice(0, 12)).toEqual([
         'time',
+        'id',
         'key',
         'model',
         'method',
