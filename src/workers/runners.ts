@@ -2,6 +2,7 @@
  * Lane runners: where a chunk's task runs. In-process (the function given, closures and all) or on
  * piscina worker threads (a task module), both with a client over the one main-thread KeyPool.
  */
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { MessageChannel, type TransferListItem } from 'node:worker_threads';
 import type OpenAI from 'openai';
@@ -56,6 +57,8 @@ export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: Cli
       // openai SDK never removes the abort listener it adds to a request's signal, so on the run's
       // one signal they would pile up (memory, and addEventListener scans them all: quadratic).
       const controller = new AbortController();
+      // A chunk's requests all listen on it (`Promise.all(chunk.map(… { signal }))`): no limit.
+      setMaxListeners(0, controller.signal);
       const onAbort = () => controller.abort(job.signal.reason);
       if (job.signal.aborted) onAbort();
       else job.signal.addEventListener('abort', onAbort, { once: true });

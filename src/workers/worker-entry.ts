@@ -2,6 +2,7 @@
  * The worker-thread entry piscina loads (by URL, never imported by the library's index): runs one
  * chunk of the user's task module with a client that leases keys from the main thread.
  */
+import { setMaxListeners } from 'node:events';
 import { threadId } from 'node:worker_threads';
 import { encodeResults } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
@@ -16,6 +17,8 @@ const parseLine = (line: string): unknown => JSON.parse(line);
 
 export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
   const controller = new AbortController();
+  // A chunk's requests all listen on it (`Promise.all(chunk.map(… { signal }))`): no limit.
+  setMaxListeners(0, controller.signal);
   const broker = new PortBroker(task.port, () => controller.abort());
   try {
     const fn = await loadTask(task.module);
