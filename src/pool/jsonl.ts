@@ -23,6 +23,11 @@ export interface JsonlBlock {
 
 const BLOCK_BYTES = 1 << 20;
 
+/** A UTF-8 byte order mark at the start of a file is skipped: as decoded in UTF-8, and in latin1. */
+const BOM_UTF8 = '\ufeff';
+const BOM_LATIN1 = '\u00ef\u00bb\u00bf';
+const BOM_BYTES = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Whether a line holds nothing but whitespace (cheap for the usual line starting with `{`). */
 function blank(text: string): boolean {
   const first = text.charCodeAt(0);
@@ -46,12 +51,18 @@ export async function* readJsonlBlocks(
   blockBytes = BLOCK_BYTES,
 ): AsyncGenerator<JsonlBlock> {
   const isBlank = encoding === 'utf8' ? blank : blankLatin1;
+  const bom = encoding === 'utf8' ? BOM_UTF8 : BOM_LATIN1;
   const stream = createReadStream(path, { highWaterMark: blockBytes, encoding });
   let rest = '';
   let line = 0;
+  let first = true;
   try {
     for await (const chunk of stream as AsyncIterable<string>) {
-      const text = rest + chunk;
+      let text = rest + chunk;
+      if (first && (text.length >= bom.length || !bom.startsWith(text))) {
+        if (text.startsWith(bom)) text = text.slice(bom.length);
+        first = false;
+      }
       const block: JsonlBlock = { lines: [], texts: [] };
       let start = 0;
       for (let end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
@@ -73,6 +84,7 @@ export async function* readJsonlBlocks(
   } finally {
     stream.destroy();
   }
+  if (first && rest.startsWith(bom)) rest = rest.slice(bom.length);
   const last = rest.endsWith('\r') ? rest.slice(0, -1) : rest;
   if (last.length > 0 && !isBlank(last)) yield { lines: [line + 1], texts: [last] };
 }
@@ -108,6 +120,7 @@ export async function* readJsonlByteBlocks(
   const stream = createReadStream(path, { highWaterMark: blockBytes });
   let rest: Buffer = Buffer.alloc(0);
   let line = 0;
+  let first = true;
   const cut = (buf: Buffer, start: number, end: number, block: JsonlByteBlock) => {
     line += 1;
     const stop = end > start && buf[end - 1] === RETURN ? end - 1 : end;
@@ -117,7 +130,17 @@ export async function* readJsonlByteBlocks(
     block.ends.push(stop);
   };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (let chunk of stream as AsyncIterable<Buffer>) {
+      if (first) {
+        if (rest.length + chunk.length < BOM_BYTES.length) {
+          rest = Buffer.concat([rest, chunk]);
+          continue;
+        }
+        chunk = Buffer.concat([rest, chunk]);
+        rest = Buffer.alloc(0);
+        if (chunk.subarray(0, BOM_BYTES.length).equals(BOM_BYTES)) chunk = chunk.subarray(BOM_BYTES.length);
+        first = false;
+      }
       let start = 0;
       let end = chunk.indexOf(NEWLINE);
       if (end === -1) {
@@ -148,6 +171,7 @@ export async function* readJsonlByteBlocks(
   } finally {
     stream.destroy();
   }
+  if (first && rest.subarray(0, BOM_BYTES.length).equals(BOM_BYTES)) rest = rest.subarray(BOM_BYTES.length);
   if (rest.length > 0) {
     const block: JsonlByteBlock = { buf: rest, lines: [], starts: [], ends: [] };
     cut(rest, 0, rest.length, block);
@@ -155,12 +179,21 @@ export async function* readJsonlByteBlocks(
   }
 }
 
-/** Parses one line's text; a line that is not JSON throws InputError naming file and line. */
+/** What a record looks like, for a line that is not JSON at all. */
+export const RECORD_HINT = 'a record looks like {"prompt": "..."} or {"messages": [...]}';
+
+/**
+ * Parses one line's text; a line that is not JSON throws InputError naming file and line. A line
+ * that does not even start like JSON (plain text) is told what a record looks like.
+ */
 export function parseJsonlLine(path: string, line: number, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
     const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+    if (!/^\s*[[{"]/.test(text)) {
+      throw new InputError(`${path}:${line}: not JSON; ${RECORD_HINT}: ${shown}`);
+    }
     throw new InputError(`${path}:${line}: not valid JSON: ${shown}`);
   }
 }

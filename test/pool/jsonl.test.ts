@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readJsonlBlocks, readJsonlByteBlocks } from '../../src/pool/jsonl.js';
+import { countJsonl, readJsonl, readJsonlBlocks, readJsonlByteBlocks } from '../../src/pool/jsonl.js';
 import { useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
@@ -48,5 +48,47 @@ describe('reading .jsonl as bytes for worker threads', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('a UTF-8 byte order mark and lines that are not JSON', () => {
+  it('skips a BOM at the start of the file in every reader, for any block size', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'bom.jsonl');
+    await writeFile(path, '\ufeff{"prompt":"é one"}\n{"prompt":"two"}\n');
+    const expected: Array<[number, string]> = [
+      [1, '{"prompt":"é one"}'],
+      [2, '{"prompt":"two"}'],
+    ];
+    for (const blockBytes of [1, 2, 3, 4, 7, 1 << 20]) {
+      expect(await textLines(path, blockBytes)).toEqual(expected);
+      expect(await byteLines(path, blockBytes)).toEqual(expected);
+    }
+    expect(await countJsonl(path)).toBe(2);
+    const values = [];
+    for await (const { value } of readJsonl(path)) values.push(value);
+    expect(values).toEqual([{ prompt: 'é one' }, { prompt: 'two' }]);
+  });
+
+  it('keeps a BOM anywhere but the start (it is then not JSON)', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'late-bom.jsonl');
+    await writeFile(path, '{"prompt":"one"}\n\ufeff{"prompt":"two"}\n');
+    await expect(countJsonl(path)).rejects.toThrow(`${path}:2: not valid JSON`);
+  });
+
+  it('tells a plain-text line what a record looks like, naming file and line', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'text.jsonl');
+    await writeFile(path, '{"prompt":"one"}\n\nWhat is the capital of France?\n');
+    const expected = `${path}:3: not JSON; a record looks like {"prompt": "..."} or {"messages": [...]}: What is the capital of France?`;
+    await expect(countJsonl(path)).rejects.toThrow(expected);
+    await expect(
+      (async () => {
+        for await (const _ of readJsonl(path)) {
+          // read through
+        }
+      })(),
+    ).rejects.toThrow(expected);
   });
 });
