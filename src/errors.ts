@@ -20,6 +20,10 @@ export type KeybatchErrorCode =
   | 'OUTPUT_REFUSED'
   /** Appending to a checkpoint (lane file, manifest) failed, e.g. ENOSPC; rolled back, resumable. */
   | 'CHECKPOINT_WRITE'
+  /** The next request would pass the run's budget (`budgetUsd` / `--budget`); resumable. */
+  | 'BUDGET_REACHED'
+  /** `limit` / `--limit` items were run and more are pending; resumable. */
+  | 'LIMIT_REACHED'
   | 'ABORTED';
 
 export class KeybatchError extends Error {
@@ -114,6 +118,8 @@ const CODES = new Set<string>([
   'TASK_FAILED',
   'TASK_INVALID',
   'ABORTED',
+  'BUDGET_REACHED',
+  'LIMIT_REACHED',
 ]);
 
 function rebuildKeybatchError(code: KeybatchErrorCode, message: string): KeybatchError {

@@ -30,6 +30,8 @@ const EXIT_BY_CODE: Readonly<Record<KeybatchErrorCode, number>> = Object.freeze(
   CHECKPOINT_WRITE: EXIT.usage,
   NO_USABLE_KEY: EXIT.stopped,
   ABORTED: EXIT.stopped,
+  BUDGET_REACHED: EXIT.stopped,
+  LIMIT_REACHED: EXIT.stopped,
   TASK_FAILED: EXIT.failed,
 });
 

@@ -34,6 +34,8 @@ export interface PoolConfig {
   keyIndex: number;
   keys: readonly KeyConfig[];
   notify?: NotifySettings;
+  /** config.json `prices`: USD per 1M tokens by model, over the bundled table. */
+  prices?: Readonly<Record<string, { input: number; output: number; cached_input?: number | undefined }>>;
 }
 
 export interface ParsedConfig {
@@ -56,6 +58,8 @@ export interface ConfigFile {
     models?: string[];
   }>;
   notify?: { lark?: string; slack?: string; webhook?: string; base_wait_time?: number };
+  /** USD per 1M tokens by model name. */
+  prices?: Record<string, { input: number; output: number; cached_input?: number }>;
 }
 
 const text = z.string().trim().min(1, 'must be a non-empty string');
@@ -80,6 +84,14 @@ const notifySchema = z.looseObject({
   base_wait_time: positive.optional(),
 });
 
+const usdPerMillion = z
+  .number({ error: 'must be a number (USD per 1M tokens)' })
+  .min(0, 'must be a number >= 0');
+const priceSchema = z.strictObject(
+  { input: usdPerMillion, output: usdPerMillion, cached_input: usdPerMillion.optional() },
+  { error: 'must be { "input": USD per 1M, "output": USD per 1M, "cached_input"?: USD per 1M }' },
+);
+
 const configSchema = z.looseObject({
   key_index: z
     .number({ error: 'must be a whole number >= 0' })
@@ -90,10 +102,11 @@ const configSchema = z.looseObject({
     .array(keySchema, { error: 'must be an array of keys ({ "api_key": "sk-…" })' })
     .min(1, 'must hold at least one key'),
   notify: notifySchema.optional(),
+  prices: z.record(text, priceSchema, { error: 'must be an object of model names' }).optional(),
 });
 
 const KNOWN = {
-  top: new Set(['key_index', 'key_list', 'notify']),
+  top: new Set(['key_index', 'key_list', 'notify', 'prices']),
   key: new Set(['api_key', 'organization', 'base_url', 'name', 'group', 'rpm', 'tpm', 'models']),
   notify: new Set(['lark', 'slack', 'webhook', 'base_wait_time']),
 };
@@ -261,6 +274,7 @@ export function parseConfig(input: string | unknown, source = 'config'): ParsedC
     if (data.notify.base_wait_time !== undefined) notify.baseWaitTime = data.notify.base_wait_time;
     config.notify = Object.freeze(notify);
   }
+  if (data.prices) config.prices = Object.freeze({ ...data.prices });
   return { config: Object.freeze(config), warnings };
 }
 

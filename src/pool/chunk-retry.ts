@@ -7,7 +7,12 @@ import { APIError } from 'openai';
 import { type KeybatchErrorCode, keybatchErrorOf } from '../errors.js';
 
 /** Codes that stop the whole run instead of failing a chunk. */
-const STOP_CODES = new Set<KeybatchErrorCode>(['NO_USABLE_KEY', 'MODEL_UNAVAILABLE', 'ABORTED']);
+const STOP_CODES = new Set<KeybatchErrorCode>([
+  'NO_USABLE_KEY',
+  'MODEL_UNAVAILABLE',
+  'ABORTED',
+  'BUDGET_REACHED',
+]);
 /** Codes that fail the whole run at once: the checkpoint cannot be written. */
 const FATAL_CODES = new Set<KeybatchErrorCode>(['CHECKPOINT_WRITE', 'RUN_LOCKED', 'OUTPUT_REFUSED']);
 /** Codes a retry cannot change. */

@@ -68,6 +68,14 @@ export interface PipelineOptions<A = unknown, T = unknown> {
    * ETA and `keybatch status`). Arrays and files are counted without it.
    */
   total?: number;
+  /**
+   * Run only the first `limit` pending items (whole chunks: a chunk that starts below the limit
+   * runs whole). Not part of the checkpoint's identity, so a rerun without it continues the same
+   * run. When items are still pending after them, the run stops with `LIMIT_REACHED` (resumable,
+   * `.stats` set) and the output is not merged yet; when none are, the run completes as usual.
+   * @default none (all)
+   */
+  limit?: number;
   /** Values that change results (e.g. the model); a checkpoint made with others is refused. @default {} */
   resultOptions?: Record<string, unknown>;
   /**
@@ -131,6 +139,7 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
   integer('chunkRetryDelayMs', resolved.chunkRetryDelayMs, 0);
   if (resolved.total !== undefined) integer('total', resolved.total, 0);
+  if (resolved.limit !== undefined) integer('limit', resolved.limit, 1);
   if (resolved.overwrite !== undefined && typeof resolved.overwrite !== 'boolean') {
     throw new InputError(`Expected \`overwrite\` to be a boolean, got ${describe(resolved.overwrite)}`);
   }

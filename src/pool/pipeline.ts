@@ -102,6 +102,8 @@ class Run<T, R, A> {
   private readonly meter = new ProgressMeter();
   private readonly plan: PlanStats = { seen: 0, skipped: 0, exhausted: false };
   private inFlight = 0;
+  /** Items handed to lanes (for `limit`). */
+  private dispatched = 0;
   private total: number | undefined;
   private stopError: KeybatchError | undefined;
   private fatal: { error: unknown } | undefined;
@@ -234,6 +236,12 @@ class Run<T, R, A> {
         return;
       }
       if (next.done) return;
+      if (this.opts.limit !== undefined && this.dispatched >= this.opts.limit) {
+        // An item past the limit is pending: stop (resumable); it has no record, so a rerun runs it.
+        this.stopError ??= new KeybatchError('LIMIT_REACHED', `stopped: --limit ${this.opts.limit} reached`);
+        return;
+      }
+      this.dispatched += next.value.indices.length;
       await this.runChunk(lane, next.value, runner);
     }
   }

@@ -107,6 +107,21 @@ export interface PromptOptions {
    * @default none
    */
   logDir?: string;
+  /**
+   * Run only the first `limit` pending records (a sample). Not part of the checkpoint's identity:
+   * a rerun without it continues the same run. With records still pending the run stops with
+   * `LIMIT_REACHED` (resumable); the output is merged only once every record has a line.
+   * @default none (all)
+   */
+  limit?: number;
+  /**
+   * Stop before spending more than this, in USD: each request reserves its estimated cost (prompt
+   * tokens, output at its `max_tokens` or 256) and settles to its actual cost; when the next one
+   * would pass the cap the run stops with `BUDGET_REACHED` (resumable). What the checkpoint already
+   * spent counts. A model with no price is refused (`INPUT_INVALID`).
+   * @default none
+   */
+  budgetUsd?: number;
 }
 
 export const PROMPT_DEFAULTS = Object.freeze({
@@ -156,6 +171,8 @@ const KNOWN = new Set<string>([
   'pool',
   'client',
   'logDir',
+  'limit',
+  'budgetUsd',
 ]);
 
 /** Common request parameters without `_`, for the hint on an unknown option. */
@@ -248,6 +265,7 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   optionalString('model', resolved.model, true);
   optionalString('system', resolved.system, false);
   optionalString('logDir', resolved.logDir, true);
+  if (resolved.limit !== undefined) integer('limit', resolved.limit, 1);
   if (!ENDPOINTS.includes(resolved.endpoint)) {
     fail('endpoint', `one of ${ENDPOINTS.map((e) => `'${e}'`).join(', ')}`, resolved.endpoint);
   }

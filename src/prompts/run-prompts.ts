@@ -14,6 +14,8 @@ import { consoleLogger } from '../logger.js';
 import type { PipelineInput } from '../pool/input.js';
 import type { PipelineOptions } from '../pool/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
+import type { CostSummary } from '../tokens/cost.js';
+import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
 import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
@@ -50,6 +52,10 @@ export interface RunSummary {
   output: string;
   /** The run directory (`<output>.keybatch`). */
   checkpoint: string;
+  /** USD of this run's answers, from their `usage` and the models' prices (`usd: null`: a model has no price). */
+  cost: CostSummary;
+  /** With `budgetUsd`: the cap, what the checkpoint has spent over all runs, and what is left. */
+  budget?: { capUsd: number; spentUsd: number; leftUsd: number };
 }
 
 /** Set on the error runPrompts rejects with when a run stops before the end (resumable). */
@@ -61,6 +67,8 @@ export interface StoppedPromptRun {
 /** What the task counts as rows complete (this run only). */
 class Tally {
   readonly tokens: TokenCounts = { prompt: 0, completion: 0, total: 0 };
+
+  constructor(readonly spend: RunSpend) {}
 
   answered(usage: unknown): void {
     const counts = usageTokens(usage);
@@ -81,6 +89,8 @@ class Tally {
       keys: stats.keys,
       output,
       checkpoint: stats.checkpoint ?? `${output}.keybatch`,
+      cost: this.spend.cost,
+      ...(this.spend.budget ? { budget: this.spend.budget } : {}),
     };
   }
 }
@@ -137,7 +147,17 @@ export async function runPrompts(
   });
   const ownPool = !(config instanceof KeyPool);
   const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
-  const tally = new Tally();
+  // config.json `prices`: of the object given, else of the file the pool was read from.
+  const spend = await openRunSpend(
+    typeof config === 'object' && !(config instanceof KeyPool) ? config : pool,
+    {
+      budgetUsd: opts.budgetUsd,
+      model: opts.model ?? opts.params['model'],
+      checkpoint: `${opts.output}.keybatch`,
+      resume: opts.resume,
+    },
+  );
+  const tally = new Tally(spend);
   let audit: AuditLog | undefined;
   try {
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
@@ -148,8 +168,11 @@ export async function runPrompts(
       Promise.all(
         chunk.map(async (job) => {
           const body = requestBody(job, opts.model, opts.params);
+          const ticket = spend.reserve(job.endpoint, body);
           try {
             const answer = await sending.run(job, () => send(ctx.client, job.endpoint, body, ctx.signal));
+            const billed = answer as { model?: unknown; usage?: unknown } | null;
+            spend.answered(ticket, billed?.model ?? body['model'], billed?.usage);
             if (batch) {
               tally.answered((answer as { usage?: unknown } | null)?.usage);
               return batchSuccess(job, answer, requestIdOf(answer));
@@ -158,6 +181,7 @@ export async function runPrompts(
             tally.answered(row.usage);
             return row;
           } catch (error) {
+            spend.failed(ticket);
             if (!isFinalAnswer(error)) throw transientError(error);
             const answer = {
               status: error.status ?? null,
@@ -206,6 +230,7 @@ export async function runPrompts(
     const { onProgress } = opts;
     if (onProgress) pipelineOptions.onProgress = onProgress;
     if (input.total !== undefined) pipelineOptions.total = input.total;
+    if (opts.limit !== undefined) pipelineOptions.limit = opts.limit;
 
     try {
       const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(

@@ -113,10 +113,15 @@ export class CostTally {
     return cost;
   }
 
-  /** Adds an output row (`{ model, usage }`); other values are ignored. */
+  /**
+   * Adds an output row: `{ model, usage }`, or a Batch API output line (`response.body.model`,
+   * `response.body.usage`); anything else costs nothing.
+   */
   addRow(row: unknown): number | undefined {
     const r = asRecord(row);
-    return this.add(r.model, r.usage);
+    if (r.usage !== undefined) return this.add(r.model, r.usage);
+    const body = asRecord(asRecord(r.response).body);
+    return this.add(body.model, body.usage);
   }
 
   get summary(): CostSummary {

@@ -20,7 +20,7 @@ export interface ModelPrice {
 
 /** config.json `prices`: `{ "<model>": { "input": 2.5, "output": 10, "cached_input"?: 1.25 } }`. */
 export type PriceOverrides = Readonly<
-  Record<string, { input: number; output: number; cached_input?: number }>
+  Record<string, { input: number; output: number; cached_input?: number | undefined }>
 >;
 
 /** A found price and where it came from. */
@@ -135,7 +135,11 @@ export function priceTable(
   const own = new Map(Object.entries(overrides));
   const find = (name: string): PriceMatch | undefined => {
     const mine = own.get(name);
-    if (mine) return { price: { ...mine }, model: name, source: 'config' };
+    if (mine) {
+      const price: ModelPrice = { input: mine.input, output: mine.output };
+      if (mine.cached_input !== undefined) price.cached_input = mine.cached_input;
+      return { price, model: name, source: 'config' };
+    }
     const theirs = bundledTable.get(name);
     return theirs ? { price: theirs, model: name, source: 'genai-prices' } : undefined;
   };
