@@ -5,6 +5,8 @@
  * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { batchBackend, batchStopSignal } from '../batch/backend.js';
+import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import { KeyPool } from '../keys/key-pool.js';
@@ -159,6 +161,7 @@ export async function runPrompts(
   );
   const tally = new Tally(spend);
   let audit: AuditLog | undefined;
+  let stopBatches: (() => void) | undefined;
   try {
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
     if (audit) logger.info(`audit log: ${audit.path}`);
@@ -199,11 +202,34 @@ export async function runPrompts(
         }),
       );
 
+    // backend 'batch': the same rows through the Batch API, a chunk per shard (src/batch).
+    const batchStop =
+      opts.backend === 'batch' ? batchStopSignal(opts.stopSignal, opts.handleSignals) : undefined;
+    stopBatches = batchStop?.detach;
+    const batchRun = batchStop
+      ? batchBackend({
+          pool,
+          logger,
+          client: clientOptions(opts, audit),
+          runDir: `${opts.output}.keybatch`,
+          model: opts.model,
+          params: opts.params,
+          raw: opts.raw,
+          format: opts.format,
+          pollIntervalMs: opts.pollIntervalMs ?? 30_000,
+          shardMaxRequests: opts.shardMaxRequests ?? MAX_SHARD_REQUESTS,
+          shardMaxBytes: opts.shardMaxBytes ?? MAX_SHARD_BYTES,
+          cancel: opts.cancel === true,
+          fresh: !opts.resume,
+          stop: batchStop.signal,
+          onAnswer: (_job, _body, answer) => tally.answered((answer as { usage?: unknown } | null)?.usage),
+        })
+      : undefined;
     const pipelineOptions: PipelineOptions<unknown, PromptJob> = {
       output: opts.output,
-      workers: opts.workers,
+      workers: batchRun ? 1 : opts.workers,
       concurrency: opts.concurrency,
-      chunkSize: 1,
+      chunkSize: batchRun ? (opts.shardMaxRequests ?? MAX_SHARD_REQUESTS) : 1,
       chunkRetries: 0,
       resume: opts.resume,
       handleSignals: opts.handleSignals,
@@ -236,7 +262,7 @@ export async function runPrompts(
       const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(
         pool,
         input.data,
-        task,
+        batchRun ? batchRun.task : task,
         pipelineOptions,
       );
       return tally.summary(stats, started, opts.output);
@@ -248,6 +274,7 @@ export async function runPrompts(
       throw error;
     }
   } finally {
+    stopBatches?.();
     await audit
       ?.close()
       .catch((error: Error) => logger.warn(`audit log ${audit?.path}: ${pool.scrub(error.message)}`));

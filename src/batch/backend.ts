@@ -1,0 +1,269 @@
+/**
+ * The Batch API backend of runPrompts: a task on runPipeline whose chunk (up to
+ * `shardMaxRequests` items) is sent as one or more batches, and which returns the same rows as the
+ * online task, in the chunk's order, so the pipeline records them in a lane file as usual.
+ * Lines that expired or failed transiently are sent again in a new shard (at most `maxAttempts`
+ * submissions per line); 4xx lines become error rows as online; the last failure of a line that
+ * never succeeded becomes its error row.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type OpenAI from 'openai';
+import { AbortError } from '../errors.js';
+import type { ClientOptions } from '../keys/client.js';
+import type { KeyPool } from '../keys/key-pool.js';
+import type { Logger } from '../logger.js';
+import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
+import type { OutputFormat } from '../prompts/options.js';
+import type { PromptJob } from '../prompts/records.js';
+import { requestBody } from '../prompts/requests.js';
+import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
+import type { TaskContext } from '../workers/types.js';
+import { affinityClient, affinityOf } from './affinity.js';
+import { RunningBatches, runShard, type ShardEnv } from './shard-run.js';
+import { type LineOutcome, planShards, type ShardItem } from './shards.js';
+import {
+  BATCHES_FILE,
+  type BatchState,
+  fromRanges,
+  type ShardRecord,
+  BatchState as State,
+  toRanges,
+} from './state.js';
+
+export interface BatchBackendOptions {
+  pool: KeyPool;
+  logger: Logger;
+  client: ClientOptions;
+  /** The run directory (`<output>.keybatch`). */
+  runDir: string;
+  model: string | undefined;
+  params: Readonly<Record<string, unknown>>;
+  raw: boolean;
+  format: OutputFormat;
+  pollIntervalMs: number;
+  shardMaxRequests: number;
+  shardMaxBytes: number;
+  /** Submissions of one line at most (the first and re-submissions). @default 3 */
+  maxAttempts?: number;
+  cancel: boolean;
+  /** Start over: the recorded batches are forgotten. */
+  fresh: boolean;
+  /** The first stop: polling stops, batches stay on the API. */
+  stop: AbortSignal;
+  /** Called for every answered line (tokens, cost). */
+  onAnswer?: (job: PromptJob, body: Record<string, unknown>, answer: unknown) => void;
+}
+
+export interface BatchProgress {
+  /** Batches created or resumed in this run. */
+  batches: number;
+  completed: number;
+  failed: number;
+  waitedMs: number;
+}
+
+type Row = PromptRow | BatchOutputLine;
+
+export interface BatchBackend {
+  task: (chunk: PromptJob[], ctx: TaskContext) => Promise<Row[]>;
+  progress(): BatchProgress;
+}
+
+export function batchBackend(opts: BatchBackendOptions): BatchBackend {
+  const maxAttempts = opts.maxAttempts ?? 3;
+  let opened: Promise<BatchState> | undefined;
+  let current: BatchState | undefined;
+  const state = (): Promise<BatchState> => {
+    opened ??= (async () => {
+      if (opts.fresh) await rm(join(opts.runDir, BATCHES_FILE), { force: true });
+      current = await State.open(opts.runDir);
+      return current;
+    })();
+    return opened;
+  };
+  const waited = { ms: 0 };
+  const running = new RunningBatches();
+  const clients = new Map<string, OpenAI>();
+  const scrub = (text: string) => opts.pool.scrub(text);
+
+  const clientFor = (shard: ShardRecord): OpenAI => {
+    const affinity = shard.affinity ?? {};
+    const key = JSON.stringify(affinity);
+    let client = clients.get(key);
+    if (!client) {
+      client = affinityClient(opts.pool, affinity, opts.logger, opts.client);
+      clients.set(key, client);
+    }
+    return client;
+  };
+
+  const answerRow = (job: PromptJob, body: Record<string, unknown>, outcome: LineOutcome): Row => {
+    if (outcome.kind === 'answer') {
+      opts.onAnswer?.(job, body, outcome.body);
+      return opts.format === 'batch'
+        ? batchSuccess(job, outcome.body, outcome.requestId)
+        : successRow(job, job.endpoint, outcome.body, body['model'], opts.raw);
+    }
+    const message = scrub(outcome.message);
+    if (outcome.kind === 'final') {
+      if (opts.format !== 'batch')
+        return errorRow(job, { status: outcome.status, code: outcome.code, message });
+      return batchRefused(job, {
+        status: outcome.status,
+        requestId: outcome.requestId,
+        error: JSON.parse(scrub(JSON.stringify(outcome.error ?? null))),
+        code: outcome.code,
+        message,
+      });
+    }
+    // Still not answered after the last attempt: an error row with the last failure.
+    if (opts.format !== 'batch')
+      return errorRow(job, { status: outcome.status, code: outcome.code, message });
+    return batchRefused(job, {
+      status: outcome.status ?? 500,
+      requestId: null,
+      error: { code: outcome.code, message },
+      code: outcome.code ?? String(outcome.status ?? 'error'),
+      message,
+    });
+  };
+
+  /** A new shard's organization: the key the pool would lend now (so shards spread as the pool rotates). */
+  const assignAffinity = async (shard: ShardRecord, ctx: TaskContext, model: unknown): Promise<void> => {
+    if (shard.affinity) return;
+    const lease = await opts.pool.acquire(
+      { ...(typeof model === 'string' ? { model } : {}), tokens: 0, workerId: ctx.workerId },
+      ctx.signal,
+    );
+    opts.pool.release(lease, { outcome: 'cancelled' });
+    shard.affinity = affinityOf(lease);
+  };
+
+  const task = async (chunk: PromptJob[], ctx: TaskContext): Promise<Row[]> => {
+    const st = await state();
+    const group = await st.group(chunk.map((job) => job.index));
+    const groupNo = st.groups.indexOf(group);
+    const jobs = new Map(chunk.map((job) => [job.index, job]));
+    const bodies = new Map(chunk.map((job) => [job.index, requestBody(job, opts.model, opts.params)]));
+    const outcomes = new Map<number, LineOutcome>();
+    const env: ShardEnv = {
+      state: st,
+      logger: opts.logger,
+      pollIntervalMs: opts.pollIntervalMs,
+      stop: opts.stop,
+      cancel: opts.cancel,
+      running,
+      waited,
+      scrub,
+    };
+    let pending = chunk.map((job) => job.index);
+    for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+      let shards = group.shards.filter((s) => s.attempt === attempt);
+      if (shards.length === 0) {
+        if (opts.cancel)
+          throw new AbortError('--cancel: nothing more is submitted; rerun without --cancel to go on');
+        const items: ShardItem[] = pending.map((index) => ({
+          index,
+          endpoint: (jobs.get(index) as PromptJob).endpoint,
+          body: bodies.get(index) as Record<string, unknown>,
+        }));
+        const planned = planShards(items, opts.shardMaxRequests, opts.shardMaxBytes);
+        shards = planned.map((p, n) => ({
+          id: `${groupNo}-${attempt}-${n}`,
+          attempt,
+          endpoint: p.endpoint,
+          indices: toRanges(p.indices),
+        }));
+        for (const shard of shards)
+          await assignAffinity(shard, ctx, bodies.get(fromRanges(shard.indices)[0] as number)?.['model']);
+        group.shards.push(...shards);
+        await st.save();
+      }
+      const results = await Promise.all(
+        shards.map((shard) =>
+          runShard(clientFor(shard), env, shard, () => {
+            const items = fromRanges(shard.indices).map((index) => ({
+              index,
+              endpoint: (jobs.get(index) as PromptJob).endpoint,
+              body: bodies.get(index) as Record<string, unknown>,
+            }));
+            const [planned] = planShards(items, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+            return Buffer.from((planned?.lines ?? []).join(''));
+          }),
+        ),
+      );
+      const next: number[] = [];
+      for (const [k, shard] of shards.entries()) {
+        const result = results[k] as Map<number, LineOutcome>;
+        for (const index of fromRanges(shard.indices)) {
+          const outcome = result.get(index) ?? {
+            kind: 'retry' as const,
+            status: null,
+            code: shard.state === 'expired' ? 'batch_expired' : (shard.state ?? null),
+            message: shard.error ?? `batch ${shard.batchId} (${shard.state}) gave no answer for this request`,
+          };
+          outcomes.set(index, outcome);
+          if (outcome.kind === 'retry') next.push(index);
+        }
+      }
+      pending = next.sort((a, b) => a - b);
+      if (pending.length > 0 && attempt < maxAttempts) {
+        opts.logger.info(
+          `${pending.length} request(s) of chunk ${groupNo} not answered; submitting them again (attempt ${attempt + 1} of ${maxAttempts})`,
+        );
+      }
+    }
+    return chunk.map((job) =>
+      answerRow(
+        job,
+        bodies.get(job.index) as Record<string, unknown>,
+        outcomes.get(job.index) ?? {
+          kind: 'retry',
+          status: null,
+          code: 'not_submitted',
+          message: 'not submitted',
+        },
+      ),
+    );
+  };
+
+  return {
+    task,
+    progress(): BatchProgress {
+      const out: BatchProgress = { batches: 0, completed: 0, failed: 0, waitedMs: waited.ms };
+      for (const group of current?.groups ?? []) {
+        for (const shard of group.shards) {
+          if (!shard.batchId) continue;
+          out.batches++;
+          out.completed += shard.counts?.completed ?? 0;
+          out.failed += shard.counts?.failed ?? 0;
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * The first stop of a batch run: `stopSignal`, and with `handleSignals` the first SIGINT, SIGTERM
+ * or SIGHUP (the pipeline handles them too; this only tells the polls to stop waiting).
+ */
+export function batchStopSignal(
+  stopSignal: AbortSignal | undefined,
+  handleSignals: boolean,
+): { signal: AbortSignal; detach: () => void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  stopSignal?.addEventListener('abort', stop, { once: true });
+  if (stopSignal?.aborted) stop();
+  const signals = handleSignals ? (['SIGINT', 'SIGTERM', 'SIGHUP'] as const) : [];
+  for (const name of signals) process.on(name, stop);
+  return {
+    signal: controller.signal,
+    detach: () => {
+      stopSignal?.removeEventListener('abort', stop);
+      for (const name of signals) process.off(name, stop);
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * One shard's life on the Batch API: upload its input file, create its batch, poll it (capped
+ * backoff) to a final state, download its output and error files. Every step is recorded in
+ * `batches.json` before it is taken further, and a recorded step is never taken again: a rerun
+ * polls the recorded batch. A batch that failed with `token_limit_exceeded` is created again from
+ * the same file once running batches have finished (or a poll interval passed).
+ */
+import { EventEmitter } from 'node:events';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
+import { AbortError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { ENDPOINT_URLS, indexOfCustomId, type LineOutcome, lineOutcome, pollDelay } from './shards.js';
+import { type BatchState, fromRanges, isTerminal, type ShardRecord } from './state.js';
+
+/** Batches failing with `token_limit_exceeded` this many times in a row end the shard's lines as failed. */
+export const TOKEN_LIMIT_RETRIES = 20;
+
+export interface ShardEnv {
+  state: BatchState;
+  logger: Logger;
+  pollIntervalMs: number;
+  /** The first stop (Ctrl-C, stopSignal): polling stops, batches stay (or are cancelled with `cancel`). */
+  stop: AbortSignal;
+  cancel: boolean;
+  /** Counts batches running in this process; emits 'change'. */
+  running: RunningBatches;
+  /** Time spent waiting on batches (ms), across shards. */
+  waited: { ms: number };
+  scrub: (text: string) => string;
+}
+
+export class RunningBatches extends EventEmitter {
+  count = 0;
+  add(delta: number): void {
+    this.count += delta;
+    this.emit('change');
+  }
+}
+
+/** What a finished shard says about its lines, by input position; missing ones were never answered. */
+export type ShardResult = Map<number, LineOutcome>;
+
+const stopped = (): AbortError =>
+  new AbortError(
+    'stopped: the batches keep running on the API; rerun the same command to resume polling them (add --cancel to cancel them)',
+  );
+
+/** Waits `ms`, or until `signal` aborts or `emitter` emits 'change' (when given). */
+function wait(ms: number, signal: AbortSignal, emitter?: EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      emitter?.off('change', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    emitter?.once('change', done);
+  });
+}
+
+async function record(env: ShardEnv, shard: ShardRecord, change: Partial<ShardRecord>): Promise<void> {
+  Object.assign(shard, change, { updatedAt: new Date().toISOString() });
+  await env.state.save();
+}
+
+/** Finds a batch of `fileId` that a killed run created but did not record (so it is not paid twice). */
+async function findBatchOf(client: OpenAI, fileId: string): Promise<OpenAI.Batches.Batch | undefined> {
+  let pages = 0;
+  for await (const batch of client.batches.list({ limit: 100 })) {
+    if (batch.input_file_id === fileId) return batch;
+    if (++pages > 1000) break;
+  }
+  return undefined;
+}
+
+async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
+  const batch = await client.batches.create({
+    input_file_id: shard.fileId as string,
+    endpoint: ENDPOINT_URLS[shard.endpoint as keyof typeof ENDPOINT_URLS] as '/v1/chat/completions',
+    completion_window: '24h',
+    metadata: { keybatch_shard: shard.id },
+  });
+  await record(env, shard, { batchId: batch.id, state: batch.status });
+  env.logger.info(
+    `batch ${batch.id} created for shard ${shard.id} (${fromRanges(shard.indices).length} requests)`,
+  );
+}
+
+function describeErrors(batch: OpenAI.Batches.Batch): string {
+  const data = batch.errors?.data ?? [];
+  return data
+    .map((e) => `${e.line ? `line ${e.line}: ` : ''}${e.code ?? 'error'}: ${e.message ?? ''}`)
+    .join('; ');
+}
+
+/** Polls the shard's batch until it is over (completed, failed, expired, cancelled). */
+async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<OpenAI.Batches.Batch> {
+  let unchanged = 0;
+  let cancelAsked = false;
+  env.running.add(1);
+  try {
+    for (;;) {
+      const batch = await client.batches.retrieve(shard.batchId as string);
+      const counts = batch.request_counts ?? { total: 0, completed: 0, failed: 0 };
+      const moved =
+        batch.status !== shard.state ||
+        counts.completed !== shard.counts?.completed ||
+        counts.failed !== shard.counts?.failed;
+      if (moved) {
+        unchanged = 0;
+        await record(env, shard, {
+          state: batch.status,
+          counts: { total: counts.total, completed: counts.completed, failed: counts.failed },
+          outputFileId: batch.output_file_id ?? null,
+          errorFileId: batch.error_file_id ?? null,
+        });
+        env.logger.info(
+          `batch ${batch.id} (shard ${shard.id}): ${batch.status}, ${counts.completed}/${counts.total} completed, ${counts.failed} failed`,
+        );
+      } else unchanged++;
+      if (isTerminal(batch.status)) return batch;
+      if (env.stop.aborted || env.cancel) {
+        if (!env.cancel) throw stopped();
+        if (!cancelAsked) {
+          cancelAsked = true;
+          const cancelled = await client.batches.cancel(batch.id);
+          await record(env, shard, { state: cancelled.status });
+          env.logger.info(`batch ${batch.id} (shard ${shard.id}): cancel asked (${cancelled.status})`);
+        }
+      }
+      const delay =
+        env.stop.aborted || env.cancel
+          ? Math.min(env.pollIntervalMs, 1000)
+          : pollDelay(env.pollIntervalMs, unchanged);
+      const started = Date.now();
+      await wait(delay, env.stop);
+      env.waited.ms += Date.now() - started;
+    }
+  } finally {
+    env.running.add(-1);
+  }
+}
+
+async function download(client: OpenAI, id: string | null | undefined, into: ShardResult): Promise<void> {
+  if (!id) return;
+  const text = await (await client.files.content(id)).text();
+  for (const source of text.split('\n')) {
+    if (source.trim() === '') continue;
+    const line = JSON.parse(source) as Record<string, unknown>;
+    const index = indexOfCustomId(line['custom_id']);
+    if (index !== undefined) into.set(index, lineOutcome(line));
+  }
+}
+
+/**
+ * Runs the shard to its end and reads its results. `input` builds the file's bytes (only if it
+ * must be uploaded). Throws AbortError when stopped (batches left running, or cancelled).
+ */
+export async function runShard(
+  client: OpenAI,
+  env: ShardEnv,
+  shard: ShardRecord,
+  input: () => Buffer,
+): Promise<ShardResult> {
+  const result: ShardResult = new Map();
+  if (env.cancel && !shard.batchId) throw stopped();
+  if (!shard.fileId) {
+    if (env.stop.aborted) throw stopped();
+    const file = await client.files.create({
+      file: await toFile(input(), `keybatch-${shard.id}.jsonl`),
+      purpose: 'batch',
+    });
+    await record(env, shard, { fileId: file.id });
+  }
+  if (!shard.batchId) {
+    const found = await findBatchOf(client, shard.fileId as string);
+    if (found) await record(env, shard, { batchId: found.id, state: found.status });
+    else {
+      if (env.stop.aborted) throw stopped();
+      await createBatch(client, env, shard);
+    }
+  }
+  for (;;) {
+    const batch = await pollToEnd(client, env, shard);
+    if (batch.status === 'cancelled' && env.cancel)
+      throw new AbortError(
+        `batch ${batch.id} cancelled; rerun without --cancel to submit its unanswered requests again`,
+      );
+    if (batch.status !== 'failed') break;
+    const errors = batch.errors?.data ?? [];
+    if (errors.some((e) => e.code === 'token_limit_exceeded')) {
+      const retries = (shard.tokenLimitRetries ?? 0) + 1;
+      if (retries > TOKEN_LIMIT_RETRIES) {
+        await record(env, shard, { error: env.scrub(describeErrors(batch)) });
+        return result;
+      }
+      env.logger.info(
+        `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded; waiting for running batches, then submitting it again`,
+      );
+      const started = Date.now();
+      if (env.running.count > 0) await wait(2 ** 31 - 1, env.stop, env.running);
+      else await wait(env.pollIntervalMs, env.stop);
+      env.waited.ms += Date.now() - started;
+      if (env.stop.aborted) throw stopped();
+      await record(env, shard, { tokenLimitRetries: retries });
+      await createBatch(client, env, shard);
+      continue;
+    }
+    // Refused at validation: the lines it names fail for good, the others are sent again.
+    const indices = fromRanges(shard.indices);
+    for (const e of errors) {
+      const index = typeof e.line === 'number' ? indices[e.line - 1] : undefined;
+      if (index === undefined) continue;
+      const message = `input record ${index + 1} (line ${e.line} of batch ${batch.id}'s file): ${e.message ?? e.code}`;
+      result.set(index, {
+        kind: 'final',
+        status: 400,
+        code: e.code ?? null,
+        message,
+        error: e,
+        requestId: null,
+      });
+    }
+    await record(env, shard, { error: env.scrub(describeErrors(batch)), downloaded: true });
+    return result;
+  }
+  await download(client, shard.outputFileId, result);
+  await download(client, shard.errorFileId, result);
+  if (!shard.downloaded) await record(env, shard, { downloaded: true });
+  return result;
+}

@@ -1,0 +1,163 @@
+/**
+ * `batches.json` in the run directory: every shard of a Batch API run, with what exists of it on
+ * the API (input file id, batch id, state, counts, output and error file ids). It is written to a
+ * temporary name and renamed into place before and after every step, so a killed run resumes the
+ * same batches and never uploads or creates again what is recorded. It holds no API key: a shard
+ * names its organization, or (for a key without one) a short SHA-256 of the key.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeybatchError } from '../errors.js';
+
+export const BATCHES_FILE = 'batches.json';
+
+/** Who may touch a shard's objects: the organization that created them, or that one key. */
+export interface Affinity {
+  /** The key's config `organization`. */
+  organization?: string;
+  /** Keys without an organization: the first 16 hex digits of the SHA-256 of the key. */
+  keyHash?: string;
+  /** The key's base URL (objects live on one server). */
+  baseURL?: string;
+}
+
+/** Input positions as ascending `[first, last]` ranges (inclusive). */
+export type Ranges = Array<[number, number]>;
+
+export interface ShardRecord {
+  /** `<group>-<attempt>-<n>`: stable over reruns. */
+  id: string;
+  /** 1 for a first submission; re-submissions of expired or transiently failed lines count up. */
+  attempt: number;
+  endpoint: string;
+  indices: Ranges;
+  affinity?: Affinity;
+  fileId?: string;
+  batchId?: string;
+  /** The batch's last known `status` (validating, in_progress, …, completed, failed, expired, cancelled). */
+  state?: string;
+  counts?: { total: number; completed: number; failed: number };
+  outputFileId?: string | null;
+  errorFileId?: string | null;
+  /** Batches of this shard that failed with `token_limit_exceeded` (the same file is submitted again). */
+  tokenLimitRetries?: number;
+  /** The output and error files were read and their lines applied. */
+  downloaded?: boolean;
+  /** Why the batch failed (its `errors`), as shown. */
+  error?: string;
+  updatedAt?: string;
+}
+
+/** One chunk of the run: its items, and the shards (first and re-submitted) that answer them. */
+export interface GroupRecord {
+  key: string;
+  indices: Ranges;
+  shards: ShardRecord[];
+  /** The group's rows are in the lane file. */
+  recorded?: boolean;
+}
+
+export interface BatchesFile {
+  version: 1;
+  groups: GroupRecord[];
+}
+
+export function toRanges(indices: readonly number[]): Ranges {
+  const out: Ranges = [];
+  for (const i of indices) {
+    const last = out[out.length - 1];
+    if (last && i === last[1] + 1) last[1] = i;
+    else out.push([i, i]);
+  }
+  return out;
+}
+
+export function fromRanges(ranges: Ranges): number[] {
+  const out: number[] = [];
+  for (const [a, b] of ranges) for (let i = a; i <= b; i++) out.push(i);
+  return out;
+}
+
+/** The group key of a chunk: its first index, size and ranges, so the same chunk finds its shards. */
+export function groupKey(indices: readonly number[]): string {
+  return JSON.stringify(toRanges(indices));
+}
+
+/** Reads and writes `batches.json`; writes go one after another, each temp + rename. */
+export class BatchState {
+  readonly path: string;
+  #data: BatchesFile;
+  #writing: Promise<void> = Promise.resolve();
+  #seq = 0;
+
+  private constructor(path: string, data: BatchesFile) {
+    this.path = path;
+    this.#data = data;
+  }
+
+  static async open(runDir: string): Promise<BatchState> {
+    const path = join(runDir, BATCHES_FILE);
+    let data: BatchesFile = { version: 1, groups: [] };
+    try {
+      const parsed = JSON.parse(await readFile(path, 'utf8')) as BatchesFile;
+      if (parsed?.version !== 1 || !Array.isArray(parsed.groups)) throw new Error('not a batches file');
+      data = parsed;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new KeybatchError(
+          'CHECKPOINT_INVALID',
+          `${path} cannot be read (${(error as Error).message}); it records batches already paid for, so it is not replaced: fix or move it`,
+        );
+      }
+    }
+    return new BatchState(path, data);
+  }
+
+  get groups(): readonly GroupRecord[] {
+    return this.#data.groups;
+  }
+
+  /** The group of a chunk, made (and saved) if new. */
+  async group(indices: readonly number[]): Promise<GroupRecord> {
+    const key = groupKey(indices);
+    let group = this.#data.groups.find((g) => g.key === key && !g.recorded);
+    if (!group) {
+      group = { key, indices: toRanges(indices), shards: [] };
+      this.#data.groups.push(group);
+      await this.save();
+    }
+    return group;
+  }
+
+  /** Writes the whole file (temp + rename); resolves when this state is on disk. */
+  save(): Promise<void> {
+    const text = `${JSON.stringify(this.#data, null, 1)}\n`;
+    const temp = `${this.path}.tmp-${process.pid}-${this.#seq++}`;
+    const write = this.#writing.then(async () => {
+      await writeFile(temp, text);
+      await rename(temp, this.path);
+    });
+    this.#writing = write.catch(() => {});
+    return write;
+  }
+
+  /** Every shard with a batch that is not over, for cancelling. */
+  openShards(): ShardRecord[] {
+    return this.#data.groups
+      .filter((g) => !g.recorded)
+      .flatMap((g) => g.shards)
+      .filter((s) => s.batchId && !isTerminal(s.state));
+  }
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
+export const isTerminal = (state: string | undefined): boolean => state !== undefined && TERMINAL.has(state);
+
+/** Reads `batches.json` of a run directory for `keybatch status` (undefined when there is none). */
+export async function readBatches(runDir: string): Promise<BatchesFile | undefined> {
+  try {
+    return JSON.parse(await readFile(join(runDir, BATCHES_FILE), 'utf8')) as BatchesFile;
+  } catch {
+    return undefined;
+  }
+}
