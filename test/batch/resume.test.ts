@@ -1,0 +1,129 @@
+/**
+ * A killed batch run (kill -9 of a real child process) resumes the same batches: the rerun creates
+ * no new file or batch (the simulator's counts), and the output has every row once, in order. A
+ * stopped run leaves its batches running and says how to resume; `cancel` cancels them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../src/sim/index.js';
+import { TSX } from '../helpers.js';
+import { readRows } from '../prompts/helpers.js';
+import { type BatchSetup, useBatchSetup } from './helpers.js';
+
+const CHILD = fileURLToPath(new URL('./child-run.ts', import.meta.url));
+const setup = useBatchSetup();
+const SLOW = { dayMs: 20_000, validateMs: 50, processMs: 1500, finalizeMs: 50 };
+
+interface Child {
+  proc: ChildProcess;
+  stderr(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startChild(s: BatchSetup, args: string[] = []): Child {
+  const proc = spawn(
+    process.execPath,
+    ['--import', TSX, CHILD, join(s.dir, 'config.json'), join(s.dir, 'in.jsonl'), s.output, ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, stderr: () => stderr, exit };
+}
+
+/** Polls `check` every 20 ms until it holds (deadline 30 s). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const routeCount = (sim: Simulator, route: string) =>
+  Object.values(sim.stats().objects.byRoute[route] ?? {}).reduce((a, b) => a + b, 0);
+
+async function prepare(s: BatchSetup, n: number): Promise<string[]> {
+  await writeFile(join(s.dir, 'config.json'), JSON.stringify(s.config));
+  const prompts = Array.from({ length: n }, (_, i) => `item ${i}`);
+  await writeFile(
+    join(s.dir, 'in.jsonl'),
+    prompts.map((p, i) => JSON.stringify({ id: i, prompt: p })).join('\n'),
+  );
+  return prompts;
+}
+
+async function expectComplete(s: BatchSetup, prompts: string[]): Promise<void> {
+  const rows = await readRows(s.output);
+  expect(rows.map((r) => r['id'])).toEqual(prompts.map((_, i) => i));
+  expect(rows.map((r) => r['response'])).toEqual(prompts.map((p) => `echo: ${p}`));
+}
+
+describe('backend batch: resume', () => {
+  it('kill -9 while polling, then rerun: no new file or batch, every row once in order', async () => {
+    const s = await setup({ batch: SLOW });
+    const prompts = await prepare(s, 7);
+    const first = startChild(s);
+    await until(
+      () => s.sim.stats().objects.batchesCreated === 3 && routeCount(s.sim, 'batches.get') >= 3,
+      'polling',
+    );
+    first.proc.kill('SIGKILL');
+    expect((await first.exit).signal).toBe('SIGKILL');
+    const created = { ...s.sim.stats().objects };
+    const second = startChild(s);
+    expect(await second.exit, second.stderr()).toEqual({ code: 0, signal: null });
+    const after = s.sim.stats().objects;
+    expect(after.filesCreated).toBe(created.filesCreated);
+    expect(after.batchesCreated).toBe(created.batchesCreated);
+    await expectComplete(s, prompts);
+  }, 90_000);
+
+  it('kill -9 during the downloads, then rerun: no new file or batch, every row once in order', async () => {
+    const s = await setup({ batch: { ...SLOW, processMs: 300 } });
+    const prompts = await prepare(s, 7);
+    const first = startChild(s);
+    await until(() => routeCount(s.sim, 'files.content') >= 1, 'a download');
+    first.proc.kill('SIGKILL');
+    expect((await first.exit).signal).toBe('SIGKILL');
+    const created = { ...s.sim.stats().objects };
+    expect(created.batchesCreated).toBe(3);
+    const second = startChild(s);
+    expect(await second.exit, second.stderr()).toEqual({ code: 0, signal: null });
+    const after = s.sim.stats().objects;
+    expect(after.filesCreated).toBe(created.filesCreated);
+    expect(after.batchesCreated).toBe(3);
+    await expectComplete(s, prompts);
+  }, 90_000);
+
+  it('the first SIGINT leaves the batches running and says how to resume; a rerun with cancel cancels them', async () => {
+    const s = await setup({ batch: { ...SLOW, dayMs: 120_000, processMs: 60_000 } });
+    await prepare(s, 4);
+    const first = startChild(s);
+    await until(
+      () => s.sim.stats().objects.batchesCreated === 2 && routeCount(s.sim, 'batches.get') >= 2,
+      'polling',
+    );
+    first.proc.kill('SIGINT');
+    expect((await first.exit).code).toBe(3);
+    expect(first.stderr()).toContain('rerun the same command to resume');
+    expect(s.sim.stats().objects.batchesCancelled).toBe(0);
+    const cancel = startChild(s, ['cancel']);
+    expect((await cancel.exit).code).toBe(3);
+    expect(s.sim.stats().objects.batchesCancelled).toBe(2);
+    expect(s.sim.stats().objects.batchesCreated).toBe(2);
+    const state = JSON.parse(await readFile(join(`${s.output}.keybatch`, 'batches.json'), 'utf8'));
+    const states = state.groups.flatMap((g: { shards: Array<{ state: string }> }) =>
+      g.shards.map((sh) => sh.state),
+    );
+    expect(states).toEqual(['cancelled', 'cancelled']);
+  }, 90_000);
+});
