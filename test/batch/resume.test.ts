@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { scanRunDir } from '../../src/checkpoint/index.js';
 import type { Simulator } from '../../src/sim/index.js';
 import { TSX } from '../helpers.js';
 import { readRows } from '../prompts/helpers.js';
@@ -94,6 +95,8 @@ describe('backend batch: resume', () => {
     await until(() => routeCount(s.sim, 'files.content') >= 1, 'a download');
     first.proc.kill('SIGKILL');
     expect((await first.exit).signal).toBe('SIGKILL');
+    // Killed with results downloaded but not all in the checkpoint yet.
+    expect((await scanRunDir(`${s.output}.keybatch`)).done.size).toBeLessThan(prompts.length);
     const created = { ...s.sim.stats().objects };
     expect(created.batchesCreated).toBe(3);
     const second = startChild(s);
