@@ -1,4 +1,7 @@
-/** `keybatch keys [-c config.json] [--probe] [-m model]`: the pool, redacted; --probe asks each key. */
+/**
+ * `keybatch keys [-c config.json] [--probe] [-m model] [--json]`: the pool, redacted; --probe asks
+ * each key. Exit code 1 when probing and no key answered ok.
+ */
 import { describeKeys, type KeyDescription, type ProbeResult, probeKeys } from '../index.js';
 import { EXIT } from './errors.js';
 import { table } from './format.js';
@@ -7,6 +10,8 @@ export interface KeysFlags {
   config?: string;
   probe?: boolean;
   model?: string;
+  /** The pool (and probes) as one JSON object on stdout. */
+  json?: boolean;
 }
 
 const DEFAULT_PROBE_MODEL = 'gpt-4o-mini';
@@ -59,6 +64,13 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
   for (const warning of pool.warnings) process.stderr.write(`keybatch: ${warning}\n`);
   const model = flags.model ?? DEFAULT_PROBE_MODEL;
   const probes = flags.probe ? await probeKeys(flags.config, { model }) : undefined;
+  // Probing is a check: it fails (1) when no key can do the run's work.
+  const code = probes && !probes.some((probe) => probe.result === 'ok') ? EXIT.failed : EXIT.ok;
+  if (flags.json) {
+    const report = { ...pool, ...(probes ? { probe: { model, results: probes } } : {}) };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return code;
+  }
   const count = `${pool.keys.length} key${pool.keys.length === 1 ? '' : 's'}`;
   const out: string[] = [`${pool.source}: ${count}, rotation starts at key_list[${pool.keyIndex}]`];
   const header = ['key', 'group', 'base URL', 'organization', 'models', 'rpm', 'tpm'];
@@ -84,5 +96,5 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
     }
   }
   process.stdout.write(`${out.join('\n')}\n`);
-  return EXIT.ok;
+  return code;
 }

@@ -10,7 +10,9 @@ import { MAX_CONCURRENCY, MAX_WORKERS } from '../pool/options.js';
 import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
 import { demoCommand } from './demo.js';
 import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
+import { failuresCommand } from './failures.js';
 import { keysCommand } from './keys.js';
+import { collectParam } from './request-flags.js';
 import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
 import { statusCommand } from './status.js';
@@ -55,12 +57,15 @@ function buildProgram(state: State): Command {
   // `-o` is checked in the action, after commander has refused unknown flags: a typo is named first.
   const output = new Option(
     '-o, --output <file>',
-    'output .jsonl (required; its checkpoint is <file>.keybatch)',
+    'output .jsonl (required; its checkpoint is <file>.keybatch), or - for stdout (via ./keybatch-stdout.jsonl)',
   ).argParser(nonEmpty);
   const run = program
     .command('run')
     .description('send every prompt of a .jsonl file; one output line per input line, in order; resumable')
-    .argument('<input>', 'prompts .jsonl: {id?, system?, prompt}, {id?, messages} or OpenAI Batch API lines')
+    .argument(
+      '<input>',
+      'prompts .jsonl ({id?, system?, prompt}, {id?, messages} or OpenAI Batch API lines), or - for stdin',
+    )
     .addOption(output)
     .option(
       '-c, --config <file>',
@@ -84,7 +89,28 @@ function buildProgram(state: State): Command {
       wholeNumber(1, MAX_CONCURRENCY),
     )
     .option('--temperature <x>', 'request temperature', nonNegative)
-    .option('--max-tokens <n>', 'request max_tokens', wholeNumber(1))
+    .option('--max-tokens <n>', 'request max_tokens (max_output_tokens on responses)', wholeNumber(1))
+    .addOption(
+      new Option('--endpoint <name>', 'API of prompt and messages records (default: chat)').choices([
+        'chat',
+        'responses',
+        'completions',
+        'embeddings',
+      ]),
+    )
+    .option(
+      '--param <key=value>',
+      'a request parameter, repeatable; the value is JSON when it parses (--param top_p=0.5)',
+      collectParam,
+    )
+    .option('--params <file>', 'request parameters from a JSON object file', nonEmpty)
+    .option('--raw', 'keep each whole answer body in its row (raw)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        "output lines: rows, or the Batch API's output lines (default: rows)",
+      ).choices(['rows', 'batch']),
+    )
     .option(
       '--wait-timeout <seconds>',
       'stop (exit 3, resumable) when no key is usable for this long (default: wait)',
@@ -121,7 +147,11 @@ function buildProgram(state: State): Command {
       'key pool config (default: $KEYBATCH_CONFIG, ./config.json, $OPENAI_API_KEY)',
       nonEmpty,
     )
-    .option('--probe', 'send one max_tokens=1 chat request per key and show what it answered')
+    .option(
+      '--probe',
+      'send one max_tokens=1 chat request per key and show what it answered (exit 1: none ok)',
+    )
+    .option('--json', 'the pool (and probe answers) as JSON')
     .option('-m, --model <name>', 'model to probe with (default: gpt-4o-mini)', nonEmpty)
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => {
@@ -130,11 +160,24 @@ function buildProgram(state: State): Command {
 
   program
     .command('status')
-    .description('done / failed / pending of a run, from its checkpoint (read-only)')
+    .description(
+      'done / failed (final, retryable) / pending of a run, from its checkpoint (read-only); exit 0 complete, 1 final failures, 3 incomplete',
+    )
     .argument('<output>', 'the output .jsonl of the run (-o)')
+    .option('--json', 'as JSON')
     .option('--verbose', 'stack traces on errors')
-    .action(async (output: string) => {
-      state.code = await statusCommand(output);
+    .action(async (output: string, flags) => {
+      state.code = await statusCommand(output, flags);
+    });
+
+  program
+    .command('failures')
+    .description('the failed items of a run (id, code, final or retryable, message), from its checkpoint')
+    .argument('<output>', 'the output .jsonl of the run (-o)')
+    .option('--json', 'as JSON')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (output: string, flags) => {
+      state.code = await failuresCommand(output, flags);
     });
 
   program

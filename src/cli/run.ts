@@ -10,6 +10,8 @@ import { EXIT, errorLine, exitCodeOf, keybatchError } from './errors.js';
 import { shellQuote } from './format.js';
 import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
+import { readParamsFile, requestParams } from './request-flags.js';
+import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 
 export interface RunFlags {
@@ -21,6 +23,16 @@ export interface RunFlags {
   concurrency?: number;
   temperature?: number;
   maxTokens?: number;
+  /** `--endpoint`: where prompt and messages records go. */
+  endpoint?: PromptOptions['endpoint'];
+  /** `--param key=value`, each parsed (collectParam). */
+  param?: Array<[string, unknown]>;
+  /** `--params file.json`. */
+  params?: string;
+  /** `--raw`: each whole answer body in its row. */
+  raw?: boolean;
+  /** `--format rows|batch`. */
+  format?: PromptOptions['format'];
   /** Milliseconds (the flag is in seconds). */
   waitTimeout?: number;
   /** Per HTTP attempt, milliseconds (the flag is in seconds). */
@@ -162,16 +174,17 @@ export function configPathShown(
   return existsSync('config.json') ? 'config.json' : undefined;
 }
 
-export function runSettings(flags: RunFlags): RunSettings {
+export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown>): RunSettings {
   const settings: RunSettings = { output: flags.output, resume: !flags.fresh };
+  if (flags.endpoint !== undefined) settings.endpoint = flags.endpoint;
+  if (flags.raw === true) settings.raw = true;
+  if (flags.format !== undefined) settings.format = flags.format;
   if (flags.model !== undefined) settings.model = flags.model;
   if (flags.system !== undefined) settings.system = flags.system;
   if (flags.workers !== undefined) settings.workers = flags.workers;
   if (flags.concurrency !== undefined) settings.concurrency = flags.concurrency;
   if (flags.logDir !== undefined) settings.logDir = flags.logDir;
-  const params: Record<string, unknown> = {};
-  if (flags.temperature !== undefined) params['temperature'] = flags.temperature;
-  if (flags.maxTokens !== undefined) params['max_tokens'] = flags.maxTokens;
+  const params = requestParams(paramsFile, flags);
   if (Object.keys(params).length > 0) settings.params = params;
   if (flags.waitTimeout !== undefined) settings.pool = { waitTimeoutMs: flags.waitTimeout };
   if (flags.timeout !== undefined) settings.client = { timeoutMs: flags.timeout };
@@ -185,7 +198,31 @@ function resumeCommand(): string {
   return shellQuote(['keybatch', ...args]);
 }
 
-export async function runCommand(input: string, flags: RunFlags): Promise<number> {
+/**
+ * `keybatch run`. `-o -`: the output is written to ./keybatch-stdout.jsonl (checkpoint and resume as
+ * for any -o) and copied to stdout once the run has finished; nothing else goes to stdout. `-` as
+ * input: stdin is read whole into the run directory first, then run as a file.
+ */
+export async function runCommand(input: string, given: RunFlags): Promise<number> {
+  const toStdout = given.output === '-';
+  const flags: RunFlags = toStdout ? { ...given, output: STDOUT_OUTPUT } : given;
+  const paramsFile = flags.params === undefined ? undefined : await readParamsFile(flags.params);
+  const stdin = input === '-' ? await stdinInput(flags.output) : undefined;
+  try {
+    const code = await runFile(stdin?.path ?? input, flags, paramsFile, stdin?.path);
+    if (toStdout && (code === EXIT.ok || code === EXIT.failed)) await writeOutputToStdout(flags.output);
+    return code;
+  } finally {
+    await stdin?.remove();
+  }
+}
+
+async function runFile(
+  input: string,
+  flags: RunFlags,
+  paramsFile: Record<string, unknown> | undefined,
+  stdinPath: string | undefined,
+): Promise<number> {
   const display = createDisplay({
     mode: displayMode(flags.quiet === true),
     verbose: flags.verbose === true,
@@ -197,9 +234,13 @@ export async function runCommand(input: string, flags: RunFlags): Promise<number
     const outcome = await executeRun({
       config: flags.config,
       input,
-      settings: runSettings(flags),
+      settings: runSettings(flags, paramsFile),
       display,
       stopSignal: stop.signal,
+    }).catch((error: unknown) => {
+      // Lines of stdin are named `stdin:3`, not by the file they were copied to.
+      if (stdinPath && error instanceof Error) error.message = error.message.replaceAll(stdinPath, 'stdin');
+      throw error;
     });
     return await reportOutcome(outcome, {
       quiet: flags.quiet === true,

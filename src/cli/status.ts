@@ -1,20 +1,63 @@
-/** `keybatch status <output.jsonl>`: done / failed / pending of a run, from its checkpoint, read-only. */
-import { readRunStatus } from '../index.js';
+/**
+ * `keybatch status <output.jsonl> [--json]`: done / failed (final and retryable) / pending of a
+ * run, from its checkpoint, read-only. Exit code: 0 complete, 1 complete with final failures,
+ * 3 incomplete (items pending, or failures a rerun retries).
+ */
+import { type RunStatus, readRunStatus } from '../index.js';
 import { EXIT } from './errors.js';
+import { countByCode, type FailedItem, readFailures } from './failures.js';
+import { formatCounts } from './format.js';
 
-/** Prints one `name: value` line per fact (stdout). Resolves to the exit code. */
-export async function statusCommand(output: string): Promise<number> {
+export interface StatusFlags {
+  json?: boolean;
+}
+
+export interface StatusReport extends RunStatus {
+  /** Failed items a rerun keeps (refused for good). */
+  final: number;
+  /** Failed items a rerun sends again. */
+  retryable: number;
+  /** Failed items by error code. */
+  errors: Record<string, number>;
+}
+
+/** The exit code of a status: 3 while a rerun has work left, else 1 with final failures, else 0. */
+export function statusExitCode(
+  report: Pick<StatusReport, 'complete' | 'pending' | 'retryable' | 'final'>,
+): number {
+  if (!report.complete || (report.pending ?? 0) > 0 || report.retryable > 0) return EXIT.stopped;
+  return report.final > 0 ? EXIT.failed : EXIT.ok;
+}
+
+export function statusReport(status: RunStatus, failures: readonly FailedItem[]): StatusReport {
+  const final = failures.filter((item) => item.final).length;
+  return { ...status, final, retryable: failures.length - final, errors: countByCode(failures) };
+}
+
+/** Prints one `name: value` line per fact, or the report as JSON (stdout). Resolves to the exit code. */
+export async function statusCommand(output: string, flags: StatusFlags = {}): Promise<number> {
   const status = await readRunStatus(output);
+  const report = statusReport(status, await readFailures(output));
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return statusExitCode(report);
+  }
   const lines = [
-    `output: ${status.output}`,
-    `output written: ${status.outputWritten ? 'yes' : 'no'}`,
-    `checkpoint: ${status.checkpoint}`,
-    `total: ${status.total ?? 'unknown'}`,
-    `done: ${status.done}`,
-    `failed: ${status.failed}`,
-    `pending: ${status.pending ?? 'unknown'}`,
-    `complete: ${status.complete}`,
+    `output: ${report.output}`,
+    `output written: ${report.outputWritten ? 'yes' : 'no'}`,
+    `checkpoint: ${report.checkpoint}`,
+    `total: ${report.total ?? 'unknown'}`,
+    `done: ${report.done}`,
+    `failed: ${report.failed}`,
+    `final failures: ${report.final}`,
+    `retryable failures: ${report.retryable}`,
+    `pending: ${report.pending ?? 'unknown'}`,
+    `complete: ${report.complete}`,
   ];
+  if (report.failed > 0) {
+    lines.push(`errors: ${formatCounts(report.errors, 5)}`);
+    lines.push(`failed items: keybatch failures ${output}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
-  return EXIT.ok;
+  return statusExitCode(report);
 }

@@ -16,15 +16,24 @@ export type PromptMessage =
   | ChatCompletionMessageParam
   | { role: string; content?: unknown; [key: string]: unknown };
 
-/** `{ id?, system?, prompt }`: one prompt, with an optional system prompt. */
-export interface PromptRecord {
+/**
+ * A record's request parameters: its fields other than the record's own (`tools`, `tool_choice`,
+ * `temperature`, `n`, `logprobs`, …), and the entries of `params`. They win over the run's `params`.
+ */
+export interface RecordParams {
+  params?: Record<string, unknown>;
+  [param: string]: unknown;
+}
+
+/** `{ id?, system?, prompt, …params }`: one prompt, with an optional system prompt. */
+export interface PromptRecord extends RecordParams {
   id?: string | number;
   system?: string;
   prompt: string;
 }
 
-/** `{ id?, system?, messages }`: a chat conversation (for the `chat` and `responses` endpoints). */
-export interface MessagesRecord {
+/** `{ id?, system?, messages, …params }`: a chat conversation (for the `chat` and `responses` endpoints). */
+export interface MessagesRecord extends RecordParams {
   id?: string | number;
   system?: string;
   messages: readonly PromptMessage[];

@@ -86,7 +86,8 @@ describe.concurrent('keybatch status', () => {
 
     const before = await snapshot(`${output}.keybatch`);
     const result = await cli(['status', output], { cwd: dir });
-    expect(result.code).toBe(0);
+    // Incomplete: exit 3.
+    expect(result.code).toBe(3);
     const status = parseStatus(result.stdout);
     expect(status).toMatchObject({
       output,
@@ -110,7 +111,8 @@ describe.concurrent('keybatch status', () => {
     });
     expect(run.code).toBe(1);
     const result = await cli(['status', 'out.jsonl'], { cwd: dir });
-    expect(result.code).toBe(0);
+    // Complete with a final failure: exit 1.
+    expect(result.code).toBe(1);
     expect(parseStatus(result.stdout)).toMatchObject({
       'output written': 'yes',
       done: '2',

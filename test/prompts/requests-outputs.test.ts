@@ -6,7 +6,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPrompts } from '../../src/prompts/index.js';
+import { type PromptInput, runPrompts } from '../../src/prompts/index.js';
 import { MODEL, readRows, usePromptSetup } from './helpers.js';
 
 const setup = usePromptSetup();
@@ -138,7 +138,7 @@ describe('what an output row keeps', () => {
 
   it("writes the Batch API's output lines in input order with format 'batch'", async () => {
     const s = await setup();
-    const prompts = [
+    const prompts: PromptInput[] = [
       {
         custom_id: 'req-1',
         method: 'POST',
@@ -174,7 +174,7 @@ describe('the audit log', () => {
   it("carries each item's id on every line", async () => {
     const s = await setup();
     const logDir = join(s.dir, 'logs');
-    const prompts = [
+    const prompts: PromptInput[] = [
       { id: 'first', prompt: 'a' },
       {
         custom_id: 'second',
