@@ -115,7 +115,10 @@ function jsonResponse(answer: Answer, text: string, json: unknown): Response {
 }
 
 /** A JSON answer read once: the tokens it used, and the Response to hand to the SDK. */
-export function readJsonAnswer(answer: Answer, text: string): { response: Response; tokens?: number } {
+export function readJsonAnswer(
+  answer: Answer,
+  text: string,
+): { response: Response; usage?: Record<string, unknown> } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -123,9 +126,11 @@ export function readJsonAnswer(answer: Answer, text: string): { response: Respon
     // Not JSON after all: the SDK gets the text as it came and reports it.
     return { response: textResponse(answer, text) };
   }
-  const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
+  const usage = (json as { usage?: unknown } | null)?.usage;
   const response = jsonResponse(answer, text, json);
-  return typeof usage?.total_tokens === 'number' ? { response, tokens: usage.total_tokens } : { response };
+  return typeof usage === 'object' && usage !== null && !Array.isArray(usage)
+    ? { response, usage: usage as Record<string, unknown> }
+    : { response };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * KeyPool: the one place keys live. Leases a usable key per request attempt, records what the API
- * answered, paces load from rate-limit headers, and when no key is usable waits (notifying), watching
+ * answered, paces each rate domain (`pacing/controller.ts`), and when no key is usable waits (notifying), watching
  * config.json for an edit that fixes it.
  */
 import { EventEmitter } from 'node:events';
@@ -64,6 +64,8 @@ interface Waiter {
 interface Granted {
   entry: KeyEntry;
   seq: number;
+  /** When the lease was granted (the request's latency runs from here). */
+  grantedAt: number;
 }
 
 const exists = (path: string) =>
@@ -201,7 +203,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const granted = this.leases.get(lease.leaseId);
     if (!granted) return;
     this.leases.delete(lease.leaseId);
-    const change = this.table.settle(granted.entry, granted.seq, result, Date.now());
+    const change = this.table.settle(granted.entry, granted.seq, result, Date.now(), granted.grantedAt);
     if (change) this.stateChanged(change);
     this.dispatch();
   }
@@ -290,7 +292,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       baseURL: entry.config.baseUrl,
       organization: entry.config.organization,
     };
-    this.leases.set(lease.leaseId, { entry, seq });
+    this.leases.set(lease.leaseId, { entry, seq, grantedAt: now });
     return lease;
   }
 
@@ -308,7 +310,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
         ? `waiting for up to ${seconds} s`
         : 'waiting';
     const until = Number.isFinite(blocked.until) ? ` until ${new Date(blocked.until).toISOString()}` : '';
-    const message = `no usable key${until} (${this.table.describe(blocked.request.model, now)}): ${wait}; ${where}`;
+    const message = `no usable key${until} (${this.table.describe(blocked.request.model, now, blocked.request.organization)}): ${wait}; ${where}`;
     this.logger.warn(message);
     this.notifier?.startBlocked(message);
     this.emit('blocked', { message, since: new Date(now) });
@@ -329,7 +331,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       ? `: the soonest key is usable at ${new Date(until).toISOString()}`
       : '';
     return new NoUsableKeyError(
-      `no usable key within the wait timeout of ${seconds} s${soonest} (${this.table.describe(request.model, now)})`,
+      `no usable key within the wait timeout of ${seconds} s${soonest} (${this.table.describe(request.model, now, request.organization)})`,
     );
   }
 
@@ -370,7 +372,12 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     return this.blockedSince !== undefined;
   }
 
-  /** Per key, redacted: state, cooling time, counters. */
+  /** Whether some key's config has `tpm` (the pool's clients then estimate tokens with the real tokenizer). */
+  tokenLimited(): boolean {
+    return this.table.tokenLimited;
+  }
+
+  /** Per key, redacted: state, cooling time, counters, and its rate domain's pacer (`pacing`). */
   status(): PoolStatus {
     const keys = this.table.status(Date.now());
     for (const key of keys) if (key.reason !== undefined) key.reason = this.scrub(key.reason);

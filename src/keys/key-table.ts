@@ -3,16 +3,13 @@
  * records outcomes, and answers "which key for this request" through the pure `pickKey`.
  */
 
-import { Budget } from './budget.js';
 import type { Outcome } from './classify.js';
 import type { KeyConfig, PoolConfig } from './config.js';
-import { MAX_SERVER_WAIT_MS } from './headers.js';
+import { PacingController } from './pacing/controller.js';
 import { redactKey } from './redact.js';
 import { type KeyView, type Pick, pickKey } from './select.js';
 import type { KeyState, KeyStatus, LeaseRequest, LeaseResult } from './types.js';
 
-/** Cooling time after a 429 that says nothing of when to retry. */
-const DEFAULT_COOLDOWN_MS = 1000;
 /** Attempts in a row that could not reach a key's endpoint before the key is taken out (`invalid`). */
 export const UNREACHABLE_LIMIT = 3;
 
@@ -23,7 +20,8 @@ export interface KeyEntry {
   state: KeyState;
   coolingUntil: number;
   denied: Set<string>;
-  budget: Budget;
+  /** The pacer of the key's rate domain (shared by a group's keys). */
+  pacer: PacingController;
   requests: number;
   successes: number;
   inFlight: number;
@@ -67,8 +65,10 @@ function sameKey(a: KeyConfig, b: KeyConfig): boolean {
 export class KeyTable {
   keys: KeyEntry[] = [];
   keyIndex = 0;
+  /** Whether some key's config has `tpm`. */
+  tokenLimited = false;
   private nextId = 1;
-  private budgets = new Map<string, Budget>();
+  private pacers = new Map<string, PacingController>();
   /** Per worker: where its rotation goes next. */
   private cursors = new Map<number, number>();
 
@@ -85,24 +85,25 @@ export class KeyTable {
   apply(config: PoolConfig): ReloadDiff {
     const old = new Map(this.keys.map((entry) => [entry.config.apiKey, entry]));
     const diff: ReloadDiff = { added: [], removed: [], changed: [], kept: 0, retried: [] };
-    const budgets = new Map<string, Budget>();
+    const pacers = new Map<string, PacingController>();
     const keys = config.keys.map((keyConfig) => {
       const previous = old.get(keyConfig.apiKey);
       old.delete(keyConfig.apiKey);
       if (previous && sameKey(previous.config, keyConfig)) {
         diff.kept += 1;
         if (this.retry(previous)) diff.retried.push(previous.label);
-        budgets.set(this.groupOf(previous), previous.budget);
+        pacers.set(this.groupOf(previous), previous.pacer);
         return previous;
       }
-      const entry = this.create(keyConfig, budgets);
+      const entry = this.create(keyConfig, pacers);
       (previous ? diff.changed : diff.added).push(entry.label);
       return entry;
     });
     for (const entry of old.values()) diff.removed.push(entry.label);
     this.keys = keys;
-    this.budgets = budgets;
+    this.pacers = pacers;
     this.keyIndex = config.keyIndex;
+    this.tokenLimited = keys.some((entry) => entry.config.tpm !== undefined);
     this.cursors.clear();
     return diff;
   }
@@ -130,12 +131,12 @@ export class KeyTable {
     return entry.config.group !== undefined ? `group:${entry.config.group}` : `key:${entry.id}`;
   }
 
-  private create(config: KeyConfig, budgets: Map<string, Budget>): KeyEntry {
+  private create(config: KeyConfig, pacers: Map<string, PacingController>): KeyEntry {
     const id = this.nextId++;
     const group = config.group !== undefined ? `group:${config.group}` : `key:${id}`;
-    let budget = budgets.get(group) ?? (config.group !== undefined ? this.budgets.get(group) : undefined);
-    budget ??= new Budget(this.now(), { rpm: config.rpm, tpm: config.tpm });
-    budgets.set(group, budget);
+    let pacer = pacers.get(group) ?? (config.group !== undefined ? this.pacers.get(group) : undefined);
+    pacer ??= new PacingController(this.now(), { rpm: config.rpm, tpm: config.tpm });
+    pacers.set(group, pacer);
     return {
       id,
       config,
@@ -143,7 +144,7 @@ export class KeyTable {
       state: 'ready',
       coolingUntil: 0,
       denied: new Set(),
-      budget,
+      pacer,
       requests: 0,
       successes: 0,
       inFlight: 0,
@@ -159,7 +160,9 @@ export class KeyTable {
     return this.keys.find((entry) => entry.id === id);
   }
 
-  private serves(entry: KeyEntry, model: string | undefined): boolean {
+  /** Whether the key may ever serve a request for `model` in `organization` (without a config edit). */
+  private serves(entry: KeyEntry, model: string | undefined, organization?: string): boolean {
+    if (organization !== undefined && entry.config.organization !== organization) return false;
     if (model === undefined) return true;
     if (entry.denied.has(model)) return false;
     return entry.config.models === undefined || entry.config.models.includes(model);
@@ -180,10 +183,11 @@ export class KeyTable {
   pick(request: LeaseRequest, now: number): Pick {
     const views: KeyView[] = this.keys.map((entry) => {
       const usable =
-        (entry.state === 'ready' || entry.state === 'cooling') && this.serves(entry, request.model);
+        (entry.state === 'ready' || entry.state === 'cooling') &&
+        this.serves(entry, request.model, request.organization);
       if (!usable) return { usable, readyAt: Number.POSITIVE_INFINITY, headroom: 0 };
-      const readyAt = Math.max(entry.coolingUntil, entry.budget.readyAt(now, request.tokens));
-      return { usable, readyAt, headroom: entry.budget.headroom(now) };
+      const readyAt = Math.max(entry.coolingUntil, entry.pacer.readyAt(now, request.tokens));
+      return { usable, readyAt, headroom: entry.pacer.headroom() };
     });
     const start = this.cursors.get(request.workerId) ?? this.keyIndex + request.workerId;
     const pick = pickKey(views, start, now);
@@ -207,13 +211,15 @@ export class KeyTable {
   }
 
   /** A short account of why no key is usable now: `2 exhausted, 1 unreachable, 1 cooling`. */
-  describe(model: string | undefined, now = this.now()): string {
+  describe(model: string | undefined, now = this.now(), organization?: string): string {
     const counts = new Map<string, number>();
     for (const entry of this.keys) {
       let why: string = entry.state;
       if (entry.unreachable) why = 'unreachable';
       else if (entry.state === 'ready' || entry.state === 'cooling') {
-        if (!this.serves(entry, model)) why = `without access to ${model}`;
+        if (organization !== undefined && entry.config.organization !== organization)
+          why = `not in organization ${organization}`;
+        else if (!this.serves(entry, model)) why = `without access to ${model}`;
         else why = entry.state === 'cooling' && entry.coolingUntil > now ? 'cooling' : 'rate-limited';
       }
       counts.set(why, (counts.get(why) ?? 0) + 1);
@@ -221,22 +227,34 @@ export class KeyTable {
     return [...counts].map(([why, n]) => `${n} ${why}`).join(', ') || 'no keys';
   }
 
-  /** A lease was granted; returns its sequence number in the key's budget. */
+  /** A lease was granted; returns its sequence number in the key's pacer. */
   leased(entry: KeyEntry, tokens: number, now: number): number {
     entry.inFlight += 1;
     entry.requests += 1;
-    return entry.budget.take(now, tokens);
+    return entry.pacer.onSend(now, tokens);
   }
 
   /** Records how an attempt ended; returns the state change it caused, if any. */
-  settle(entry: KeyEntry, seq: number, result: LeaseResult, now: number): StateChange | undefined {
+  settle(
+    entry: KeyEntry,
+    seq: number,
+    result: LeaseResult,
+    now: number,
+    grantedAt = now,
+  ): StateChange | undefined {
     entry.inFlight = Math.max(0, entry.inFlight - 1);
     if (result.outcome === 'cancelled') {
       entry.requests = Math.max(0, entry.requests - 1);
-      entry.budget.cancel();
+      entry.pacer.onCancel(seq);
       return undefined;
     }
-    entry.budget.settle(now, seq, result.rateLimit);
+    entry.pacer.onAnswer(now, {
+      seq,
+      status: pacingStatus(result),
+      latencyMs: now - grantedAt,
+      headers: result.limits,
+      usedTokens: result.tokens,
+    });
     if (result.tokens) entry.tokens += result.tokens;
     if (result.outcome === 'ok') {
       entry.successes += 1;
@@ -264,17 +282,11 @@ export class KeyTable {
         entry.denied.add(result.model);
         return { ...change, to: 'denied', model: result.model };
       case 'rate_limit': {
-        // Clamped again here: a result may come from a worker thread's broker, not our header parser.
-        const wait = Math.min(
-          MAX_SERVER_WAIT_MS,
-          result.rateLimit?.retryAfterMs ??
-            result.rateLimit?.resetRequestsMs ??
-            result.rateLimit?.resetTokensMs ??
-            DEFAULT_COOLDOWN_MS,
-        );
-        entry.budget.rateLimited(now, wait);
+        // The pacer pauses its domain itself (retry-after of any dialect, clamped to 24 h, or its
+        // own pause after a loss); the key shows as cooling while that pause lasts.
         if (entry.state !== 'ready' && entry.state !== 'cooling') return undefined;
-        const until = Math.max(entry.coolingUntil, now + wait);
+        const until = entry.pacer.status(now).blockedUntil ?? 0;
+        if (until <= now) return undefined;
         entry.coolingUntil = until;
         const from = entry.state;
         entry.state = 'cooling';
@@ -317,6 +329,7 @@ export class KeyTable {
         inFlight: entry.inFlight,
         errors: { ...entry.errors },
         tokens: entry.tokens,
+        pacing: entry.pacer.status(now),
       };
       if (entry.config.group !== undefined) status.group = entry.config.group;
       if (status.state === 'cooling') status.coolingUntil = new Date(entry.coolingUntil).toISOString();
@@ -326,4 +339,14 @@ export class KeyTable {
       return status;
     });
   }
+}
+
+/**
+ * The status the pacer learns from: 429 and 503 are losses; a quota refusal (also a 429 on the
+ * wire) is not a sign of pace, so it is told as 402.
+ */
+function pacingStatus(result: LeaseResult): number {
+  if (result.outcome === 'rate_limit') return 429;
+  if (result.outcome === 'quota') return 402;
+  return result.status ?? (result.outcome === 'ok' ? 200 : 500);
 }

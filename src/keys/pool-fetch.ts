@@ -4,6 +4,8 @@
  * to the pool, and moves to another key or retries with backoff as the answer says.
  */
 import { AbortError, KeybatchError, NoUsableKeyError, serializeError } from '../errors.js';
+import { CompletionMean } from '../tokens/completion-mean.js';
+import { type Endpoint, estimateRequestTokens, usageTokens } from '../tokens/estimate.js';
 import {
   capErrorBody,
   errorBody,
@@ -15,7 +17,8 @@ import {
 } from './answers.js';
 import { backoffDelay, RETRY_DEFAULTS, type RetryOptions } from './backoff.js';
 import { classifyStatus, type Outcome } from './classify.js';
-import { readRateLimitHeaders } from './headers.js';
+import { type NormalizedLimits, parseLimits } from './pacing/dialects.js';
+import { parseDuration } from './pacing/durations.js';
 import { scrubSecret } from './redact.js';
 import { type Answer, send } from './transport.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult } from './types.js';
@@ -61,6 +64,18 @@ export interface PoolFetchOptions {
   onAttempt?: (info: AttemptInfo) => void;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Only keys of this organization serve this client's requests (a request's own
+   * `OpenAI-Organization` header does the same for that request). @default undefined (any key)
+   */
+  organization?: string;
+  /**
+   * How request tokens are estimated for `tpm` pacing: `tokenizer` (the model's real tokenizer,
+   * ~60 MB and ~170 ms to load per thread), `length` (characters ÷ 4), or `auto`: the tokenizer
+   * once a key has `tpm` in the config or an answer showed a token limit, length until then.
+   * @default 'auto'
+   */
+  tokenEstimate?: 'auto' | 'tokenizer' | 'length';
 }
 
 const sleep = (ms: number, signal: AbortSignal | undefined) =>
@@ -111,23 +126,102 @@ class AttemptSignal {
   }
 }
 
+/** The endpoint a request path names, for token estimates (undefined: not a model request). */
+export function endpointOf(path: string): Endpoint | undefined {
+  const route = path.split('?')[0]!;
+  if (route === '/chat/completions') return 'chat';
+  if (route === '/responses') return 'responses';
+  if (route === '/completions') return 'completions';
+  if (route === '/embeddings') return 'embeddings';
+  return undefined;
+}
+
+export interface BodyEstimate {
+  /** The real tokenizer (else characters ÷ 4). @default false */
+  tokenizer?: boolean;
+  /** Completions' learned mean, for requests that cap none. */
+  mean?: CompletionMean;
+}
+
+/** A quick estimate without the tokenizer: characters ÷ 4 plus the completion cap or mean. */
+function lengthEstimate(
+  body: string,
+  parsed: Record<string, unknown>,
+  endpoint: Endpoint | undefined,
+  mean?: CompletionMean,
+): number {
+  const cap = Number(parsed.max_completion_tokens ?? parsed.max_tokens ?? parsed.max_output_tokens);
+  const completion =
+    endpoint === 'embeddings'
+      ? 0
+      : Number.isFinite(cap) && cap >= 0
+        ? cap
+        : endpoint
+          ? (mean?.value ?? 0)
+          : 0;
+  return Math.ceil(body.length / 4) + Math.ceil(completion);
+}
+
 /** What the pool needs to know of a request body: the model, a token estimate, whether it asks for a stream. */
-export function describeBody(body: unknown): { model?: string; tokens: number; stream?: boolean } {
+export function describeBody(
+  body: unknown,
+  path = '',
+  estimate: BodyEstimate = {},
+): { model?: string; tokens: number; stream?: boolean } {
   if (typeof body !== 'string') return { tokens: 1 };
+  let parsed: Record<string, unknown>;
   try {
-    const parsed = JSON.parse(body) as {
-      model?: unknown;
-      max_tokens?: unknown;
-      max_completion_tokens?: unknown;
-      stream?: unknown;
-    };
-    const completion = Number(parsed.max_tokens ?? parsed.max_completion_tokens ?? 0) || 0;
-    const tokens = Math.ceil(body.length / 4) + completion;
-    const stream = parsed.stream === true;
-    return typeof parsed.model === 'string' ? { model: parsed.model, tokens, stream } : { tokens, stream };
+    const value: unknown = JSON.parse(body);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return { tokens: Math.ceil(body.length / 4) };
+    parsed = value as Record<string, unknown>;
   } catch {
     return { tokens: Math.ceil(body.length / 4) };
   }
+  const endpoint = endpointOf(path);
+  const tokens =
+    endpoint && estimate.tokenizer
+      ? estimateRequestTokens(endpoint, parsed, estimate.mean).total
+      : lengthEstimate(body, parsed, endpoint, estimate.mean);
+  const stream = parsed.stream === true;
+  return typeof parsed.model === 'string' ? { model: parsed.model, tokens, stream } : { tokens, stream };
+}
+
+/**
+ * A 429 that gives no limits and no `retry-after` but an `x-ratelimit-reset-*` alone: that reset
+ * is when to retry (clamped to 24 h like every wait read from a server).
+ */
+function refusalLimits(
+  status: number,
+  headers: Headers,
+  limits: NormalizedLimits | undefined,
+): NormalizedLimits | undefined {
+  if (status !== 429 || limits?.retryAfterMs !== undefined || limits?.requests || limits?.tokens)
+    return limits;
+  const resets = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
+    .map((name) => parseDuration(headers.get(name)))
+    .filter((ms): ms is number => ms !== undefined);
+  return resets.length > 0 ? { ...limits, retryAfterMs: Math.max(...resets) } : limits;
+}
+
+/** Whether an answer's limits count tokens. */
+function countsTokens(limits: NormalizedLimits | undefined): boolean {
+  return (
+    limits?.tokens !== undefined || limits?.inputTokens !== undefined || limits?.outputTokens !== undefined
+  );
+}
+
+/** The `OpenAI-Organization` a request names itself, if any. */
+function organizationOf(headers: RequestInit['headers']): string | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  let value: string | null | undefined;
+  if (headers instanceof Headers) value = headers.get('openai-organization');
+  else {
+    const entries = Array.isArray(headers) ? headers : Object.entries(headers);
+    const found = entries.find(([name]) => name.toLowerCase() === 'openai-organization')?.[1];
+    value = typeof found === 'string' ? found : found?.join(', ');
+  }
+  return value === null || value === undefined || value === '' ? undefined : value;
 }
 
 /** A keybatch error handed to the SDK as an answer, so the client can throw it as itself. */
@@ -150,6 +244,10 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
   const workerId = options.workerId ?? 0;
   /** `${keyId} ${path}` of the POST routes that answered 2xx to a key: a 404 there is the request's. */
   const served = new Set<string>();
+  const mean = new CompletionMean();
+  const estimateMode = options.tokenEstimate ?? 'auto';
+  /** Whether token counts matter (auto: a key has `tpm`, or an answer showed a token limit). */
+  let tokenLimited = estimateMode === 'tokenizer';
 
   return async function poolFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -158,8 +256,11 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
     const method = init.method ?? 'GET';
     const post = method.toUpperCase() === 'POST';
     const signal = init.signal ?? undefined;
-    const { model, tokens, stream } = describeBody(init.body);
+    if (estimateMode === 'auto' && !tokenLimited && broker.tokenLimited?.()) tokenLimited = true;
+    const { model, tokens, stream } = describeBody(init.body, path, { tokenizer: tokenLimited, mean });
+    const organization = options.organization ?? organizationOf(init.headers);
     const request: LeaseRequest = { model, tokens, workerId };
+    if (organization !== undefined) request.organization = organization;
     const replayable = !(init.body instanceof ReadableStream);
     // undici's request for whole answers to text bodies; fetch for streams, uploads, or a fetch of the caller's.
     const viaFetch =
@@ -260,13 +361,14 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         }
 
         const { status } = answer;
-        const rateLimit = readRateLimitHeaders(answer.headers);
+        const limits = refusalLimits(status, answer.headers, parseLimits(answer.headers, Date.now()));
+        if (estimateMode === 'auto' && !tokenLimited && countsTokens(limits)) tokenLimited = true;
         if (status >= 200 && status < 300) {
           if (post) served.add(route);
           const json = answer.headers.get('content-type')?.includes('application/json') ?? false;
           if (!json) {
             // A stream (or a file): its time limit runs on while the caller reads it.
-            release({ outcome: 'ok', status, model, rateLimit });
+            release({ outcome: 'ok', status, model, limits });
             report({ outcome: 'ok', status });
             const response = answer.response(() => limit.done());
             const events = answer.headers.get('content-type')?.includes('text/event-stream') ?? false;
@@ -281,8 +383,10 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
             continue;
           }
           limit.done();
-          const { response, tokens } = readJsonAnswer(answer, text);
-          release({ outcome: 'ok', status, model, rateLimit, tokens });
+          const { response, usage } = readJsonAnswer(answer, text);
+          const used = usageTokens(usage);
+          if (used && endpointOf(path) !== 'embeddings') mean.observe(used.completion);
+          release({ outcome: 'ok', status, model, limits, tokens: used?.total, usage });
           report({ outcome: 'ok', status, response: text });
           return response;
         }
@@ -301,7 +405,7 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
         const line = wrongRoute
           ? unreachableMessage(lease.label, baseURL, notFoundMessage(method, path, body.message))
           : undefined;
-        release({ outcome, status, code, model, rateLimit, ...(line ? { unreachable: line } : {}) });
+        release({ outcome, status, code, model, limits, ...(line ? { unreachable: line } : {}) });
         report({ outcome, status, code, response: text });
         const errorAnswer = () => textResponse(answer, text);
         if (line) {

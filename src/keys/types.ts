@@ -1,6 +1,7 @@
 /** Types shared by the pool, the pool-aware fetch and the worker-thread key broker. */
 import type { Outcome } from './classify.js';
-import type { RateLimitInfo } from './headers.js';
+import type { PacingStatus } from './pacing/controller.js';
+import type { NormalizedLimits } from './pacing/dialects.js';
 
 export type KeyState = 'ready' | 'cooling' | 'exhausted' | 'invalid';
 
@@ -12,6 +13,11 @@ export interface LeaseRequest {
   tokens: number;
   /** The lane asking; worker `i` starts its rotation at `key_index + i`. */
   workerId: number;
+  /**
+   * Only keys whose config `organization` is this one may serve the request (files and batches
+   * live in one organization). While none is usable the request waits, as for a spent pool.
+   */
+  organization?: string | undefined;
 }
 
 /** A key lent for one HTTP attempt. Holds the full key: it never leaves memory except in the request. */
@@ -31,9 +37,12 @@ export interface LeaseResult {
   status?: number | undefined;
   code?: string | undefined;
   model?: string | undefined;
-  rateLimit?: RateLimitInfo | undefined;
-  /** Tokens used, when the answer said (`usage.total_tokens`). */
+  /** The answer's rate-limit headers, read in any dialect (plain data: crosses the worker boundary). */
+  limits?: NormalizedLimits | undefined;
+  /** Tokens used, when the answer said (`usage`). */
   tokens?: number | undefined;
+  /** The answer's `usage` object as sent, for per-key accounting. */
+  usage?: Record<string, unknown> | undefined;
   /**
    * The attempt failed in a way that points at the key's endpoint rather than the request
    * (connection refused, DNS, TLS, a redirect to another origin, a 404 on a route this key never
@@ -46,6 +55,8 @@ export interface LeaseResult {
 export interface KeyBroker {
   acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease>;
   release(lease: Lease, result: LeaseResult): void;
+  /** Whether some key's config has `tpm` (token estimates then use the real tokenizer). */
+  tokenLimited?(): boolean;
 }
 
 /** One key in `pool.status()`, redacted. */
@@ -68,6 +79,8 @@ export interface KeyStatus {
   /** Error answers by class: quota, rate_limit, invalid, denied, bad_request, retryable. */
   errors: Partial<Record<Outcome, number>>;
   tokens: number;
+  /** The pacer of the key's rate domain (its group, else the key): mode, pace, in-flight cap, learned limits. */
+  pacing?: PacingStatus;
 }
 
 export interface PoolStatus {

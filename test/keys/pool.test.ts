@@ -80,7 +80,8 @@ describe('the response table', () => {
         { api_key: 'sk-test-cool-eeee', base_url: s.url },
       ],
     });
-    s.inject({ kind: 'status', status: 429, key: 'sk-test-hot-dddd', retryAfterMs: 400 });
+    // Long enough for the four requests below on the other key (a new key starts at 10/s, slow start).
+    s.inject({ kind: 'status', status: 429, key: 'sk-test-hot-dddd', retryAfterMs: 2000 });
     const client = createClient(p, FAST);
     await ask(client, 'first');
     const hot = stateOf(p, 'sk-…dddd');
@@ -90,7 +91,7 @@ describe('the response table', () => {
     // While cooling, every request goes to the other key.
     for (let i = 0; i < 4; i++) await ask(client, `more ${i}`);
     expect(s.stats().byKey['sk-…dddd']?.requests).toBe(1);
-    await until(() => stateOf(p, 'sk-…dddd')?.state === 'ready', 2000, 'cooldown to end');
+    await until(() => stateOf(p, 'sk-…dddd')?.state === 'ready', 10_000, 'cooldown to end');
   });
 
   it('a key without access to a model is denied for that model only; no key for it fails fast', async () => {
@@ -285,8 +286,8 @@ describe('load spreading and pacing', () => {
         { api_key: 'sk-test-grp-aaa2', group: 'org-a' },
       ],
     });
-    // 60 per minute shared: after 60 leases neither key is ready at once.
-    for (let i = 0; i < 60; i++) p.release(await p.acquire({ tokens: 1, workerId: 0 }), { outcome: 'ok' });
+    // 60 per minute shared, sent evenly (one a second): after one lease on either key, neither is ready at once.
+    p.release(await p.acquire({ tokens: 1, workerId: 0 }), { outcome: 'ok' });
     const controller = new AbortController();
     const next = p.acquire({ tokens: 1, workerId: 0 }, controller.signal);
     const raced = await Promise.race([

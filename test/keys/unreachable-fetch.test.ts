@@ -158,7 +158,7 @@ describe('an unreachable endpoint is the key’s problem, not the request’s', 
       status: 404,
       code: undefined,
       model: 'gpt-4o-mini',
-      rateLimit: {},
+      limits: undefined,
       unreachable: `key sk-…4321: ${api.url} answered 404 to POST /chat/completions (Invalid URL (POST /chat/completions)); check base_url (OpenAI-compatible APIs usually end in /v1)`,
     });
     expect(broker.outstanding).toBe(0);

@@ -23,6 +23,8 @@ import {
 import { MINUTE_MS, type NormalizedLimits } from './dialects.js';
 import { MAX_WAIT_MS } from './durations.js';
 import { gateAt, hasPace, isSpent, paceFromLimits, spentReset } from './header-model.js';
+import { type LearnedLimits, learnedLimits } from './learned.js';
+import { calibrateWindows, type WindowSeen } from './window-estimate.js';
 
 export type PacingMode = 'headers' | 'observed' | 'slow-start';
 
@@ -33,7 +35,7 @@ export interface ControllerOptions {
   tpm?: number | undefined;
   /** Fraction below a header limit to pace at. @default 0.02 */
   margin?: number;
-  /** Pace of slow start's first requests, per second. @default 1 */
+  /** Pace of slow start's first requests, per second. @default 10 */
   initialRatePerSecond?: number;
   /** Requests in flight before the first answer says anything. @default 2 */
   probeInFlight?: number;
@@ -69,14 +71,7 @@ export interface PacingStatus {
   /** Observed mode: the pace at which losses last began, per minute. */
   ceilingPerMinute?: number;
   /** What the headers (or the config) said, per minute / per day. */
-  learned: {
-    dialect?: string;
-    requestsPerMinute?: number;
-    tokensPerMinute?: number;
-    requestsPerDay?: number;
-    remainingRequests?: number;
-    remainingTokens?: number;
-  };
+  learned: LearnedLimits;
 }
 
 interface Ticket {
@@ -116,11 +111,13 @@ export class PacingController {
   private answered = false;
   /** Whether the headers were caught out: from then on only observation paces. */
   private distrusted = false;
+  /** OpenAI-style windows learned from `reset` (see window-estimate.ts). */
+  private readonly windowSeen: WindowSeen = { requests: 0, tokens: 0 };
 
   constructor(now: number, options: ControllerOptions = {}) {
     this.options = {
       margin: options.margin ?? 0.02,
-      initialRatePerSecond: options.initialRatePerSecond ?? 1,
+      initialRatePerSecond: options.initialRatePerSecond ?? 10,
       probeInFlight: options.probeInFlight ?? 2,
       missingHeadersLimit: options.missingHeadersLimit ?? 3,
       cooldownMs: options.cooldownMs ?? 1000,
@@ -242,7 +239,8 @@ export class PacingController {
       aimdOnSuccess(this.aimd, now, this.latency ?? 0, this.aimdOptions);
   }
 
-  private learn(now: number, seq: number, sentAt: number, headers: NormalizedLimits | undefined): void {
+  private learn(now: number, seq: number, sentAt: number, raw: NormalizedLimits | undefined): void {
+    const headers = calibrateWindows(raw, this.windowSeen);
     if (hasPace(headers) || headers?.requestsLong) {
       this.missing = 0;
       if (seq >= this.limitsSeq) {
@@ -301,7 +299,12 @@ export class PacingController {
     const before = this.aimd.lossSeq;
     const loss = { seq: answer.seq, sentAt: ticket?.sentAt ?? now, lastSeq: this.sent, kind } as const;
     const pause = aimdOnLoss(this.aimd, now, loss, this.latency ?? 0, this.aimdOptions);
-    if (this.aimd.lossSeq !== before) this.nextAt = Math.max(this.nextAt, now + 1 / this.aimd.rate);
+    // After a retry-after the first send goes when it ends; the new pace runs from there.
+    if (this.aimd.lossSeq !== before)
+      this.nextAt = Math.max(
+        this.nextAt,
+        retryAfter !== undefined ? this.blockedUntil : now + 1 / this.aimd.rate,
+      );
     if (retryAfter === undefined && pause > 0) this.blockedUntil = Math.max(this.blockedUntil, now + pause);
   }
 
@@ -319,22 +322,7 @@ export class PacingController {
     if (this.blockedUntil > now) status.blockedUntil = this.blockedUntil;
     if (this.mode !== 'headers' && this.aimd.ceiling !== undefined)
       status.ceilingPerMinute = this.aimd.ceiling * MINUTE_MS;
-    const model = this.model();
-    const perMinute = (w: { limit: number; windowMs?: number } | undefined) =>
-      w === undefined ? undefined : (w.limit / (w.windowMs ?? MINUTE_MS)) * MINUTE_MS;
-    const learned = status.learned;
-    if (model?.dialect) learned.dialect = model.dialect;
-    const rpm = perMinute(model?.requests);
-    if (rpm !== undefined) learned.requestsPerMinute = rpm;
-    const tpm = perMinute(model?.tokens ?? model?.inputTokens);
-    if (tpm !== undefined) learned.tokensPerMinute = tpm;
-    if (model?.requestsLong)
-      learned.requestsPerDay =
-        (model.requestsLong.limit / (model.requestsLong.windowMs ?? 86_400_000)) * 86_400_000;
-    const remaining = model?.requests?.remaining ?? model?.requestsLong?.remaining;
-    if (remaining !== undefined) learned.remainingRequests = remaining;
-    const remainingTokens = (model?.tokens ?? model?.inputTokens)?.remaining;
-    if (remainingTokens !== undefined) learned.remainingTokens = remainingTokens;
+    status.learned = learnedLimits(this.model());
     return status;
   }
 }
