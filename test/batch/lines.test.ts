@@ -3,6 +3,7 @@
  * lines are sent again in a new shard and end answered, a line that keeps failing ends as an error
  * row, the enqueued-token cap is waited out, and every object is only touched by its organization.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,8 +13,10 @@ import { KEYS, useBatchSetup } from './helpers.js';
 
 const setup = useBatchSetup();
 
+const SOLO2 = { key: 'sk-test-batch-solo-0004' };
+const ALL_KEYS = [...KEYS, SOLO2];
 const orgOf = new Map<string, string>(
-  KEYS.map((k) => [`sk-…${k.key.slice(-4)}`, 'organization' in k ? k.organization : k.key]),
+  ALL_KEYS.map((k) => [`sk-…${k.key.slice(-4)}`, 'organization' in k ? k.organization : k.key]),
 );
 
 describe('backend batch: lines that fail', () => {
@@ -41,8 +44,8 @@ describe('backend batch: lines that fail', () => {
     expect(state.groups[0].shards.map((sh: { attempt: number }) => sh.attempt)).toEqual([1, 2, 3]);
   }, 60_000);
 
-  it('never polls, downloads or cancels a batch or file with a key of another organization', async () => {
-    const s = await setup();
+  it('never polls, downloads or cancels a batch or file with a key of another organization (or, without one, another key)', async () => {
+    const s = await setup({}, ALL_KEYS);
     const records = Array.from({ length: 12 }, (_, i) => ({ id: i, prompt: `p${i}` }));
     await runPrompts(s.config, records, s.options({ backend: 'batch', shardMaxRequests: 2 }));
     const rows = await readRows(s.output);
@@ -55,8 +58,26 @@ describe('backend batch: lines that fail', () => {
       expect({ id, orgs: [...orgs] }).toEqual({ id, orgs: [expect.any(String)] });
       owners.add([...orgs][0] as string);
     }
-    // Shards spread over the pool's organizations (and the key without one).
-    expect(owners.size).toBeGreaterThan(1);
+    // Each shard's objects were touched only by the organization or key its batches.json entry names.
+    const affinityOf = new Map(
+      ALL_KEYS.map((k) => [
+        `sk-…${k.key.slice(-4)}`,
+        'organization' in k
+          ? `org:${k.organization}`
+          : `key:${createHash('sha256').update(k.key).digest('hex').slice(0, 16)}`,
+      ]),
+    );
+    const state = JSON.parse(await readFile(join(`${s.output}.keybatch`, 'batches.json'), 'utf8'));
+    for (const shard of state.groups.flatMap((g: { shards: unknown[] }) => g.shards)) {
+      const want = shard.affinity.organization
+        ? `org:${shard.affinity.organization}`
+        : `key:${shard.affinity.keyHash}`;
+      for (const id of [shard.fileId, shard.batchId, shard.outputFileId]) {
+        expect({ id, by: (touchedBy[id] ?? []).map((k) => affinityOf.get(k)) }).toEqual({ id, by: [want] });
+      }
+    }
+    // Shards spread over the pool's organizations and the keys without one.
+    expect(owners.size).toBeGreaterThan(2);
   }, 60_000);
 
   it('survives token_limit_exceeded: a refused batch is created again from the same file once others finish', async () => {
