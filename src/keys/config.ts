@@ -3,9 +3,9 @@
  * with the file and the field path, warns about unknown fields, and never echoes a key.
  */
 import { readFile } from 'node:fs/promises';
-import { type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { CONFIG_EXAMPLE, fieldLine, issueWords, syntaxProblem } from './config-words.js';
 import { redactKey, scrubSecrets } from './redact.js';
 
 /** One key of the pool, as keybatch uses it (camelCase of the file's snake_case fields). */
@@ -121,18 +121,6 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
-/** Where the first JSON syntax error is, as `line L, column C` (V8's messages do not always say). */
-function syntaxPosition(source: string): string {
-  const errors: ParseError[] = [];
-  parseTree(source, errors, { disallowComments: true, allowTrailingComma: false });
-  const first = errors[0];
-  if (!first) return 'end of file';
-  const before = source.slice(0, first.offset);
-  const line = before.split('\n').length;
-  const column = first.offset - before.lastIndexOf('\n');
-  return `line ${line}, column ${column} (${printParseErrorCode(first.error)})`;
-}
-
 /** A field name that looks like a secret: `sk-…`, or 20+ letters and digits mixing cases and digits. */
 function looksLikeKey(name: string): boolean {
   if (/^(sk|pk|rk)-\S{8,}$/i.test(name)) return true;
@@ -213,17 +201,22 @@ export function parseConfig(input: string | unknown, source = 'config'): ParsedC
   if (typeof input === 'string') {
     if (input.trim() === '') throw new ConfigError(`${source}: the file is empty`);
     try {
-      raw = JSON.parse(input);
+      raw = JSON.parse(input.replace(/^\ufeff/, ''));
     } catch {
-      const where = syntaxPosition(input);
-      throw new ConfigError(`${source}: not valid JSON at ${where}`);
+      throw new ConfigError(`${source}: not valid JSON: ${syntaxProblem(input.replace(/^\ufeff/, ''))}`);
     }
   }
   const result = configSchema.safeParse(raw);
   const problems = [
     ...(result.success
       ? []
-      : result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`)),
+      : result.error.issues.map((issue) => {
+          // `config.json:3: key_list[0]: \`api_key\` is missing`: file, line and field.
+          const line =
+            typeof input === 'string' ? fieldLine(input.replace(/^\ufeff/, ''), issue.path) : undefined;
+          const where = line === undefined ? source : `${source}:${line}`;
+          return `${where}: ${formatPath(issue.path)}: ${issueWords(issue)}`;
+        })),
     ...headerProblems(raw, source),
   ];
   if (!result.success || problems.length > 0) {
@@ -318,7 +311,7 @@ export async function resolveConfigSource(
     return { parsed: parseConfig({ key_list: [key] }, 'OPENAI_API_KEY') };
   }
   throw new ConfigError(
-    'no key pool: ./config.json does not exist and OPENAI_API_KEY is not set (copy config.example.json to config.json, or pass -c FILE)',
+    `no key pool: ./config.json does not exist and OPENAI_API_KEY is not set; write a config.json like ${CONFIG_EXAMPLE} (or pass -c FILE)`,
     { code: 'CONFIG_MISSING' },
   );
 }

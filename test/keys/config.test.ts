@@ -92,9 +92,9 @@ describe('parseConfig', () => {
 
   it('names the line and column of a JSON syntax error', () => {
     expect(problemOf('{\n  "key_list": [\n    { "api_key": "k" },\n  ]\n}')).toMatch(
-      /^config\.json: not valid JSON at line 4, column 3 \(\w+\)$/,
+      /^config\.json: not valid JSON: line 3, column 23: trailing comma \(remove the "," before "\]"\)$/,
     );
-    expect(problemOf('{ "key_list": [ { "api_key": "k" }')).toMatch(/^config\.json: not valid JSON at/);
+    expect(problemOf('{ "key_list": [ { "api_key": "k" }')).toMatch(/^config\.json: not valid JSON: line 1, /);
     expect(problemOf('   ')).toBe('config.json: the file is empty');
   });
 
