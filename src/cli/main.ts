@@ -10,6 +10,7 @@ import { MAX_CONCURRENCY, MAX_WORKERS } from '../pool/options.js';
 import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
 import { demoCommand } from './demo.js';
 import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
+import { estimateCommand } from './estimate.js';
 import { failuresCommand } from './failures.js';
 import { keysCommand } from './keys.js';
 import { collectParam } from './request-flags.js';
@@ -121,6 +122,30 @@ function buildProgram(state: State): Command {
       'time limit of one HTTP attempt; a timed-out attempt is retried (default: 600)',
       positiveSeconds,
     )
+    .option(
+      '--budget <usd>',
+      'stop (exit 3, resumable) before the run spends more than this many USD; the checkpoint’s spend counts',
+      nonNegative,
+    )
+    .option(
+      '--limit <n>',
+      'run only the first N pending items (a sample); rerun without it to continue',
+      wholeNumber(1),
+    )
+    .option(
+      '--batch',
+      'send the records through the OpenAI Batch API (half the price, answers within 24 h); rerun to resume polling',
+    )
+    .option(
+      '--cancel',
+      'with --batch: cancel the batches of this (interrupted) run; nothing new is submitted',
+    )
+    .option(
+      '--poll-interval <seconds>',
+      'with --batch: first wait between polls of a batch, backing off up to 8x (default: 30)',
+      positiveSeconds,
+    )
+    .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
     .option(
@@ -137,6 +162,35 @@ function buildProgram(state: State): Command {
         });
       }
       state.code = await runCommand(input, flags);
+    });
+
+  program
+    .command('estimate')
+    .description('requests, tokens, cost (online and Batch API) and time of a run; sends nothing')
+    .argument('<input>', 'prompts .jsonl, as for run')
+    .option('-m, --model <name>', 'model of every request (unless the records name theirs)', nonEmpty)
+    .option('-c, --config <file>', 'key pool config, for prices and rpm/tpm (default: as for run)', nonEmpty)
+    .option('--batch', 'the run goes through the Batch API (its cost applies; done within 24 h)')
+    .option(
+      '--max-tokens <n>',
+      'output tokens of a request that sets no max_tokens (default: 256)',
+      wholeNumber(1),
+    )
+    .addOption(
+      new Option('--endpoint <name>', 'API of prompt and messages records (default: chat)').choices([
+        'chat',
+        'responses',
+        'completions',
+        'embeddings',
+      ]),
+    )
+    .option('--system <text>', 'system prompt of records that have none')
+    .option('--param <key=value>', 'a request parameter, repeatable, as for run', collectParam)
+    .option('--params <file>', 'request parameters from a JSON object file', nonEmpty)
+    .option('--json', 'as JSON')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (input: string, flags) => {
+      state.code = await estimateCommand(input, flags);
     });
 
   program

@@ -6,6 +6,7 @@
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { Logger, Progress } from '../index.js';
+import { formatUsd } from '../tokens/cost.js';
 import { formatDuration, formatRate } from './format.js';
 
 export type DisplayMode = 'tty' | 'plain' | 'quiet';
@@ -63,6 +64,10 @@ export function blockedHint(configPath: string | undefined): string {
     : 'BLOCKED: no usable key, waiting — no config file is watched: Ctrl-C, fix the key, and rerun to resume';
 }
 
+/** `spent $0.0123` (or `spent unknown`), when the run reports it. */
+const spent = (progress: Progress): string[] =>
+  progress.spentUsd === undefined ? [] : [`spent ${formatUsd(progress.spentUsd)}`];
+
 /** The periodic line of a non-TTY run (without the `keybatch: ` prefix). */
 export function formatProgressLine(progress: Progress, configPath: string | undefined): string {
   const parts = [
@@ -71,6 +76,7 @@ export function formatProgressLine(progress: Progress, configPath: string | unde
     formatRate(progress.rate),
     eta(progress),
     `tokens ${progress.tokens}`,
+    ...spent(progress),
     `keys ${keyCounts(progress)}`,
   ];
   const line = parts.join(', ');
@@ -91,6 +97,7 @@ export function formatBarLine(progress: Progress, configPath: string | undefined
     formatRate(progress.rate),
     eta(progress),
     `tokens ${progress.tokens}`,
+    ...spent(progress),
     `keys ${keyCounts(progress)}`,
   ];
   if (progress.blocked) parts.splice(1, 0, blockedHint(configPath));

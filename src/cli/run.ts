@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type { KeybatchError, Progress, PromptOptions, RunStatus, RunSummary } from '../index.js';
 import { readRunStatus, runPrompts } from '../index.js';
 import { EXIT, errorLine, exitCodeOf, keybatchError } from './errors.js';
+import { dryRunCommand } from './estimate.js';
 import { shellQuote } from './format.js';
 import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
@@ -37,6 +38,18 @@ export interface RunFlags {
   waitTimeout?: number;
   /** Per HTTP attempt, milliseconds (the flag is in seconds). */
   timeout?: number;
+  /** `--budget <usd>`: stop before spending more (exit 3, resumable). */
+  budget?: number;
+  /** `--limit <n>`: run only the first N pending items. */
+  limit?: number;
+  /** `--batch`: the Batch API backend. */
+  batch?: boolean;
+  /** `--cancel` (with `--batch`): cancel the run's batches. */
+  cancel?: boolean;
+  /** `--poll-interval`, milliseconds (the flag is in seconds). */
+  pollInterval?: number;
+  /** `--dry-run`: check, estimate, send nothing. */
+  dryRun?: boolean;
   fresh?: boolean;
   overwrite?: boolean;
   logDir?: string;
@@ -69,7 +82,7 @@ export type RunOutcome =
   | { kind: 'stopped'; error: KeybatchError; summary: SummaryInput | undefined };
 
 /** Codes with which a run stops early but resumable (exit 3). */
-const STOPPED = new Set(['NO_USABLE_KEY', 'ABORTED']);
+const STOPPED = new Set(['NO_USABLE_KEY', 'ABORTED', 'BUDGET_REACHED', 'LIMIT_REACHED']);
 
 /** runPrompts over `request`; a resumable stop is an outcome, any other error is thrown. */
 export async function executeRun(request: RunRequest): Promise<RunOutcome> {
@@ -130,6 +143,8 @@ export interface ReportContext {
 
 /** Why a stopped run stopped, in a few words. */
 function stopReason(error: KeybatchError, signal: NodeJS.Signals | undefined): string {
+  if (error.code === 'BUDGET_REACHED') return 'budget reached';
+  if (error.code === 'LIMIT_REACHED') return 'limit reached';
   if (error.code !== 'ABORTED') return 'no usable key';
   return signal === undefined || signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`;
 }
@@ -189,6 +204,11 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.waitTimeout !== undefined) settings.pool = { waitTimeoutMs: flags.waitTimeout };
   if (flags.timeout !== undefined) settings.client = { timeoutMs: flags.timeout };
   if (flags.overwrite === true) settings.overwrite = true;
+  if (flags.budget !== undefined) settings.budgetUsd = flags.budget;
+  if (flags.limit !== undefined) settings.limit = flags.limit;
+  if (flags.batch === true) settings.backend = 'batch';
+  if (flags.cancel === true) settings.cancel = true;
+  if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
   return settings;
 }
 
@@ -204,6 +224,7 @@ function resumeCommand(): string {
  * input: stdin is read whole into the run directory first, then run as a file.
  */
 export async function runCommand(input: string, given: RunFlags): Promise<number> {
+  if (given.dryRun) return dryRunCommand(input, given);
   const toStdout = given.output === '-';
   const flags: RunFlags = toStdout ? { ...given, output: STDOUT_OUTPUT } : given;
   const paramsFile = flags.params === undefined ? undefined : await readParamsFile(flags.params);

@@ -1,5 +1,6 @@
 /** The end-of-run summary: counts, errors, tokens, time, where the output is, and a per-key table. */
 import type { KeyStatus } from '../index.js';
+import { formatCost, formatUsd } from '../tokens/cost.js';
 import { formatCounts, formatDuration, table } from './format.js';
 
 /** What a finished run (RunSummary) or a stopped one (the error's `stats`) tells. */
@@ -17,6 +18,10 @@ export interface SummaryInput {
   keys: KeyStatus[];
   output?: string;
   checkpoint?: string;
+  /** USD of this run's answers (`usd: null`: a model has no price). */
+  cost?: { usd: number | null; knownUsd: number; unknownModels: string[] };
+  /** With --budget: the cap, what the checkpoint has spent over all runs, what is left. */
+  budget?: { capUsd: number; spentUsd: number; leftUsd: number };
 }
 
 export interface SummaryContext {
@@ -75,6 +80,13 @@ export function formatSummary(summary: SummaryInput, context: SummaryContext): s
   if (summary.tokens) {
     const { prompt, completion, total } = summary.tokens;
     lines.push(`  tokens    ${total} (prompt ${prompt}, completion ${completion})`);
+  }
+  if (summary.cost) lines.push(`  cost      ${formatCost(summary.cost)}`);
+  if (summary.budget) {
+    const { capUsd, spentUsd, leftUsd } = summary.budget;
+    lines.push(
+      `  budget    ${formatUsd(capUsd)}: ${formatUsd(spentUsd)} spent over all runs, ${formatUsd(leftUsd)} left`,
+    );
   }
   lines.push(`  time      ${formatDuration(summary.durationMs)}`);
   if (context.stopped) {

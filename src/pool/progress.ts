@@ -18,6 +18,8 @@ export interface Progress {
   etaMs: number | undefined;
   /** Tokens used, summed over keys (as the API reported them). */
   tokens: number;
+  /** runPrompts: USD spent so far by this run's answers (null: a model has no price). */
+  spentUsd?: number | null;
   /** How many keys are in each state. */
   keys: { ready: number; cooling: number; exhausted: number; invalid: number };
   /** No key is usable: the run waits for a config edit. */

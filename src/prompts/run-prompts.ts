@@ -254,7 +254,7 @@ export async function runPrompts(
     // The records are parsed here, so the pipeline gets them, not the path: name the input file.
     if (typeof prompts === 'string') pipelineOptions.inputFile = prompts;
     const { onProgress } = opts;
-    if (onProgress) pipelineOptions.onProgress = onProgress;
+    if (onProgress) pipelineOptions.onProgress = (p) => onProgress({ ...p, spentUsd: spend.cost.usd });
     if (input.total !== undefined) pipelineOptions.total = input.total;
     if (opts.limit !== undefined) pipelineOptions.limit = opts.limit;
 

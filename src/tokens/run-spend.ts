@@ -192,3 +192,16 @@ export async function openRunSpend(
     checkpoint: options.resume ? options.checkpoint : undefined,
   });
 }
+
+/**
+ * What the answers in a run directory cost (every row's `model` and `usage`), at config.json
+ * `prices` (of `config`, else the default config file) and the table. Read-only.
+ */
+export async function readCheckpointCost(
+  checkpoint: string,
+  config?: string | ConfigFile | KeyPool,
+): Promise<CostSummary> {
+  const prices = priceTable(await configPrices(config).catch(() => ({})));
+  const spend = await RunSpend.open({ prices, checkpoint });
+  return spend.total;
+}

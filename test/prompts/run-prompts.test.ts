@@ -70,6 +70,12 @@ describe('runPrompts input shapes', () => {
       keys: expect.any(Array),
       output: s.output,
       checkpoint: `${s.output}.keybatch`,
+      // gpt-4o-mini: $0.15 in, $0.6 out per 1M tokens.
+      cost: {
+        usd: expect.closeTo((sum('prompt_tokens') * 0.15 + sum('completion_tokens') * 0.6) / 1e6, 12),
+        knownUsd: expect.any(Number),
+        unknownModels: [],
+      },
     });
     expect(summary.tokens.total).toBeGreaterThan(0);
     expect(summary.keys.map((k) => k.key)).toEqual(['sk-…0001', 'sk-…0002']);
