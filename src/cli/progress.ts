@@ -198,7 +198,8 @@ function ttyDisplay(
   let bar: SingleBar | undefined;
   let stopped = false;
   // cli-progress turns line wrap off while the bar shows: lines above it are wrapped at words here.
-  const columns = () => stream.columns || 80;
+  // One column is kept free: with wrap off, a character in the last column is lost to the line clear.
+  const columns = () => (stream.columns || 80) - 1;
   const log = (message: string) => {
     if (stopped || !bar) write(message);
     else multibar.log(`${wrapWords(`keybatch: ${message}`, columns()).join('\n')}\n`);
