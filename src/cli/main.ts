@@ -17,6 +17,7 @@ import { collectParam } from './request-flags.js';
 import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
 import { statusCommand } from './status.js';
+import { uiCommand } from './ui.js';
 
 function version(): string {
   try {
@@ -140,6 +141,11 @@ function buildProgram(state: State): Command {
       'write an audit log (one JSON line per HTTP attempt, keys redacted) here',
       nonEmpty,
     )
+    .option(
+      '--ui [port]',
+      'serve a live dashboard of the run on 127.0.0.1 (default: any free port); prints its URL',
+      wholeNumber(0, 65_535),
+    )
     .option('--quiet', 'no progress and no summary (warnings, the blocked state and errors still)')
     .option('--verbose', 'debug lines, and stack traces on errors')
     .action(async (input: string, flags) => {
@@ -219,6 +225,18 @@ function buildProgram(state: State): Command {
     .option('--verbose', 'stack traces on errors')
     .action(async (output: string, flags) => {
       state.code = await failuresCommand(output, flags);
+    });
+
+  program
+    .command('ui')
+    .description(
+      'serve the dashboard of a run, finished or running, from its checkpoint (read-only) until Ctrl-C',
+    )
+    .argument('<output>', 'the output .jsonl of the run (-o)')
+    .option('--port <n>', 'port on 127.0.0.1 (default: any free port)', wholeNumber(0, 65_535))
+    .option('--verbose', 'stack traces on errors')
+    .action(async (output: string, flags) => {
+      state.code = await uiCommand(output, flags);
     });
 
   program

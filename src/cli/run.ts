@@ -4,7 +4,7 @@
  * `keybatch demo`.
  */
 import { existsSync } from 'node:fs';
-import type { KeybatchError, Progress, PromptOptions, RunStatus, RunSummary } from '../index.js';
+import type { KeybatchError, KeyPool, Progress, PromptOptions, RunStatus, RunSummary } from '../index.js';
 import { readRunStatus, runPrompts } from '../index.js';
 import { EXIT, errorLine, exitCodeOf, keybatchError } from './errors.js';
 import { dryRunCommand } from './estimate.js';
@@ -14,6 +14,7 @@ import { createDisplay, type Display, displayMode } from './progress.js';
 import { readParamsFile, requestParams } from './request-flags.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
+import { openRunDashboard } from './ui.js';
 
 export interface RunFlags {
   output: string;
@@ -49,6 +50,8 @@ export interface RunFlags {
   logDir?: string;
   quiet?: boolean;
   verbose?: boolean;
+  /** Serve the live dashboard: `true` for any free port, or this port. */
+  ui?: boolean | number;
 }
 
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
@@ -59,7 +62,7 @@ export type RunSettings = Omit<
 
 export interface RunRequest {
   /** config.json path, or undefined for the library's resolution (KEYBATCH_CONFIG, ./config.json, OPENAI_API_KEY). */
-  config: string | undefined;
+  config: string | KeyPool | undefined;
   input: string;
   settings: RunSettings;
   display: Display;
@@ -241,19 +244,27 @@ async function runFile(
     configPath: configPathShown(flags.config),
   });
   const stop = new AbortController();
+  const settings = runSettings(flags, paramsFile);
+  const ui =
+    flags.ui === undefined || flags.ui === false
+      ? undefined
+      : await openRunDashboard(flags.ui, flags.config, flags.output, settings.pool ?? {}, display);
   const signals = stopOnSignals(stop, display);
+  let finished = false;
   try {
     const outcome = await executeRun({
-      config: flags.config,
+      config: ui?.pool ?? flags.config,
       input,
-      settings: runSettings(flags, paramsFile),
+      settings,
       display,
       stopSignal: stop.signal,
+      ...(ui ? { onProgress: ui.onProgress, progressIntervalMs: ui.progressIntervalMs } : {}),
     }).catch((error: unknown) => {
       // Lines of stdin are named `stdin:3`, not by the file they were copied to.
       if (stdinPath && error instanceof Error) error.message = error.message.replaceAll(stdinPath, 'stdin');
       throw error;
     });
+    finished = outcome.kind === 'finished';
     return await reportOutcome(outcome, {
       quiet: flags.quiet === true,
       output: flags.output,
@@ -261,6 +272,7 @@ async function runFile(
       signal: signals.received,
     });
   } finally {
+    await ui?.close(finished ? 'finished' : 'stopped');
     signals.detach();
     display.stop();
   }
