@@ -65,7 +65,11 @@ async function main(): Promise<number> {
 
   await print(`# keybatch benchmarks${quick ? ' (--quick: development sizes)' : ''}\n`);
   await print(`Machine: ${describeMachine()}\n`);
-  if (dist) await print(`Library under test: ${resolve(dist)} (not this checkout's dist/)\n`);
+  // ratelimit runs this checkout's dist/ and the --dist build side by side; the others test --dist alone.
+  if (dist)
+    await print(
+      `Other build (--dist): ${resolve(dist)} (ratelimit: its \`before\` rows; other benchmarks: the library under test)\n`,
+    );
   for (const bench of selected) {
     let quiet = '';
     if (!quick && options.get('no-wait') !== 'true') {

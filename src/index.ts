@@ -27,6 +27,8 @@ export {
 } from './keys/probe.js';
 export { redactKey } from './keys/redact.js';
 export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
+export type { PacingMode, PacingStatus } from './keys/pacing/controller.js';
+export type { LearnedLimits } from './keys/pacing/learned.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
 export type { PipelineInput } from './pool/input.js';

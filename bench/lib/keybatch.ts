@@ -17,8 +17,15 @@ export function distIndex(): URL {
   return other ? pathToFileURL(other) : new URL('../../dist/index.js', import.meta.url);
 }
 
-export async function loadKeybatch(): Promise<Keybatch> {
-  const index = distIndex();
+/** This checkout's dist/index.js, whatever `--dist` says (benchmarks that compare builds in one run). */
+export const OWN_DIST = new URL('../../dist/index.js', import.meta.url);
+
+/** Another build's index.js (a path), loaded beside this checkout's. */
+export function loadKeybatchFrom(path: string): Promise<Keybatch> {
+  return loadKeybatch(pathToFileURL(path));
+}
+
+export async function loadKeybatch(index: URL = distIndex()): Promise<Keybatch> {
   try {
     await access(index);
   } catch {

@@ -86,6 +86,16 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
   const running = new RunningBatches();
   const clients = new Map<string, OpenAI>();
   const scrub = (text: string) => opts.pool.scrub(text);
+  let lastReport = 0;
+  /** At most every 5 s: requests completed and failed across the run's batches, and the time waited. */
+  const report = () => {
+    if (Date.now() - lastReport < 5000) return;
+    lastReport = Date.now();
+    const p = progress();
+    opts.logger.info(
+      `batches: ${p.batches}, ${p.completed} requests completed and ${p.failed} failed across them; waited ${Math.round(p.waitedMs / 1000)} s`,
+    );
+  };
 
   const clientFor = (shard: ShardRecord): OpenAI => {
     const affinity = shard.affinity ?? {};
@@ -156,6 +166,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
       running,
       waited,
       scrub,
+      onChange: report,
     };
     let pending = chunk.map((job) => job.index);
     for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
@@ -228,21 +239,20 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     );
   };
 
-  return {
-    task,
-    progress(): BatchProgress {
-      const out: BatchProgress = { batches: 0, completed: 0, failed: 0, waitedMs: waited.ms };
-      for (const group of current?.groups ?? []) {
-        for (const shard of group.shards) {
-          if (!shard.batchId) continue;
-          out.batches++;
-          out.completed += shard.counts?.completed ?? 0;
-          out.failed += shard.counts?.failed ?? 0;
-        }
+  function progress(): BatchProgress {
+    const out: BatchProgress = { batches: 0, completed: 0, failed: 0, waitedMs: waited.ms };
+    for (const group of current?.groups ?? []) {
+      for (const shard of group.shards) {
+        if (!shard.batchId) continue;
+        out.batches++;
+        out.completed += shard.counts?.completed ?? 0;
+        out.failed += shard.counts?.failed ?? 0;
       }
-      return out;
-    },
-  };
+    }
+    return out;
+  }
+
+  return { task, progress };
 }
 
 /**

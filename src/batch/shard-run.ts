@@ -10,7 +10,14 @@ import type OpenAI from 'openai';
 import { toFile } from 'openai';
 import { AbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ENDPOINT_URLS, indexOfCustomId, type LineOutcome, lineOutcome, pollDelay } from './shards.js';
+import {
+  ENDPOINT_URLS,
+  indexOfCustomId,
+  type LineOutcome,
+  lineOutcome,
+  pollDelay,
+  validationOutcomes,
+} from './shards.js';
 import { type BatchState, fromRanges, isTerminal, type ShardRecord } from './state.js';
 
 /** Batches failing with `token_limit_exceeded` this many times in a row end the shard's lines as failed. */
@@ -28,6 +35,8 @@ export interface ShardEnv {
   /** Time spent waiting on batches (ms), across shards. */
   waited: { ms: number };
   scrub: (text: string) => string;
+  /** Called when a batch's state or counts changed. */
+  onChange?: () => void;
 }
 
 export class RunningBatches extends EventEmitter {
@@ -120,6 +129,7 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
         env.logger.info(
           `batch ${batch.id} (shard ${shard.id}): ${batch.status}, ${counts.completed}/${counts.total} completed, ${counts.failed} failed`,
         );
+        env.onChange?.();
       } else unchanged++;
       if (isTerminal(batch.status)) return batch;
       if (env.stop.aborted || env.cancel) {
@@ -210,19 +220,8 @@ export async function runShard(
       continue;
     }
     // Refused at validation: the lines it names fail for good, the others are sent again.
-    const indices = fromRanges(shard.indices);
-    for (const e of errors) {
-      const index = typeof e.line === 'number' ? indices[e.line - 1] : undefined;
-      if (index === undefined) continue;
-      const message = `input record ${index + 1} (line ${e.line} of batch ${batch.id}'s file): ${e.message ?? e.code}`;
-      result.set(index, {
-        kind: 'final',
-        status: 400,
-        code: e.code ?? null,
-        message,
-        error: e,
-        requestId: null,
-      });
+    for (const [index, outcome] of validationOutcomes(errors, fromRanges(shard.indices), batch.id)) {
+      result.set(index, outcome);
     }
     await record(env, shard, { error: env.scrub(describeErrors(batch)), downloaded: true });
     return result;

@@ -137,6 +137,29 @@ export function lineOutcome(line: Record<string, unknown>): LineOutcome {
   return { kind: 'retry', status, code, message };
 }
 
+/**
+ * The lines a batch refused at validation name (1-based lines of its file, `indices` the shard's
+ * input positions in file order): each a final 400 naming its input record and the file's line.
+ */
+export function validationOutcomes(
+  errors: ReadonlyArray<{
+    code?: string | undefined;
+    line?: number | null | undefined;
+    message?: string | undefined;
+  }>,
+  indices: readonly number[],
+  batchId: string,
+): Map<number, LineOutcome> {
+  const out = new Map<number, LineOutcome>();
+  for (const e of errors) {
+    const index = typeof e.line === 'number' ? indices[e.line - 1] : undefined;
+    if (index === undefined) continue;
+    const message = `input record ${index + 1} (line ${e.line} of batch ${batchId}'s file): ${e.message ?? e.code}`;
+    out.set(index, { kind: 'final', status: 400, code: e.code ?? null, message, error: e, requestId: null });
+  }
+  return out;
+}
+
 /** Capped exponential backoff of polls: `base`, 1.5x per poll without a change, at most 8x `base`. */
 export function pollDelay(base: number, unchangedPolls: number): number {
   return Math.min(base * 1.5 ** unchangedPolls, base * 8);

@@ -3,6 +3,7 @@
  * each key. Exit code 1 when probing and no key answered ok.
  */
 import { describeKeys, type KeyDescription, type ProbeResult, probeKeys } from '../index.js';
+import { formatLearned } from '../keys/pacing/learned.js';
 import { EXIT } from './errors.js';
 import { table } from './format.js';
 
@@ -54,7 +55,8 @@ function row(key: KeyDescription, probe: ProbeResult | undefined, probing: boole
     limit(key.rpm),
     limit(key.tpm),
   ];
-  if (probing) cells.push(probeText(probe));
+  // What the probe's answer headers said of the key's limits: `500/min, 200k tok/min (openai)`.
+  if (probing) cells.push(probeText(probe), formatLearned(probe?.limits ?? {}));
   return cells;
 }
 
@@ -74,7 +76,7 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
   const count = `${pool.keys.length} key${pool.keys.length === 1 ? '' : 's'}`;
   const out: string[] = [`${pool.source}: ${count}, rotation starts at key_list[${pool.keyIndex}]`];
   const header = ['key', 'group', 'base URL', 'organization', 'models', 'rpm', 'tpm'];
-  if (probes) header.push(`probe (${model})`);
+  if (probes) header.push(`probe (${model})`, 'limits (answer headers)');
   out.push(
     ...table(
       header,

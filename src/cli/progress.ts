@@ -8,6 +8,7 @@ import { MultiBar, type SingleBar } from 'cli-progress';
 import type { Logger, Progress } from '../index.js';
 import { formatUsd } from '../tokens/cost.js';
 import { formatDuration, formatRate } from './format.js';
+import { type Fields, fitFields, wrapWords } from './progress-fit.js';
 
 export type DisplayMode = 'tty' | 'plain' | 'quiet';
 
@@ -43,8 +44,31 @@ export function displayMode(quiet: boolean, stream: NodeJS.WriteStream = process
 }
 
 function keyCounts(progress: Progress): string {
-  const { ready, cooling, exhausted, invalid } = progress.keys;
-  return `${ready} ready ${cooling} cooling ${exhausted} exhausted ${invalid} invalid`;
+  const { ready, cooling, exhausted, invalid, denied } = progress.keys;
+  const line = `${ready} ready ${cooling} cooling ${exhausted} exhausted ${invalid} invalid`;
+  return denied ? `${line} ${denied} denied` : line;
+}
+
+/** The key counts without the zero states, then `3/5 ready`. */
+function keyForms(progress: Progress): string[] {
+  const { ready, cooling, exhausted, invalid, denied = 0 } = progress.keys;
+  const states = { cooling, exhausted, invalid, denied };
+  const nonZero = Object.entries(states)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`);
+  const all = ready + cooling + exhausted + invalid + denied;
+  return [
+    `keys ${keyCounts(progress)}`,
+    `keys ${[`${ready} ready`, ...nonZero].join(' ')}`,
+    `keys ${ready}/${all} ready`,
+  ];
+}
+
+/** `123k` for large counts. */
+function shortCount(n: number): string {
+  if (n < 10_000) return String(n);
+  if (n < 10_000_000) return `${Math.round(n / 1000)}k`;
+  return `${Math.round(n / 1_000_000)}M`;
 }
 
 function counted(progress: Progress): string {
@@ -85,23 +109,38 @@ export function formatProgressLine(progress: Progress, configPath: string | unde
 
 const BAR_WIDTH = 24;
 
-/** The live bar's line: a bar, counts, rate, ETA, tokens, key states; the blocked state first. */
-export function formatBarLine(progress: Progress, configPath: string | undefined): string {
+function barText(fraction: number, width: number): string {
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+/**
+ * The live bar's line: a bar, counts, rate, ETA, tokens, key states; the blocked state first.
+ * Fitted to `columns` (progress-fit.ts: fields shortened in a fixed order, never a word cut).
+ */
+export function formatBarLine(
+  progress: Progress,
+  configPath: string | undefined,
+  columns = Number.POSITIVE_INFINITY,
+): string {
   const finished = progress.done + progress.skipped + progress.failed;
   const fraction = progress.total ? Math.min(1, finished / progress.total) : 0;
-  const filled = Math.round(fraction * BAR_WIDTH);
-  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
-  const parts = [
-    `${bar} ${counted(progress)}`,
-    `${progress.failed} failed`,
-    formatRate(progress.rate),
-    eta(progress),
-    `tokens ${progress.tokens}`,
-    ...spent(progress),
-    `keys ${keyCounts(progress)}`,
-  ];
-  if (progress.blocked) parts.splice(1, 0, blockedHint(configPath));
-  return parts.join(' | ');
+  const money = spent(progress)[0];
+  const fields: Fields = {
+    bar: [barText(fraction, BAR_WIDTH), barText(fraction, 10), ''],
+    count: [counted(progress)],
+    failed: progress.failed > 0 ? [`${progress.failed} failed`] : ['0 failed', ''],
+    rate: [formatRate(progress.rate), ''],
+    eta: [eta(progress), ''],
+    tokens: [`tokens ${progress.tokens}`, `${shortCount(progress.tokens)} tok`, ''],
+    keys: keyForms(progress),
+  };
+  if (money) fields.spent = [money, money.replace(/^spent /, ''), ''];
+  if (progress.blocked) {
+    const where = configPath ? `edit ${configPath} (watched) or Ctrl-C` : 'Ctrl-C, fix, rerun';
+    fields.blocked = [blockedHint(configPath), `BLOCKED: no usable key — ${where}`, 'BLOCKED: no usable key'];
+  }
+  return fitFields(fields, columns);
 }
 
 /**
@@ -158,15 +197,18 @@ function ttyDisplay(
   });
   let bar: SingleBar | undefined;
   let stopped = false;
+  // cli-progress turns line wrap off while the bar shows: lines above it are wrapped at words here.
+  // One column is kept free: with wrap off, a character in the last column is lost to the line clear.
+  const columns = () => (stream.columns || 80) - 1;
   const log = (message: string) => {
     if (stopped || !bar) write(message);
-    else multibar.log(`keybatch: ${message}\n`);
+    else multibar.log(`${wrapWords(`keybatch: ${message}`, columns()).join('\n')}\n`);
   };
   return {
     logger: createLogger(options.verbose, log),
     onProgress: (progress) => {
       if (stopped) return;
-      const line = formatBarLine(progress, options.configPath);
+      const line = formatBarLine(progress, options.configPath, columns());
       const value = progress.done + progress.skipped + progress.failed;
       if (!bar) bar = multibar.create(progress.total ?? 0, value, { line });
       else bar.update(value, { line });

@@ -17,6 +17,8 @@ import {
   type ParsedConfig,
   resolveConfigSource,
 } from './config.js';
+import { parseLimits } from './pacing/dialects.js';
+import { type LearnedLimits, learnedLimits } from './pacing/learned.js';
 import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { redactKey, scrubSecrets } from './redact.js';
 import { endpointFailure } from './unreachable.js';
@@ -84,6 +86,8 @@ export interface ProbeResult {
    * (`Invalid URL (POST /chat/completions)`), or why there was no answer (`refused the connection (ECONNREFUSED)`).
    */
   message?: string;
+  /** What the answer's rate-limit headers (any dialect) said of the key's limits, per minute / per day. */
+  limits?: LearnedLimits;
 }
 
 export const PROBE_DEFAULTS = Object.freeze({ model: 'gpt-4o-mini', timeoutMs: 20_000 });
@@ -201,12 +205,19 @@ async function probeOne(
     maxRetries: 0,
     timeout: timeoutMs,
   });
+  /** The limits a set of answer headers states, if it states any. */
+  const learned = (headers: Headers | undefined): { limits?: LearnedLimits } => {
+    const limits = headers ? learnedLimits(parseLimits(headers, Date.now())) : {};
+    return Object.keys(limits).length > 0 ? { limits } : {};
+  };
   try {
-    await client.chat.completions.create(
-      { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
-      signal ? { signal } : {},
-    );
-    return { key: label, baseUrl, result: 'ok', status: 200, statusText: 'OK' };
+    const { response } = await client.chat.completions
+      .create(
+        { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+        signal ? { signal } : {},
+      )
+      .withResponse();
+    return { key: label, baseUrl, result: 'ok', status: 200, statusText: 'OK', ...learned(response.headers) };
   } catch (error) {
     if (error instanceof APIUserAbortError || signal?.aborted) throw new AbortError();
     if (error instanceof APIError && typeof error.status === 'number') {
@@ -223,7 +234,7 @@ async function probeOne(
       if (statusText !== undefined) result.statusText = statusText;
       if (body.code !== undefined) result.code = body.code;
       result.message = scrub(serverMessage(error));
-      return result;
+      return { ...result, ...learned(error.headers) };
     }
     const endpoint = endpointFailure(error);
     if (endpoint !== undefined) {

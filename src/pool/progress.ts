@@ -21,7 +21,14 @@ export interface Progress {
   /** runPrompts: USD spent so far by this run's answers (null: a model has no price). */
   spentUsd?: number | null;
   /** How many keys are in each state. */
-  keys: { ready: number; cooling: number; exhausted: number; invalid: number };
+  keys: {
+    ready: number;
+    cooling: number;
+    exhausted: number;
+    invalid: number;
+    /** runPrompts: keys that would be ready but were refused the run's model (not counted as ready). */
+    denied?: number;
+  };
   /** No key is usable: the run waits for a config edit. */
   blocked: boolean;
   elapsedMs: number;

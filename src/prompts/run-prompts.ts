@@ -16,6 +16,7 @@ import { consoleLogger } from '../logger.js';
 import type { PipelineInput } from '../pool/input.js';
 import type { PipelineOptions } from '../pool/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
+import type { Progress } from '../pool/progress.js';
 import type { CostSummary } from '../tokens/cost.js';
 import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
 import type { TaskContext } from '../workers/types.js';
@@ -23,6 +24,7 @@ import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
+import { excludeDenied } from './progress-keys.js';
 import type { PromptJob } from './records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
 import {
@@ -254,7 +256,12 @@ export async function runPrompts(
     // The records are parsed here, so the pipeline gets them, not the path: name the input file.
     if (typeof prompts === 'string') pipelineOptions.inputFile = prompts;
     const { onProgress } = opts;
-    if (onProgress) pipelineOptions.onProgress = (p) => onProgress({ ...p, spentUsd: spend.cost.usd });
+    const { model } = opts;
+    // "ready" counts only keys that can serve the run's model.
+    const keysFor = (p: Progress): Progress =>
+      model === undefined ? p : excludeDenied(p, pool.status().keys, model);
+    if (onProgress)
+      pipelineOptions.onProgress = (p) => onProgress({ ...keysFor(p), spentUsd: spend.cost.usd });
     if (input.total !== undefined) pipelineOptions.total = input.total;
     if (opts.limit !== undefined) pipelineOptions.limit = opts.limit;
 

@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { NoUsableKeyError } from '../../src/errors.js';
 import { createClient } from '../../src/keys/client.js';
+import { parseConfig } from '../../src/keys/config.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';
@@ -316,6 +317,44 @@ describe('createClient', () => {
     expect(b.stats().successes).toBeGreaterThan(0);
     expect(a.requests().every((r) => r.organization === 'org-alpha')).toBe(true);
     expect(b.requests().every((r) => r.organization === undefined)).toBe(true);
+  });
+
+  it('a request naming an organization is served only by its keys; one no key has waits for a config edit', async () => {
+    const s = await sim({
+      keys: [
+        { key: 'sk-test-orgx-1a1a', organization: 'org-x' },
+        { key: 'sk-test-orgy-2b2b', organization: 'org-y' },
+        { key: 'sk-test-orgz-3c3c', organization: 'org-z' },
+      ],
+    });
+    const x = { api_key: 'sk-test-orgx-1a1a', base_url: s.url, organization: 'org-x' };
+    const y = { api_key: 'sk-test-orgy-2b2b', base_url: s.url, organization: 'org-y' };
+    const { pool: p } = await pool({ key_list: [x, y] });
+    const forY = createClient(p, { ...FAST, organization: 'org-y' });
+    for (let i = 0; i < 4; i++) await ask(forY, `for y ${i}`);
+    // The request's own header does the same.
+    const plain = createClient(p, FAST);
+    await plain.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'header' }] },
+      { headers: { 'OpenAI-Organization': 'org-y' } },
+    );
+    expect(s.stats().byKey['sk-…2b2b']?.successes).toBe(5);
+    expect(s.stats().byKey['sk-…1a1a']).toBeUndefined();
+    // No key of org-z: the request waits (blocked), and a reload adding one lets it finish.
+    let blocked = '';
+    p.on('blocked', ({ message }) => {
+      blocked = message;
+    });
+    const waiting = ask(createClient(p, { ...FAST, organization: 'org-z' }), 'for z');
+    await until(() => p.blocked, 10_000, 'the pool to block');
+    expect(blocked).toContain('not in organization org-z');
+    p.reload(
+      parseConfig({
+        key_list: [x, y, { api_key: 'sk-test-orgz-3c3c', base_url: s.url, organization: 'org-z' }],
+      }),
+    );
+    expect((await waiting).choices[0]?.message.content).toBe('echo: for z');
+    expect(s.stats().byKey['sk-…3c3c']?.successes).toBe(1);
   });
 
   it('hands the SDK an answer read once: parsed data, raw text, headers and .withResponse() all intact', async () => {

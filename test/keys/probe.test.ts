@@ -46,6 +46,38 @@ async function closedPort(): Promise<number> {
 }
 
 describe('probeKeys', () => {
+  it('says what the answer headers tell of each key: per-minute limits in OpenAI and IETF dialects, none without headers', async () => {
+    const s = await startSimulator({
+      keys: [
+        { key: 'sk-test-limits-openai-0007', requestsPerWindow: 500, tokensPerWindow: 200_000 },
+        {
+          key: 'sk-test-limits-ietf-0008',
+          requestsPerWindow: 60,
+          windowMs: 10_000,
+          headers: { dialect: 'ietf' },
+        },
+        { key: 'sk-test-limits-none-0009', requestsPerWindow: 60, headers: { dialect: 'none' } },
+      ],
+    });
+    open.push(s);
+    const results = await probeKeys(
+      {
+        key_list: ['sk-test-limits-openai-0007', 'sk-test-limits-ietf-0008', 'sk-test-limits-none-0009'].map(
+          (api_key) => ({ api_key, base_url: s.url }),
+        ),
+      },
+      { env: {} },
+    );
+    expect(results.map((r) => r.result)).toEqual(['ok', 'ok', 'ok']);
+    expect(results[0]?.limits).toMatchObject({
+      dialect: 'openai',
+      requestsPerMinute: 500,
+      tokensPerMinute: 200_000,
+    });
+    expect(results[1]?.limits).toMatchObject({ dialect: 'ietf', requestsPerMinute: 360 });
+    expect(results[2]?.limits).toBeUndefined();
+  });
+
   it('tells an invalid, a quota-spent, a model-denied and a good key apart, in key_list order', async () => {
     const s = await sim();
     const results = await probeKeys(
