@@ -140,7 +140,7 @@ describe.concurrent('keybatch run', () => {
     );
     const result = await cli(['run', input, '-o', output, '-c', config, '-m', 'gpt-4o-mini'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`keybatch: ${config}: key_list[1].rpm: must be a number > 0\n`);
+    expect(result.stderr).toBe(`keybatch: ${config}:10: key_list[1].rpm: must be a number > 0\n`);
     expect(existsSync(output)).toBe(false);
   });
 
