@@ -1,20 +1,19 @@
 /**
  * Affinity: a batch, its files and its results are only touched with a key of the organization
  * that created them (keys with a config `organization`), or with that very key (keys without).
- * The broker below asks the pool for such a key (`LeaseRequest.organization`) and checks every
+ * The broker below asks the pool for such a key (`LeaseRequest.organization` / `keyHash`) and checks every
  * lease it gets: one of another organization is given back unused, never sent, and the request
  * waits (with backoff) as for a spent pool, saying once which organization it waits for.
  */
-import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 import { type ClientOptions, createClient } from '../keys/client.js';
+import { apiKeyHash } from '../keys/key-table.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult } from '../keys/types.js';
 import type { Logger } from '../logger.js';
 import type { Affinity } from './state.js';
 
 /** The first 16 hex digits of the key's SHA-256: names a key on disk without holding it. */
-export const keyHash = (apiKey: string): string =>
-  createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
+export const keyHash = apiKeyHash;
 
 export function affinityOf(lease: Pick<Lease, 'apiKey' | 'organization' | 'baseURL'>): Affinity {
   const out: Affinity = lease.organization
@@ -55,7 +54,7 @@ export function affinityBroker(pool: KeyBroker, affinity: Affinity, logger: Logg
       for (let miss = 0; ; miss++) {
         const ask: LeaseRequest = affinity.organization
           ? { ...request, organization: affinity.organization }
-          : request;
+          : { ...request, keyHash: affinity.keyHash };
         const lease = await pool.acquire(ask, signal);
         if (sameAffinity(affinityOf(lease), affinity)) return lease;
         pool.release(lease, { outcome: 'cancelled' });

@@ -167,6 +167,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
       waited,
       scrub,
       onChange: report,
+      signal: ctx.signal,
     };
     let pending = chunk.map((job) => job.index);
     for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {

@@ -35,6 +35,8 @@ export interface ShardEnv {
   /** Time spent waiting on batches (ms), across shards. */
   waited: { ms: number };
   scrub: (text: string) => string;
+  /** Aborted when the run is cancelled (a second Ctrl-C): requests in flight are aborted. */
+  signal?: AbortSignal;
   /** Called when a batch's state or counts changed. */
   onChange?: () => void;
 }
@@ -70,15 +72,22 @@ function wait(ms: number, signal: AbortSignal, emitter?: EventEmitter): Promise<
   });
 }
 
+/** Request options: the run's abort signal. */
+const req = (env: ShardEnv) => (env.signal ? { signal: env.signal } : {});
+
 async function record(env: ShardEnv, shard: ShardRecord, change: Partial<ShardRecord>): Promise<void> {
   Object.assign(shard, change, { updatedAt: new Date().toISOString() });
   await env.state.save();
 }
 
 /** Finds a batch of `fileId` that a killed run created but did not record (so it is not paid twice). */
-async function findBatchOf(client: OpenAI, fileId: string): Promise<OpenAI.Batches.Batch | undefined> {
+async function findBatchOf(
+  client: OpenAI,
+  env: ShardEnv,
+  fileId: string,
+): Promise<OpenAI.Batches.Batch | undefined> {
   let pages = 0;
-  for await (const batch of client.batches.list({ limit: 100 })) {
+  for await (const batch of client.batches.list({ limit: 100 }, req(env))) {
     if (batch.input_file_id === fileId) return batch;
     if (++pages > 1000) break;
   }
@@ -86,12 +95,15 @@ async function findBatchOf(client: OpenAI, fileId: string): Promise<OpenAI.Batch
 }
 
 async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
-  const batch = await client.batches.create({
-    input_file_id: shard.fileId as string,
-    endpoint: ENDPOINT_URLS[shard.endpoint as keyof typeof ENDPOINT_URLS] as '/v1/chat/completions',
-    completion_window: '24h',
-    metadata: { keybatch_shard: shard.id },
-  });
+  const batch = await client.batches.create(
+    {
+      input_file_id: shard.fileId as string,
+      endpoint: ENDPOINT_URLS[shard.endpoint as keyof typeof ENDPOINT_URLS] as '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { keybatch_shard: shard.id },
+    },
+    req(env),
+  );
   await record(env, shard, { batchId: batch.id, state: batch.status });
   env.logger.info(
     `batch ${batch.id} created for shard ${shard.id} (${fromRanges(shard.indices).length} requests)`,
@@ -112,7 +124,7 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
   env.running.add(1);
   try {
     for (;;) {
-      const batch = await client.batches.retrieve(shard.batchId as string);
+      const batch = await client.batches.retrieve(shard.batchId as string, req(env));
       const counts = batch.request_counts ?? { total: 0, completed: 0, failed: 0 };
       const moved =
         batch.status !== shard.state ||
@@ -136,7 +148,7 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
         if (!env.cancel) throw stopped();
         if (!cancelAsked) {
           cancelAsked = true;
-          const cancelled = await client.batches.cancel(batch.id);
+          const cancelled = await client.batches.cancel(batch.id, req(env));
           await record(env, shard, { state: cancelled.status });
           env.logger.info(`batch ${batch.id} (shard ${shard.id}): cancel asked (${cancelled.status})`);
         }
@@ -154,9 +166,14 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
   }
 }
 
-async function download(client: OpenAI, id: string | null | undefined, into: ShardResult): Promise<void> {
+async function download(
+  client: OpenAI,
+  env: ShardEnv,
+  id: string | null | undefined,
+  into: ShardResult,
+): Promise<void> {
   if (!id) return;
-  const text = await (await client.files.content(id)).text();
+  const text = await (await client.files.content(id, req(env))).text();
   for (const source of text.split('\n')) {
     if (source.trim() === '') continue;
     const line = JSON.parse(source) as Record<string, unknown>;
@@ -179,14 +196,17 @@ export async function runShard(
   if (env.cancel && !shard.batchId) throw stopped();
   if (!shard.fileId) {
     if (env.stop.aborted) throw stopped();
-    const file = await client.files.create({
-      file: await toFile(input(), `keybatch-${shard.id}.jsonl`),
-      purpose: 'batch',
-    });
+    const file = await client.files.create(
+      {
+        file: await toFile(input(), `keybatch-${shard.id}.jsonl`),
+        purpose: 'batch',
+      },
+      req(env),
+    );
     await record(env, shard, { fileId: file.id });
   }
   if (!shard.batchId) {
-    const found = await findBatchOf(client, shard.fileId as string);
+    const found = await findBatchOf(client, env, shard.fileId as string);
     if (found) await record(env, shard, { batchId: found.id, state: found.status });
     else {
       if (env.stop.aborted) throw stopped();
@@ -226,8 +246,8 @@ export async function runShard(
     await record(env, shard, { error: env.scrub(describeErrors(batch)), downloaded: true });
     return result;
   }
-  await download(client, shard.outputFileId, result);
-  await download(client, shard.errorFileId, result);
+  await download(client, env, shard.outputFileId, result);
+  await download(client, env, shard.errorFileId, result);
   if (!shard.downloaded) await record(env, shard, { downloaded: true });
   return result;
 }

@@ -3,6 +3,7 @@
  * records outcomes, and answers "which key for this request" through the pure `pickKey`.
  */
 
+import { createHash } from 'node:crypto';
 import type { Outcome } from './classify.js';
 import type { KeyConfig, PoolConfig } from './config.js';
 import { PacingController } from './pacing/controller.js';
@@ -161,8 +162,14 @@ export class KeyTable {
   }
 
   /** Whether the key may ever serve a request for `model` in `organization` (without a config edit). */
-  private serves(entry: KeyEntry, model: string | undefined, organization?: string): boolean {
+  private serves(
+    entry: KeyEntry,
+    model: string | undefined,
+    organization?: string,
+    keyHash?: string,
+  ): boolean {
     if (organization !== undefined && entry.config.organization !== organization) return false;
+    if (keyHash !== undefined && apiKeyHash(entry.config.apiKey) !== keyHash) return false;
     if (model === undefined) return true;
     if (entry.denied.has(model)) return false;
     return entry.config.models === undefined || entry.config.models.includes(model);
@@ -184,7 +191,7 @@ export class KeyTable {
     const views: KeyView[] = this.keys.map((entry) => {
       const usable =
         (entry.state === 'ready' || entry.state === 'cooling') &&
-        this.serves(entry, request.model, request.organization);
+        this.serves(entry, request.model, request.organization, request.keyHash);
       if (!usable) return { usable, readyAt: Number.POSITIVE_INFINITY, headroom: 0 };
       const readyAt = Math.max(entry.coolingUntil, entry.pacer.readyAt(now, request.tokens));
       return { usable, readyAt, headroom: entry.pacer.headroom() };
@@ -349,4 +356,16 @@ function pacingStatus(result: LeaseResult): number {
   if (result.outcome === 'rate_limit') return 429;
   if (result.outcome === 'quota') return 402;
   return result.status ?? (result.outcome === 'ok' ? 200 : 500);
+}
+
+const keyHashes = new Map<string, string>();
+
+/** The first 16 hex digits of the key's SHA-256: names a key (on disk, in a lease request) without holding it. */
+export function apiKeyHash(apiKey: string): string {
+  let hash = keyHashes.get(apiKey);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
+    keyHashes.set(apiKey, hash);
+  }
+  return hash;
 }

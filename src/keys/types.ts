@@ -18,6 +18,11 @@ export interface LeaseRequest {
    * live in one organization). While none is usable the request waits, as for a spent pool.
    */
   organization?: string | undefined;
+  /**
+   * Only the key whose `apiKeyHash` is this may serve the request (batch objects made with a key
+   * that has no `organization`). While it is not usable the request waits, as for a spent pool.
+   */
+  keyHash?: string | undefined;
 }
 
 /** A key lent for one HTTP attempt. Holds the full key: it never leaves memory except in the request. */

@@ -301,6 +301,11 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (resolved.shardMaxBytes !== undefined) integer('shardMaxBytes', resolved.shardMaxBytes, 1);
   if (resolved.cancel !== undefined && typeof resolved.cancel !== 'boolean')
     fail('cancel', 'a boolean', resolved.cancel);
+  if (resolved.cancel === true && resolved.backend !== 'batch') {
+    throw new InputError(
+      "`cancel` cancels the batches of a batch run: it needs `backend: 'batch'` (--batch)",
+    );
+  }
   if (!ENDPOINTS.includes(resolved.endpoint)) {
     fail('endpoint', `one of ${ENDPOINTS.map((e) => `'${e}'`).join(', ')}`, resolved.endpoint);
   }
