@@ -214,7 +214,7 @@ describe('waiting when no key is usable', () => {
     await writeFile(path, '{ "key_list": [ { "api_key": "sk-test-fre');
     await until(() => logger.text().includes('not valid JSON'), 3000, 'the bad save to be reported');
     expect(logger.text()).toMatch(
-      /config\.json: not valid JSON at line 1, column \d+ .*keeping the last good config \(still waiting\)/,
+      /config\.json: not valid JSON:? (at )?line 1, column \d+.*keeping the last good config \(still waiting\)/,
     );
     expect(p.blocked).toBe(true);
     await writeFile(path, JSON.stringify({ key_list: [{ api_key: 'sk-test-fresh-mmmm', base_url: s.url }] }));
