@@ -301,6 +301,11 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (resolved.shardMaxBytes !== undefined) integer('shardMaxBytes', resolved.shardMaxBytes, 1);
   if (resolved.cancel !== undefined && typeof resolved.cancel !== 'boolean')
     fail('cancel', 'a boolean', resolved.cancel);
+  if (resolved.budgetUsd !== undefined && resolved.backend === 'batch') {
+    throw new InputError(
+      "`budgetUsd` is not supported with `backend: 'batch'` yet (batch answers are not priced at Batch API rates)",
+    );
+  }
   if (resolved.cancel === true && resolved.backend !== 'batch') {
     throw new InputError(
       "`cancel` cancels the batches of a batch run: it needs `backend: 'batch'` (--batch)",
