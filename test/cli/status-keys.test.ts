@@ -227,7 +227,7 @@ describe.concurrent('keybatch keys', () => {
     await writeFile(config, JSON.stringify({ key_list: [{ api_key: KEYS.good, base_url: 'ftp://nope' }] }));
     const result = await cli(['keys', '-c', config], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`keybatch: ${config}: key_list[0].base_url: must be an http(s) URL\n`);
+    expect(result.stderr).toBe(`keybatch: ${config}:1: key_list[0].base_url: must be an http(s) URL\n`);
     expect(result.stdout).toBe('');
   });
 });
