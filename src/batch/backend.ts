@@ -86,6 +86,19 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
   const running = new RunningBatches();
   const clients = new Map<string, OpenAI>();
   const scrub = (text: string) => opts.pool.scrub(text);
+  let saidStop = false;
+  /** Once, when a stop leaves batches on the API: how many, and how to resume or cancel them. */
+  const sayStopped = () => {
+    if (saidStop || !current) return;
+    saidStop = true;
+    const open = current.openShards().length;
+    if (open === 0) return;
+    opts.logger.info(
+      opts.cancel
+        ? `${open} batch(es) of this run are being cancelled on the API; rerun without --cancel to submit what they left unanswered`
+        : `${open} batch(es) of this run keep running on the API; rerun the same command to resume polling them, or add --cancel to cancel them`,
+    );
+  };
   let lastReport = 0;
   /** At most every 5 s: requests completed and failed across the run's batches, and the time waited. */
   const report = () => {
@@ -204,7 +217,10 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
             return Buffer.from((planned?.lines ?? []).join(''));
           }),
         ),
-      );
+      ).catch((error: unknown) => {
+        if (opts.stop.aborted) sayStopped();
+        throw error;
+      });
       const next: number[] = [];
       for (const [k, shard] of shards.entries()) {
         const result = results[k] as Map<number, LineOutcome>;

@@ -117,7 +117,9 @@ describe('backend batch: resume', () => {
     );
     first.proc.kill('SIGINT');
     expect((await first.exit).code).toBe(3);
-    expect(first.stderr()).toContain('rerun the same command to resume');
+    expect(first.stderr()).toContain(
+      '2 batch(es) of this run keep running on the API; rerun the same command to resume polling them, or add --cancel to cancel them',
+    );
     expect(s.sim.stats().objects.batchesCancelled).toBe(0);
     const cancel = startChild(s, ['cancel']);
     expect((await cancel.exit).code).toBe(3);
