@@ -131,4 +131,21 @@ describe('backend batch: resume', () => {
     );
     expect(states).toEqual(['cancelled', 'cancelled']);
   }, 90_000);
+
+  it('after cancel, a rerun without it submits what the cancelled batches left unanswered and completes', async () => {
+    const s = await setup({ batch: { ...SLOW, processMs: 4000 } });
+    const prompts = await prepare(s, 4);
+    const first = startChild(s);
+    await until(() => s.sim.stats().objects.batchesCreated === 2, 'two batches');
+    first.proc.kill('SIGINT');
+    expect((await first.exit).code).toBe(3);
+    const cancel = startChild(s, ['cancel']);
+    expect((await cancel.exit).code).toBe(3);
+    expect(s.sim.stats().objects.batchesCancelled).toBe(2);
+    const rerun = startChild(s);
+    expect(await rerun.exit, rerun.stderr()).toEqual({ code: 0, signal: null });
+    await expectComplete(s, prompts);
+    // Only the unanswered lines went out again: at most one new batch per chunk.
+    expect(s.sim.stats().objects.batchesCreated).toBeLessThanOrEqual(4);
+  }, 90_000);
 });
