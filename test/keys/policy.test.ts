@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, RETRY_DEFAULTS } from '../../src/keys/backoff.js';
-import { Budget, PROBE_IN_FLIGHT } from '../../src/keys/budget.js';
 import { classifyStatus } from '../../src/keys/classify.js';
-import { MAX_SERVER_WAIT_MS, parseResetDuration, readRateLimitHeaders } from '../../src/keys/headers.js';
+import { parseLimits } from '../../src/keys/pacing/dialects.js';
+import {
+  MAX_WAIT_MS as MAX_SERVER_WAIT_MS,
+  parseDuration as parseResetDuration,
+} from '../../src/keys/pacing/durations.js';
 import { type KeyView, pickKey } from '../../src/keys/select.js';
 import { blockedThreshold, judgeWait, MAX_TIMER_MS, timerDelay } from '../../src/keys/stops.js';
 
@@ -46,7 +49,7 @@ describe('rate-limit headers', () => {
   });
 
   it('reads every header and treats -1 or missing as unknown', () => {
-    const info = readRateLimitHeaders(
+    const limits = parseLimits(
       new Headers({
         'x-ratelimit-limit-requests': '500',
         'x-ratelimit-remaining-requests': '499',
@@ -55,15 +58,15 @@ describe('rate-limit headers', () => {
         'x-ratelimit-remaining-tokens': '',
         'retry-after': '2',
       }),
+      Date.now(),
     );
-    expect(info).toEqual({
-      limitRequests: 500,
-      remainingRequests: 499,
-      resetRequestsMs: 120,
+    expect(limits).toMatchObject({
+      requests: { limit: 500, remaining: 499, resetMs: 120 },
       retryAfterMs: 2000,
     });
+    expect(limits?.tokens).toBeUndefined();
     expect(
-      readRateLimitHeaders(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' })).retryAfterMs,
+      parseLimits(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }), Date.now())?.retryAfterMs,
     ).toBe(250);
   });
 });
@@ -71,7 +74,7 @@ describe('rate-limit headers', () => {
 describe('waits a server asks for are clamped to 24 h', () => {
   const now = Date.UTC(2026, 0, 1);
   const retryAfter = (headers: Record<string, string>) =>
-    readRateLimitHeaders(new Headers(headers), now).retryAfterMs;
+    parseLimits(new Headers(headers), now)?.retryAfterMs;
   it.each([
     [{ 'retry-after': '1000000000' }, MAX_SERVER_WAIT_MS],
     [{ 'retry-after': '1e9' }, MAX_SERVER_WAIT_MS],
@@ -198,48 +201,5 @@ describe('pickKey', () => {
       until: 90_000,
       pending: true,
     });
-  });
-});
-
-describe('Budget', () => {
-  it('sends only a few probes before the first answer says what the limits are', () => {
-    const budget = new Budget(0);
-    for (let i = 0; i < PROBE_IN_FLIGHT; i++) {
-      expect(budget.readyAt(0, 1)).toBe(0);
-      budget.take(0, 1);
-    }
-    expect(budget.readyAt(0, 1)).toBe(Number.POSITIVE_INFINITY);
-    budget.settle(40, 1, undefined);
-    expect(budget.readyAt(40, 1)).toBe(40);
-  });
-
-  it('learns the refill rate from limit, remaining and reset, and paces to it', () => {
-    const budget = new Budget(0);
-    const seq = budget.take(0, 1);
-    // 10 per second: one used, full again in 100 ms.
-    budget.settle(0, seq, { limitRequests: 10, remainingRequests: 9, resetRequestsMs: 100 });
-    for (let i = 0; i < 9; i++) budget.take(0, 1);
-    expect(budget.readyAt(0, 1)).toBeCloseTo(100, 5);
-    expect(budget.readyAt(50, 1)).toBeCloseTo(100, 5);
-    expect(budget.readyAt(100, 1)).toBe(100);
-  });
-
-  it('paces from configured rpm before any answer', () => {
-    const budget = new Budget(0, { rpm: 60 });
-    for (let i = 0; i < 60; i++) budget.take(0, 1);
-    expect(budget.readyAt(0, 1)).toBeCloseTo(1000, 5);
-  });
-
-  it('waits out a 429 retry-after', () => {
-    const budget = new Budget(0, { rpm: 600 });
-    budget.rateLimited(0, 750);
-    expect(budget.readyAt(10, 1)).toBeGreaterThanOrEqual(750);
-  });
-
-  it('lowers its estimate when the provider reports less remaining than it thought', () => {
-    const budget = new Budget(0, { rpm: 600 });
-    const seq = budget.take(0, 1);
-    budget.settle(0, seq, { limitRequests: 600, remainingRequests: 0, resetRequestsMs: 60_000 });
-    expect(budget.readyAt(0, 1)).toBeGreaterThan(0);
   });
 });

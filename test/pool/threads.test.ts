@@ -1,8 +1,8 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROBE_IN_FLIGHT } from '../../src/keys/budget.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
+import { PROBE_IN_FLIGHT } from '../../src/keys/pacing/controller.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import type { TaskFunction } from '../../src/workers/types.js';

@@ -28,6 +28,9 @@ import { calibrateWindows, type WindowSeen } from './window-estimate.js';
 
 export type PacingMode = 'headers' | 'observed' | 'slow-start';
 
+/** Requests in flight on a domain before its first answer says anything. */
+export const PROBE_IN_FLIGHT = 2;
+
 export interface ControllerOptions {
   /** Configured requests per minute (the user's word, trusted like headers). @default undefined */
   rpm?: number | undefined;
@@ -118,7 +121,7 @@ export class PacingController {
     this.options = {
       margin: options.margin ?? 0.02,
       initialRatePerSecond: options.initialRatePerSecond ?? 10,
-      probeInFlight: options.probeInFlight ?? 2,
+      probeInFlight: options.probeInFlight ?? PROBE_IN_FLIGHT,
       missingHeadersLimit: options.missingHeadersLimit ?? 3,
       cooldownMs: options.cooldownMs ?? 1000,
     };

@@ -27,16 +27,30 @@ export function parseDuration(value: string | undefined | null): number | undefi
   return end === text.length && end > 0 && Number.isFinite(total) ? clamp(total) : undefined;
 }
 
+/**
+ * A wait as a number: decimals, exponents (`1e9`) and `Infinity` are a (long) wait, clamped by the
+ * caller; negatives, `NaN` and anything else are unknown.
+ */
+function waitNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (!/^(\d+(\.\d+)?(e\+?\d+)?|Infinity)$/i.test(text)) return undefined;
+  const n = Number(text.toLowerCase() === 'infinity' ? 'Infinity' : text);
+  return n >= 0 ? n : undefined;
+}
+
 /** `retry-after-ms` (milliseconds), else `retry-after` in seconds or as an HTTP date. */
 export function parseRetryAfter(
   ms: string | undefined,
   header: string | undefined,
   now: number,
 ): number | undefined {
-  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return clamp(Number(ms));
+  const msValue = waitNumber(ms);
+  if (msValue !== undefined) return clamp(msValue);
   if (header === undefined) return undefined;
   const text = header.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return clamp(Number(text) * 1000);
+  const seconds = waitNumber(text);
+  if (seconds !== undefined) return clamp(seconds * 1000);
   // An HTTP date (IMF-fixdate, or the obsolete RFC 850 / asctime forms): must name a weekday or month.
   if (!/^[A-Za-z]{3}/.test(text) || !/GMT|UTC|\d{4}$/.test(text)) return undefined;
   const at = Date.parse(text);
