@@ -85,16 +85,18 @@ async function findBatchOf(
   client: OpenAI,
   env: ShardEnv,
   fileId: string,
+  other?: string,
 ): Promise<OpenAI.Batches.Batch | undefined> {
-  let pages = 0;
+  let seen = 0;
   for await (const batch of client.batches.list({ limit: 100 }, req(env))) {
-    if (batch.input_file_id === fileId) return batch;
-    if (++pages > 1000) break;
+    if (batch.input_file_id === fileId && batch.id !== other) return batch;
+    if (++seen > 10_000) break;
   }
   return undefined;
 }
 
 async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
+  await record(env, shard, { creating: true });
   const batch = await client.batches.create(
     {
       input_file_id: shard.fileId as string,
@@ -104,7 +106,7 @@ async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): P
     },
     req(env),
   );
-  await record(env, shard, { batchId: batch.id, state: batch.status });
+  await record(env, shard, { batchId: batch.id, state: batch.status, creating: false });
   env.logger.info(
     `batch ${batch.id} created for shard ${shard.id} (${fromRanges(shard.indices).length} requests)`,
   );
@@ -206,7 +208,8 @@ export async function runShard(
     await record(env, shard, { fileId: file.id });
   }
   if (!shard.batchId) {
-    const found = await findBatchOf(client, env, shard.fileId as string);
+    // A run killed while creating it may have made the batch: look for it by its input file.
+    const found = shard.creating ? await findBatchOf(client, env, shard.fileId as string) : undefined;
     if (found) await record(env, shard, { batchId: found.id, state: found.status });
     else {
       if (env.stop.aborted) throw stopped();
@@ -235,8 +238,15 @@ export async function runShard(
       else await wait(env.pollIntervalMs, env.stop);
       env.waited.ms += Date.now() - started;
       if (env.stop.aborted) throw stopped();
-      await record(env, shard, { tokenLimitRetries: retries });
-      await createBatch(client, env, shard);
+      // A run killed while creating it again may have made it: adopt that one.
+      const made = shard.creating
+        ? await findBatchOf(client, env, shard.fileId as string, batch.id)
+        : undefined;
+      if (made) await record(env, shard, { batchId: made.id, state: made.status, creating: false });
+      else {
+        await record(env, shard, { tokenLimitRetries: retries });
+        await createBatch(client, env, shard);
+      }
       continue;
     }
     // Refused at validation: the lines it names fail for good, the others are sent again.

@@ -41,6 +41,8 @@ export interface ShardRecord {
   errorFileId?: string | null;
   /** Batches of this shard that failed with `token_limit_exceeded` (the same file is submitted again). */
   tokenLimitRetries?: number;
+  /** A batch is being created from `fileId` (set before the request): a rerun without `batchId` looks for it. */
+  creating?: boolean;
   /** The output and error files were read and their lines applied. */
   downloaded?: boolean;
   /** Why the batch failed (its `errors`), as shown. */
