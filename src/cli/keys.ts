@@ -56,7 +56,7 @@ function row(key: KeyDescription, probe: ProbeResult | undefined, probing: boole
     limit(key.tpm),
   ];
   // What the probe's answer headers said of the key's limits: `500/min, 200k tok/min (openai)`.
-  if (probing) cells.push(probeText(probe), formatLearned(probe?.limits ?? {}));
+  if (probing) cells.push(formatLearned(probe?.limits ?? {}), probeText(probe));
   return cells;
 }
 
@@ -76,7 +76,7 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
   const count = `${pool.keys.length} key${pool.keys.length === 1 ? '' : 's'}`;
   const out: string[] = [`${pool.source}: ${count}, rotation starts at key_list[${pool.keyIndex}]`];
   const header = ['key', 'group', 'base URL', 'organization', 'models', 'rpm', 'tpm'];
-  if (probes) header.push(`probe (${model})`, 'limits (answer headers)');
+  if (probes) header.push('limits (answer headers)', `probe (${model})`);
   out.push(
     ...table(
       header,
