@@ -66,6 +66,11 @@ export interface BatchProgress {
 type Row = PromptRow | BatchOutputLine;
 
 export interface BatchBackend {
+  /**
+   * Before the run: refuses (InputError) other shard limits than those batches.json was made
+   * with, since other chunks would not find their batches and their records would be sent again.
+   */
+  prepare(): Promise<void>;
   task: (chunk: PromptJob[], ctx: TaskContext) => Promise<Row[]>;
   progress(): BatchProgress;
 }
@@ -77,7 +82,12 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
   const state = (): Promise<BatchState> => {
     opened ??= (async () => {
       if (opts.fresh) await rm(join(opts.runDir, BATCHES_FILE), { force: true });
-      current = await State.open(opts.runDir);
+      const file = await State.open(opts.runDir);
+      await file.checkLimits({
+        shardMaxRequests: opts.shardMaxRequests,
+        shardMaxBytes: opts.shardMaxBytes,
+      });
+      current = file;
       return current;
     })();
     return opened;
@@ -269,7 +279,13 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     return out;
   }
 
-  return { task, progress };
+  const prepare = async (): Promise<void> => {
+    if (opts.fresh) return;
+    const file = await State.open(opts.runDir);
+    file.assertLimits({ shardMaxRequests: opts.shardMaxRequests, shardMaxBytes: opts.shardMaxBytes });
+  };
+
+  return { prepare, task, progress };
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KeybatchError } from '../errors.js';
+import { InputError, KeybatchError } from '../errors.js';
 
 export const BATCHES_FILE = 'batches.json';
 
@@ -59,8 +59,15 @@ export interface GroupRecord {
   recorded?: boolean;
 }
 
+interface Limits {
+  shardMaxRequests: number;
+  shardMaxBytes: number;
+}
+
 export interface BatchesFile {
   version: 1;
+  /** The shard limits the groups were cut with: a rerun must cut the same chunks to find them. */
+  limits?: { shardMaxRequests: number; shardMaxBytes: number };
   groups: GroupRecord[];
 }
 
@@ -113,6 +120,35 @@ export class BatchState {
       }
     }
     return new BatchState(path, data);
+  }
+
+  /**
+   * Records the shard limits of a new file, or refuses other limits than those of its groups
+   * (other chunks would not find their batches, and their records would be sent again).
+   */
+  /** Refuses other shard limits than those of the recorded groups (their chunks would not be found). */
+  assertLimits(limits: Limits): void {
+    const had = this.#data.limits;
+    if (!had || this.#data.groups.length === 0) return;
+    if (had.shardMaxRequests !== limits.shardMaxRequests || had.shardMaxBytes !== limits.shardMaxBytes) {
+      throw new InputError(
+        `${this.path} was made with shardMaxRequests ${had.shardMaxRequests} and shardMaxBytes ${had.shardMaxBytes}; resume with the same, or start over with resume: false (--fresh)`,
+      );
+    }
+  }
+
+  /** Records the shard limits (see assertLimits). */
+  async checkLimits(limits: Limits): Promise<void> {
+    this.assertLimits(limits);
+    const had = this.#data.limits;
+    if (
+      !had ||
+      had.shardMaxRequests !== limits.shardMaxRequests ||
+      had.shardMaxBytes !== limits.shardMaxBytes
+    ) {
+      this.#data.limits = { ...limits };
+      await this.save();
+    }
   }
 
   get groups(): readonly GroupRecord[] {

@@ -306,6 +306,12 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       "`budgetUsd` is not supported with `backend: 'batch'` yet (batch answers are not priced at Batch API rates)",
     );
   }
+  if (resolved.limit !== undefined && resolved.backend === 'batch') {
+    // A sample would cut a shard short, and the full rerun would then send those records again.
+    throw new InputError(
+      "`limit` is not supported with `backend: 'batch'` (shards must stay the same over reruns)",
+    );
+  }
   if (resolved.cancel === true && resolved.backend !== 'batch') {
     throw new InputError(
       "`cancel` cancels the batches of a batch run: it needs `backend: 'batch'` (--batch)",

@@ -227,6 +227,7 @@ export async function runPrompts(
           onAnswer: (_job, _body, answer) => tally.answered((answer as { usage?: unknown } | null)?.usage),
         })
       : undefined;
+    await batchRun?.prepare();
     const pipelineOptions: PipelineOptions<unknown, PromptJob> = {
       output: opts.output,
       workers: batchRun ? 1 : opts.workers,
