@@ -133,6 +133,19 @@ function buildProgram(state: State): Command {
       'run only the first N pending items (a sample); rerun without it to continue',
       wholeNumber(1),
     )
+    .option(
+      '--batch',
+      'send the records through the OpenAI Batch API (half the price, answers within 24 h); rerun to resume polling',
+    )
+    .option(
+      '--cancel',
+      'with --batch: cancel the batches of this (interrupted) run; nothing new is submitted',
+    )
+    .option(
+      '--poll-interval <seconds>',
+      'with --batch: first wait between polls of a batch, backing off up to 8x (default: 30)',
+      positiveSeconds,
+    )
     .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')

@@ -43,6 +43,12 @@ export interface RunFlags {
   budget?: number;
   /** `--limit <n>`: run only the first N pending items. */
   limit?: number;
+  /** `--batch`: the Batch API backend. */
+  batch?: boolean;
+  /** `--cancel` (with `--batch`): cancel the run's batches. */
+  cancel?: boolean;
+  /** `--poll-interval`, milliseconds (the flag is in seconds). */
+  pollInterval?: number;
   /** `--dry-run`: check, estimate, send nothing. */
   dryRun?: boolean;
   fresh?: boolean;
@@ -203,6 +209,9 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.overwrite === true) settings.overwrite = true;
   if (flags.budget !== undefined) settings.budgetUsd = flags.budget;
   if (flags.limit !== undefined) settings.limit = flags.limit;
+  if (flags.batch === true) settings.backend = 'batch';
+  if (flags.cancel === true) settings.cancel = true;
+  if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
   return settings;
 }
 

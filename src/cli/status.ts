@@ -3,6 +3,7 @@
  * run, from its checkpoint, read-only. Exit code: 0 complete, 1 complete with final failures,
  * 3 incomplete (items pending, or failures a rerun retries).
  */
+import { type BatchStatus, batchLines, readBatchStatus } from '../batch/status.js';
 import { type RunStatus, readRunStatus } from '../index.js';
 import { type CostSummary, formatCost } from '../tokens/cost.js';
 import { readCheckpointCost } from '../tokens/run-spend.js';
@@ -23,6 +24,8 @@ export interface StatusReport extends RunStatus {
   errors: Record<string, number>;
   /** USD of the checkpoint's answers (their `usage`, the models' prices; `usd: null`: a model has no price). */
   cost?: CostSummary;
+  /** A `--batch` run: each batch's id, state and counts (from `batches.json`). */
+  batches?: BatchStatus[];
 }
 
 /** The exit code of a status: 3 while a rerun has work left, else 1 with final failures, else 0. */
@@ -43,6 +46,8 @@ export async function statusCommand(output: string, flags: StatusFlags = {}): Pr
   const status = await readRunStatus(output);
   const report = statusReport(status, await readFailures(output));
   report.cost = await readCheckpointCost(status.checkpoint);
+  const batches = await readBatchStatus(status.checkpoint);
+  if (batches) report.batches = batches;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return statusExitCode(report);
@@ -64,6 +69,7 @@ export async function statusCommand(output: string, flags: StatusFlags = {}): Pr
     lines.push(`errors: ${formatCounts(report.errors, 5)}`);
     lines.push(`failed items: keybatch failures ${output}`);
   }
+  if (batches) lines.push(...batchLines(batches));
   process.stdout.write(`${lines.join('\n')}\n`);
   return statusExitCode(report);
 }
