@@ -209,7 +209,11 @@ export class PacingController {
     this.tickets.set(this.sent, { sentAt: now, tokens, cumulativeTokens: this.tokensSent, byHeaders, room });
     const charged = Math.max(0, tokens - this.tokenCredit);
     this.tokenCredit -= tokens - charged;
-    this.nextAt = Math.max(this.nextAt, now) + this.cost(charged);
+    // A send a little late (a timer fired late on a busy event loop) keeps the schedule's grid, so
+    // lateness is not lost for good; after an idle spell the schedule starts afresh. Never two at once.
+    const cost = this.cost(charged);
+    const late = now - this.nextAt;
+    this.nextAt = (late > 0 && late < cost ? this.nextAt : Math.max(this.nextAt, now)) + cost;
     aimdOnSend(this.aimd);
     return this.sent;
   }
