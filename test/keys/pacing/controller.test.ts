@@ -182,3 +182,21 @@ describe('PacingController', () => {
     expect(rate).toBeGreaterThan(60);
   });
 });
+
+describe('the send schedule on a busy event loop', () => {
+  it('a send a little late keeps the grid (lateness is made up); after an idle spell it starts afresh', () => {
+    // 600 a minute configured: one send per 60_000 / (600 × 0.98) ms, no margin on configured limits.
+    const c = new PacingController(0, { rpm: 600 });
+    const send = (at: number) =>
+      c.onAnswer(at, { seq: c.onSend(at, 1), status: 200, latencyMs: 10, headers: undefined });
+    send(0);
+    const interval = c.readyAt(0, 1);
+    expect(interval).toBeGreaterThan(90);
+    // The timer fired 30 ms late: the next send is still due one interval after the planned one.
+    send(interval + 30);
+    expect(c.readyAt(interval + 30, 1)).toBeCloseTo(2 * interval, 6);
+    // Idle for seconds: no catching up, one interval from now.
+    send(10_000);
+    expect(c.readyAt(10_000, 1)).toBeCloseTo(10_000 + interval, 6);
+  });
+});
