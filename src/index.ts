@@ -14,6 +14,8 @@ export { type ClientOptions, createClient } from './keys/client.js';
 export type { ConfigFile } from './keys/config.js';
 export { KeyPool, type KeyPoolOptions, type PoolEvents } from './keys/key-pool.js';
 export type { ReloadDiff, StateChange } from './keys/key-table.js';
+export type { PacingMode, PacingStatus } from './keys/pacing/controller.js';
+export type { LearnedLimits } from './keys/pacing/learned.js';
 export type { AttemptInfo } from './keys/pool-fetch.js';
 export {
   type DescribeOptions,
@@ -27,8 +29,6 @@ export {
 } from './keys/probe.js';
 export { redactKey } from './keys/redact.js';
 export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
-export type { PacingMode, PacingStatus } from './keys/pacing/controller.js';
-export type { LearnedLimits } from './keys/pacing/learned.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
 export type { PipelineInput } from './pool/input.js';

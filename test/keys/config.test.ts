@@ -94,7 +94,9 @@ describe('parseConfig', () => {
     expect(problemOf('{\n  "key_list": [\n    { "api_key": "k" },\n  ]\n}')).toMatch(
       /^config\.json: not valid JSON: line 3, column 23: trailing comma \(remove the "," before "\]"\)$/,
     );
-    expect(problemOf('{ "key_list": [ { "api_key": "k" }')).toMatch(/^config\.json: not valid JSON: line 1, /);
+    expect(problemOf('{ "key_list": [ { "api_key": "k" }')).toMatch(
+      /^config\.json: not valid JSON: line 1, /,
+    );
     expect(problemOf('   ')).toBe('config.json: the file is empty');
   });
 
