@@ -8,6 +8,7 @@ import { access } from 'node:fs/promises';
 import { AbortError, ConfigError, NoUsableKeyError } from '../errors.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { Notifier, type NotifyEvent } from '../notify/index.js';
+import { addCosts } from '../tokens/cost.js';
 import {
   type ConfigFile,
   loadConfigFile,
@@ -15,6 +16,7 @@ import {
   type PoolConfig,
   resolveConfigSource,
 } from './config.js';
+import { groupCosts } from './group-status.js';
 import { type KeyEntry, KeyTable, type ReloadDiff, type StateChange } from './key-table.js';
 import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { redactKey, scrubSecrets } from './redact.js';
@@ -381,7 +383,13 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   status(): PoolStatus {
     const keys = this.table.status(Date.now());
     for (const key of keys) if (key.reason !== undefined) key.reason = this.scrub(key.reason);
-    const status: PoolStatus = { keys, blocked: this.blocked };
+    const status: PoolStatus = {
+      keys,
+      cost: addCosts(keys.flatMap((key) => (key.cost ? [key.cost] : []))),
+      blocked: this.blocked,
+    };
+    const groups = groupCosts(keys);
+    if (groups.length > 0) status.groups = groups;
     if (this.configPath) status.configPath = this.configPath;
     return status;
   }

@@ -4,6 +4,8 @@
  */
 
 import { createHash } from 'node:crypto';
+import { CostTally } from '../tokens/cost.js';
+import { type PriceTable, priceTable } from '../tokens/prices.js';
 import type { Outcome } from './classify.js';
 import type { KeyConfig, PoolConfig } from './config.js';
 import { PacingController } from './pacing/controller.js';
@@ -28,6 +30,8 @@ export interface KeyEntry {
   inFlight: number;
   errors: Partial<Record<Outcome, number>>;
   tokens: number;
+  /** What the key's answers cost (their `usage` at config.json `prices` and the table). */
+  cost: CostTally;
   /** Why the key is invalid or exhausted, for `status()` and log lines. */
   reason: string | undefined;
   /** Attempts in a row whose endpoint could not be reached (reset by any real answer). */
@@ -72,6 +76,15 @@ export class KeyTable {
   private pacers = new Map<string, PacingController>();
   /** Per worker: where its rotation goes next. */
   private cursors = new Map<number, number>();
+  /** config.json `prices` over the bundled table; replaced on every apply. */
+  private prices: PriceTable | undefined;
+  /** What every key's cost tally prices with: the table of the config applied last. */
+  private readonly currentPrices: PriceTable = {
+    lookup: (model) => {
+      this.prices ??= priceTable();
+      return this.prices.lookup(model);
+    },
+  };
 
   /**
    * @param now the clock (tests pass a fake one)
@@ -86,6 +99,7 @@ export class KeyTable {
   apply(config: PoolConfig): ReloadDiff {
     const old = new Map(this.keys.map((entry) => [entry.config.apiKey, entry]));
     const diff: ReloadDiff = { added: [], removed: [], changed: [], kept: 0, retried: [] };
+    this.prices = priceTable(config.prices);
     const pacers = new Map<string, PacingController>();
     const keys = config.keys.map((keyConfig) => {
       const previous = old.get(keyConfig.apiKey);
@@ -151,6 +165,7 @@ export class KeyTable {
       inFlight: 0,
       errors: {},
       tokens: 0,
+      cost: new CostTally(this.currentPrices),
       reason: undefined,
       unreachableStreak: 0,
       unreachable: false,
@@ -263,6 +278,7 @@ export class KeyTable {
       usedTokens: result.tokens,
     });
     if (result.tokens) entry.tokens += result.tokens;
+    if (result.usage) entry.cost.add(result.model, result.usage);
     if (result.outcome === 'ok') {
       entry.successes += 1;
       entry.unreachableStreak = 0;
@@ -336,6 +352,7 @@ export class KeyTable {
         inFlight: entry.inFlight,
         errors: { ...entry.errors },
         tokens: entry.tokens,
+        cost: entry.cost.summary,
         pacing: entry.pacer.status(now),
       };
       if (entry.config.group !== undefined) status.group = entry.config.group;

@@ -1,4 +1,5 @@
 /** Types shared by the pool, the pool-aware fetch and the worker-thread key broker. */
+import type { CostSummary } from '../tokens/cost.js';
 import type { Outcome } from './classify.js';
 import type { PacingStatus } from './pacing/controller.js';
 import type { NormalizedLimits } from './pacing/dialects.js';
@@ -84,12 +85,25 @@ export interface KeyStatus {
   /** Error answers by class: quota, rate_limit, invalid, denied, bad_request, retryable. */
   errors: Partial<Record<Outcome, number>>;
   tokens: number;
+  /** What this key's answers cost (online prices; `usd` null when some answer's model has no price). */
+  cost?: CostSummary;
   /** The pacer of the key's rate domain (its group, else the key): mode, pace, in-flight cap, learned limits. */
   pacing?: PacingStatus;
 }
 
+/** The keys of one config `group` (one rate domain) and what their answers cost. */
+export interface GroupStatus {
+  group: string;
+  keys: string[];
+  cost: CostSummary;
+}
+
 export interface PoolStatus {
   keys: KeyStatus[];
+  /** What every key's answers cost, added up (always set by `pool.status()`). */
+  cost?: CostSummary;
+  /** Per config `group` (absent when no key has one). */
+  groups?: GroupStatus[];
   blocked: boolean;
   /** The config file watched, if any. */
   configPath?: string;

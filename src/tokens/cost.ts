@@ -130,6 +130,18 @@ export class CostTally {
   }
 }
 
+/** Several cost summaries as one: known USD added, unknown models joined (null USD if any). */
+export function addCosts(costs: Iterable<CostSummary>): CostSummary {
+  let known = 0;
+  const unknown = new Set<string>();
+  for (const cost of costs) {
+    known = usd(known + cost.knownUsd);
+    for (const model of cost.unknownModels) unknown.add(model);
+  }
+  const unknownModels = [...unknown].sort();
+  return { usd: unknownModels.length > 0 ? null : known, knownUsd: known, unknownModels };
+}
+
 /** `$0.0123` — enough digits for small runs, never an exponent. */
 export function formatUsd(value: number | null | undefined): string {
   if (value === null || value === undefined) return 'unknown';
