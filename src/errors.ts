@@ -24,6 +24,8 @@ export type KeybatchErrorCode =
   | 'BUDGET_REACHED'
   /** `limit` / `--limit` items were run and more are pending; resumable. */
   | 'LIMIT_REACHED'
+  /** The shared pool's Redis (`shared.url`, `--redis`, `KEYBATCH_REDIS`) could not be reached at start. */
+  | 'REDIS_UNREACHABLE'
   | 'ABORTED';
 
 export class KeybatchError extends Error {
@@ -120,6 +122,7 @@ const CODES = new Set<string>([
   'ABORTED',
   'BUDGET_REACHED',
   'LIMIT_REACHED',
+  'REDIS_UNREACHABLE',
 ]);
 
 function rebuildKeybatchError(code: KeybatchErrorCode, message: string): KeybatchError {
