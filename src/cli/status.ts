@@ -45,8 +45,9 @@ export function statusReport(status: RunStatus, failures: readonly FailedItem[])
 export async function statusCommand(output: string, flags: StatusFlags = {}): Promise<number> {
   const status = await readRunStatus(output);
   const report = statusReport(status, await readFailures(output));
-  report.cost = await readCheckpointCost(status.checkpoint);
   const batches = await readBatchStatus(status.checkpoint);
+  // A Batch API run's answers cost Batch API prices.
+  report.cost = await readCheckpointCost(status.checkpoint, undefined, { batch: batches !== undefined });
   if (batches) report.batches = batches;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -42,10 +42,10 @@ function keyErrors(key: KeyStatus): string {
   return total === 0 ? '0' : `${total} (${formatCounts(counts)})`;
 }
 
-/** The per-key table, redacted: key, state, requests, successes, errors. */
+/** The per-key table, redacted: key, state, requests, successes, errors, cost. */
 export function keyTable(keys: readonly KeyStatus[]): string[] {
   return table(
-    ['key', 'state', 'requests', 'successes', 'errors'],
+    ['key', 'state', 'requests', 'successes', 'errors', 'cost'],
     keys.map((key) => [
       key.key,
       key.state === 'ready' && key.deniedModels.length > 0
@@ -54,6 +54,7 @@ export function keyTable(keys: readonly KeyStatus[]): string[] {
       String(key.requests),
       String(key.successes),
       keyErrors(key),
+      key.cost ? formatUsd(key.cost.usd) : '',
     ]),
   );
 }

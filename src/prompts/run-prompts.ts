@@ -159,6 +159,7 @@ export async function runPrompts(
       model: opts.model ?? opts.params['model'],
       checkpoint: `${opts.output}.keybatch`,
       resume: opts.resume,
+      batch: opts.backend === 'batch',
     },
   );
   const tally = new Tally(spend);
@@ -224,7 +225,11 @@ export async function runPrompts(
           cancel: opts.cancel === true,
           fresh: !opts.resume,
           stop: batchStop.signal,
-          onAnswer: (_job, _body, answer) => tally.answered((answer as { usage?: unknown } | null)?.usage),
+          onAnswer: (_job, body, answer) => {
+            const billed = answer as { model?: unknown; usage?: unknown } | null;
+            spend.answered(undefined, billed?.model ?? body['model'], billed?.usage);
+            tally.answered(billed?.usage);
+          },
         })
       : undefined;
     await batchRun?.prepare();

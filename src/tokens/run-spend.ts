@@ -59,6 +59,8 @@ export interface RunSpendInit {
   checkpoint?: string | undefined;
   /** Output tokens assumed for a request that caps none. @default 256 */
   outputAssumption?: number;
+  /** The answers are billed at Batch API prices (the run's backend is `batch`). @default false */
+  batch?: boolean;
 }
 
 /** The reservation of one request (undefined without a budget). */
@@ -78,8 +80,9 @@ export class RunSpend {
     spentBefore: number,
     previous: CostTally,
     outputAssumption: number,
+    batch: boolean,
   ) {
-    this.run = new CostTally(prices);
+    this.run = new CostTally(prices, { batch });
     this.all = previous;
     this.ledger = budgetUsd === undefined ? undefined : new SpendLedger(budgetUsd, spentBefore);
     this.mean = new CompletionMean(outputAssumption);
@@ -101,7 +104,7 @@ export class RunSpend {
         );
       }
     }
-    const previous = new CostTally(prices);
+    const previous = new CostTally(prices, { batch: init.batch === true });
     if (init.checkpoint && (await readdir(init.checkpoint).catch(() => undefined))) {
       const rows = new Map<number, unknown>();
       await readResults(init.checkpoint, (i, value) => rows.set(i, value));
@@ -114,6 +117,7 @@ export class RunSpend {
       spent,
       previous,
       init.outputAssumption ?? DEFAULT_OUTPUT_ASSUMPTION,
+      init.batch === true,
     );
   }
 
@@ -177,6 +181,8 @@ export interface PromptSpendOptions {
   /** The run directory; its rows count as spent unless the run starts fresh. */
   checkpoint: string;
   resume: boolean;
+  /** The run goes through the Batch API: its answers cost Batch API prices. */
+  batch?: boolean;
 }
 
 /** The spend of a runPrompts run: prices from config.json `prices` and the table, spent from the checkpoint. */
@@ -190,6 +196,7 @@ export async function openRunSpend(
     budgetUsd: options.budgetUsd,
     model: typeof options.model === 'string' ? options.model : undefined,
     checkpoint: options.resume ? options.checkpoint : undefined,
+    batch: options.batch === true,
   });
 }
 
@@ -200,8 +207,9 @@ export async function openRunSpend(
 export async function readCheckpointCost(
   checkpoint: string,
   config?: string | ConfigFile | KeyPool,
+  options: { batch?: boolean } = {},
 ): Promise<CostSummary> {
   const prices = priceTable(await configPrices(config).catch(() => ({})));
-  const spend = await RunSpend.open({ prices, checkpoint });
+  const spend = await RunSpend.open({ prices, checkpoint, batch: options.batch === true });
   return spend.total;
 }

@@ -112,6 +112,17 @@ describe('text helpers', () => {
         errors: { invalid: 2 },
         tokens: 0,
       },
+      {
+        key: 'sk-…0002',
+        state: 'ready',
+        deniedModels: [],
+        requests: 170,
+        successes: 170,
+        inFlight: 0,
+        errors: {},
+        tokens: 9000,
+        cost: { usd: 0.0042, knownUsd: 0.0042, unknownModels: [] },
+      },
     ];
     const base = {
       total: 300,
@@ -127,7 +138,9 @@ describe('text helpers', () => {
     expect(lines).toContain('  done      296 of 300');
     expect(lines).toContain('  failed    4 (context_length_exceeded ×2; 2 from an earlier run)');
     expect(lines).toContain('  skipped   128 (already in the checkpoint, not sent again)');
-    expect(lines.at(-1)).toMatch(/^ {2}sk-…0001 +invalid +2 +0 +2 \(invalid ×2\)$/);
+    expect(lines.at(-2)).toMatch(/^ {2}sk-…0001 +invalid +2 +0 +2 \(invalid ×2\)$/);
+    // Each key's cost, when the pool priced its answers.
+    expect(lines.at(-1)).toMatch(/^ {2}sk-…0002 +ready +170 +170 +0 +\$0\.004200$/);
     const stopped = formatSummary({ ...base, done: 50 }, { output: 'out.jsonl', stopped: 'no usable key' });
     expect(stopped[0]).toBe('keybatch: stopped after 900ms (no usable key)');
     expect(stopped).toContain('  pending   120');
