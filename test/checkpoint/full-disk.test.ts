@@ -1,45 +1,15 @@
 // A lane writer on a real full disk: a 256 KiB tmpfs mounted for the test (CI runs as root;
 // without root the test fails saying so).
-import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRunDir, scanRunDir } from '../../src/checkpoint/index.js';
 import type { KeybatchError } from '../../src/errors.js';
+import { fillDisk, useTmpfs } from '../tmpfs.js';
 import { caught, tempDir } from './helpers.js';
 
-const mounted: string[] = [];
-afterEach(() => {
-  for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir]);
-});
-
-async function smallDisk(): Promise<string> {
-  const dir = await tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(
-      `this test needs a real full disk: mounting a tmpfs on ${dir} failed (run it as root): ${(error as Error).message}`,
-    );
-  }
-  mounted.push(dir);
-  return dir;
-}
-
-/** Fills the file system of `dir` with `dir/filler` but for `free` bytes; returns its path. */
-function fill(dir: string, free: number): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  try {
-    for (;;) writeSync(fd, Buffer.alloc(16 * 1024, 0x78));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  }
-  ftruncateSync(fd, fstatSync(fd).size - free);
-  closeSync(fd);
-  return path;
-}
+const mount = useTmpfs();
+const smallDisk = async (): Promise<string> => mount(await tempDir(), 'size=256k');
 
 describe('a lane append on a full disk', () => {
   it('is rolled back to the last whole record and names the file; the next append after freeing space is clean', async () => {
@@ -49,7 +19,7 @@ describe('a lane append on a full disk', () => {
     const path = join(disk, 'run', 'worker-0.jsonl');
     lane.append([{ i: 0, r: 'first' }]);
     const good = await readFile(path, 'utf8');
-    const filler = fill(disk, 8 * 1024);
+    const filler = fillDisk(disk, 8 * 1024);
 
     // Far more than the room left: the write stops part way through, then fails.
     const big = Array.from({ length: 40 }, (_, k) => ({ i: k + 1, r: 'y'.repeat(1000) }));
@@ -70,7 +40,7 @@ describe('a lane append on a full disk', () => {
 
   it('opening a run directory on a full disk is CHECKPOINT_WRITE naming what could not be written', async () => {
     const disk = await smallDisk();
-    fill(disk, 0);
+    fillDisk(disk, 0);
     const error = (await caught(
       openRunDir(join(disk, 'run'), { fingerprint: 'f'.repeat(64), options: {} }),
     )) as KeybatchError;

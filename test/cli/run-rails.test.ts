@@ -3,7 +3,6 @@
  * --workers/--concurrency, --timeout per attempt, --quiet keeps what the library says, a hanging
  * webhook never holds the exit, --overwrite, and the run directory lock — each a real child process.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/checkpoint/lock.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { until } from '../helpers.js';
+import { mountTmpfs } from '../tmpfs.js';
 import { cli, KEYS, startCli, tempDirs, writeConfig, writeJsonl } from './helpers.js';
 
 const tempDir = tempDirs();
@@ -181,16 +181,12 @@ describe.concurrent('keybatch run rails', () => {
     expect(lines(second.stderr)).toEqual([expect.stringContaining(`pid ${first.proc.pid}`)]);
   });
 
-  it('(a full tmpfs) a checkpoint that cannot be written stops the run: exit 2, one line naming the file, resumable', async (context) => {
+  it('(a full tmpfs) a checkpoint that cannot be written stops the run: exit 2, one line naming the file, resumable', async () => {
     const records = Array.from({ length: 60 }, (_, i) => ({ prompt: `${i} ${'x'.repeat(3000)}` }));
     const { dir, config, input } = await setup([{ api_key: KEYS.good, base_url: sim.url }], records);
     const full = join(dir, 'full');
     await mkdir(full);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full], { stdio: 'ignore' });
-    } catch {
-      context.skip();
-    }
+    const unmount = mountTmpfs(full, 'size=64k');
     try {
       const args = [
         'run',
@@ -209,7 +205,7 @@ describe.concurrent('keybatch run rails', () => {
         expect.stringMatching(/^keybatch: .*worker-\d+\.jsonl: no space left on device \(ENOSPC\).*rerun/),
       ]);
     } finally {
-      execFileSync('umount', [full]);
+      unmount();
     }
   });
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { runPipeline } from '../../src/pool/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import type { TaskContext } from '../../src/workers/types.js';
 import { collectingLogger, useCleanup } from '../helpers.js';
+import { mountTmpfs } from '../tmpfs.js';
 
 const cleanup = useCleanup();
 const headers = new Headers();
@@ -107,31 +107,20 @@ describe('a chunk whose request can never succeed is not retried', () => {
   );
 });
 
-/** A tmpfs of `size` mounted on a fresh directory, or undefined where mounting is not allowed. */
-function mountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('a checkpoint that cannot be written', () => {
   let dir = '';
-  let mounted = false;
+  let unmount: (() => void) | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keybatch-full-'));
     await mkdir(dir, { recursive: true });
-    mounted = mountTmpfs(dir, '96k');
+    unmount = mountTmpfs(dir, 'size=96k');
   });
   afterAll(async () => {
-    if (mounted) execFileSync('umount', [dir]);
+    unmount?.();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('(a full tmpfs) stops the run with CHECKPOINT_WRITE at once: the chunk is not retried and no new chunk starts', async (context) => {
-    if (!mounted) context.skip();
+  it('(a full tmpfs) stops the run with CHECKPOINT_WRITE at once: the chunk is not retried and no new chunk starts', async () => {
     const calls = new Map<number, number>();
     const error = (await runPipeline(
       { key_list: [{ api_key: 'sk-test-full-disk-0001' }] },

@@ -1,5 +1,5 @@
 // The data-safety refusals seen from the command line: one line on stderr, exit 2, nothing sent.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { cli, KEYS, readJsonl, tempDirs, writeConfig, writeJsonl } from '../cli/helpers.js';
 import { TSX } from '../helpers.js';
+import { mountTmpfs } from '../tmpfs.js';
 
 const tempDir = tempDirs();
 const holder = fileURLToPath(new URL('../checkpoint/hold-run-dir.ts', import.meta.url));
@@ -101,14 +102,7 @@ describe('keybatch run refuses what is not safe, with exit 2', () => {
 
   it('a full disk names the lane file and says the run is resumable; after freeing space only the record whose write failed is sent again', async () => {
     const disk = await tempDir();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', disk], { stdio: 'pipe' });
-    } catch (error) {
-      throw new Error(
-        `this test needs a real full disk: mounting a tmpfs failed (run as root): ${(error as Error).message}`,
-      );
-    }
-    cleanups.push(() => execFileSync('umount', ['-l', disk]));
+    cleanups.push(mountTmpfs(disk, 'size=512k'));
     const { output, run } = await setup(60, disk);
     const filler = join(disk, 'filler');
     const fd = openSync(filler, 'w');

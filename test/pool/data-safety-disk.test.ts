@@ -1,48 +1,17 @@
 // A real full disk: a 512 KiB tmpfs mounted for the test (CI runs as root; without root the test
 // fails saying so), filled to a few pages, then freed again.
-import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { scanRunDir } from '../../src/checkpoint/index.js';
 import type { KeybatchError } from '../../src/errors.js';
 import { runPipeline } from '../../src/index.js';
 import { OFFLINE_CONFIG, useTempDir } from '../helpers.js';
+import { fillDisk, useTmpfs } from '../tmpfs.js';
 
 const tempDir = useTempDir();
-const mounted: string[] = [];
-afterEach(() => {
-  for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir]);
-});
-
-async function smallDisk(): Promise<string> {
-  const dir = await tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(
-      `this test needs a real full disk: mounting a tmpfs on ${dir} failed (run it as root): ${(error as Error).message}`,
-    );
-  }
-  mounted.push(dir);
-  return dir;
-}
-
-/** Fills the file system of `dir` with `dir/filler`, then frees `free` bytes of it. */
-function fill(dir: string, free: number): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 0x78);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  }
-  ftruncateSync(fd, fstatSync(fd).size - free);
-  closeSync(fd);
-  return path;
-}
+const mount = useTmpfs();
+const smallDisk = async (): Promise<string> => mount(await tempDir(), 'size=512k');
 
 type Item = { n: number };
 type Row = { n: number; text: string };
@@ -80,7 +49,7 @@ describe('a full disk', () => {
     const output = join(disk, 'out.jsonl');
     const laneFile = join(`${output}.keybatch`, 'worker-0.jsonl');
     const items = Array.from({ length: 120 }, (_, n) => ({ n }));
-    const filler = fill(disk, 40 * 1024);
+    const filler = fillDisk(disk, 40 * 1024);
 
     const first: number[] = [];
     const error = (await pipeline(output, items, first).catch((e: unknown) => e)) as KeybatchError;
@@ -113,7 +82,7 @@ describe('a full disk', () => {
     const output = join(disk, 'out.jsonl');
     const items = Array.from({ length: 40 }, (_, n) => ({ n }));
     // Room for the lane file (~37 KiB), not for the output beside it.
-    const filler = fill(disk, 60 * 1024);
+    const filler = fillDisk(disk, 60 * 1024);
 
     const first: number[] = [];
     const error = (await pipeline(output, items, first).catch((e: unknown) => e)) as KeybatchError;

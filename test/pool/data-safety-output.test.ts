@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KeybatchError, NoUsableKeyError } from '../../src/errors.js';
 import { type PipelineOptions, runPipeline } from '../../src/index.js';
 import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
+import { mountTmpfs } from '../tmpfs.js';
 
 const tempDir = useTempDir();
 const cleanups: Array<() => void> = [];
@@ -126,12 +127,7 @@ describe('the output is checked before the first request', () => {
     await mkdir(sub);
     const readOnly = join(dir, 'ro');
     await mkdir(readOnly);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly], { stdio: 'pipe' });
-    } catch (error) {
-      throw new Error(`this test mounts a read-only tmpfs and needs root: ${(error as Error).message}`);
-    }
-    cleanups.push(() => execFileSync('umount', ['-l', readOnly]));
+    cleanups.push(mountTmpfs(readOnly, 'ro,size=64k'));
 
     const cases: Array<[string, string]> = [
       [sub, `Output ${sub} is a directory: name a file in it, e.g. ${sub}/out.jsonl`],
