@@ -141,6 +141,24 @@ export interface PromptOptions {
   shardMaxRequests?: number;
   /** Batch backend: bytes of a batch's input file at most (the API's limit is 200 MB). @default 209715200 */
   shardMaxBytes?: number;
+  /**
+   * Where records' relative `files` are found.
+   * @default the input file's folder for a .jsonl path, else the current directory
+   */
+  filesDir?: string;
+  /**
+   * Upload the PDFs and images records name (once per organization and content, cached in
+   * `<output>.keybatch/uploads.json`) and send them by file id; such a request goes only to keys
+   * of the organization that holds its files. Text files are always inlined.
+   * @default false
+   */
+  upload?: boolean;
+  /**
+   * Also write each answer to `<writeTo>/<path of the record's first file>` (a mirror of the input
+   * tree), after the output is written; never outside `writeTo`. Rows format only.
+   * @default none
+   */
+  writeTo?: string;
 }
 
 export const PROMPT_DEFAULTS = Object.freeze({
@@ -197,6 +215,9 @@ const KNOWN = new Set<string>([
   'cancel',
   'shardMaxRequests',
   'shardMaxBytes',
+  'filesDir',
+  'upload',
+  'writeTo',
 ]);
 
 /** Common request parameters without `_`, for the hint on an unknown option. */
@@ -289,6 +310,14 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   optionalString('model', resolved.model, true);
   optionalString('system', resolved.system, false);
   optionalString('logDir', resolved.logDir, true);
+  optionalString('filesDir', resolved.filesDir, true);
+  optionalString('writeTo', resolved.writeTo, true);
+  if (resolved.upload !== undefined && typeof resolved.upload !== 'boolean') {
+    fail('upload', 'a boolean', resolved.upload);
+  }
+  if (resolved.writeTo !== undefined && resolved.format === 'batch') {
+    throw new InputError("`writeTo` writes answers of rows: it is not supported with `format: 'batch'`");
+  }
   if (resolved.limit !== undefined) integer('limit', resolved.limit, 1);
   if (resolved.backend !== undefined && resolved.backend !== 'online' && resolved.backend !== 'batch') {
     fail('backend', "'online' or 'batch'", resolved.backend);
