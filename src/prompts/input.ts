@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { InputError } from '../errors.js';
+import type { FileItem } from '../files/identity.js';
 import type { PipelineInput } from '../pool/input.js';
 import { readJsonl } from '../pool/jsonl.js';
 import { type PromptJob, type RecordDefaults, RecordProblem, toJob } from './records.js';
@@ -30,6 +31,8 @@ export interface PromptRecord extends RecordParams {
   id?: string | number;
   system?: string;
   prompt: string;
+  /** Local files sent with the prompt (text inlined with its name, PDFs and images as file inputs). */
+  files?: string[];
 }
 
 /** `{ id?, system?, messages, …params }`: a chat conversation (for the `chat` and `responses` endpoints). */
@@ -37,6 +40,8 @@ export interface MessagesRecord extends RecordParams {
   id?: string | number;
   system?: string;
   messages: readonly PromptMessage[];
+  /** Local files attached to the last user message. */
+  files?: string[];
 }
 
 /** An OpenAI Batch API input line; the endpoint comes from `url`, the request from `body`. */
@@ -57,7 +62,11 @@ export interface PreparedInput {
   total: number | undefined;
   /** A file's whole content, hashed (the pipeline identifies a stream by its first items only). */
   fileFingerprint: string | undefined;
+  /** The records that name files, and which (arrays and files; a stream's are not known up front). */
+  fileItems: FileItem[];
 }
+
+const fileItem = (job: PromptJob): FileItem[] => (job.files ? [{ index: job.index, files: job.files }] : []);
 
 function checked(record: unknown, index: number, where: string, defaults: RecordDefaults): PromptJob {
   try {
@@ -97,17 +106,19 @@ export async function preparePrompts(
     if (!info?.isFile()) throw new InputError(`${prompts}: no such file`);
     const hash = createHash('sha256');
     let total = 0;
+    const fileItems: FileItem[] = [];
     for await (const job of fileJobs(prompts, defaults)) {
       hash.update(`${JSON.stringify(job)}\n`);
       total += 1;
+      if (job.files) fileItems.push(...fileItem(job));
     }
-    return { data: fileJobs(prompts, defaults), total, fileFingerprint: hash.digest('hex') };
+    return { data: fileJobs(prompts, defaults), total, fileFingerprint: hash.digest('hex'), fileItems };
   }
   if (Array.isArray(prompts)) {
     const jobs = (prompts as readonly unknown[]).map((record, i) =>
       checked(record, i, `prompts[${i}]`, defaults),
     );
-    return { data: jobs, total: jobs.length, fileFingerprint: undefined };
+    return { data: jobs, total: jobs.length, fileFingerprint: undefined, fileItems: jobs.flatMap(fileItem) };
   }
   const iterable =
     prompts !== null &&
@@ -122,5 +133,6 @@ export async function preparePrompts(
     data: iterableJobs(prompts as Iterable<unknown> | AsyncIterable<unknown>, defaults),
     total: undefined,
     fileFingerprint: undefined,
+    fileItems: [],
   };
 }

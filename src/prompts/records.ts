@@ -23,6 +23,8 @@ export interface PromptJob {
   prompt: unknown;
   /** The request body without the run's model and params (a Batch line's body as written). */
   body: Record<string, unknown>;
+  /** Local files the record names (paths as written), attached when it is sent. */
+  files?: string[];
 }
 
 /** What of the options shapes a job. */
@@ -33,6 +35,8 @@ export interface RecordDefaults {
   hasModel: boolean;
   /** The run's request parameters: checked with each record's against its endpoint. @default {} */
   params?: Readonly<Record<string, unknown>>;
+  /** Why records may not name `files` in this run (e.g. the batch backend). @default they may */
+  noFiles?: string;
 }
 
 /** The fields of a record that are not request parameters (`files` is reserved). */
@@ -291,13 +295,39 @@ function promptBody(
   return { endpoint, system, prompt: texts.prompt, body };
 }
 
+/** A record's `files`: a non-empty array of file paths, on an endpoint that takes files. */
+function recordFiles(
+  record: Record<string, unknown>,
+  endpoint: Endpoint,
+  defaults: RecordDefaults,
+): string[] {
+  const files = record['files'];
+  if (!Array.isArray(files) || files.length === 0) {
+    problem(`"files" must be a non-empty array of file paths, got ${describeValue(files)}`);
+  }
+  files.forEach((file, k) => {
+    if (typeof file !== 'string' || file === '' || file.includes('\0')) {
+      problem(`"files[${k}]" must be a file path, got ${describeValue(file)}`);
+    }
+  });
+  if (defaults.noFiles) problem(`"files" ${defaults.noFiles}`);
+  if (endpoint !== 'chat' && endpoint !== 'responses') {
+    problem(`"files" needs endpoint 'chat' or 'responses', not '${endpoint}'`);
+  }
+  return [...(files as string[])];
+}
+
 /** Checks one record and makes its job; throws RecordProblem naming the field. */
 export function toJob(record: unknown, index: number, defaults: RecordDefaults): PromptJob {
   if (!isPlainObject(record)) problem(`a record must be a JSON object, got ${describeValue(record)}`);
   const id = recordId(record, index);
   const isBatch = record['body'] !== undefined || record['url'] !== undefined;
+  if (isBatch && record['files'] !== undefined) {
+    problem('"files" is for prompt and messages records, not Batch API lines');
+  }
   const job = isBatch ? batchJob(record, defaults) : promptJob(record, defaults);
   const { refused } = mapParams(job.endpoint, { ...defaults.params, ...job.body });
   if (refused) problem(refused.message);
-  return { index, id, ...job };
+  if (record['files'] === undefined) return { index, id, ...job };
+  return { index, id, ...job, files: recordFiles(record, job.endpoint, defaults) };
 }

@@ -5,9 +5,15 @@
  * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { dirname, resolve } from 'node:path';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
+import { dropItems } from '../checkpoint/drop.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
+import { staleItems } from '../files/identity.js';
+import { FileProblem } from '../files/load.js';
+import { writeAnswers } from '../files/mirror.js';
+import { FileInputs } from '../files/send.js';
 import type { ClientOptions } from '../keys/client.js';
 import { KeyPool } from '../keys/key-pool.js';
 import type { AttemptInfo } from '../keys/pool-fetch.js';
@@ -148,7 +154,10 @@ export async function runPrompts(
     system: opts.system,
     hasModel: opts.model !== undefined,
     params: opts.params,
+    ...(opts.backend === 'batch' ? { noFiles: 'is not supported with the batch backend yet' } : {}),
   });
+  const filesDir = resolve(opts.filesDir ?? (typeof prompts === 'string' ? dirname(prompts) : '.'));
+  const runDir = `${opts.output}.keybatch`;
   const ownPool = !(config instanceof KeyPool);
   const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
   // config.json `prices`: of the object given, else of the file the pool was read from.
@@ -168,6 +177,28 @@ export async function runPrompts(
   try {
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
     if (audit) logger.info(`audit log: ${audit.path}`);
+    const files = await FileInputs.open({
+      baseDir: filesDir,
+      runDir,
+      upload: opts.upload === true,
+      pool,
+      logger,
+      client: clientOptions(opts, audit),
+    });
+    if (opts.resume && input.fileItems.length > 0) {
+      // A record answered from a file edited since is sent again (and only it).
+      const stale = await staleItems(runDir, input.fileItems, filesDir);
+      if (stale.length > 0) {
+        await dropItems(
+          runDir,
+          stale.map((item) => item.index),
+        );
+        const names = stale.flatMap((item) => item.changed);
+        logger.info(
+          `${stale.length} record(s) whose files changed since they were answered are sent again: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`,
+        );
+      }
+    }
 
     const batch = opts.format === 'batch';
     const task = (chunk: PromptJob[], ctx: TaskContext): Promise<Array<PromptRow | BatchOutputLine>> =>
@@ -176,7 +207,17 @@ export async function runPrompts(
           const body = requestBody(job, opts.model, opts.params);
           const ticket = spend.reserve(job.endpoint, body);
           try {
-            const answer = await sending.run(job, () => send(ctx.client, job.endpoint, body, ctx.signal));
+            const answer = await sending.run(job, () =>
+              job.files
+                ? files.send(
+                    job as PromptJob & { files: string[] },
+                    body,
+                    ctx,
+                    (client, full) => send(client, job.endpoint, full, ctx.signal),
+                    isFinalAnswer,
+                  )
+                : send(ctx.client, job.endpoint, body, ctx.signal),
+            );
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(ticket, billed?.model ?? body['model'], billed?.usage);
             if (batch) {
@@ -188,6 +229,11 @@ export async function runPrompts(
             return row;
           } catch (error) {
             spend.failed(ticket);
+            if (error instanceof FileProblem) {
+              const answer = { status: null, code: error.code, message: error.message };
+              if (!batch) return errorRow(job, answer);
+              return batchRefused(job, { ...answer, status: 400, requestId: null, error: answer });
+            }
             if (!isFinalAnswer(error)) throw transientError(error);
             const answer = {
               status: error.status ?? null,
@@ -278,6 +324,12 @@ export async function runPrompts(
         batchRun ? batchRun.task : task,
         pipelineOptions,
       );
+      if (files.uploaded > 0)
+        logger.info(`uploads: ${files.uploaded} file(s) uploaded (${runDir}/uploads.json)`);
+      if (opts.writeTo !== undefined) {
+        const mirrored = await writeAnswers(opts.output, input.fileItems, opts.writeTo, logger);
+        logger.info(`--write-to: ${mirrored.written} answer(s) written under ${opts.writeTo}`);
+      }
       return tally.summary(stats, started, opts.output);
     } catch (error) {
       const stats = (error as Partial<StoppedPromptRun> | undefined)?.stats;
