@@ -11,21 +11,28 @@ export interface SfItem {
   params: Map<string, SfBare>;
 }
 
-/** Splits on commas outside quoted strings. */
-function members(text: string): string[] {
+/** Splits `text` on `separator` outside quoted strings. */
+function splitOutsideQuotes(text: string, separator: ',' | ';'): string[] {
   const out: string[] = [];
   let current = '';
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '"' && text[i - 1] !== '\\') quoted = !quoted;
-    if (ch === ',' && !quoted) {
+    if (ch === separator && !quoted) {
       out.push(current);
       current = '';
     } else current += ch;
   }
   out.push(current);
-  return out.map((part) => part.trim()).filter((part) => part !== '');
+  return out;
+}
+
+/** Splits on commas outside quoted strings. */
+function members(text: string): string[] {
+  return splitOutsideQuotes(text, ',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 }
 
 function bare(text: string): SfBare | undefined {
@@ -41,19 +48,7 @@ function bare(text: string): SfBare | undefined {
 
 /** Splits `value;a=1;b` on semicolons outside quoted strings. */
 function pieces(text: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === '"' && text[i - 1] !== '\\') quoted = !quoted;
-    if (ch === ';' && !quoted) {
-      out.push(current);
-      current = '';
-    } else current += ch;
-  }
-  out.push(current);
-  return out;
+  return splitOutsideQuotes(text, ';');
 }
 
 function params(parts: string[]): Map<string, SfBare> | undefined {
