@@ -9,6 +9,8 @@ export {
   type KeybatchErrorCode,
   NoUsableKeyError,
 } from './errors.js';
+export { globFiles } from './files/glob.js';
+export { globRecords } from './files/glob-records.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
 export type { ConfigFile } from './keys/config.js';

@@ -4,8 +4,16 @@
  * `keybatch demo`.
  */
 import { existsSync } from 'node:fs';
-import type { KeybatchError, KeyPool, Progress, PromptOptions, RunStatus, RunSummary } from '../index.js';
-import { readRunStatus, runPrompts } from '../index.js';
+import type {
+  KeybatchError,
+  KeyPool,
+  Progress,
+  PromptInput,
+  PromptOptions,
+  RunStatus,
+  RunSummary,
+} from '../index.js';
+import { globRecords, InputError, readRunStatus, runPrompts } from '../index.js';
 import { EXIT, errorLine, exitCodeOf, keybatchError } from './errors.js';
 import { dryRunCommand } from './estimate.js';
 import { shellQuote } from './format.js';
@@ -58,6 +66,14 @@ export interface RunFlags {
   verbose?: boolean;
   /** Serve the live dashboard: `true` for any free port, or this port. */
   ui?: boolean | number;
+  /** `--glob <pattern>`: one record per matching file (instead of an input file). */
+  glob?: string;
+  /** `--prompt <text>`: the prompt of every --glob record. */
+  prompt?: string;
+  /** `--write-to <dir>`: each answer also written to `<dir>/<path>`. */
+  writeTo?: string;
+  /** `--upload`: PDFs and images uploaded once per organization, sent by id. */
+  upload?: boolean;
 }
 
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
@@ -69,7 +85,8 @@ export type RunSettings = Omit<
 export interface RunRequest {
   /** config.json path, or undefined for the library's resolution (KEYBATCH_CONFIG, ./config.json, OPENAI_API_KEY). */
   config: string | KeyPool | undefined;
-  input: string;
+  /** A .jsonl path, or the records themselves (--glob). */
+  input: string | PromptInput[];
   settings: RunSettings;
   display: Display;
   /** Stops the run gracefully: no new requests, those in flight finish and are checkpointed. */
@@ -212,6 +229,8 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.batch === true) settings.backend = 'batch';
   if (flags.cancel === true) settings.cancel = true;
   if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
+  if (flags.writeTo !== undefined) settings.writeTo = flags.writeTo;
+  if (flags.upload === true) settings.upload = true;
   return settings;
 }
 
@@ -226,7 +245,18 @@ function resumeCommand(): string {
  * for any -o) and copied to stdout once the run has finished; nothing else goes to stdout. `-` as
  * input: stdin is read whole into the run directory first, then run as a file.
  */
-export async function runCommand(input: string, given: RunFlags): Promise<number> {
+export async function runCommand(input: string | undefined, given: RunFlags): Promise<number> {
+  if (given.glob !== undefined) {
+    if (given.dryRun) throw new InputError('--dry-run does not take --glob yet: give an input .jsonl');
+    const records = await globRecords(given.glob, given.prompt ?? '');
+    const flags: RunFlags = given.output === '-' ? { ...given, output: STDOUT_OUTPUT } : given;
+    const paramsFile = flags.params === undefined ? undefined : await readParamsFile(flags.params);
+    const code = await runFile(records, flags, paramsFile, undefined);
+    if (given.output === '-' && (code === EXIT.ok || code === EXIT.failed))
+      await writeOutputToStdout(flags.output);
+    return code;
+  }
+  if (input === undefined) throw new InputError('run needs an input .jsonl, or --glob and --prompt');
   if (given.dryRun) return dryRunCommand(input, given);
   const toStdout = given.output === '-';
   const flags: RunFlags = toStdout ? { ...given, output: STDOUT_OUTPUT } : given;
@@ -242,7 +272,7 @@ export async function runCommand(input: string, given: RunFlags): Promise<number
 }
 
 async function runFile(
-  input: string,
+  input: string | PromptInput[],
   flags: RunFlags,
   paramsFile: Record<string, unknown> | undefined,
   stdinPath: string | undefined,
