@@ -1,4 +1,5 @@
 /** runPipeline's options: all optional, one defaults constant, validated up front, frozen. */
+import { type DistributedOptions, resolveDistributed } from '../dist/options.js';
 import { InputError, type SerializedError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
@@ -92,6 +93,14 @@ export interface PipelineOptions<A = unknown, T = unknown> {
   pool?: KeyPoolOptions;
   /** @default a logger writing `keybatch: …` lines to stderr */
   logger?: Logger;
+  /**
+   * Run the chunks on `keybatch worker` processes (any number, on any machine) through a BullMQ
+   * queue on this Redis, instead of on local lanes; this process is the coordinator (input,
+   * checkpoint, output). `fn` must be a task module (path or URL): workers load their own copy,
+   * and one whose content differs is refused. `workers` and `concurrency` do not apply.
+   * @default none (local lanes)
+   */
+  distributed?: DistributedOptions;
 }
 
 export const PIPELINE_DEFAULTS = Object.freeze({
@@ -155,6 +164,7 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
       throw new InputError(`Expected \`${key}\` to be an AbortSignal, got ${describe(value)}`);
     }
   }
+  if (resolved.distributed !== undefined) resolved.distributed = resolveDistributed(resolved.distributed);
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
     throw new InputError(`Expected \`onProgress\` to be a function, got ${describe(resolved.onProgress)}`);
   }

@@ -5,6 +5,7 @@
  */
 
 import { checkOutputPath, DoneSet, openRunDir, type RunDir } from '../checkpoint/index.js';
+import type { Coordinator } from '../dist/index.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -72,6 +73,8 @@ class Run<T, R, A> {
   private readonly results: R[] = [];
   private runDir: RunDir | undefined;
   private readonly recorder: Recorder<T, R>;
+  /** A distributed run's coordinator: chunks go through its queue instead of to local lanes. */
+  private coordinator: Coordinator | undefined;
 
   constructor(
     private readonly pool: KeyPool,
@@ -101,22 +104,42 @@ class Run<T, R, A> {
   private async executeHoldingDir(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
     // Worker threads start (and load the task module) while the input is checked and counted.
-    const runner = this.createRunner();
+    let runner = opts.distributed ? undefined : this.createRunner();
     let input: OpenedInput<T>;
     let isDone: (i: number) => boolean;
     try {
       ({ input, isDone } = await this.open(data));
+      runner ??= this.coordinator = await this.openCoordinator(input.fingerprint, isDone);
     } catch (error) {
-      await runner.close();
+      await runner?.close();
       throw error;
     }
+    try {
+      await this.runAll(input, isDone, runner);
+      return await this.finish();
+    } finally {
+      await runner.close();
+    }
+  }
+
+  private async runAll(
+    input: OpenedInput<T>,
+    isDone: (i: number) => boolean,
+    runner: LaneRunner,
+  ): Promise<void> {
+    const { opts } = this;
     const detach = this.attachSignals();
     const ticker = this.startProgress();
     void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
     try {
       const chunks = planChunks(input.batches, isDone, opts.chunkSize, this.plan);
       const loops: Promise<void>[] = [];
-      for (let lane = 0; lane < opts.workers; lane++) {
+      if (opts.distributed) {
+        // A slot per chunk of the window; their results all go to lane file 0.
+        const window = opts.distributed.window ?? 1;
+        for (let slot = 0; slot < window; slot++) loops.push(this.lane(0, chunks, runner));
+      }
+      for (let lane = 0; lane < (opts.distributed ? 0 : opts.workers); lane++) {
         for (let slot = 0; slot < opts.concurrency; slot++) loops.push(this.lane(lane, chunks, runner));
       }
       await Promise.all(loops);
@@ -130,9 +153,7 @@ class Run<T, R, A> {
       clearInterval(ticker);
       detach();
       this.recorder.close();
-      await runner.close();
     }
-    return this.finish();
   }
 
   /** Opens the input and, when checkpointing, the run directory: what is done already. */
@@ -173,6 +194,23 @@ class Run<T, R, A> {
     }
     if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
     return { input, isDone };
+  }
+
+  /** The coordinator of a distributed run (bullmq is loaded only then). */
+  private async openCoordinator(fingerprint: string, isDone: (i: number) => boolean): Promise<Coordinator> {
+    const { opts } = this;
+    const { openCoordinator } = await import('../dist/index.js');
+    return openCoordinator({
+      distributed: opts.distributed!,
+      fn: this.fn,
+      fingerprint,
+      resultOptions: opts.resultOptions,
+      chunkSize: opts.chunkSize,
+      args: opts.args,
+      client: opts.client,
+      logger: this.logger,
+      isDone,
+    });
   }
 
   private createRunner(): LaneRunner {
@@ -221,6 +259,7 @@ class Run<T, R, A> {
       lane,
       signal: this.halt.controller.signal,
       args: this.opts.args,
+      indices: chunk.indices,
     };
     if (chunk.lines) job.lines = chunk.lines;
     // Results only go to the output file: a worker thread may encode them as lane-file lines itself.
@@ -231,6 +270,7 @@ class Run<T, R, A> {
           const outcome = await runner.run(job);
           if ('encoded' in outcome) this.recorder.recordEncoded(lane, chunk, outcome.encoded);
           else this.recorder.record(lane, chunk, outcome.results as R[]);
+          await outcome.ack?.();
           return;
         } catch (error) {
           if (this.halt.aborted) return;
@@ -310,6 +350,7 @@ class Run<T, R, A> {
           inFlight: this.inFlight,
         },
         this.pool.status(),
+        this.coordinator?.status().workers,
       ),
     );
   }
@@ -326,6 +367,7 @@ class Run<T, R, A> {
       keys: this.pool.status().keys,
     };
     if (this.runDir) stats.checkpoint = this.runDir.dir;
+    if (this.coordinator) stats.distributed = this.coordinator.status();
     if (this.opts.output) stats.output = this.opts.output;
     return stats;
   }
@@ -348,6 +390,8 @@ class Run<T, R, A> {
         );
       }
     }
+    // Everything is checkpointed (and merged): nothing of the run stays in Redis.
+    await this.coordinator?.complete();
     if (!this.opts.output) this.results.length = total;
     const stats = this.stats();
     // Not awaited: the pool's close() waits for deliveries, bounded (a hanging webhook never holds the exit).

@@ -1,4 +1,5 @@
 /** Progress of a run: counts, rate over a sliding window, ETA, tokens and key states. */
+import type { WorkerStatus } from '../dist/worker-watch.js';
 import type { PoolStatus } from '../keys/types.js';
 
 export interface Progress {
@@ -32,6 +33,8 @@ export interface Progress {
   /** No key is usable: the run waits for a config edit. */
   blocked: boolean;
   elapsedMs: number;
+  /** A distributed run: its workers (count, rate, in flight, last seen). */
+  workers?: WorkerStatus[];
 }
 
 const WINDOW_MS = 10_000;
@@ -44,6 +47,7 @@ export class ProgressMeter {
   snapshot(
     counts: { total: number | undefined; done: number; failed: number; skipped: number; inFlight: number },
     pool: PoolStatus,
+    workers?: WorkerStatus[],
   ): Progress {
     const now = Date.now();
     const finished = counts.done + counts.failed;
@@ -67,6 +71,7 @@ export class ProgressMeter {
       keys,
       blocked: pool.blocked,
       elapsedMs: now - this.started,
+      ...(workers ? { workers } : {}),
     };
   }
 }

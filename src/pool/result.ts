@@ -1,4 +1,5 @@
 /** What runPipeline resolves with, and what a stopped run carries. */
+import type { DistributedStatus } from '../dist/coordinator.js';
 import type { SerializedError } from '../errors.js';
 import type { ConfigFile } from '../keys/config.js';
 import type { KeyPool } from '../keys/key-pool.js';
@@ -28,6 +29,8 @@ export interface PipelineStats {
   output?: string;
   /** The run directory, when checkpointing. */
   checkpoint?: string;
+  /** A distributed run: its id, its workers (count, rate, in flight, last seen), duplicates discarded. */
+  distributed?: DistributedStatus;
 }
 
 export interface PipelineResult<R> {

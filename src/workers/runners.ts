@@ -24,14 +24,21 @@ export interface ChunkJob {
   lines?: Buffer[];
   /** The items' input positions, when a worker thread may encode the results for the checkpoint. */
   encodeFor?: number[];
+  /** The items' input positions (a distributed chunk's job id is made from them). */
+  indices?: number[];
   chunkIndex: number;
   lane: number;
   signal: AbortSignal;
   args: unknown;
 }
 
-/** What a chunk gave: its results, or (worker threads, `encodeFor`) its lane-file lines. */
-export type ChunkOutcome = { results: unknown[] } | { encoded: EncodedResults };
+/**
+ * What a chunk gave: its results, or (worker threads, `encodeFor`) its lane-file lines. `ack`, if
+ * set, is called once they are checkpointed (a distributed chunk's job is removed from Redis then).
+ */
+export type ChunkOutcome = ({ results: unknown[] } | { encoded: EncodedResults }) & {
+  ack?: () => Promise<void>;
+};
 
 export interface LaneRunner {
   run(job: ChunkJob): Promise<ChunkOutcome>;

@@ -1,0 +1,45 @@
+/**
+ * The prompt task on a worker (a distributed runPrompts): each record sent through the worker's
+ * pool-aware client, answered with its output row, as runPrompts' own task does; an answer that
+ * can never succeed is a final row with `error`, anything transient is thrown (the coordinator
+ * retries or records it). Tokens and cost are counted by the coordinator from the rows.
+ */
+import { batchRefused, batchSuccess, type BatchOutputLine } from '../prompts/batch-format.js';
+import type { PromptJob } from '../prompts/records.js';
+import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../prompts/requests.js';
+import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
+import type { TaskFunction } from '../workers/types.js';
+import type { PromptTaskSettings } from './options.js';
+
+const requestIdOf = (answer: unknown): string | null => {
+  const id = (answer as { _request_id?: unknown } | null)?._request_id;
+  return typeof id === 'string' ? id : null;
+};
+
+export function promptTask(
+  settings: PromptTaskSettings,
+  scrub: (text: string) => string,
+): TaskFunction<PromptJob, PromptRow | BatchOutputLine> {
+  const batch = settings.format === 'batch';
+  return (chunk, ctx) =>
+    Promise.all(
+      chunk.map(async (job) => {
+        const body = requestBody(job, settings.model, settings.params);
+        try {
+          const answer = await send(ctx.client, job.endpoint, body, ctx.signal);
+          if (batch) return batchSuccess(job, answer, requestIdOf(answer));
+          return successRow(job, job.endpoint, answer, body['model'], settings.raw);
+        } catch (error) {
+          if (!isFinalAnswer(error)) throw transientError(error);
+          const answer = { status: error.status ?? null, code: error.code ?? null, message: scrub(apiMessage(error)) };
+          if (!batch) return errorRow(job, answer);
+          return batchRefused(job, {
+            ...answer,
+            status: error.status as number,
+            requestId: error.requestID ?? null,
+            error: JSON.parse(scrub(JSON.stringify(error.error ?? null))),
+          });
+        }
+      }),
+    );
+}

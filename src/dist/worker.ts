@@ -1,0 +1,241 @@
+/**
+ * `keybatch worker`: joins every run registered in Redis (now or later), runs its chunks with the
+ * run's task over this worker's key pool, and leaves a run once it is unregistered. A run whose
+ * task module this worker holds in another version (or cannot find) is refused with one line.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { KeybatchError } from '../errors.js';
+import type { ConfigFile } from '../keys/config.js';
+import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { loadTask, moduleUrl } from '../workers/load-task.js';
+import type { TaskFunction } from '../workers/types.js';
+import { checkRedisUrl } from './options.js';
+import { BEAT_SCRIPT, type RunDescriptor, registryKey, type WorkerBeat, workersKey } from './names.js';
+import { promptTask } from './prompt-task.js';
+import { ServedRun } from './served-run.js';
+import { keybatchVersion, moduleHash, short } from './task-identity.js';
+
+export interface WorkerOptions {
+  /** The Redis of the runs (the coordinator's `distributed.redis`). Required. */
+  redis: string;
+  /** @default 'keybatch' */
+  namespace?: string;
+  /** The key pool: a config path or object, or an open KeyPool. @default as runPipeline resolves it */
+  config?: string | ConfigFile | KeyPool;
+  /** Options of the KeyPool when `config` is not one. @default {} */
+  pool?: KeyPoolOptions;
+  /** Chunks run at once (per run). @default 4 */
+  concurrency?: number;
+  /** The task module of module runs (path or URL), instead of the path the coordinator gave. @default none */
+  task?: string;
+  /** Per HTTP attempt, milliseconds. @default the run's */
+  timeoutMs?: number;
+  /** How often the run registry is read. @default 1000 */
+  pollIntervalMs?: number;
+  /** @default a logger writing `keybatch: …` lines to stderr */
+  logger?: Logger;
+}
+
+export interface WorkerHandle {
+  readonly id: string;
+  /** Runs served now. */
+  runs(): string[];
+  /** Stops: no new chunks; those running finish (`force`: abandoned, they go back to the queue). */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Starts a worker; it runs until `close()`. */
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  checkRedisUrl(options.redis, 'redis');
+  const logger = options.logger ?? consoleLogger();
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new KeybatchError('INPUT_INVALID', `Expected \`concurrency\` to be a whole number >= 1, got ${concurrency}`);
+  }
+  const ownPool = !(options.config instanceof KeyPool);
+  const pool =
+    options.config instanceof KeyPool
+      ? options.config
+      : await KeyPool.open(options.config, { logger, ...options.pool });
+  const redis = new Redis(options.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
+  try {
+    await redis.connect();
+  } catch (error) {
+    if (ownPool) await pool.close();
+    redis.disconnect();
+    throw new KeybatchError('CONFIG_INVALID', `--redis ${options.redis}: cannot connect (${(error as Error).message})`);
+  }
+  const worker = new DistWorker(options, pool, redis, logger, concurrency);
+  worker.start();
+  return {
+    id: worker.id,
+    runs: () => worker.runs(),
+    close: async (force = false) => {
+      await worker.close(force);
+      redis.disconnect();
+      if (ownPool) await pool.close();
+    },
+  };
+}
+
+class DistWorker {
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+  readonly #served = new Map<string, ServedRun>();
+  /** Runs refused, with the reason. */
+  readonly #refused = new Map<string, string>();
+  readonly #starting = new Set<string>();
+  readonly #ns: string;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #polling: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: WorkerOptions,
+    private readonly pool: KeyPool,
+    private readonly redis: Redis,
+    private readonly logger: Logger,
+    private readonly concurrency: number,
+  ) {
+    this.#ns = options.namespace ?? 'keybatch';
+  }
+
+  runs(): string[] {
+    return [...this.#served.keys()];
+  }
+
+  start(): void {
+    const tick = () => {
+      this.#polling ??= this.#poll().finally(() => {
+        this.#polling = undefined;
+      });
+    };
+    tick();
+    this.#timer = setInterval(tick, this.options.pollIntervalMs ?? 1000);
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#polling;
+    const runs = [...this.#served.values()];
+    this.#served.clear();
+    await Promise.all(runs.map((run) => run.close(force)));
+    // Leaving: this worker's heartbeats go (only while the run is still registered).
+    await Promise.all(
+      [...runs.map((run) => run.runId), ...this.#refused.keys()].map((runId) =>
+        this.redis.hdel(workersKey(this.#ns, runId), this.id).catch(() => 0),
+      ),
+    );
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#closed) return;
+    let registry: Record<string, string>;
+    try {
+      registry = await this.redis.hgetall(registryKey(this.#ns));
+    } catch (error) {
+      this.logger.debug(`run registry: ${(error as Error).message}`);
+      return;
+    }
+    for (const [runId, run] of this.#served) {
+      if (runId in registry) continue;
+      this.#served.delete(runId);
+      this.logger.info(`run ${runId} finished; left it`);
+      await run.close(true);
+    }
+    for (const runId of this.#refused.keys()) if (!(runId in registry)) this.#refused.delete(runId);
+    for (const [runId, text] of Object.entries(registry)) {
+      if (this.#closed) return;
+      if (this.#served.has(runId) || this.#refused.has(runId) || this.#starting.has(runId)) continue;
+      this.#starting.add(runId);
+      try {
+        await this.#join(runId, text);
+      } finally {
+        this.#starting.delete(runId);
+      }
+    }
+    await this.#beat();
+  }
+
+  async #join(runId: string, text: string): Promise<void> {
+    let descriptor: RunDescriptor;
+    try {
+      descriptor = JSON.parse(text) as RunDescriptor;
+    } catch {
+      return this.#refuse(runId, 'its registry entry is not JSON');
+    }
+    let task: TaskFunction;
+    try {
+      const found = await this.#task(descriptor);
+      if (typeof found === 'string') return this.#refuse(runId, found);
+      task = found;
+    } catch (error) {
+      return this.#refuse(runId, this.pool.scrub((error as Error).message));
+    }
+    if (this.#closed) return;
+    const run = new ServedRun({
+      descriptor,
+      task,
+      pool: this.pool,
+      redis: this.options.redis,
+      namespace: this.#ns,
+      workerId: this.id,
+      concurrency: this.concurrency,
+      timeoutMs: this.options.timeoutMs,
+      logger: this.logger,
+    });
+    this.#served.set(runId, run);
+    const name = descriptor.task.kind === 'module' ? descriptor.task.name : 'prompts';
+    this.logger.info(`serving run ${runId} (task ${name}, ${this.concurrency} at once)`);
+  }
+
+  /** The run's task, or why this worker cannot run it. */
+  async #task(descriptor: RunDescriptor): Promise<TaskFunction | string> {
+    const { task } = descriptor;
+    if (task.kind === 'prompts') {
+      const version = await keybatchVersion();
+      if (version !== task.version) {
+        return `it runs keybatch ${task.version}'s prompt task, this worker is keybatch ${version}`;
+      }
+      return promptTask(task.settings, (text) => this.pool.scrub(text)) as TaskFunction;
+    }
+    const url = this.options.task ? moduleUrl(this.options.task) : task.ref;
+    let hash: string;
+    try {
+      hash = await moduleHash(url);
+    } catch {
+      return `its task module ${task.ref} is not on this machine (start the worker with --task <path>)`;
+    }
+    if (hash !== task.sha256) {
+      return `its task ${task.name} is version sha256 ${short(task.sha256)}, this worker's ${url} is ${short(hash)} (run the same version)`;
+    }
+    return loadTask(url);
+  }
+
+  #refuse(runId: string, reason: string): void {
+    this.#refused.set(runId, reason);
+    this.logger.warn(`run ${runId} refused: ${reason}`);
+  }
+
+  async #beat(): Promise<void> {
+    const host = hostname();
+    const beats: Array<[string, WorkerBeat]> = [];
+    for (const run of this.#served.values()) beats.push([run.runId, { ...run.beat(), host }]);
+    for (const [runId, refused] of this.#refused) {
+      beats.push([
+        runId,
+        { id: this.id, host, pid: process.pid, concurrency: 0, inFlight: 0, items: 0, chunks: 0, rate: 0, at: Date.now(), refused },
+      ]);
+    }
+    await Promise.all(
+      beats.map(([runId, beat]) =>
+        this.redis
+          .eval(BEAT_SCRIPT, 2, registryKey(this.#ns), workersKey(this.#ns, runId), runId, this.id, JSON.stringify(beat))
+          .catch((error: Error) => this.logger.debug(`heartbeat: ${error.message}`)),
+      ),
+    );
+  }
+}

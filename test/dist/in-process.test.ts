@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startWorker } from '../../src/dist/worker.js';
+import { runPipeline } from '../../src/index.js';
+import { OFFLINE_CONFIG, collectingLogger, useTempDir } from '../helpers.js';
+import { useRedis } from '../redis.js';
+
+const redis = useRedis();
+const tempDir = useTempDir();
+const TASK = new URL('../fixtures/dist/double-task.mjs', import.meta.url);
+
+describe('a distributed run in one process', () => {
+  it('runs every chunk on a worker and writes the output in input order', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.jsonl');
+    const worker = await startWorker({ redis: redis().url, config: OFFLINE_CONFIG, pollIntervalMs: 50, logger: collectingLogger() });
+    try {
+      const data = Array.from({ length: 95 }, (_, n) => ({ n }));
+      const { stats } = await runPipeline(OFFLINE_CONFIG, data, TASK, {
+        output,
+        chunkSize: 10,
+        distributed: { redis: redis().url, window: 4, sweepIntervalMs: 200, statusIntervalMs: 50 },
+        logger: collectingLogger(),
+        handleSignals: false,
+      });
+      expect(stats.done).toBe(95);
+      const lines = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.n)).toEqual(data.map((d) => d.n));
+      expect(lines.every((l) => l.double === l.n * 2)).toBe(true);
+    } finally {
+      await worker.close();
+    }
+    expect(await redis().dump()).toEqual([]);
+  });
+});
