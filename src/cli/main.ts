@@ -65,8 +65,8 @@ function buildProgram(state: State): Command {
     .command('run')
     .description('send every prompt of a .jsonl file; one output line per input line, in order; resumable')
     .argument(
-      '<input>',
-      'prompts .jsonl ({id?, system?, prompt}, {id?, messages} or OpenAI Batch API lines), or - for stdin',
+      '[input]',
+      'prompts .jsonl ({id?, system?, prompt, files?}, {id?, messages} or OpenAI Batch API lines), or - for stdin; none with --glob',
     )
     .addOption(output)
     .option(
@@ -146,6 +146,21 @@ function buildProgram(state: State): Command {
       'with --batch: first wait between polls of a batch, backing off up to 8x (default: 30)',
       positiveSeconds,
     )
+    .option(
+      '--glob <pattern>',
+      "instead of an input: one record per matching file ('docs/**/*.{md,pdf}'), in path order; needs --prompt",
+      nonEmpty,
+    )
+    .option('--prompt <text>', 'with --glob: the instruction sent with each file')
+    .option(
+      '--write-to <dir>',
+      'also write each answer to <dir>/<path of its file> (never outside <dir>)',
+      nonEmpty,
+    )
+    .option(
+      '--upload',
+      'upload PDFs and images once per organization (cached in the run directory) and send them by file id',
+    )
     .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
@@ -161,7 +176,14 @@ function buildProgram(state: State): Command {
     )
     .option('--quiet', 'no progress and no summary (warnings, the blocked state and errors still)')
     .option('--verbose', 'debug lines, and stack traces on errors')
-    .action(async (input: string, flags) => {
+    .action(async (input: string | undefined, flags) => {
+      const usage = (message: string) => run.error(`error: ${message}`, { code: 'commander.usage' });
+      if (input === undefined && flags.glob === undefined) {
+        usage("missing the input: give a prompts .jsonl, or --glob '<pattern>' --prompt '<text>'");
+      }
+      if (input !== undefined && flags.glob !== undefined) usage('give an input .jsonl or --glob, not both');
+      if (flags.glob !== undefined && flags.prompt === undefined) usage('--glob needs --prompt <text>');
+      if (flags.prompt !== undefined && flags.glob === undefined) usage('--prompt goes with --glob');
       if (flags.output === undefined) {
         run.error(`error: required option '${output.flags}' not specified`, {
           code: 'commander.missingMandatoryOptionValue',
