@@ -1,5 +1,9 @@
 /** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
 
+export type { DistributedStatus } from './dist/coordinator.js';
+export type { DistributedOptions } from './dist/options.js';
+export { type StartWorkerOptions, startWorker, type WorkerHandle } from './dist/worker.js';
+export type { WorkerStatus } from './dist/worker-watch.js';
 export {
   AbortError,
   CheckpointMismatchError,
