@@ -1,43 +1,18 @@
-import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { until, useTempDir } from '../helpers.js';
+import { checkpointLines, startPipelineChild } from './pipeline-child.js';
 
 const tempDir = useTempDir();
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const child = fileURLToPath(new URL('../fixtures/pipeline-child.ts', import.meta.url));
 let sim: Simulator | undefined;
 afterEach(async () => {
   await sim?.close();
   sim = undefined;
 });
 
-/** Lines recorded so far over all lane files of the run directory. */
-async function checkpointLines(dir: string): Promise<number> {
-  const files = await readdir(dir).catch(() => [] as string[]);
-  let lines = 0;
-  for (const file of files.filter((f) => f.startsWith('worker-'))) {
-    const text = await readFile(join(dir, file), 'utf8');
-    lines += text.split('\n').filter((line) => line.endsWith('}')).length;
-  }
-  return lines;
-}
-
-function start(args: string[]) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += d));
-  proc.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, exited, out: () => stdout, err: () => stderr };
-}
+const start = startPipelineChild;
 
 /** A simulator with one key, a config.json for it, and an input of `n` items in a temp dir. */
 async function setUp(key: string, n: number, latencyMs: number | { min: number; max: number }) {
@@ -70,10 +45,10 @@ describe('kill -9 and resume', () => {
         `${point} records`,
       );
       run.proc.kill('SIGKILL');
-      expect(await run.exited).toBe(null);
+      expect((await run.exited).code).toBe(null);
     }
     const final = start([config, input, output]);
-    expect(await final.exited).toBe(0);
+    expect((await final.exited).code).toBe(0);
     expect(JSON.parse(final.out())).toMatchObject({ skipped: expect.any(Number) });
 
     const lines = (await readFile(output, 'utf8'))

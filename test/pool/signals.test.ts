@@ -1,47 +1,20 @@
-import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, InputError } from '../../src/errors.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, until, useTempDir } from '../helpers.js';
+import { checkpointLines, startPipelineChild } from './pipeline-child.js';
 
 const tempDir = useTempDir();
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const child = fileURLToPath(new URL('../fixtures/pipeline-child.ts', import.meta.url));
 let sim: Simulator | undefined;
 afterEach(async () => {
   await sim?.close();
   sim = undefined;
 });
 
-/** Complete records over all lane files of the run directory. */
-async function checkpointLines(dir: string): Promise<number> {
-  const files = await readdir(dir).catch(() => [] as string[]);
-  let lines = 0;
-  for (const file of files.filter((f) => /^worker-\d+\.jsonl$/.test(f))) {
-    const text = await readFile(join(dir, file), 'utf8');
-    lines += text.split('\n').filter((line) => line.endsWith('}')).length;
-  }
-  return lines;
-}
-
-function start(args: string[]) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += d));
-  proc.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { proc, exited, out: () => stdout, err: () => stderr };
-}
+const start = startPipelineChild;
 
 interface Stopped {
   stopped: string;
