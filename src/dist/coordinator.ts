@@ -18,7 +18,6 @@ import type { Logger } from '../logger.js';
 import { markFinalRequest } from '../pool/chunk-retry.js';
 import type { ClientSettings } from '../workers/protocol.js';
 import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
-import type { ResolvedDistributed } from './options.js';
 import {
   type ChunkData,
   type ChunkReply,
@@ -28,8 +27,9 @@ import {
   registryKey,
   workersKey,
 } from './names.js';
+import { type ResolvedDistributed, redactRedisUrl } from './options.js';
 import type { TaskIdentity } from './task-identity.js';
-import { WorkerWatch, type WorkerStatus } from './worker-watch.js';
+import { type WorkerStatus, WorkerWatch } from './worker-watch.js';
 
 export interface CoordinatorInit {
   options: ResolvedDistributed;
@@ -128,7 +128,7 @@ export class Coordinator implements LaneRunner {
     } catch (error) {
       throw new KeybatchError(
         'CONFIG_INVALID',
-        `distributed.redis ${this.#options.redis}: cannot connect (${(error as Error).message})`,
+        `distributed.redis ${redactRedisUrl(this.#options.redis)}: cannot connect (${(error as Error).message})`,
         { cause: error },
       );
     }
@@ -137,7 +137,11 @@ export class Coordinator implements LaneRunner {
     );
     this.#events.on('failed', ({ jobId: id, failedReason }) => this.#arrive(id, { failed: failedReason }));
     await this.#events.waitUntilReady();
-    await this.#redis.hset(registryKey(this.#options.namespace), this.runId, JSON.stringify(this.#descriptor));
+    await this.#redis.hset(
+      registryKey(this.#options.namespace),
+      this.runId,
+      JSON.stringify(this.#descriptor),
+    );
     await this.#sweep();
     this.#sweeper = setInterval(() => void this.#sweep(), this.#options.sweepIntervalMs);
     this.#sweeper.unref();
@@ -209,7 +213,10 @@ export class Coordinator implements LaneRunner {
 
   #arrive(id: string, arrival: Arrival): void {
     if (this.#taken.has(id)) return;
-    if (this.#waiting.has(id)) return this.#deliver(id, arrival);
+    if (this.#waiting.has(id)) {
+      this.#deliver(id, arrival);
+      return;
+    }
     const reply = 'reply' in arrival ? arrival.reply : undefined;
     if (reply && Array.isArray(reply.i) && reply.ok && reply.i.every((i) => this.#isDone(i))) {
       // Checkpointed already (by a coordinator killed before it removed the job): discarded.
@@ -239,7 +246,9 @@ export class Coordinator implements LaneRunner {
       return;
     }
     const byIndex = new Map<number, unknown>();
-    reply.i.forEach((index, k) => byIndex.set(index, reply.results[k]));
+    reply.i.forEach((index, k) => {
+      byIndex.set(index, reply.results[k]);
+    });
     if (!waiter.indices.every((index) => byIndex.has(index))) {
       // A job left by a run cut into other chunks: run this chunk afresh.
       void this.#remove(id).then(() =>

@@ -69,3 +69,4 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
   }
   return coordinator;
 }
+export { type StartWorkerOptions, startWorker, type WorkerHandle } from './worker.js';

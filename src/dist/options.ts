@@ -62,14 +62,26 @@ const describe = (value: unknown) => `\`${String(value)}\` (${typeof value})`;
 
 function integer(name: string, value: unknown, min: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InputError(`Expected \`distributed.${name}\` to be a whole number >= ${min}, got ${describe(value)}`);
+    throw new InputError(
+      `Expected \`distributed.${name}\` to be a whole number >= ${min}, got ${describe(value)}`,
+    );
   }
+}
+
+/** A Redis URL as shown in messages: its password (if any) replaced by `***`. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_all, scheme: string, auth: string) => {
+    const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
+    return `${scheme}${user}:***@`;
+  });
 }
 
 /** Checks a Redis URL (redis:// or rediss://). */
 export function checkRedisUrl(url: unknown, name = 'distributed.redis'): string {
   if (typeof url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(url)) {
-    throw new InputError(`Expected \`${name}\` to be a Redis URL (redis://host:port), got ${describe(url)}`);
+    throw new InputError(
+      `Expected \`${name}\` to be a Redis URL (redis://host:port), got ${describe(typeof url === 'string' ? redactRedisUrl(url) : url)}`,
+    );
   }
   return url;
 }

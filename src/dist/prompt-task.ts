@@ -4,7 +4,7 @@
  * can never succeed is a final row with `error`, anything transient is thrown (the coordinator
  * retries or records it). Tokens and cost are counted by the coordinator from the rows.
  */
-import { batchRefused, batchSuccess, type BatchOutputLine } from '../prompts/batch-format.js';
+import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
 import type { PromptJob } from '../prompts/records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../prompts/requests.js';
 import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
@@ -31,7 +31,11 @@ export function promptTask(
           return successRow(job, job.endpoint, answer, body['model'], settings.raw);
         } catch (error) {
           if (!isFinalAnswer(error)) throw transientError(error);
-          const answer = { status: error.status ?? null, code: error.code ?? null, message: scrub(apiMessage(error)) };
+          const answer = {
+            status: error.status ?? null,
+            code: error.code ?? null,
+            message: scrub(apiMessage(error)),
+          };
           if (!batch) return errorRow(job, answer);
           return batchRefused(job, {
             ...answer,

@@ -90,7 +90,10 @@ export class ServedRun {
 
   async #process(job: Job<ChunkData, ChunkReply>, signal: AbortSignal | undefined): Promise<ChunkReply> {
     const { i: indices, c: chunkIndex } = job.data;
-    const chunk = job.data.lines !== undefined ? job.data.lines.split('\n').map((line) => JSON.parse(line)) : (job.data.items ?? []);
+    const chunk =
+      job.data.lines !== undefined
+        ? job.data.lines.split('\n').map((line) => JSON.parse(line))
+        : (job.data.items ?? []);
     let lane = 0;
     while (this.#slots.has(lane)) lane++;
     this.#slots.add(lane);

@@ -12,13 +12,13 @@ import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { loadTask, moduleUrl } from '../workers/load-task.js';
 import type { TaskFunction } from '../workers/types.js';
-import { checkRedisUrl } from './options.js';
 import { BEAT_SCRIPT, type RunDescriptor, registryKey, type WorkerBeat, workersKey } from './names.js';
+import { checkRedisUrl, redactRedisUrl } from './options.js';
 import { promptTask } from './prompt-task.js';
-import { ServedRun } from './served-run.js';
+import type { ServedRun } from './served-run.js';
 import { keybatchVersion, moduleHash, short } from './task-identity.js';
 
-export interface WorkerOptions {
+export interface StartWorkerOptions {
   /** The Redis of the runs (the coordinator's `distributed.redis`). Required. */
   redis: string;
   /** @default 'keybatch' */
@@ -48,12 +48,15 @@ export interface WorkerHandle {
 }
 
 /** Starts a worker; it runs until `close()`. */
-export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   checkRedisUrl(options.redis, 'redis');
   const logger = options.logger ?? consoleLogger();
   const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new KeybatchError('INPUT_INVALID', `Expected \`concurrency\` to be a whole number >= 1, got ${concurrency}`);
+    throw new KeybatchError(
+      'INPUT_INVALID',
+      `Expected \`concurrency\` to be a whole number >= 1, got ${concurrency}`,
+    );
   }
   const ownPool = !(options.config instanceof KeyPool);
   const pool =
@@ -66,7 +69,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   } catch (error) {
     if (ownPool) await pool.close();
     redis.disconnect();
-    throw new KeybatchError('CONFIG_INVALID', `--redis ${options.redis}: cannot connect (${(error as Error).message})`);
+    throw new KeybatchError(
+      'CONFIG_INVALID',
+      `Redis ${redactRedisUrl(options.redis)}: cannot connect (${(error as Error).message})`,
+    );
   }
   const worker = new DistWorker(options, pool, redis, logger, concurrency);
   worker.start();
@@ -93,7 +99,7 @@ class DistWorker {
   #polling: Promise<void> | undefined;
 
   constructor(
-    private readonly options: WorkerOptions,
+    private readonly options: StartWorkerOptions,
     private readonly pool: KeyPool,
     private readonly redis: Redis,
     private readonly logger: Logger,
@@ -165,7 +171,8 @@ class DistWorker {
     try {
       descriptor = JSON.parse(text) as RunDescriptor;
     } catch {
-      return this.#refuse(runId, 'its registry entry is not JSON');
+      this.#refuse(runId, 'its registry entry is not JSON');
+      return;
     }
     let task: TaskFunction;
     try {
@@ -175,6 +182,8 @@ class DistWorker {
     } catch (error) {
       return this.#refuse(runId, this.pool.scrub((error as Error).message));
     }
+    // bullmq is loaded only by a worker that serves a run.
+    const { ServedRun } = await import('./served-run.js');
     if (this.#closed) return;
     const run = new ServedRun({
       descriptor,
@@ -227,13 +236,32 @@ class DistWorker {
     for (const [runId, refused] of this.#refused) {
       beats.push([
         runId,
-        { id: this.id, host, pid: process.pid, concurrency: 0, inFlight: 0, items: 0, chunks: 0, rate: 0, at: Date.now(), refused },
+        {
+          id: this.id,
+          host,
+          pid: process.pid,
+          concurrency: 0,
+          inFlight: 0,
+          items: 0,
+          chunks: 0,
+          rate: 0,
+          at: Date.now(),
+          refused,
+        },
       ]);
     }
     await Promise.all(
       beats.map(([runId, beat]) =>
         this.redis
-          .eval(BEAT_SCRIPT, 2, registryKey(this.#ns), workersKey(this.#ns, runId), runId, this.id, JSON.stringify(beat))
+          .eval(
+            BEAT_SCRIPT,
+            2,
+            registryKey(this.#ns),
+            workersKey(this.#ns, runId),
+            runId,
+            this.id,
+            JSON.stringify(beat),
+          )
           .catch((error: Error) => this.logger.debug(`heartbeat: ${error.message}`)),
       ),
     );

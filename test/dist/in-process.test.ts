@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startWorker } from '../../src/dist/worker.js';
 import { runPipeline } from '../../src/index.js';
-import { OFFLINE_CONFIG, collectingLogger, useTempDir } from '../helpers.js';
+import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
 
 const redis = useRedis();
@@ -14,7 +14,12 @@ describe('a distributed run in one process', () => {
   it('runs every chunk on a worker and writes the output in input order', async () => {
     const dir = await tempDir();
     const output = join(dir, 'out.jsonl');
-    const worker = await startWorker({ redis: redis().url, config: OFFLINE_CONFIG, pollIntervalMs: 50, logger: collectingLogger() });
+    const worker = await startWorker({
+      redis: redis().url,
+      config: OFFLINE_CONFIG,
+      pollIntervalMs: 50,
+      logger: collectingLogger(),
+    });
     try {
       const data = Array.from({ length: 95 }, (_, n) => ({ n }));
       const { stats } = await runPipeline(OFFLINE_CONFIG, data, TASK, {
@@ -25,7 +30,10 @@ describe('a distributed run in one process', () => {
         handleSignals: false,
       });
       expect(stats.done).toBe(95);
-      const lines = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const lines = (await readFile(output, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.n)).toEqual(data.map((d) => d.n));
       expect(lines.every((l) => l.double === l.n * 2)).toBe(true);
     } finally {
