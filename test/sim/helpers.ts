@@ -1,6 +1,21 @@
 /** Shared helpers for the simulator tests: real `openai` clients over real HTTP. */
 import OpenAI from 'openai';
-import type { Simulator } from '../../src/sim/index.js';
+import { afterEach } from 'vitest';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
+
+/** `start(options)` starts a simulator that is closed after the test. */
+export function useSimulator(): (options: SimulatorOptions) => Promise<Simulator> {
+  let sim: Simulator | undefined;
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+  });
+  return async (options) => {
+    await sim?.close();
+    sim = await startSimulator(options);
+    return sim;
+  };
+}
 
 export function clientFor(sim: Simulator, apiKey: string, options: { organization?: string } = {}): OpenAI {
   return new OpenAI({ apiKey, baseURL: sim.url, maxRetries: 0, ...options });

@@ -3,19 +3,10 @@
  * dialect sends on answers and on 429s, and the retry-after forms.
  */
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
-import { chat, clientFor, exhaust, limitHeaderNames, rejectionOf } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { chat, clientFor, exhaust, limitHeaderNames, rejectionOf, useSimulator } from './helpers.js';
 
-let sim: Simulator | undefined;
-async function start(options: SimulatorOptions): Promise<Simulator> {
-  sim = await startSimulator(options);
-  return sim;
-}
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = useSimulator();
 
 const KEY = 'sk-limiter-http-0001';
 

@@ -4,19 +4,11 @@
  * to actual usage, the slots model's 503 and queue order, stats per group, validation.
  */
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
-import { chat, clientFor, exhaust, limitHeaderNames, rejectionOf } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
+import { chat, clientFor, exhaust, limitHeaderNames, rejectionOf, useSimulator } from './helpers.js';
 
-let sim: Simulator | undefined;
-async function start(options: SimulatorOptions): Promise<Simulator> {
-  sim = await startSimulator(options);
-  return sim;
-}
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = useSimulator();
 
 const KEY = 'sk-limiter-http-0001';
 

@@ -1,17 +1,8 @@
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/sim/index.js';
-import { chat, clientFor, rejectionOf } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { chat, clientFor, rejectionOf, useSimulator } from './helpers.js';
 
-let sim: Simulator | undefined;
-async function start(options: SimulatorOptions): Promise<Simulator> {
-  sim = await startSimulator(options);
-  return sim;
-}
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = useSimulator();
 
 describe('request rate limits', () => {
   it('answers 429 rate_limit_exceeded with retry-after-ms, retry-after and x-ratelimit headers', async () => {
