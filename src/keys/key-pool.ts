@@ -17,58 +17,19 @@ import {
   resolveConfigSource,
 } from './config.js';
 import { groupCosts } from './group-status.js';
-import { type KeyEntry, KeyTable, type ReloadDiff, type StateChange } from './key-table.js';
+import { type KeyEntry, KeyTable, type StateChange } from './key-table.js';
 import { DEFAULT_BASE_URL } from './pool-fetch.js';
+import { blockedLine, stateChangeLine, stopLine } from './pool-lines.js';
+import type { Granted, KeyPoolOptions, PoolEvents, Waiter } from './pool-options.js';
 import { redactKey, scrubSecrets } from './redact.js';
+import { type AdmitWaiter, admit } from './shared/admission.js';
+import { openShared } from './shared/open.js';
+import type { SharedPool } from './shared/shared-pool.js';
 import { judgeWait, timerDelay } from './stops.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
 import { ConfigWatcher } from './watch.js';
 
-export interface KeyPoolOptions {
-  /**
-   * Watch the config file and apply every valid edit live.
-   * @default true when the pool comes from a file
-   */
-  watch?: boolean;
-  /**
-   * How long to wait when no key is usable before failing with `NoUsableKeyError` (`NO_USABLE_KEY`).
-   * @default Infinity (wait for a config edit)
-   */
-  waitTimeoutMs?: number;
-  /**
-   * Notifications (from config.json `notify`, or `LARK_HOOK`): `true` for the config's targets,
-   * `false` for none, or your own Notifier.
-   * @default true
-   */
-  notify?: boolean | Notifier;
-  /** @default a logger writing `keybatch: …` lines to stderr */
-  logger?: Logger;
-  /** Environment for `KEYBATCH_CONFIG`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `LARK_HOOK`. @default process.env */
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface PoolEvents {
-  blocked: [{ message: string; since: Date }];
-  resumed: [{ blockedMs: number }];
-  'key-state': [StateChange];
-  reloaded: [ReloadDiff];
-  error: [Error];
-}
-
-interface Waiter {
-  request: LeaseRequest;
-  resolve: (lease: Lease) => void;
-  reject: (error: Error) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-interface Granted {
-  entry: KeyEntry;
-  seq: number;
-  /** When the lease was granted (the request's latency runs from here). */
-  grantedAt: number;
-}
+export type { KeyPoolOptions, PoolEvents } from './pool-options.js';
 
 const exists = (path: string) =>
   access(path).then(
@@ -93,6 +54,9 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   private arms = 0;
   private blockedSince: number | undefined;
   private closed = false;
+  private shared: SharedPool | undefined;
+  /** Slot waits of a shared pool, ended by close(). */
+  private readonly admissions = new Set<() => void>();
 
   /** Opens a pool from a config.json path, a parsed config object, or (none) the defaults. */
   static async open(config?: string | ConfigFile, options: KeyPoolOptions = {}): Promise<KeyPool> {
@@ -100,7 +64,17 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const source = await resolveConfigSource(config, env, exists);
     const parsed = source.parsed ?? (await loadConfigFile(source.path!));
     const pool = new KeyPool(parsed, source.path, options);
-    if (source.path && options.watch !== false) await pool.watch(source.path, parsed);
+    try {
+      pool.shared = await openShared(options.shared, env, pool.table, {
+        logger: pool.logger,
+        onChange: (change) => pool.emit('key-state', change),
+        dispatch: () => pool.dispatch(),
+      });
+      if (source.path && options.watch !== false) await pool.watch(source.path, parsed);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
     return pool;
   }
 
@@ -179,7 +153,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease> {
     if (this.closed) return Promise.reject(new AbortError('the key pool is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError());
-    if (this.waiters.length === 0 && this.blockedSince === undefined) {
+    if (this.waiters.length === 0 && this.blockedSince === undefined && !this.shared) {
       // Nobody is queued and a key may be free now: lease it at once, without a waiter.
       const now = Date.now();
       for (const change of this.table.thaw(now)) this.stateChanged(change);
@@ -205,27 +179,18 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const granted = this.leases.get(lease.leaseId);
     if (!granted) return;
     this.leases.delete(lease.leaseId);
-    const change = this.table.settle(granted.entry, granted.seq, result, Date.now(), granted.grantedAt);
-    if (change) this.stateChanged(change);
+    const now = Date.now();
+    const change = this.table.settle(granted.entry, granted.seq, result, now, granted.grantedAt);
+    if (change) {
+      this.shared?.localChange(granted.entry, change, now);
+      this.stateChanged(change);
+    }
     this.dispatch();
   }
 
   private stateChanged(change: StateChange): void {
-    const answer = [change.status, change.code].filter((part) => part !== undefined).join(' ');
-    if (change.unreachable) {
-      const until = this.configPath ? `${this.configPath} is saved again` : 'the pool is reloaded';
-      this.logger.warn(
-        this.scrub(`key ${change.key} is ${change.reason}; it will not be used until ${until}`),
-      );
-    } else if (change.to === 'invalid') {
-      this.logger.warn(`key ${change.key} was rejected (${answer}); it will not be used again`);
-    } else if (change.to === 'exhausted') {
-      this.logger.warn(`key ${change.key} has no quota left (${answer}); it will not be used again`);
-    } else if (change.to === 'denied') {
-      this.logger.warn(`key ${change.key} has no access to model ${change.model} (${answer})`);
-    } else {
-      this.logger.debug(`key ${change.key}: ${change.from} -> ${change.to}`);
-    }
+    const line = stateChangeLine(change, this.configPath);
+    this.logger[line.level](this.scrub(line.text));
     this.emit('key-state', change);
   }
 
@@ -253,7 +218,8 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       const pick = this.table.pick(waiter.request, now);
       if (pick.kind === 'key') {
         this.removeWaiter(waiter);
-        waiter.resolve(this.grant(pick.index, waiter.request, now));
+        if (this.shared) this.admitShared(waiter, this.table.keys[pick.index]!, now);
+        else waiter.resolve(this.grant(pick.index, waiter.request, now));
         served = true;
         continue;
       }
@@ -285,7 +251,35 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
 
   private grant(index: number, request: LeaseRequest, now: number): Lease {
     const entry = this.table.keys[index]!;
-    const seq = this.table.leased(entry, request.tokens, now);
+    return this.lease(entry, this.table.leased(entry, request.tokens, now), now);
+  }
+
+  /** A shared pool's grant: the send's slot is reserved in Redis first (`shared/admission.ts`). */
+  private admitShared(waiter: Waiter, entry: KeyEntry, now: number): void {
+    admit(
+      {
+        table: this.table,
+        shared: this.shared!,
+        closed: () => this.closed,
+        lease: (key, seq, at) => this.lease(key, seq, at),
+        requeue: (again: AdmitWaiter) => {
+          this.waiters.unshift(waiter);
+          if (again.signal && waiter.onAbort)
+            again.signal.addEventListener('abort', waiter.onAbort, { once: true });
+          this.dispatch();
+        },
+        track: (cancel) => {
+          this.admissions.add(cancel);
+          return () => this.admissions.delete(cancel);
+        },
+      },
+      waiter,
+      entry,
+      now,
+    );
+  }
+
+  private lease(entry: KeyEntry, seq: number, now: number): Lease {
     const lease: Lease = {
       leaseId: this.nextLease++,
       keyId: entry.id,
@@ -302,17 +296,13 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   private block(blocked: { request: LeaseRequest; until: number; giveUp: boolean }, now: number): void {
     if (this.blockedSince !== undefined) return;
     this.blockedSince = now;
-    const where = this.configPath
-      ? `edit ${this.configPath} to add or fix a key (it is watched)`
-      : 'no config file is watched: add keys with pool.reload()';
-    const seconds = Math.round(this.waitTimeoutMs / 1000);
-    const wait = blocked.giveUp
-      ? `stopping (the wait timeout is ${seconds} s)`
-      : Number.isFinite(this.waitTimeoutMs)
-        ? `waiting for up to ${seconds} s`
-        : 'waiting';
-    const until = Number.isFinite(blocked.until) ? ` until ${new Date(blocked.until).toISOString()}` : '';
-    const message = `no usable key${until} (${this.table.describe(blocked.request.model, now, blocked.request.organization)}): ${wait}; ${where}`;
+    const message = blockedLine({
+      until: blocked.until,
+      giveUp: blocked.giveUp,
+      waitTimeoutMs: this.waitTimeoutMs,
+      configPath: this.configPath,
+      why: this.table.describe(blocked.request.model, now, blocked.request.organization),
+    });
     this.logger.warn(message);
     this.notifier?.startBlocked(message);
     this.emit('blocked', { message, since: new Date(now) });
@@ -328,12 +318,8 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
 
   /** The error of a wait that cannot end within the wait timeout (`until`: when the soonest key is usable). */
   private stopError(request: LeaseRequest, until: number, now: number): NoUsableKeyError {
-    const seconds = Math.round(this.waitTimeoutMs / 1000);
-    const soonest = Number.isFinite(until)
-      ? `: the soonest key is usable at ${new Date(until).toISOString()}`
-      : '';
     return new NoUsableKeyError(
-      `no usable key within the wait timeout of ${seconds} s${soonest} (${this.table.describe(request.model, now, request.organization)})`,
+      stopLine(this.waitTimeoutMs, until, this.table.describe(request.model, now, request.organization)),
     );
   }
 
@@ -391,6 +377,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const groups = groupCosts(keys);
     if (groups.length > 0) status.groups = groups;
     if (this.configPath) status.configPath = this.configPath;
+    this.shared?.describe(status, this.table.keys);
     return status;
   }
 
@@ -408,6 +395,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       this.removeWaiter(waiter);
       waiter.reject(new AbortError('the key pool was closed'));
     }
-    await Promise.all([this.watcher?.close(), this.notifier?.close()]);
+    for (const cancel of [...this.admissions]) cancel();
+    await Promise.all([this.watcher?.close(), this.notifier?.close(), this.shared?.close()]);
   }
 }

@@ -89,6 +89,8 @@ export interface KeyStatus {
   cost?: CostSummary;
   /** The pacer of the key's rate domain (its group, else the key): mode, pace, in-flight cap, learned limits. */
   pacing?: PacingStatus;
+  /** A shared pool: this key's counters summed over every process sharing it (as of the last sync, ≤ 250 ms old). */
+  shared?: SharedCounters;
 }
 
 /** The keys of one config `group` (one rate domain) and what their answers cost. */
@@ -107,4 +109,25 @@ export interface PoolStatus {
   blocked: boolean;
   /** The config file watched, if any. */
   configPath?: string;
+  /** A shared pool (`shared` option, `--redis`): where, and whether Redis is reachable now. */
+  shared?: SharedStatus;
+}
+
+/** Counters of one key over every process sharing the pool. */
+export interface SharedCounters {
+  requests: number;
+  successes: number;
+  tokens: number;
+  /** USD of the answers whose model has a price. */
+  cost: number;
+  /** Error answers by class: quota, rate_limit, invalid, denied, bad_request, retryable. */
+  errors: Record<string, number>;
+}
+
+export interface SharedStatus {
+  /** The Redis URL, without a password. */
+  url: string;
+  namespace: string;
+  /** Whether Redis is reachable now (false: this process goes on with its own state, and re-syncs when it is back). */
+  connected: boolean;
 }

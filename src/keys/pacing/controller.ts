@@ -116,6 +116,8 @@ export class PacingController {
   private distrusted = false;
   /** OpenAI-style windows learned from `reset` (see window-estimate.ts). */
   private readonly windowSeen: WindowSeen = { requests: 0, tokens: 0 };
+  /** Shared pool: no sends before this (another process's pause, or the shared schedule is full). */
+  private deferredUntil = 0;
 
   constructor(now: number, options: ControllerOptions = {}) {
     this.options = {
@@ -187,7 +189,49 @@ export class PacingController {
    */
   readyAt(now: number, tokens: number): number {
     if (this.tickets.size >= this.inFlightCap()) return Number.POSITIVE_INFINITY;
-    return Math.max(now, this.blockedUntil, this.nextAt, this.gate(tokens));
+    return Math.max(now, this.blockedUntil, this.deferredUntil, this.nextAt, this.gate(tokens));
+  }
+
+  /** Shared pool: no sends before `until` (another process paused the domain, or its schedule is full). */
+  defer(until: number): void {
+    this.deferredUntil = Math.max(this.deferredUntil, until);
+  }
+
+  /** The time a request of `tokens` takes in the domain's schedule, ms (the shared pool reserves it in Redis). */
+  slotCost(tokens: number): number {
+    return this.cost(tokens);
+  }
+
+  /** Request `seq` goes out at `at` (its slot in the shared schedule), not when it was leased. */
+  reschedule(seq: number, at: number): void {
+    const ticket = this.tickets.get(seq);
+    if (!ticket || at <= ticket.sentAt) return;
+    ticket.sentAt = at;
+    this.nextAt = Math.max(this.nextAt, at + this.cost(ticket.tokens));
+  }
+
+  /** Sends other processes made on this domain: observed pacing counts them (the rate is the domain's). */
+  noteSharedSends(count: number): void {
+    if (count > 0) this.aimd.sentSinceChange += count;
+  }
+
+  /** The limits headers mode paces by (undefined in the other modes), for other processes to start from. */
+  sharedLimits(): NormalizedLimits | undefined {
+    return this.mode === 'headers' ? this.model() : undefined;
+  }
+
+  /**
+   * Starts from limits another process learned, as if an answer had said them, while this one
+   * knows nothing yet (slow start, headers not caught out). Returns whether it did.
+   */
+  adopt(now: number, limits: NormalizedLimits): boolean {
+    if (this.mode !== 'aimd' || this.distrusted || this.aimd.phase !== 'slow-start') return false;
+    if (this.limits !== undefined || !hasPace(limits)) return false;
+    this.limits = limits;
+    this.limitsSeq = 0;
+    this.limitsAt = now;
+    this.mode = 'headers';
+    return true;
   }
 
   /**

@@ -1,0 +1,142 @@
+/**
+ * The shared pool's policy as pure functions: what a key's fields in Redis mean for this process's
+ * view of the key, which counter deltas to send, and which learned limits a domain adopts.
+ * No Redis and no clock here: Redis's `now` and the local `now` are passed in.
+ */
+import type { NormalizedLimits } from '../pacing/dialects.js';
+import type { SharedCounters } from '../types.js';
+
+export type OutState = 'invalid' | 'exhausted';
+
+/** A key as Redis has it (HGETALL of `…:key:<hash>`). */
+export interface RemoteKey {
+  state?: OutState;
+  reason?: string;
+  denied: string[];
+  /** Cooling until this instant of Redis's clock. */
+  cool?: number;
+  counters: Counters;
+}
+
+/** Per-key counters summed over every process (`status().keys[i].shared`). */
+export type Counters = SharedCounters;
+
+/** What this process knows of a key, to merge into. */
+export interface LocalKey {
+  state: 'ready' | 'cooling' | 'exhausted' | 'invalid';
+  denied: ReadonlySet<string>;
+  coolingUntil: number;
+}
+
+/** What to change locally; absent fields change nothing. */
+export interface KeyUpdate {
+  state?: OutState;
+  reason?: string;
+  deny?: string[];
+  /** Cooling until this local instant. */
+  coolUntil?: number;
+}
+
+export const emptyCounters = (): Counters => ({ requests: 0, successes: 0, tokens: 0, cost: 0, errors: {} });
+
+/** Fields of an HGETALL reply (`[field, value, field, value, …]`) as a map. */
+export function fieldMap(reply: unknown): Map<string, string> {
+  const map = new Map<string, string>();
+  if (!Array.isArray(reply)) return map;
+  for (let i = 0; i + 1 < reply.length; i += 2) map.set(String(reply[i]), String(reply[i + 1]));
+  return map;
+}
+
+const number = (text: string | undefined) => {
+  const value = Number(text);
+  return Number.isFinite(value) ? value : 0;
+};
+
+export function parseKey(fields: Map<string, string>): RemoteKey {
+  const key: RemoteKey = { denied: [], counters: emptyCounters() };
+  const state = fields.get('state');
+  if (state === 'invalid' || state === 'exhausted') key.state = state;
+  const reason = fields.get('reason');
+  if (reason) key.reason = reason;
+  const cool = number(fields.get('cool'));
+  if (cool > 0) key.cool = cool;
+  for (const [field, value] of fields) {
+    if (field.startsWith('denied:')) key.denied.push(field.slice(7));
+    else if (field.startsWith('e:')) key.counters.errors[field.slice(2)] = number(value);
+  }
+  key.counters.requests = number(fields.get('requests'));
+  key.counters.successes = number(fields.get('successes'));
+  key.counters.tokens = number(fields.get('tokens'));
+  key.counters.cost = number(fields.get('cost'));
+  return key;
+}
+
+/**
+ * What another process found out about a key that this one has not: out for good (invalid beats
+ * exhausted), models denied, cooling longer. `redisNow` and `localNow` are the two clocks at the
+ * same moment (a cooling instant of Redis's clock becomes one of ours).
+ */
+export function mergeKey(
+  local: LocalKey,
+  remote: RemoteKey,
+  redisNow: number,
+  localNow: number,
+): KeyUpdate | undefined {
+  const update: KeyUpdate = {};
+  if (remote.state === 'invalid' && local.state !== 'invalid') update.state = 'invalid';
+  else if (remote.state === 'exhausted' && (local.state === 'ready' || local.state === 'cooling'))
+    update.state = 'exhausted';
+  if (update.state !== undefined)
+    update.reason = remote.reason ?? `${update.state} (seen by another process)`;
+  const deny = remote.denied.filter((model) => !local.denied.has(model));
+  if (deny.length > 0) update.deny = deny;
+  if (update.state === undefined && remote.cool !== undefined && remote.cool > redisNow) {
+    const until = localNow + (remote.cool - redisNow);
+    const out = local.state === 'exhausted' || local.state === 'invalid';
+    // Later by more than a timer's slack: a cooling this process already has is not news.
+    if (!out && until > local.coolingUntil + 50) update.coolUntil = until;
+  }
+  return Object.keys(update).length > 0 ? update : undefined;
+}
+
+/** `field value …` of what grew since the last flush (the SYNC script's per-key argument). */
+export function counterDeltas(current: Counters, flushed: Counters): string {
+  const parts: string[] = [];
+  const add = (field: string, now: number, before: number) => {
+    const delta = now - before;
+    if (delta > 0 && Number.isFinite(delta)) parts.push(`${field} ${delta}`);
+  };
+  add('requests', current.requests, flushed.requests);
+  add('successes', current.successes, flushed.successes);
+  add('tokens', current.tokens, flushed.tokens);
+  add('cost', current.cost, flushed.cost);
+  for (const [outcome, count] of Object.entries(current.errors))
+    add(`e:${outcome}`, count, flushed.errors[outcome] ?? 0);
+  return parts.join(' ');
+}
+
+/** The part of a domain's limits other processes may start from: each window's size, no counts. */
+export function shareableLimits(limits: NormalizedLimits | undefined): NormalizedLimits | undefined {
+  if (!limits) return undefined;
+  const out: NormalizedLimits = {};
+  const window = (w: NormalizedLimits['requests']) =>
+    w && Number.isFinite(w.limit) && w.limit > 0
+      ? { limit: w.limit, ...(w.windowMs !== undefined ? { windowMs: w.windowMs } : {}) }
+      : undefined;
+  if (limits.dialect) out.dialect = limits.dialect;
+  for (const field of ['requests', 'requestsLong', 'tokens', 'inputTokens', 'outputTokens'] as const) {
+    const w = window(limits[field]);
+    if (w) out[field] = w;
+  }
+  return out.requests || out.tokens || out.inputTokens ? out : undefined;
+}
+
+/** A domain's `learned` field back as limits (undefined when absent or not limits). */
+export function parseLearned(text: string | undefined): NormalizedLimits | undefined {
+  if (!text) return undefined;
+  try {
+    return shareableLimits(JSON.parse(text) as NormalizedLimits);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,43 @@
+/** Opening a pool's shared side: the `shared` option (or `KEYBATCH_REDIS`) checked, Redis reached, the first sync done. */
+import { ConfigError } from '../../errors.js';
+import type { KeyTable } from '../key-table.js';
+import { checkNamespace, DEFAULT_NAMESPACE } from './naming.js';
+import { RedisStore } from './redis-store.js';
+import { SharedPool, type SharedPoolHooks } from './shared-pool.js';
+
+export interface SharedOptions {
+  /** `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS). */
+  url: string;
+  /**
+   * Processes share a pool when they use the same Redis and namespace (e.g. one per team or
+   * environment). Letters, digits, `-`, `_`, `.`.
+   * @default 'default'
+   */
+  namespace?: string;
+}
+
+/** The shared side of a pool, or undefined when the pool is not shared. */
+export async function openShared(
+  options: SharedOptions | false | undefined,
+  env: NodeJS.ProcessEnv,
+  table: KeyTable,
+  hooks: SharedPoolHooks,
+): Promise<SharedPool | undefined> {
+  if (options === false) return undefined;
+  const fromEnv = env['KEYBATCH_REDIS'];
+  const resolved = options ?? (fromEnv ? { url: fromEnv } : undefined);
+  if (!resolved) return undefined;
+  if (typeof resolved.url !== 'string' || !/^rediss?:\/\//.test(resolved.url)) {
+    throw new ConfigError(
+      `shared.url: expected a redis:// or rediss:// URL, got ${JSON.stringify(String(resolved.url).replace(/\/\/[^@/]*@/, '//***@'))}`,
+    );
+  }
+  const namespace = resolved.namespace ?? DEFAULT_NAMESPACE;
+  const problem = checkNamespace(namespace);
+  if (problem) throw new ConfigError(problem);
+  const store = await RedisStore.open(resolved.url, namespace);
+  const shared = new SharedPool(store, table, hooks);
+  await shared.tick();
+  shared.start();
+  return shared;
+}

@@ -1,0 +1,265 @@
+/**
+ * The Redis side of a shared pool: one ioredis connection, the namespace's salt, and the scripts of
+ * `scripts.ts`. Every call answers even when Redis is gone (`undefined`, or a slot granted locally):
+ * the pool then goes on with its own state, and `onLost` / `onRestored` say when that starts and ends.
+ */
+import { Redis } from 'ioredis';
+import { KeybatchError } from '../../errors.js';
+import { keyedHash, type Names, names, newSalt, redactUrl, TTL_MS } from './naming.js';
+import { MARK, PAUSE, REFUND, RESERVE, SYNC } from './scripts.js';
+
+/** A slot in a domain's shared schedule. */
+export type Slot =
+  /** `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund); `slots`: granted in all. */
+  | { granted: true; delayMs: number; at: number; slots: number }
+  /** The schedule is full for now: ask again in `retryMs`. */
+  | { granted: false; retryMs: number; slots: number }
+  /** Redis is not reachable: this process decides alone. */
+  | { granted: true; delayMs: 0; local: true };
+
+export interface SyncReply {
+  /** Redis's clock and ours when the reply came. */
+  redisNow: number;
+  localNow: number;
+  /** HGETALL of each key, then of each domain, in the order asked. */
+  keys: unknown[];
+  domains: unknown[];
+}
+
+export interface RedisStoreEvents {
+  /** The connection was lost (once per loss). */
+  onLost?(reason: string): void;
+  /** It is back, the salt checked again (`saltChanged`: Redis came back empty, every name changed). */
+  onRestored?(saltChanged: boolean): void;
+}
+
+interface Commands {
+  kbReserve(domain: string, cost: number, ahead: number, ttl: number): Promise<number[]>;
+  kbRefund(domain: string, at: number, cost: number): Promise<number>;
+  kbPause(domain: string, ms: number, ttl: number): Promise<number>;
+  kbMark(
+    key: string,
+    state: string,
+    reason: string,
+    model: string,
+    coolMs: number,
+    ttl: number,
+  ): Promise<number>;
+  kbSync(count: number, ...args: Array<string | number>): Promise<unknown[]>;
+}
+
+const CONNECT_TIMEOUT_MS = 5000;
+/** A command not answered by then counts as Redis lost for that decision (the pool decides alone). */
+const COMMAND_TIMEOUT_MS = 2000;
+
+function reasonOf(error: unknown): string {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' ? code : String(message ?? error);
+}
+
+export class RedisStore {
+  readonly url: string;
+  readonly namespace: string;
+  private readonly client: Redis & Commands;
+  private readonly names: Names;
+  private salt = '';
+  private readonly hashes = new Map<string, string>();
+  private up = false;
+  private closed = false;
+  private events: RedisStoreEvents = {};
+
+  private constructor(url: string, namespace: string) {
+    this.url = url;
+    this.namespace = namespace;
+    this.names = names(namespace);
+    this.client = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      retryStrategy: (times) => Math.min(100 * times, 1000),
+    }) as Redis & Commands;
+    this.client.defineCommand('kbReserve', { numberOfKeys: 1, lua: RESERVE });
+    this.client.defineCommand('kbRefund', { numberOfKeys: 1, lua: REFUND });
+    this.client.defineCommand('kbPause', { numberOfKeys: 1, lua: PAUSE });
+    this.client.defineCommand('kbMark', { numberOfKeys: 1, lua: MARK });
+    this.client.defineCommand('kbSync', { lua: SYNC });
+  }
+
+  /** Connects and reads (or creates) the namespace's salt; `REDIS_UNREACHABLE` when it cannot. */
+  static async open(url: string, namespace: string): Promise<RedisStore> {
+    const store = new RedisStore(url, namespace);
+    let why = '';
+    const onError = (error: unknown) => {
+      why ||= reasonOf(error);
+    };
+    store.client.on('error', onError);
+    try {
+      await store.client.connect();
+      await store.loadSalt();
+    } catch (error) {
+      store.client.disconnect();
+      throw new KeybatchError(
+        'REDIS_UNREACHABLE',
+        `cannot reach Redis at ${redactUrl(url)} for the shared key pool (${why || reasonOf(error)}): start it (redis-server) or fix --redis / KEYBATCH_REDIS`,
+        { cause: error },
+      );
+    }
+    store.client.off('error', onError);
+    store.up = true;
+    store.client.on('error', () => {});
+    store.client.on('close', () => store.lost('connection closed'));
+    store.client.on('ready', () => void store.restored());
+    return store;
+  }
+
+  /** Where the store's events go (the pool that uses it). */
+  listen(events: RedisStoreEvents): void {
+    this.events = events;
+  }
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  private lost(reason: string): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.events.onLost?.(reason);
+  }
+
+  private async restored(): Promise<void> {
+    if (this.up || this.closed) return;
+    const before = this.salt;
+    try {
+      await this.loadSalt();
+    } catch {
+      return; // Lost again: the next `ready` tries again.
+    }
+    this.up = true;
+    this.events.onRestored?.(before !== this.salt);
+  }
+
+  /** The salt, created once per namespace (SET NX: the first process wins, the others read it). */
+  private async loadSalt(): Promise<void> {
+    await this.client.set(this.names.salt, newSalt(), 'PX', TTL_MS.salt, 'NX');
+    const salt = await this.client.get(this.names.salt);
+    if (!salt) throw new Error('the salt vanished');
+    if (salt !== this.salt) this.hashes.clear();
+    this.salt = salt;
+  }
+
+  /** The Redis name of a text (an API key, a rate domain): its keyed hash. */
+  hash(text: string): string {
+    let hash = this.hashes.get(text);
+    if (hash === undefined) {
+      hash = keyedHash(this.salt, text);
+      this.hashes.set(text, hash);
+    }
+    return hash;
+  }
+
+  keyName(hash: string): string {
+    return this.names.key(hash);
+  }
+
+  domainName(hash: string): string {
+    return this.names.domain(hash);
+  }
+
+  async reserve(domain: string, costMs: number, maxAheadMs: number): Promise<Slot> {
+    if (!this.up) return { granted: true, delayMs: 0, local: true };
+    try {
+      const cost = Math.max(0, Math.ceil(costMs));
+      const [granted, delay, at, slots] = await this.client.kbReserve(
+        this.names.domain(domain),
+        cost,
+        Math.ceil(maxAheadMs),
+        TTL_MS.domain,
+      );
+      return granted === 1
+        ? { granted: true, delayMs: Number(delay), at: Number(at), slots: Number(slots) }
+        : { granted: false, retryMs: Number(delay), slots: Number(slots) };
+    } catch {
+      return { granted: true, delayMs: 0, local: true };
+    }
+  }
+
+  async refund(domain: string, at: number, costMs: number): Promise<void> {
+    if (!this.up) return;
+    await this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))).catch(() => {});
+  }
+
+  async pause(domain: string, ms: number): Promise<void> {
+    if (!this.up || !(ms > 0)) return;
+    await this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain).catch(() => {});
+  }
+
+  /** Records a key's new state: `invalid` / `exhausted` (with a reason naming no key), `denied` a model, `cooling` for `coolMs`. */
+  async mark(
+    key: string,
+    state: 'invalid' | 'exhausted' | 'denied' | 'cooling',
+    detail: { reason?: string; model?: string; coolMs?: number } = {},
+  ): Promise<void> {
+    if (!this.up) return;
+    await this.client
+      .kbMark(
+        this.names.key(key),
+        state,
+        detail.reason ?? '',
+        detail.model ?? '',
+        Math.ceil(detail.coolMs ?? 0),
+        TTL_MS.key,
+      )
+      .catch(() => {});
+  }
+
+  /** One sync tick (see SYNC); undefined when Redis is not reachable. */
+  async sync(
+    keys: ReadonlyArray<{ hash: string; deltas: string }>,
+    domains: ReadonlyArray<{ hash: string; learned: string }>,
+  ): Promise<SyncReply | undefined> {
+    if (!this.up) return undefined;
+    const names = [
+      this.names.salt,
+      ...keys.map((k) => this.names.key(k.hash)),
+      ...domains.map((d) => this.names.domain(d.hash)),
+    ];
+    const args = [
+      keys.length,
+      domains.length,
+      TTL_MS.key,
+      TTL_MS.domain,
+      TTL_MS.salt,
+      ...keys.map((k) => k.deltas),
+      ...domains.map((d) => d.learned),
+    ];
+    try {
+      const reply = await this.client.kbSync(names.length, ...names, ...args);
+      const localNow = Date.now();
+      const salt = reply[1];
+      if (typeof salt !== 'string' || salt !== this.salt) {
+        // Redis came back empty (or the salt expired): take the namespace's salt again.
+        await this.loadSalt();
+        this.events.onRestored?.(true);
+        return undefined;
+      }
+      return {
+        redisNow: Number(reply[0]),
+        localNow,
+        keys: reply.slice(2, 2 + keys.length),
+        domains: reply.slice(2 + keys.length),
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.up = false;
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

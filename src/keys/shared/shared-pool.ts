@@ -1,0 +1,235 @@
+/**
+ * What a KeyPool does with a RedisStore: reserves each send's slot in its domain's shared schedule,
+ * tells Redis what its answers showed (a key rejected, spent, denied a model, cooling), and every
+ * `SYNC_MS` adds its counters and reads back what the other processes found, merging it in
+ * (`merge.ts`). Polling, not pub/sub: one connection, and the same tick that shares a change also
+ * re-syncs after Redis was lost, with nothing to miss in between; 250 ms is well inside the 1 s
+ * a change may take to reach every process.
+ */
+import type { Logger } from '../../logger.js';
+import type { KeyEntry, KeyTable, StateChange } from '../key-table.js';
+import type { PacingController } from '../pacing/controller.js';
+import type { PoolStatus } from '../types.js';
+import {
+  type Counters,
+  counterDeltas,
+  emptyCounters,
+  fieldMap,
+  mergeKey,
+  parseKey,
+  parseLearned,
+  shareableLimits,
+} from './merge.js';
+import { domainText, redactUrl } from './naming.js';
+import type { RedisStore, Slot } from './redis-store.js';
+
+/** How often a process adds its counters and reads back the others' findings. */
+export const SYNC_MS = 250;
+/** How far ahead a slot may be reserved; beyond it the domain waits locally and asks again. */
+export const MAX_AHEAD_MS = 2000;
+
+export interface SharedPoolHooks {
+  logger: Logger;
+  /** A key changed state because of what another process found. */
+  onChange(change: StateChange): void;
+  /** Something changed that may let a waiting request go. */
+  dispatch(): void;
+}
+
+function countersOf(entry: KeyEntry): Counters {
+  return {
+    requests: entry.requests,
+    successes: entry.successes,
+    tokens: entry.tokens,
+    cost: entry.cost.summary.knownUsd,
+    errors: { ...entry.errors },
+  };
+}
+
+export class SharedPool {
+  private readonly flushed = new Map<KeyEntry, Counters>();
+  private readonly totals = new Map<string, Counters>();
+  /** Per domain: slots granted in all at the last look, and this process's since then. */
+  private readonly slots = new Map<string, { seen: number; own: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(
+    readonly store: RedisStore,
+    private readonly table: KeyTable,
+    private readonly hooks: SharedPoolHooks,
+  ) {
+    store.listen({
+      onLost: (reason) =>
+        hooks.logger.warn(
+          `lost Redis at ${redactUrl(store.url)} (${reason}): going on with this process's own key pool state; reconnecting`,
+        ),
+      onRestored: (saltChanged) => {
+        hooks.logger.info(`Redis at ${redactUrl(store.url)} is back: the key pool is shared again`);
+        void this.republish(saltChanged);
+      },
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), SYNC_MS);
+    this.timer.unref();
+  }
+
+  /** Reads the others' findings now (the first sync at open, and the tests'). */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.sync();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private domainOf(entry: KeyEntry): string {
+    return this.store.hash(domainText(entry.config.apiKey, entry.config.group));
+  }
+
+  private keyOf(entry: KeyEntry): string {
+    return this.store.hash(entry.config.apiKey);
+  }
+
+  private async sync(): Promise<void> {
+    const entries = [...this.table.keys];
+    const keys = entries.map((entry) => {
+      const now = countersOf(entry);
+      return {
+        hash: this.keyOf(entry),
+        deltas: counterDeltas(now, this.flushed.get(entry) ?? emptyCounters()),
+        now,
+      };
+    });
+    const pacers = new Map<string, PacingController>();
+    for (const entry of entries) pacers.set(this.domainOf(entry), entry.pacer);
+    const domains = [...pacers].map(([hash, pacer]) => {
+      const limits = shareableLimits(pacer.sharedLimits());
+      return { hash, learned: limits ? JSON.stringify(limits) : '' };
+    });
+    const reply = await this.store.sync(keys, domains);
+    if (!reply) return;
+    let changed = false;
+    entries.forEach((entry, i) => {
+      this.flushed.set(entry, keys[i]!.now);
+      const remote = parseKey(fieldMap(reply.keys[i]));
+      this.totals.set(keys[i]!.hash, remote.counters);
+      if (!this.table.keys.includes(entry)) return;
+      changed = this.apply(entry, mergeKey(entry, remote, reply.redisNow, reply.localNow)) || changed;
+    });
+    domains.forEach((domain, i) => {
+      const fields = fieldMap(reply.domains[i]);
+      const pacer = pacers.get(domain.hash)!;
+      const learned = parseLearned(fields.get('learned'));
+      if (learned && pacer.adopt(reply.localNow, learned)) changed = true;
+      const total = Number(fields.get('slots') ?? 0);
+      const seen = this.slots.get(domain.hash);
+      if (seen && total > seen.seen) pacer.noteSharedSends(total - seen.seen - seen.own);
+      this.slots.set(domain.hash, { seen: total, own: 0 });
+      const paused = Number(fields.get('paused') ?? 0);
+      if (paused > reply.redisNow) pacer.defer(reply.localNow + (paused - reply.redisNow));
+    });
+    if (changed) this.hooks.dispatch();
+  }
+
+  /** Applies what another process found; returns whether anything changed. */
+  private apply(entry: KeyEntry, update: ReturnType<typeof mergeKey>): boolean {
+    if (!update) return false;
+    const from = entry.state;
+    const log = this.hooks.logger;
+    if (update.state !== undefined) {
+      entry.state = update.state;
+      entry.reason = update.reason;
+      const what = update.state === 'invalid' ? 'rejected' : 'spent';
+      log.warn(
+        `key ${entry.label} was found ${what} by another process sharing the pool (${update.reason}); it will not be used again`,
+      );
+      this.hooks.onChange({ key: entry.label, from, to: update.state, reason: update.reason });
+    }
+    for (const model of update.deny ?? []) {
+      entry.denied.add(model);
+      log.warn(`key ${entry.label} has no access to model ${model} (found by another process)`);
+      this.hooks.onChange({ key: entry.label, from, to: 'denied', model });
+    }
+    if (update.coolUntil !== undefined) {
+      entry.coolingUntil = update.coolUntil;
+      entry.state = 'cooling';
+      if (from !== 'cooling')
+        this.hooks.onChange({ key: entry.label, from, to: 'cooling', until: update.coolUntil });
+    }
+    return true;
+  }
+
+  /** Reserves the slot of a send of `tokens` on the entry's domain. */
+  async reserve(entry: KeyEntry, tokens: number): Promise<Slot & { cost: number; domain: string }> {
+    const domain = this.domainOf(entry);
+    const cost = entry.pacer.slotCost(tokens);
+    const slot = await this.store.reserve(domain, cost, Math.max(MAX_AHEAD_MS, 2 * cost));
+    if (slot.granted && !('local' in slot)) {
+      const seen = this.slots.get(domain);
+      if (seen) seen.own += 1;
+    }
+    return { ...slot, cost, domain };
+  }
+
+  /** A slot reserved and not used (the request was cancelled first). */
+  refund(slot: Slot & { cost: number; domain: string }): void {
+    if (slot.granted && 'at' in slot) void this.store.refund(slot.domain, slot.at, slot.cost);
+  }
+
+  /** This process found something out about a key: Redis hears it at once. */
+  localChange(entry: KeyEntry, change: StateChange, now: number): void {
+    const key = this.keyOf(entry);
+    if (change.to === 'invalid' && !change.unreachable) {
+      void this.store.mark(key, 'invalid', { reason: entry.reason ?? 'rejected' });
+    } else if (change.to === 'exhausted') {
+      void this.store.mark(key, 'exhausted', { reason: entry.reason ?? 'no quota left' });
+    } else if (change.to === 'denied' && change.model !== undefined) {
+      void this.store.mark(key, 'denied', { model: change.model });
+    } else if (change.to === 'cooling' && change.until !== undefined && change.until > now) {
+      void this.store.mark(key, 'cooling', { coolMs: change.until - now });
+      void this.store.pause(this.domainOf(entry), change.until - now);
+    }
+  }
+
+  /** After Redis came back (perhaps empty): everything this process knows goes back into it. */
+  private async republish(emptied: boolean): Promise<void> {
+    // Redis came back empty: this process's counters go in again whole (the others' do too).
+    if (emptied) this.flushed.clear();
+    this.slots.clear();
+    const now = Date.now();
+    for (const entry of this.table.keys) {
+      const key = this.keyOf(entry);
+      if (entry.state === 'invalid' && !entry.unreachable)
+        await this.store.mark(key, 'invalid', { reason: entry.reason ?? 'rejected' });
+      if (entry.state === 'exhausted')
+        await this.store.mark(key, 'exhausted', { reason: entry.reason ?? 'no quota left' });
+      for (const model of entry.denied) await this.store.mark(key, 'denied', { model });
+      if (entry.state === 'cooling' && entry.coolingUntil > now)
+        await this.store.mark(key, 'cooling', { coolMs: entry.coolingUntil - now });
+    }
+  }
+
+  /** Adds to a pool's status: whether Redis is reachable, and per key its counters over every process. */
+  describe(status: PoolStatus, entries: readonly KeyEntry[]): void {
+    status.shared = {
+      url: redactUrl(this.store.url),
+      namespace: this.store.namespace,
+      connected: this.store.connected,
+    };
+    entries.forEach((entry, i) => {
+      const totals = this.totals.get(this.keyOf(entry));
+      const key = status.keys[i];
+      if (totals && key) key.shared = totals;
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Pools in one process sharing through a real redis-server, over the simulator with the real SDK:
+ * a key one pool found rejected or spent is out in the other within a second, without a request of
+ * its own; status() shows the shared counters and the connection; a pool not shared sends on.
+ */
+import { describe, expect, it } from 'vitest';
+import { createClient } from '../../../src/keys/client.js';
+import { KeyPool } from '../../../src/keys/key-pool.js';
+import { startSimulator } from '../../../src/sim/index.js';
+import { collectingLogger, until, useCleanup } from '../../helpers.js';
+import { useRedis } from '../../redis.js';
+
+const redis = useRedis();
+const cleanup = useCleanup();
+let namespaces = 0;
+
+const GOOD = 'sk-shared-pools-good-key-K1';
+const BAD = 'sk-shared-pools-bad-key-K2';
+
+async function pools(sim: { url: string }, shared: boolean, keys = [BAD, GOOD]) {
+  const namespace = `pools${++namespaces}`;
+  const config = { key_list: keys.map((api_key) => ({ api_key, base_url: sim.url })) };
+  const open = async () => {
+    const logger = collectingLogger();
+    const pool = cleanup(
+      await KeyPool.open(config, {
+        logger,
+        notify: false,
+        env: {},
+        ...(shared ? { shared: { url: redis().url, namespace } } : {}),
+      }),
+    );
+    return { pool, logger };
+  };
+  return [await open(), await open()] as const;
+}
+
+/** Requests the simulator received with the key ending in `K2`. */
+const sentTo = (sim: { requests(): Array<{ key: string | null }> }, label = 'sk-…y-K2') =>
+  sim.requests().filter((request) => request.key === label).length;
+
+const ask = (pool: KeyPool) =>
+  createClient(pool, { workerId: 0 }).chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+
+describe('pools sharing one Redis', () => {
+  it('a key answered 401 in one pool is out in the other within 1 s, with one line saying so', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: GOOD }] }));
+    const [a, b] = await pools(sim, true);
+    await ask(a.pool); // the first lease goes to BAD (rotation starts at key_list[0]): 401, then GOOD
+    expect(a.pool.status().keys[0]!.state).toBe('invalid');
+    const found = Date.now();
+    await until(() => b.pool.status().keys[0]!.state === 'invalid', 1000, 'the other pool to see the 401');
+    expect(Date.now() - found).toBeLessThan(1000);
+    expect(b.logger.text()).toMatch(/key sk-…y-K2 was found rejected by another process .*401/);
+    await ask(b.pool);
+    expect(sentTo(sim)).toBe(1);
+    expect(b.pool.status().shared).toEqual({
+      url: redis().url,
+      namespace: expect.any(String),
+      connected: true,
+    });
+    await until(() => (b.pool.status().keys[1]!.shared?.successes ?? 0) >= 2, 2000, 'shared counters');
+    expect(b.pool.status().keys[0]!.shared).toMatchObject({ requests: 1, errors: { invalid: 1 } });
+  });
+
+  it('without sharing, the other pool sends to the rejected key again (the defect the shared pool fixes)', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: GOOD }] }));
+    const [a, b] = await pools(sim, false);
+    await ask(a.pool);
+    await ask(b.pool);
+    expect(sentTo(sim)).toBe(2);
+  });
+
+  it('a spent key (quota) in one pool is out in the other within 1 s', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: BAD, quota: 1 }, { key: GOOD }] }));
+    const [a, b] = await pools(sim, true);
+    // BAD answers once, then 429 insufficient_quota.
+    while (a.pool.status().keys[0]!.state !== 'exhausted') await ask(a.pool);
+    await until(
+      () => b.pool.status().keys[0]!.state === 'exhausted',
+      1000,
+      'the other pool to see the spent key',
+    );
+    const before = sentTo(sim);
+    for (let i = 0; i < 4; i++) await ask(b.pool);
+    expect(sentTo(sim)).toBe(before);
+  });
+});
