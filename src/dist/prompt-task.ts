@@ -4,6 +4,8 @@
  * can never succeed is a final row with `error`, anything transient is thrown (the coordinator
  * retries or records it). Tokens and cost are counted by the coordinator from the rows.
  */
+
+import { KeybatchError } from '../errors.js';
 import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
 import type { PromptJob } from '../prompts/records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../prompts/requests.js';
@@ -24,6 +26,12 @@ export function promptTask(
   return (chunk, ctx) =>
     Promise.all(
       chunk.map(async (job) => {
+        if (job.files && job.files.length > 0) {
+          throw new KeybatchError(
+            'TASK_INVALID',
+            `record ${String(job.id)} names files: records with files cannot run distributed yet (the files are on the coordinator)`,
+          );
+        }
         const body = requestBody(job, settings.model, settings.params);
         try {
           const answer = await send(ctx.client, job.endpoint, body, ctx.signal);

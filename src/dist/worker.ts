@@ -27,7 +27,7 @@ export interface StartWorkerOptions {
   config?: string | ConfigFile | KeyPool;
   /** Options of the KeyPool when `config` is not one. @default {} */
   pool?: KeyPoolOptions;
-  /** Chunks run at once (per run). @default 4 */
+  /** Chunks run at once (per run). @default 8 */
   concurrency?: number;
   /** The task module of module runs (path or URL), instead of the path the coordinator gave. @default none */
   task?: string;
@@ -51,7 +51,7 @@ export interface WorkerHandle {
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   checkRedisUrl(options.redis, 'redis');
   const logger = options.logger ?? consoleLogger();
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new KeybatchError(
       'INPUT_INVALID',

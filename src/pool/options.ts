@@ -101,6 +101,8 @@ export interface PipelineOptions<A = unknown, T = unknown> {
    * @default none (local lanes)
    */
   distributed?: DistributedOptions;
+  /** @internal Called with each chunk's results once they are checkpointed (runPrompts counts tokens of remote rows). */
+  onResults?: (results: readonly unknown[]) => void;
 }
 
 export const PIPELINE_DEFAULTS = Object.freeze({

@@ -269,7 +269,10 @@ class Run<T, R, A> {
         try {
           const outcome = await runner.run(job);
           if ('encoded' in outcome) this.recorder.recordEncoded(lane, chunk, outcome.encoded);
-          else this.recorder.record(lane, chunk, outcome.results as R[]);
+          else {
+            this.recorder.record(lane, chunk, outcome.results as R[]);
+            this.opts.onResults?.(outcome.results);
+          }
           await outcome.ack?.();
           return;
         } catch (error) {

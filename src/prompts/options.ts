@@ -1,4 +1,5 @@
 /** runPrompts' options: one defaults constant, every value validated up front, the result frozen. */
+import type { DistributedOptions } from '../dist/options.js';
 import { InputError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
@@ -159,6 +160,13 @@ export interface PromptOptions {
    * @default none
    */
   writeTo?: string;
+  /**
+   * Send the records through `keybatch worker` processes (any number, on any machine) via a
+   * BullMQ queue on this Redis; this process is the coordinator (input, checkpoint, output). Not
+   * with `backend: 'batch'`, `budgetUsd` or records that name `files`.
+   * @default none (local lanes)
+   */
+  distributed?: DistributedOptions;
 }
 
 export const PROMPT_DEFAULTS = Object.freeze({
@@ -218,6 +226,7 @@ const KNOWN = new Set<string>([
   'filesDir',
   'upload',
   'writeTo',
+  'distributed',
 ]);
 
 /** Common request parameters without `_`, for the hint on an unknown option. */
@@ -339,6 +348,14 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
     // A sample would cut a shard short, and the full rerun would then send those records again.
     throw new InputError(
       "`limit` is not supported with `backend: 'batch'` (shards must stay the same over reruns)",
+    );
+  }
+  if (
+    resolved.distributed !== undefined &&
+    (resolved.backend === 'batch' || resolved.budgetUsd !== undefined)
+  ) {
+    throw new InputError(
+      `\`distributed\` is not supported with ${resolved.backend === 'batch' ? "`backend: 'batch'`" : '`budgetUsd` yet (workers would each need the ledger)'}`,
     );
   }
   if (resolved.cancel === true && resolved.backend !== 'batch') {

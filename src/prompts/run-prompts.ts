@@ -113,6 +113,13 @@ function failureLine(format: ResolvedPromptOptions['format']) {
       : errorRow(job, { status: error.status ?? null, code: error.code ?? null, message: error.message });
 }
 
+/** The model and usage of a row a worker sent back (rows format, or a Batch API output line). */
+function remoteUsage(row: unknown): { model: unknown; usage: unknown } {
+  const r = row as { model?: unknown; usage?: unknown; response?: { body?: { model?: unknown; usage?: unknown } } };
+  if (r?.response?.body) return { model: r.response.body.model, usage: r.response.body.usage };
+  return { model: r?.model, usage: r?.usage };
+}
+
 /** The job whose request is being sent, for the audit log's `id` (attempts run inside `send`). */
 const sending = new AsyncLocalStorage<PromptJob>();
 
@@ -302,6 +309,19 @@ export async function runPrompts(
       },
       client: clientOptions(opts, audit),
     };
+    if (opts.distributed) {
+      // Workers run the built-in prompt task; the rows' usage is counted here as they come back.
+      const { model, params, raw, format } = opts;
+      const settings = { model, params: { ...params }, raw, format };
+      pipelineOptions.distributed = { ...opts.distributed, task: { kind: 'prompts', settings } };
+      pipelineOptions.onResults = (rows) => {
+        for (const row of rows) {
+          const usage = remoteUsage(row);
+          spend.answered(undefined, usage.model, usage.usage);
+          tally.answered(usage.usage);
+        }
+      };
+    }
     if (opts.signal) pipelineOptions.signal = opts.signal;
     if (opts.stopSignal) pipelineOptions.stopSignal = opts.stopSignal;
     if (opts.overwrite) pipelineOptions.overwrite = true;
