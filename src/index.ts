@@ -34,7 +34,8 @@ export {
   probeKeys,
 } from './keys/probe.js';
 export { redactKey } from './keys/redact.js';
-export type { KeyState, KeyStatus, PoolStatus } from './keys/types.js';
+export type { SharedOptions } from './keys/shared/open.js';
+export type { KeyState, KeyStatus, PoolStatus, SharedCounters, SharedStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
 export type { PipelineInput } from './pool/input.js';
