@@ -115,7 +115,11 @@ function failureLine(format: ResolvedPromptOptions['format']) {
 
 /** The model and usage of a row a worker sent back (rows format, or a Batch API output line). */
 function remoteUsage(row: unknown): { model: unknown; usage: unknown } {
-  const r = row as { model?: unknown; usage?: unknown; response?: { body?: { model?: unknown; usage?: unknown } } };
+  const r = row as {
+    model?: unknown;
+    usage?: unknown;
+    response?: { body?: { model?: unknown; usage?: unknown } };
+  };
   if (r?.response?.body) return { model: r.response.body.model, usage: r.response.body.usage };
   return { model: r?.model, usage: r?.usage };
 }
