@@ -18,6 +18,7 @@ import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
 import { statusCommand } from './status.js';
 import { uiCommand } from './ui.js';
+import { workerCommand } from './worker.js';
 
 function version(): string {
   try {
@@ -161,6 +162,15 @@ function buildProgram(state: State): Command {
       '--upload',
       'upload PDFs and images once per organization (cached in the run directory) and send them by file id',
     )
+    .option(
+      '--redis <url>',
+      'the Redis of a shared key pool or a distributed run (default: $KEYBATCH_REDIS)',
+      nonEmpty,
+    )
+    .option(
+      '--distributed',
+      'be the coordinator: the prompts go to `keybatch worker` processes through --redis; this process keeps checkpoint and output',
+    )
     .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
@@ -272,6 +282,33 @@ function buildProgram(state: State): Command {
     .option('--verbose', 'stack traces on errors')
     .action(async (output: string, flags) => {
       state.code = await uiCommand(output, flags);
+    });
+
+  program
+    .command('worker')
+    .description(
+      'run the chunks of distributed runs (run --distributed) from Redis until stopped; any number, on any machine, joining or leaving any time',
+    )
+    .option('--redis <url>', 'the Redis of the runs (default: $KEYBATCH_REDIS)', nonEmpty)
+    .option(
+      '-c, --config <file>',
+      'key pool config (default: $KEYBATCH_CONFIG, ./config.json, $OPENAI_API_KEY)',
+      nonEmpty,
+    )
+    .option(
+      '--concurrency <n>',
+      `chunks (prompts of a prompt run) run at once (default: 8, at most ${MAX_CONCURRENCY})`,
+      wholeNumber(1, MAX_CONCURRENCY),
+    )
+    .option(
+      '--task <module>',
+      "the task module of runPipeline runs, instead of the coordinator's path (it must be the same version)",
+      nonEmpty,
+    )
+    .option('--timeout <seconds>', 'time limit of one HTTP attempt (default: the run’s)', positiveSeconds)
+    .option('--verbose', 'debug lines, and stack traces on errors')
+    .action(async (flags) => {
+      state.code = await workerCommand(flags);
     });
 
   program

@@ -23,6 +23,7 @@ import { readParamsFile, requestParams } from './request-flags.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 import { openRunDashboard } from './ui.js';
+import { redisUrl } from './worker.js';
 
 export interface RunFlags {
   output: string;
@@ -74,6 +75,10 @@ export interface RunFlags {
   writeTo?: string;
   /** `--upload`: PDFs and images uploaded once per organization, sent by id. */
   upload?: boolean;
+  /** `--redis <url>` (else `KEYBATCH_REDIS`). */
+  redis?: string;
+  /** `--distributed`: be the coordinator of a distributed run over `--redis`. */
+  distributed?: boolean;
 }
 
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
@@ -231,6 +236,11 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
   if (flags.writeTo !== undefined) settings.writeTo = flags.writeTo;
   if (flags.upload === true) settings.upload = true;
+  if (flags.distributed === true) {
+    const redis = redisUrl(flags.redis);
+    if (redis === undefined) throw new InputError('--distributed needs --redis <url> (or KEYBATCH_REDIS)');
+    settings.distributed = { redis };
+  }
   return settings;
 }
 
