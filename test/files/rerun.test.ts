@@ -91,4 +91,30 @@ describe("a file record's identity includes its files' contents", () => {
     expect(third).toMatchObject({ failed: 1, skipped: 2 });
     expect((await readRows(s.output))[0]?.['error']).toMatchObject({ code: 'file_not_found' });
   });
+
+  it('a .jsonl input finds its files beside it, and a rerun sends again only the record whose file changed', async () => {
+    const s = await setup();
+    const base = await copyFixtures(s.dir);
+    const input = join(base, 'records.jsonl');
+    await writeFile(
+      input,
+      [
+        { id: 'both', prompt: PROMPT, files: ['docs/a.md', 'scan.pdf'] },
+        { id: 'image', prompt: PROMPT, files: ['chart.png'] },
+        { id: 'text', prompt: PROMPT, files: ['docs/guide/b.txt'] },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+    );
+    const options = s.options({ endpoint: 'responses' });
+    await runPrompts(s.config, input, options);
+    expect(modelRequests(s.sim)).toHaveLength(3);
+    await appendFile(join(base, 'scan.pdf'), '% edited\n');
+    s.sim.resetStats();
+    const summary = await runPrompts(s.config, input, options);
+    expect(summary).toMatchObject({ total: 3, skipped: 2, done: 1 });
+    expect(modelRequests(s.sim)).toHaveLength(1);
+    expect(JSON.stringify(modelRequests(s.sim)[0]?.body)).toContain('Guide A');
+    expect(s.logger.text()).toContain('sent again: scan.pdf');
+  });
 });
