@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { dropItems } from '../checkpoint/drop.js';
+import type { DistributedStatus } from '../dist/coordinator.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import { staleItems } from '../files/identity.js';
 import { FileProblem } from '../files/load.js';
@@ -66,6 +67,8 @@ export interface RunSummary {
   cost: CostSummary;
   /** With `budgetUsd`: the cap, what the checkpoint has spent over all runs, and what is left. */
   budget?: { capUsd: number; spentUsd: number; leftUsd: number };
+  /** A distributed run: its id, workers (count, rate, in flight, last seen) and duplicates discarded. */
+  distributed?: DistributedStatus;
 }
 
 /** Set on the error runPrompts rejects with when a run stops before the end (resumable). */
@@ -101,6 +104,7 @@ class Tally {
       checkpoint: stats.checkpoint ?? `${output}.keybatch`,
       cost: this.spend.cost,
       ...(this.spend.budget ? { budget: this.spend.budget } : {}),
+      ...(stats.distributed ? { distributed: stats.distributed } : {}),
     };
   }
 }
@@ -165,7 +169,11 @@ export async function runPrompts(
     system: opts.system,
     hasModel: opts.model !== undefined,
     params: opts.params,
-    ...(opts.backend === 'batch' ? { noFiles: 'is not supported with the batch backend yet' } : {}),
+    ...(opts.backend === 'batch'
+      ? { noFiles: 'is not supported with the batch backend yet' }
+      : opts.distributed
+        ? { noFiles: 'cannot run distributed yet (the files are on the coordinator)' }
+        : {}),
   });
   const filesDir = resolve(opts.filesDir ?? (typeof prompts === 'string' ? dirname(prompts) : '.'));
   const runDir = `${opts.output}.keybatch`;
