@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attachFiles } from '../../src/files/parts.js';
 import { AnswerWriter, safeSegments } from '../../src/files/write-to.js';
+import { silentLogger } from '../../src/logger.js';
+import { runPrompts } from '../../src/prompts/index.js';
 import { type RecordDefaults, toJob } from '../../src/prompts/records.js';
-import { useTempDir } from '../helpers.js';
+import { OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();
 const CHAT: RecordDefaults = { endpoint: 'chat', system: undefined, hasModel: true };
@@ -52,6 +54,20 @@ describe('records with files', () => {
     ],
   ])('refuses %j', (record, defaults, message) => {
     expect(() => toJob(record, 0, defaults as RecordDefaults)).toThrow(message);
+  });
+
+  it('runPrompts refuses records with files on the batch backend before anything is sent', async () => {
+    const dir = await tempDir();
+    await expect(
+      runPrompts(OFFLINE_CONFIG, [{ prompt: 'p', files: ['a.md'] }], {
+        output: join(dir, 'out.jsonl'),
+        model: 'gpt-4o-mini',
+        backend: 'batch',
+        handleSignals: false,
+        logger: silentLogger,
+        pool: { watch: false, notify: false },
+      }),
+    ).rejects.toThrow('prompts[0]: "files" is not supported with the batch backend yet');
   });
 
   it('attaches parts after the last user message, keeping a messages record and a system prompt', () => {
