@@ -23,7 +23,7 @@ import { readParamsFile, requestParams } from './request-flags.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 import { openRunDashboard } from './ui.js';
-import { redisUrl } from './worker.js';
+import { redisUrl, workersLine, workersReporter } from './worker.js';
 
 export interface RunFlags {
   output: string;
@@ -299,6 +299,16 @@ async function runFile(
       ? undefined
       : await openRunDashboard(flags.ui, flags.config, flags.output, settings.pool ?? {}, display);
   const signals = stopOnSignals(stop, display);
+  // A distributed run: a line on its workers when who serves changes (and in the summary).
+  const workers =
+    settings.distributed && flags.quiet !== true ? workersReporter((l) => display.line(l)) : undefined;
+  const onProgress =
+    ui && workers
+      ? (p: Progress) => {
+          ui.onProgress(p);
+          workers(p);
+        }
+      : (ui?.onProgress ?? workers);
   let finished = false;
   try {
     const outcome = await executeRun({
@@ -307,13 +317,21 @@ async function runFile(
       settings,
       display,
       stopSignal: stop.signal,
-      ...(ui ? { onProgress: ui.onProgress, progressIntervalMs: ui.progressIntervalMs } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(ui ? { progressIntervalMs: ui.progressIntervalMs } : {}),
     }).catch((error: unknown) => {
       // Lines of stdin are named `stdin:3`, not by the file they were copied to.
       if (stdinPath && error instanceof Error) error.message = error.message.replaceAll(stdinPath, 'stdin');
       throw error;
     });
     finished = outcome.kind === 'finished';
+    const distributed = outcome.kind === 'finished' ? outcome.summary.distributed : undefined;
+    if (distributed && flags.quiet !== true) {
+      const line = workersLine(distributed);
+      const dups =
+        distributed.duplicates > 0 ? `; ${distributed.duplicates} duplicate result(s) discarded` : '';
+      if (line) process.stderr.write(`${line}${dups}\n`);
+    }
     return await reportOutcome(outcome, {
       quiet: flags.quiet === true,
       output: flags.output,

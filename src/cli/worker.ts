@@ -75,3 +75,23 @@ export function workersLine(progress: Pick<Progress, 'workers'>): string | undef
   const extra = [gone ? `${gone} gone` : '', refused ? `${refused} refused` : ''].filter(Boolean).join(', ');
   return `workers: ${serving.length}${extra ? ` (${extra})` : ''}${parts.length ? `: ${parts.join('; ')}` : ''}`;
 }
+
+/** Shows the workers line of a distributed run's progress when who serves changes, and every 30 s. */
+export function workersReporter(
+  show: (line: string) => void,
+  everyMs = 30_000,
+): (progress: Progress) => void {
+  let last = '';
+  let at = 0;
+  return (progress) => {
+    const workers = progress.workers;
+    if (!workers) return;
+    const shape = workers.map((w) => `${w.id}:${w.refused ? 'r' : w.gone ? 'g' : 's'}`).join(',');
+    const now = Date.now();
+    if (shape === last && now - at < everyMs) return;
+    last = shape;
+    at = now;
+    const line = workersLine(progress);
+    if (line) show(line);
+  };
+}
