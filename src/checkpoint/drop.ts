@@ -15,6 +15,8 @@ import { checkpointWriteError } from './write-error.js';
 
 const TEMP = /^worker-\d+\.jsonl\.drop-\d+$/;
 const INDEX = /^\{"i":(\d+)[,}]/;
+/** Characters written at a time. */
+const WRITE_CHUNK = 1024 * 1024;
 
 /** Rewrites one lane file without the records of `drop`; resolves to how many were removed. */
 async function dropFromLane(path: string, drop: ReadonlySet<number>): Promise<number> {
@@ -33,9 +35,19 @@ async function dropFromLane(path: string, drop: ReadonlySet<number>): Promise<nu
   let removed = 0;
   try {
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+    let buffered: string[] = [];
+    let size = 0;
+    const put = async (text: string, flush = false) => {
+      buffered.push(text);
+      size += text.length;
+      if (!flush && size < WRITE_CHUNK) return;
+      await out.write(buffered.join(''));
+      buffered = [];
+      size = 0;
+    };
     let pending: string | undefined;
     for await (const line of lines) {
-      if (pending !== undefined) await out.write(`${pending}\n`);
+      if (pending !== undefined) await put(`${pending}\n`);
       pending = undefined;
       const match = INDEX.exec(line);
       if (match && drop.has(Number(match[1]))) {
@@ -45,7 +57,7 @@ async function dropFromLane(path: string, drop: ReadonlySet<number>): Promise<nu
       pending = line;
     }
     // A torn last line stays torn (without its newline), as the reader expects.
-    if (pending !== undefined) await out.write(endsWhole ? `${pending}\n` : pending);
+    await put(pending === undefined ? '' : endsWhole ? `${pending}\n` : pending, true);
     await out.sync();
   } catch (error) {
     await out.close();
