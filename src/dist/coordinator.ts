@@ -196,6 +196,8 @@ export class Coordinator implements LaneRunner {
   /** The run is complete (output merged): unregister it and remove everything it left in Redis. */
   async complete(): Promise<void> {
     const ns = this.#options.namespace;
+    // The summary shows the workers as they were last.
+    await this.#watch.refresh();
     await this.#redis.hdel(registryKey(ns), this.runId);
     await this.#queue.obliterate({ force: true });
     await this.#redis.del(workersKey(ns, this.runId));
