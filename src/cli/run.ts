@@ -258,8 +258,12 @@ function resumeCommand(): string {
 export async function runCommand(input: string | undefined, given: RunFlags): Promise<number> {
   if (given.glob !== undefined) {
     if (given.dryRun) throw new InputError('--dry-run does not take --glob yet: give an input .jsonl');
-    const records = await globRecords(given.glob, given.prompt ?? '');
     const flags: RunFlags = given.output === '-' ? { ...given, output: STDOUT_OUTPUT } : given;
+    // keybatch's own files are never records: the output, its run directory, the answers, the key pool.
+    const own = [flags.output, `${flags.output}.keybatch`, flags.writeTo, configPathShown(flags.config)];
+    const records = await globRecords(given.glob, given.prompt ?? '', process.cwd(), {
+      exclude: own.filter((path): path is string => path !== undefined),
+    });
     const paramsFile = flags.params === undefined ? undefined : await readParamsFile(flags.params);
     const code = await runFile(records, flags, paramsFile, undefined);
     if (given.output === '-' && (code === EXIT.ok || code === EXIT.failed))

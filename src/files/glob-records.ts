@@ -1,13 +1,14 @@
 /** `--glob '<pattern>' --prompt '<text>'`: one record per matching file, in path order. */
 import type { PromptRecord } from '../prompts/input.js';
-import { globFiles } from './glob.js';
+import { type GlobOptions, globFiles } from './glob.js';
 
 /** `{ id: path, prompt, files: [path] }` for each file `pattern` matches (paths relative to `cwd`). */
 export async function globRecords(
   pattern: string,
   prompt: string,
   cwd: string = process.cwd(),
+  options: GlobOptions = {},
 ): Promise<PromptRecord[]> {
-  const paths = await globFiles(pattern, cwd);
+  const paths = await globFiles(pattern, cwd, options);
   return paths.map((path) => ({ id: path, prompt, files: [path] }));
 }

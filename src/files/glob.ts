@@ -6,7 +6,7 @@
  * folders are not walked into (no loops).
  */
 import { readdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
 
 const SPECIAL = /[*?[{]/;
@@ -146,11 +146,23 @@ async function* walk(root: string, prefix: string, limits: WalkLimits, depth = 1
 /** Code-unit order, the same on every machine and locale. */
 export const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+export interface GlobOptions {
+  /** Files and folders never matched (e.g. the run's own output, run directory and answers folder). */
+  exclude?: readonly string[];
+}
+
 /**
  * The files `pattern` matches, as `/`-separated paths relative to `cwd` (absolute when outside
  * it), each once, sorted by path. A pattern that matches nothing is InputError.
  */
-export async function globFiles(pattern: string, cwd: string = process.cwd()): Promise<string[]> {
+export async function globFiles(
+  pattern: string,
+  cwd: string = process.cwd(),
+  options: GlobOptions = {},
+): Promise<string[]> {
+  const excluded = (options.exclude ?? []).map((path) => resolve(cwd, path));
+  const isExcluded = (full: string) =>
+    excluded.some((path) => full === path || full.startsWith(path.endsWith(sep) ? path : path + sep));
   if (pattern.trim() === '') throw new InputError('--glob: the pattern is empty');
   const found = new Set<string>();
   for (const alternative of expandBraces(pattern.replaceAll(sep, '/'))) {
@@ -166,6 +178,7 @@ export async function globFiles(pattern: string, cwd: string = process.cwd()): P
     for await (const path of walk(root, '', limits)) {
       if (!regexp.test(path)) continue;
       const full = join(root, path);
+      if (isExcluded(full)) continue;
       const shown = relative(cwd, full).split(sep).join('/');
       found.add(shown.startsWith('..') || isAbsolute(shown) ? full : shown);
     }

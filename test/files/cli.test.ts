@@ -62,6 +62,25 @@ describe('keybatch run --glob', () => {
     expect(modelRequests(sim)).toHaveLength(0);
   });
 
+  it("never takes keybatch's own files as records: the output, its run directory, the answers, config.json", async () => {
+    const dir = await tempDir();
+    const base = await copyFixtures(dir);
+    await writeConfig(join(base, 'config.json'), [{ api_key: KEY, base_url: sim.url }]);
+    const args = ['run', '--glob', '**/*', '--prompt', 'Check.', '-o', 'out.jsonl', '--write-to', 'answers'];
+    const flags = ['-m', 'gpt-4o-mini', '--endpoint', 'responses', '--quiet'];
+    sim.resetStats();
+    const first = await cli([...args, ...flags], { cwd: base });
+    expect(first.code).toBe(0);
+    expect((await readJsonl(join(base, 'out.jsonl'))).map((r) => r['id'])).toEqual(FIXTURE_PATHS);
+    expect(JSON.stringify(modelRequests(sim))).not.toContain(KEY);
+    // The rerun sees the same files (not out.jsonl, out.jsonl.keybatch/… or answers/…): nothing is sent.
+    sim.resetStats();
+    const again = await cli([...args, ...flags], { cwd: base });
+    expect(again.stderr).not.toContain('different input');
+    expect(again.code).toBe(0);
+    expect(modelRequests(sim)).toHaveLength(0);
+  });
+
   it('without an input or --glob: one usage line, exit 2', async () => {
     const dir = await tempDir();
     const none = await cli(['run', '-o', 'out.jsonl'], { cwd: dir });
