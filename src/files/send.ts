@@ -59,6 +59,17 @@ function missingUpload(error: unknown): boolean {
   );
 }
 
+/** Files sent inline in one request must together stay under what it may carry. */
+function checkTogether(files: readonly LoadedFile[], max: number): void {
+  const total = files.reduce((sum, file) => sum + file.bytes.length, 0);
+  if (files.length > 1 && total > max) {
+    throw new FileProblem(
+      'file_too_large',
+      `${files.map((f) => f.name).join(', ')}: ${(total / MB).toFixed(1)} MB together is over the ${(max / MB).toFixed(0)} MB one request may carry`,
+    );
+  }
+}
+
 export class FileInputs {
   readonly #opts: FileInputOptions;
   readonly #log: HashLog;
@@ -144,14 +155,7 @@ export class FileInputs {
     ctx: TaskContext,
     sender: Sender,
   ): Promise<unknown> {
-    const max = this.#opts.inlineMaxBytes ?? INLINE_MAX_BYTES;
-    const total = files.reduce((sum, file) => sum + file.bytes.length, 0);
-    if (files.length > 1 && total > max) {
-      throw new FileProblem(
-        'file_too_large',
-        `${files.map((f) => f.name).join(', ')}: ${(total / MB).toFixed(1)} MB together is over the ${(max / MB).toFixed(0)} MB one request may carry`,
-      );
-    }
+    checkTogether(files, this.#opts.inlineMaxBytes ?? INLINE_MAX_BYTES);
     return sender(
       ctx.client,
       attachFiles(
@@ -201,6 +205,7 @@ export class FileInputs {
         );
       }
     }
+    checkTogether(inline, inlineMax);
     const affinity = await this.#pickAffinity(ctx, body['model']);
     const client = this.#clientFor(affinity);
     for (let attempt = 0; ; attempt++) {

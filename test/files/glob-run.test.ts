@@ -144,6 +144,31 @@ describe('one instruction over a folder (--glob records)', () => {
     expect(modelRequests(s.sim)).toHaveLength(1);
   });
 
+  it('files of one record over the size limit together are one error row naming them', async () => {
+    const s = await setup();
+    const base = await copyFixtures(s.dir);
+    for (const name of ['p1.pdf', 'p2.pdf']) {
+      await writeFile(join(base, name), '');
+      await truncate(join(base, name), 26 * 1024 * 1024);
+    }
+    await runPrompts(
+      s.config,
+      [
+        { id: 'two', prompt: PROMPT, files: ['p1.pdf', 'p2.pdf'] },
+        { id: 'one', prompt: PROMPT, files: ['p1.pdf'] },
+      ],
+      s.options({ filesDir: base }),
+    );
+    const rows = await readRows(s.output);
+    expect(rows[0]?.['error']).toEqual({
+      status: null,
+      code: 'file_too_large',
+      message: 'p1.pdf, p2.pdf: 52.0 MB together is over the 50 MB one request may carry',
+    });
+    expect(rows[1]?.['error']).toBeUndefined();
+    expect(modelRequests(s.sim)).toHaveLength(1);
+  });
+
   it('writeTo never writes outside its folder: not for .., not for an absolute path, not through a symbolic link', async () => {
     const s = await setup();
     const base = await copyFixtures(s.dir);
