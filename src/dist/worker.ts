@@ -62,7 +62,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const pool =
     options.config instanceof KeyPool
       ? options.config
-      : await KeyPool.open(options.config, { logger, ...options.pool });
+      : // One pool shared through the same Redis by every worker (and the coordinator): rate budgets,
+        // key states and counters.
+        await KeyPool.open(options.config, { logger, shared: { url: options.redis }, ...options.pool });
   const redis = new Redis(options.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
     await redis.connect();

@@ -50,7 +50,10 @@ export async function runPipeline<T = unknown, R = unknown, A = unknown>(
   }
   const logger = opts.logger ?? consoleLogger();
   const ownPool = !(config instanceof KeyPool);
-  const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
+  // A distributed run's pool is the one its workers share through Redis (their counters show here).
+  const shared = opts.distributed ? { shared: { url: opts.distributed.redis } } : {};
+  const pool =
+    config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...shared, ...opts.pool });
   try {
     return await new Run<T, R, A>(pool, fn, opts, logger).execute(data);
   } finally {

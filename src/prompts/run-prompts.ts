@@ -178,7 +178,10 @@ export async function runPrompts(
   const filesDir = resolve(opts.filesDir ?? (typeof prompts === 'string' ? dirname(prompts) : '.'));
   const runDir = `${opts.output}.keybatch`;
   const ownPool = !(config instanceof KeyPool);
-  const pool = config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...opts.pool });
+  // A distributed run's pool is the one its workers share through Redis (their counters show here).
+  const shared = opts.distributed ? { shared: { url: opts.distributed.redis } } : {};
+  const pool =
+    config instanceof KeyPool ? config : await KeyPool.open(config, { logger, ...shared, ...opts.pool });
   // config.json `prices`: of the object given, else of the file the pool was read from.
   const spend = await openRunSpend(
     typeof config === 'object' && !(config instanceof KeyPool) ? config : pool,

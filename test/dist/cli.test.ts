@@ -8,7 +8,7 @@ import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { cli, expectNoFullKey, readJsonl, writeConfig, writeJsonl } from '../cli/helpers.js';
 import { until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
-import { startKeybatch, startWorkerCli, useChildren } from './helpers.js';
+import { runKeys, startKeybatch, startWorkerCli, useChildren } from './helpers.js';
 
 const redis = useRedis();
 const tempDir = useTempDir();
@@ -63,7 +63,7 @@ describe('keybatch run --distributed and keybatch worker', () => {
     expect(run.stderr()).toMatch(/\nworkers: 1: \S+ [\d.]+\/s, \d+ in flight, seen \d+ s ago\n/);
     const strip = (rows: Array<Record<string, unknown>>) => rows.map(({ usage: _u, ...row }) => row);
     expect(strip(await readJsonl(output))).toEqual(strip(await readJsonl(join(dir, 'local.jsonl'))));
-    await until(async () => (await redis().dump()).length === 0, 30_000, 'Redis to be empty');
+    await until(async () => runKeys(await redis().dump()).length === 0, 30_000, 'Redis to be empty');
     await worker.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expectNoFullKey(run.stderr() + worker.stderr(), [KEY]);

@@ -71,3 +71,8 @@ export function startKeybatch(args: string[], cwd: string): Child {
 export function startCoordinator(settings: Record<string, unknown>, cwd: string): Child {
   return start([COORDINATOR, JSON.stringify(settings)], cwd);
 }
+
+/** What a redis dump holds besides the shared key pool's own state (which outlives runs on purpose). */
+export function runKeys(dump: Array<{ key: string; value: string }>): string[] {
+  return dump.map((entry) => entry.key).filter((key) => !key.startsWith('keybatch:pool:'));
+}

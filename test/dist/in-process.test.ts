@@ -5,6 +5,7 @@ import { startWorker } from '../../src/dist/worker.js';
 import { runPipeline } from '../../src/index.js';
 import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
+import { runKeys } from './helpers.js';
 
 const redis = useRedis();
 const tempDir = useTempDir();
@@ -39,6 +40,6 @@ describe('a distributed run in one process', () => {
     } finally {
       await worker.close();
     }
-    expect(await redis().dump()).toEqual([]);
+    expect(runKeys(await redis().dump())).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { checkpointLines, readJsonl, writeConfig, writeJsonl } from '../cli/helpers.js';
 import { until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
-import { startCoordinator, startWorkerCli, useChildren } from './helpers.js';
+import { runKeys, startCoordinator, startWorkerCli, useChildren } from './helpers.js';
 
 const redis = useRedis();
 const tempDir = useTempDir();
@@ -114,9 +114,9 @@ describe('a distributed run with workers and a coordinator killed', () => {
     );
     expect(rerun.stderr()).toMatch(/refused this run/);
     // Nothing left in Redis (the workers still running leave the finished run).
-    await until(async () => (await redis().dump()).length === 0, 30_000, 'Redis to be empty');
+    await until(async () => runKeys(await redis().dump()).length === 0, 30_000, 'Redis to be empty');
     await second.kill('SIGTERM');
     await refused.kill('SIGTERM');
-    expect(await redis().dump()).toEqual([]);
+    expect(runKeys(await redis().dump())).toEqual([]);
   }, 240_000);
 });
