@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SimKeySpec, SimLimiter } from '../../../src/sim/index.js';
 import { startSimulator } from '../../../src/sim/index.js';
+import type { SimKeySpec, SimLimiter } from '../../../src/sim/types.js';
 import { until, useCleanup, useTempDir } from '../../helpers.js';
 import { useRedis } from '../../redis.js';
 import { outputIds, runChildren, startChild } from './children.js';
