@@ -6,6 +6,7 @@
  * to keys of that organization. Each final outcome (an answer, a 4xx, a file that cannot be sent)
  * first records the hashes of the files it was made from, so a rerun can tell an edited file.
  */
+import { stat } from 'node:fs/promises';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { affinityClient, affinityOf } from '../batch/affinity.js';
@@ -15,6 +16,7 @@ import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import type { PromptJob } from '../prompts/records.js';
 import type { TaskContext } from '../workers/types.js';
+import { ByteGate } from './byte-gate.js';
 import { type FileHashes, HashLog } from './identity.js';
 import {
   FileProblem,
@@ -42,6 +44,8 @@ export interface FileInputOptions {
   inlineMaxBytes?: number;
   /** Bytes of one uploaded file. @default UPLOAD_MAX_BYTES */
   uploadMaxBytes?: number;
+  /** File bytes held by requests in flight at most (one larger record still goes, alone). @default 256 MB */
+  maxBytesInFlight?: number;
 }
 
 /** Sends `body` to the endpoint through `client`. */
@@ -75,9 +79,11 @@ export class FileInputs {
   readonly #log: HashLog;
   readonly #uploads: UploadCache | undefined;
   readonly #clients = new Map<string, OpenAI>();
+  readonly #gate: ByteGate;
 
   private constructor(opts: FileInputOptions, uploads: UploadCache | undefined) {
     this.#opts = opts;
+    this.#gate = new ByteGate(opts.maxBytesInFlight ?? 256 * MB);
     this.#log = new HashLog(opts.runDir);
     this.#uploads = uploads;
   }
@@ -96,6 +102,31 @@ export class FileInputs {
    * file), the API's error, or anything else the plain send throws.
    */
   async send(
+    job: PromptJob & { files: readonly string[] },
+    body: Record<string, unknown>,
+    ctx: TaskContext,
+    sender: Sender,
+    isFinal: (error: unknown) => boolean,
+  ): Promise<unknown> {
+    const release = await this.#gate.acquire(await this.#sizeOf(job.files), ctx.signal);
+    try {
+      return await this.#send(job, body, ctx, sender, isFinal);
+    } finally {
+      release();
+    }
+  }
+
+  /** The files' bytes on disk (one that cannot be read counts 0: it fails before it is held). */
+  async #sizeOf(names: readonly string[]): Promise<number> {
+    let total = 0;
+    for (const name of names) {
+      const info = await stat(filePath(name, this.#opts.baseDir)).catch(() => undefined);
+      if (info?.isFile()) total += info.size;
+    }
+    return total;
+  }
+
+  async #send(
     job: PromptJob & { files: readonly string[] },
     body: Record<string, unknown>,
     ctx: TaskContext,
