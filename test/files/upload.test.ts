@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { globRecords } from '../../src/files/glob-records.js';
@@ -109,6 +110,11 @@ describe('--upload: each distinct file once per organization, requests only to k
 
     const held = await holders(w.output);
     expect([...held.values()].sort()).toEqual(['org-a', 'org-a', 'org-b', 'org-b']);
+    // The run directory's new files name organizations, never a key.
+    for (const name of ['uploads.json', 'file-hashes.jsonl']) {
+      const text = await readFile(join(`${w.output}.keybatch`, name), 'utf8');
+      for (const k of KEYS) expect(text).not.toContain(k.key);
+    }
     // Text files are inlined: records naming only docs/*.md or *.txt carry no id.
     expect(checkAffinity(w.sim, held)).toBe(3 * (2 + 6));
     const uploads = w.sim.stats().objects.byRoute['files.create'] ?? {};
