@@ -25,6 +25,7 @@ import {
   queueName,
   type RunDescriptor,
   registryKey,
+  runsChannel,
   workersKey,
 } from './names.js';
 import { type ResolvedDistributed, redactRedisUrl } from './options.js';
@@ -137,11 +138,9 @@ export class Coordinator implements LaneRunner {
     );
     this.#events.on('failed', ({ jobId: id, failedReason }) => this.#arrive(id, { failed: failedReason }));
     await this.#events.waitUntilReady();
-    await this.#redis.hset(
-      registryKey(this.#options.namespace),
-      this.runId,
-      JSON.stringify(this.#descriptor),
-    );
+    const ns = this.#options.namespace;
+    await this.#redis.hset(registryKey(ns), this.runId, JSON.stringify(this.#descriptor));
+    await this.#redis.publish(runsChannel(ns), this.runId);
     await this.#sweep();
     this.#sweeper = setInterval(() => void this.#sweep(), this.#options.sweepIntervalMs);
     this.#sweeper.unref();
@@ -199,6 +198,7 @@ export class Coordinator implements LaneRunner {
     // The summary shows the workers as they were last.
     await this.#watch.refresh();
     await this.#redis.hdel(registryKey(ns), this.runId);
+    await this.#redis.publish(runsChannel(ns), this.runId);
     await this.#queue.obliterate({ force: true });
     await this.#redis.del(workersKey(ns, this.runId));
   }

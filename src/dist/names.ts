@@ -59,6 +59,8 @@ export interface WorkerBeat {
 }
 
 export const registryKey = (ns: string) => `${ns}:runs`;
+/** Pub/sub channel: a run was registered or unregistered (workers read the registry at once). */
+export const runsChannel = (ns: string) => `${ns}:runs:changed`;
 export const workersKey = (ns: string, runId: string) => `${ns}:run:${runId}:workers`;
 export const queueName = (runId: string) => `run-${runId}`;
 export const jobId = (runId: string, firstIndex: number) => `${runId}-${firstIndex}`;

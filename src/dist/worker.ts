@@ -12,7 +12,14 @@ import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { loadTask, moduleUrl } from '../workers/load-task.js';
 import type { TaskFunction } from '../workers/types.js';
-import { BEAT_SCRIPT, type RunDescriptor, registryKey, type WorkerBeat, workersKey } from './names.js';
+import {
+  BEAT_SCRIPT,
+  type RunDescriptor,
+  registryKey,
+  runsChannel,
+  type WorkerBeat,
+  workersKey,
+} from './names.js';
 import { checkRedisUrl, redactRedisUrl } from './options.js';
 import { promptTask } from './prompt-task.js';
 import type { ServedRun } from './served-run.js';
@@ -77,7 +84,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     );
   }
   const worker = new DistWorker(options, pool, redis, logger, concurrency);
-  worker.start();
+  await worker.start();
   return {
     id: worker.id,
     runs: () => worker.runs(),
@@ -97,6 +104,7 @@ class DistWorker {
   readonly #starting = new Set<string>();
   readonly #ns: string;
   #timer: NodeJS.Timeout | undefined;
+  #subscriber: Redis | undefined;
   #closed = false;
   #polling: Promise<void> | undefined;
 
@@ -114,12 +122,28 @@ class DistWorker {
     return [...this.#served.keys()];
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    let again = false;
     const tick = () => {
-      this.#polling ??= this.#poll().finally(() => {
+      if (this.#polling) {
+        again = true;
+        return;
+      }
+      this.#polling = this.#poll().finally(() => {
         this.#polling = undefined;
+        if (again && !this.#closed) {
+          again = false;
+          tick();
+        }
       });
     };
+    // A run registered or finished is read at once; the timer reads it anyway (and beats).
+    this.#subscriber = this.redis.duplicate();
+    this.#subscriber.on('message', tick);
+    this.#subscriber.on('error', (error: Error) =>
+      this.logger.debug(`run registry channel: ${error.message}`),
+    );
+    await this.#subscriber.subscribe(runsChannel(this.#ns)).catch(() => 0);
     tick();
     this.#timer = setInterval(tick, this.options.pollIntervalMs ?? 1000);
   }
@@ -127,6 +151,7 @@ class DistWorker {
   async close(force: boolean): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#subscriber?.disconnect();
     await this.#polling;
     const runs = [...this.#served.values()];
     this.#served.clear();
