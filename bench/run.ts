@@ -7,6 +7,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { distributed } from './distributed.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { describeMachine, otherLoad, waitForQuiet } from './lib/machine.js';
 import { overhead } from './overhead.js';
@@ -15,7 +16,7 @@ import { ratelimit } from './ratelimit.js';
 import { reload } from './reload.js';
 import { resume } from './resume.js';
 
-const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload];
+const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload, distributed];
 /** Others' processes may use at most this share of the cores when a benchmark starts. */
 const QUIET_BUSY = 0.2;
 const QUIET_WAIT_MS = 10 * 60_000;
