@@ -236,6 +236,8 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
   if (flags.writeTo !== undefined) settings.writeTo = flags.writeTo;
   if (flags.upload === true) settings.upload = true;
+  // --redis shares the key pool with every process on that Redis (KEYBATCH_REDIS does, in the pool).
+  if (flags.redis !== undefined) settings.pool = { ...settings.pool, shared: { url: flags.redis } };
   if (flags.distributed === true) {
     const redis = redisUrl(flags.redis);
     if (redis === undefined) throw new InputError('--distributed needs --redis <url> (or KEYBATCH_REDIS)');
