@@ -4,8 +4,12 @@
  * may be writing the directory: lane files are read with the checkpoint's reader, which skips a
  * torn last line.
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BATCHES_FILE } from '../batch/state.js';
 import { ProgressMeter } from '../pool/progress.js';
 import { type RunStatus, readRunStatus } from '../pool/status.js';
+import { readCheckpointCost } from '../tokens/run-spend.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
 import type { DashboardSource } from './server.js';
 import { SummaryTracker } from './summary.js';
@@ -26,6 +30,8 @@ export class RunDirSource implements DashboardSource {
   private status: RunStatus;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The checkpoint's cost when it last changed, and what reading it took. */
+  private cost: { usd: number | null; records: number; at: number; tookMs: number } | undefined;
 
   private constructor(
     private readonly output: string,
@@ -95,9 +101,28 @@ export class RunDirSource implements DashboardSource {
       { ...progress, done: status.done, failed: status.failed, skipped: 0 },
       undefined,
       tokensOf(index),
+      await this.checkpointCost(status),
     );
     this.tracker.setFailures(failuresByCode(index));
     this.tracker.end(status.complete ? 'finished' : 'running');
+  }
+
+  /**
+   * What the checkpoint's rows cost (Batch API prices for a Batch API run), read again when its
+   * record count changed, but no more often than ten times what the last read took.
+   */
+  private async checkpointCost(status: RunStatus): Promise<number | null> {
+    const records = status.done + status.failed;
+    const now = Date.now();
+    const last = this.cost;
+    if (last && (last.records === records || now - last.at < last.tookMs * 10)) return last.usd;
+    const batch = await access(join(status.checkpoint, BATCHES_FILE)).then(
+      () => true,
+      () => false,
+    );
+    const cost = await readCheckpointCost(status.checkpoint, undefined, { batch });
+    this.cost = { usd: cost.usd, records, at: now, tookMs: Date.now() - now };
+    return cost.usd;
   }
 
   rows(query: RowsQuery): Promise<RowsPage> {

@@ -89,6 +89,7 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
       rate: 0,
       etaMs: undefined,
       tokens: 0,
+      costUsd: undefined,
       elapsedMs: 0,
       blocked: false,
       keys: [],
@@ -107,7 +108,7 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
    * A new snapshot. `pool` is the live pool's status (its keys and the chart's request counts);
    * without it the chart counts items, and `tokens` is what the rows' usage says.
    */
-  update(progress: Progress, pool?: PoolStatus, tokens?: number): void {
+  update(progress: Progress, pool?: PoolStatus, tokens?: number, costUsd?: number | null): void {
     const now = Date.now();
     const totals = pool ? poolTotals(pool, now) : itemTotals(progress, now);
     if (!this.last) this.last = totals;
@@ -127,6 +128,12 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
       rate: progress.rate,
       etaMs: progress.blocked ? undefined : progress.etaMs,
       tokens: tokens ?? progress.tokens,
+      costUsd:
+        costUsd !== undefined
+          ? costUsd
+          : progress.spentUsd !== undefined
+            ? progress.spentUsd
+            : this.current.costUsd,
       elapsedMs: progress.elapsedMs,
       blocked: progress.blocked,
       configPath,

@@ -42,6 +42,8 @@ export interface DashboardSummary {
   etaMs: number | undefined;
   /** Tokens used (live: as the API reported them per key; read-only: from the rows' `usage`). */
   tokens: number;
+  /** USD the answers cost (live: this run's, as progress says; read-only: the checkpoint's rows), null when some model has no price. */
+  costUsd: number | null | undefined;
   elapsedMs: number;
   /** No key is usable: the run waits for an edit of `configPath`. */
   blocked: boolean;

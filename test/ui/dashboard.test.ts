@@ -10,6 +10,7 @@ import { redactKey } from '../../src/keys/redact.js';
 import { silentLogger } from '../../src/logger.js';
 import { type RunSummary, runPrompts } from '../../src/prompts/run-prompts.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { formatUsd } from '../../src/tokens/cost.js';
 import { LiveSource } from '../../src/ui/live.js';
 import { type Dashboard, startDashboard } from '../../src/ui/server.js';
 import { readJsonl, tempDirs, writeConfig, writeJsonl } from '../cli/helpers.js';
@@ -133,6 +134,13 @@ describe.sequential('the dashboard of a live run', () => {
         expect(await state(KEYS.invalid)).toBe('invalid');
         expect(await state(KEYS.spent)).toBe('exhausted');
         expect(await state(KEYS.good1)).toBe('ready');
+        // What the run and each key spent, as the CLI shows it.
+        expect(summary.cost.usd).toBeGreaterThan(0);
+        await waitText(page, '#cost', formatUsd(summary.cost.usd));
+        const good = pool.status().keys.find((key) => key.key === redactKey(KEYS.good1))!;
+        expect(good.cost?.usd).toBeGreaterThan(0);
+        const costCell = `.key-row[data-key="${redactKey(KEYS.good1)}"] td:nth-child(8)`;
+        expect(await page.textContent(costCell)).toBe(formatUsd(good.cost!.usd));
 
         // A row opens as a conversation with its prompt and its answer.
         const rows = await readJsonl(output);

@@ -25,6 +25,13 @@
   };
 
   const number = (n) => (n === undefined || n === null ? '?' : Number(n).toLocaleString('en-US'));
+  // USD as the CLI shows it: null is a model without a price, undefined nothing priced yet.
+  const usd = (n) => {
+    if (n === undefined) return '–';
+    if (n === null) return 'unknown';
+    if (n === 0) return '$0';
+    return `$${n.toFixed(n >= 1 ? 2 : n >= 0.01 ? 4 : 6)}`;
+  };
   const duration = (ms) => {
     if (ms === undefined || ms === null) return '–';
     const s = Math.round(ms / 1000);
@@ -110,6 +117,7 @@
           el('td', { className: 'num' }, number(key.successes)),
           el('td', {}, errors),
           el('td', { className: 'num' }, number(key.tokens)),
+          el('td', { className: 'num' }, key.cost ? usd(key.cost.usd) : ''),
           el('td', { className: 'mono' }, limits),
           el('td', { className: 'reason' }, key.reason || ''),
         );
@@ -166,6 +174,7 @@
     $('rate').textContent = summary.rate > 0 ? `${summary.rate.toFixed(1)}/s` : '–';
     $('eta').textContent = summary.state === 'running' && !summary.blocked ? duration(summary.etaMs) : '–';
     $('tokens').textContent = number(summary.tokens);
+    $('cost').textContent = usd(summary.costUsd);
     $('elapsed').textContent = duration(summary.elapsedMs);
     $('blocked').hidden = !summary.blocked;
     $('blocked-hint').replaceChildren(
