@@ -20,6 +20,13 @@ const PER_NAME = 1;
 const REPLY_PRIMING = 3;
 /** An image part, at high detail on a 1024² image (low detail is 85). */
 const IMAGE_TOKENS = 765;
+/**
+ * A file part (a PDF, a document): the API bills its extracted text plus an image of each page.
+ * Neither is known before the answer, so it is estimated per page, a page taken as
+ * `FILE_PAGE_BYTES` of the file; a file given by id (size unknown here) counts as one page.
+ */
+const FILE_PAGE_BYTES = 100_000;
+const FILE_PAGE_TOKENS = IMAGE_TOKENS + 500;
 /** The legacy completions endpoint's default `max_tokens`. */
 const COMPLETIONS_DEFAULT_MAX = 16;
 
@@ -35,7 +42,24 @@ function count(enc: Encoder, value: unknown): number {
   return enc.countTokens(JSON.stringify(value));
 }
 
-/** A message's or item's `content`: a string, or parts (text counted, images at a flat rate). */
+/** The bytes of a `data:…;base64,` URL or of bare base64 text (0 for anything else). */
+function base64Bytes(data: unknown): number {
+  if (typeof data !== 'string') return 0;
+  const comma = data.startsWith('data:') ? data.indexOf(',') : -1;
+  return Math.floor(((data.length - comma - 1) * 3) / 4);
+}
+
+/** A chat `file` part (`file.file_data` / `file.file_id`) or a responses `input_file` part. */
+function fileTokens(part: Json): number {
+  const file = isObject(part.file) ? part.file : part;
+  const bytes = base64Bytes(file.file_data);
+  return Math.max(1, Math.ceil(bytes / FILE_PAGE_BYTES)) * FILE_PAGE_TOKENS;
+}
+
+/**
+ * A message's or item's `content`: a string, or parts (text counted, images at a flat rate, files
+ * per page; their base64 is never counted as text).
+ */
 function contentTokens(enc: Encoder, content: unknown): number {
   if (typeof content === 'string') return count(enc, content);
   if (!Array.isArray(content)) return count(enc, content);
@@ -47,7 +71,8 @@ function contentTokens(enc: Encoder, content: unknown): number {
     else if (typeof part.type === 'string' && /image/.test(part.type)) {
       const detail = isObject(part.image_url) ? part.image_url.detail : part.detail;
       total += detail === 'low' ? 85 : IMAGE_TOKENS;
-    } else total += count(enc, part);
+    } else if (part.type === 'file' || part.type === 'input_file') total += fileTokens(part);
+    else total += count(enc, part);
   }
   return total;
 }

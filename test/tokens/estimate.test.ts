@@ -72,6 +72,28 @@ describe('token estimates with the real tokenizer', () => {
     expect(estimateRequestTokens('completions', { prompt: [[1, 2], [3]], max_tokens: 0 }).prompt).toBe(3);
   });
 
+  it('file parts count per page of their size, never their base64 as text', () => {
+    const text = { type: 'text', text: 'Summarise this.' };
+    const pdf = (kb: number) => `data:application/pdf;base64,${'QUJD'.repeat((kb * 1024) / 3)}`;
+    const chat = (part: unknown) =>
+      estimateRequestTokens('chat', { messages: [{ role: 'user', content: [text, part] }] }).prompt;
+    const base = estimateRequestTokens('chat', { messages: [{ role: 'user', content: [text] }] }).prompt;
+    // A 30 KB PDF is one page; a 1 MB one eleven; a file by id one (its size is unknown here).
+    expect(chat({ type: 'file', file: { filename: 'a.pdf', file_data: pdf(30) } }) - base).toBe(1265);
+    expect(chat({ type: 'file', file: { filename: 'b.pdf', file_data: pdf(1024) } }) - base).toBe(11 * 1265);
+    expect(chat({ type: 'file', file: { file_id: 'file-abc' } }) - base).toBe(1265);
+    const responses = (part: unknown) =>
+      estimateRequestTokens('responses', {
+        input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise this.' }, part] }],
+      }).prompt;
+    const responsesBase = estimateRequestTokens('responses', {
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'Summarise this.' }] }],
+    }).prompt;
+    expect(responses({ type: 'input_file', filename: 'c.pdf', file_data: pdf(1024) }) - responsesBase).toBe(
+      11 * 1265,
+    );
+  });
+
   it('image parts count at a flat rate; a malformed body never throws', () => {
     const image = { type: 'image_url', image_url: { url: 'data:,', detail: 'low' } };
     const text = { type: 'text', text: 'What is this?' };
