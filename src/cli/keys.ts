@@ -4,6 +4,7 @@
  */
 import { describeKeys, type KeyDescription, type ProbeResult, probeKeys } from '../index.js';
 import { formatLearned } from '../keys/pacing/learned.js';
+import { readSharedPool, sharedRows } from '../keys/shared/report.js';
 import { EXIT } from './errors.js';
 import { table } from './format.js';
 
@@ -13,6 +14,8 @@ export interface KeysFlags {
   model?: string;
   /** The pool (and probes) as one JSON object on stdout. */
   json?: boolean;
+  /** `--redis <url>` (else `KEYBATCH_REDIS`): also each key as the processes sharing the pool know it. */
+  redis?: string;
 }
 
 const DEFAULT_PROBE_MODEL = 'gpt-4o-mini';
@@ -66,10 +69,16 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
   for (const warning of pool.warnings) process.stderr.write(`keybatch: ${warning}\n`);
   const model = flags.model ?? DEFAULT_PROBE_MODEL;
   const probes = flags.probe ? await probeKeys(flags.config, { model }) : undefined;
+  const redis = flags.redis ?? (process.env['KEYBATCH_REDIS'] || undefined);
+  const shared = redis ? await readSharedPool(flags.config, { url: redis }) : undefined;
   // Probing is a check: it fails (1) when no key can do the run's work.
   const code = probes && !probes.some((probe) => probe.result === 'ok') ? EXIT.failed : EXIT.ok;
   if (flags.json) {
-    const report = { ...pool, ...(probes ? { probe: { model, results: probes } } : {}) };
+    const report = {
+      ...pool,
+      ...(probes ? { probe: { model, results: probes } } : {}),
+      ...(shared ? { shared: { ...shared.shared, keys: shared.keys } } : {}),
+    };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return code;
   }
@@ -96,6 +105,10 @@ export async function keysCommand(flags: KeysFlags): Promise<number> {
         ),
       );
     }
+  }
+  if (shared) {
+    const { title, header: columns, rows } = sharedRows(shared);
+    out.push(title, ...table(columns, rows));
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return code;

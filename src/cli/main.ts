@@ -245,6 +245,11 @@ function buildProgram(state: State): Command {
     )
     .option('--json', 'the pool (and probe answers) as JSON')
     .option('-m, --model <name>', 'model to probe with (default: gpt-4o-mini)', nonEmpty)
+    .option(
+      '--redis <url>',
+      'also each key as every process sharing the pool through this Redis knows it (default: $KEYBATCH_REDIS)',
+      nonEmpty,
+    )
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => {
       state.code = await keysCommand(flags);
@@ -257,6 +262,16 @@ function buildProgram(state: State): Command {
     )
     .argument('<output>', 'the output .jsonl of the run (-o)')
     .option('--json', 'as JSON')
+    .option(
+      '--redis <url>',
+      'also the shared key pool: each key as every process sharing it knows it (default: $KEYBATCH_REDIS)',
+      nonEmpty,
+    )
+    .option(
+      '-c, --config <file>',
+      'with --redis: the config whose keys to show (default: as for run)',
+      nonEmpty,
+    )
     .option('--verbose', 'stack traces on errors')
     .action(async (output: string, flags) => {
       state.code = await statusCommand(output, flags);

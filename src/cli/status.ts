@@ -4,15 +4,20 @@
  * 3 incomplete (items pending, or failures a rerun retries).
  */
 import { type BatchStatus, batchLines, readBatchStatus } from '../batch/status.js';
-import { type RunStatus, readRunStatus } from '../index.js';
+import { type PoolStatus, type RunStatus, readRunStatus } from '../index.js';
+import { readSharedPool, sharedRows } from '../keys/shared/report.js';
 import { type CostSummary, formatCost } from '../tokens/cost.js';
 import { readCheckpointCost } from '../tokens/run-spend.js';
 import { EXIT } from './errors.js';
 import { countByCode, type FailedItem, readFailures } from './failures.js';
-import { formatCounts } from './format.js';
+import { formatCounts, table } from './format.js';
 
 export interface StatusFlags {
   json?: boolean;
+  /** `--redis <url>` (else `KEYBATCH_REDIS`): also the shared key pool, as every process sharing it knows it. */
+  redis?: string;
+  /** The config whose keys the shared pool is shown for. @default as for run */
+  config?: string;
 }
 
 export interface StatusReport extends RunStatus {
@@ -26,6 +31,8 @@ export interface StatusReport extends RunStatus {
   cost?: CostSummary;
   /** A `--batch` run: each batch's id, state and counts (from `batches.json`). */
   batches?: BatchStatus[];
+  /** With `--redis`: the shared key pool (its keys' states and counters over every process). */
+  sharedPool?: PoolStatus;
 }
 
 /** The exit code of a status: 3 while a rerun has work left, else 1 with final failures, else 0. */
@@ -49,6 +56,8 @@ export async function statusCommand(output: string, flags: StatusFlags = {}): Pr
   // A Batch API run's answers cost Batch API prices.
   report.cost = await readCheckpointCost(status.checkpoint, undefined, { batch: batches !== undefined });
   if (batches) report.batches = batches;
+  const redis = flags.redis ?? (process.env['KEYBATCH_REDIS'] || undefined);
+  if (redis) report.sharedPool = await readSharedPool(flags.config, { url: redis });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return statusExitCode(report);
@@ -71,6 +80,10 @@ export async function statusCommand(output: string, flags: StatusFlags = {}): Pr
     lines.push(`failed items: keybatch failures ${output}`);
   }
   if (batches) lines.push(...batchLines(batches));
+  if (report.sharedPool) {
+    const { title, header, rows } = sharedRows(report.sharedPool);
+    lines.push(title, ...table(header, rows));
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   return statusExitCode(report);
 }

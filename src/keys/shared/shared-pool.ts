@@ -52,7 +52,7 @@ export class SharedPool {
   /** Per domain: slots granted in all at the last look, and this process's since then. */
   private readonly slots = new Map<string, { seen: number; own: number }>();
   private timer: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private ticking: Promise<void> | undefined;
 
   constructor(
     readonly store: RedisStore,
@@ -78,13 +78,11 @@ export class SharedPool {
 
   /** Reads the others' findings now (the first sync at open, and the tests'). */
   async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      await this.sync();
-    } finally {
-      this.ticking = false;
-    }
+    if (this.ticking) return this.ticking;
+    this.ticking = this.sync().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
   }
 
   private domainOf(entry: KeyEntry): string {
@@ -228,8 +226,11 @@ export class SharedPool {
     });
   }
 
+  /** The last counters go to Redis, then the connection is closed. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.ticking;
+    await this.sync();
     await this.store.close();
   }
 }
