@@ -117,6 +117,12 @@ export class ServedRun {
       const data = serializeError(error);
       data.message = this.#init.pool.scrub(data.message);
       delete data.stack;
+      if (data.code === 'ABORTED') {
+        // This worker gave the chunk up (it is leaving): for the coordinator a failed attempt to
+        // retry, never a stop of the whole run.
+        data.code = 'TASK_FAILED';
+        data.message = `chunk abandoned by worker ${w}: ${data.message}`;
+      }
       const reply: ChunkReply = { ok: false, i: indices, error: data, w };
       if (isFinalRequestError(error)) reply.final = true;
       return reply;
