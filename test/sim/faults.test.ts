@@ -122,13 +122,14 @@ describe('injected faults', () => {
     sim.inject({ kind: 'drop' });
     await expect(chat(client, 'a')).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
     sim.inject({ kind: 'hang' });
-    const error = await rejectionOf(
+    const pending = rejectionOf(
       client.chat.completions.create(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'wait' }] },
-        { timeout: 150 },
+        { timeout: 3000 },
       ),
     );
-    expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+    await until(() => sim.stats().hung === 1, 20_000, 'the request to reach the simulator');
+    expect(await pending).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
     expect(sim.stats()).toMatchObject({ dropped: 1, hung: 1 });
   });
 });
@@ -193,7 +194,8 @@ describe('latency and close', () => {
     await until(() => s.stats().hung === 1);
     const started = performance.now();
     await s.close();
-    expect(performance.now() - started).toBeLessThan(500);
+    // Promptly: not after the hang (forever) or the latency (10 s); generous for a busy machine.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(await settled).toBeInstanceOf(OpenAI.APIConnectionError);
     sim = undefined;
   });
@@ -204,7 +206,7 @@ describe('latency and close', () => {
     await until(() => s.requests().length === 1);
     const started = performance.now();
     await s.close();
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(await pending).toBeInstanceOf(OpenAI.APIConnectionError);
     sim = undefined;
   });
