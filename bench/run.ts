@@ -15,8 +15,9 @@ import { pipeline } from './pipeline.js';
 import { ratelimit } from './ratelimit.js';
 import { reload } from './reload.js';
 import { resume } from './resume.js';
+import { shared } from './shared.js';
 
-const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload, distributed];
+const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload, distributed, shared];
 /** Others' processes may use at most this share of the cores when a benchmark starts. */
 const QUIET_BUSY = 0.2;
 const QUIET_WAIT_MS = 10 * 60_000;
