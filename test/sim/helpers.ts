@@ -43,14 +43,8 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Re
   throw new Error('expected the promise to reject, but it resolved');
 }
 
-/** Polls `condition` every few milliseconds until it holds (or throws after `timeoutMs`). */
-export async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Polls until the condition holds (generous default: a busy machine is slow). */
+export { until } from '../helpers.js';
 
 /** Header names of a response that describe rate limits, sorted. */
 export function limitHeaderNames(headers: Headers): string[] {
