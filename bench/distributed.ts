@@ -10,7 +10,7 @@
  * coordinator's start to its merged output, checkpoint included.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,20 @@ async function startReady(
   return child;
 }
 
+/** CPU milliseconds a live process has used so far (/proc/<pid>/stat utime + stime), 0 where unknown. */
+async function cpuMsOf(pid: number | undefined): Promise<number> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = text
+      .slice(text.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return (((fields[11] ?? 0) + (fields[12] ?? 0)) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -123,6 +137,7 @@ export const distributed: Benchmark = {
       ): Promise<number> => {
         const rates: number[] = [];
         let cpu = 0;
+        let workersCpu = 0;
         for (let r = 0; r < repeats; r++) {
           const started: ChildProcess[] = [];
           try {
@@ -136,6 +151,7 @@ export const distributed: Benchmark = {
                 ),
               );
             }
+            const before = await Promise.all(started.map((w) => cpuMsOf(w.pid)));
             const output = join(dir, `out-${label.replace(/\W+/g, '-')}.jsonl`);
             const mode = workers === 0 ? 'local' : 'distributed';
             const result = await runChild<RunResult>('children/dist-coordinator.mjs', [
@@ -158,12 +174,14 @@ export const distributed: Benchmark = {
             ctx.log(`distributed: ${label}: ${num(rate)} items/s`);
             rates.push(rate);
             cpu = result.cpuMs / result.ms;
+            const after = await Promise.all(started.map((w) => cpuMsOf(w.pid)));
+            workersCpu = after.reduce((sum, ms, k) => sum + ms - before[k]!, 0) / result.ms;
           } finally {
             await Promise.all(started.map(stop));
           }
         }
         const rate = median(rates);
-        rows.push([label, num(rate), `${num(cpu * 100)}%`]);
+        rows.push([label, num(rate), `${num(cpu * 100)}%`, workers === 0 ? '' : `${num(workersCpu * 100)}%`]);
         return rate;
       };
 
@@ -209,12 +227,13 @@ export const distributed: Benchmark = {
     }
     return [
       `Input \`{"id":i,"text":"…"}\`, file to file with checkpoint. CPU task: ~2 ms of spinning per item, then one ` +
-        `chat request (simulator latency ${latencyMs} ms), chunkSize 10; trivial task: \`x => ({ id, n })\`, chunkSize 100. ` +
+        `chat request (simulator latency ${latencyMs} ms), chunkSize 10; trivial task: \`x => ({ id, n })\`, chunkSize 1000; the key's rpm/tpm are far above the load, so pacing never waits. ` +
         `Local: runPipeline on 2 worker threads × concurrency 4. Distributed: the coordinator (window 64) and ` +
         `\`keybatch worker --concurrency ${concurrency}\` processes, redis-server and the simulator, each its own process, all on this machine. ` +
-        `Median of ${repeats} run(s). "coordinator CPU": the coordinator's (or the local run's) CPU time ÷ wall time.`,
+        `Median of ${repeats} run(s). "coordinator CPU": the coordinator's (or the local run's) CPU time ÷ wall time; ` +
+        `"workers CPU": all workers' CPU time ÷ wall time (100% = one core), of the last run.`,
       '',
-      table(['variant', 'items/s', 'coordinator CPU'], rows),
+      table(['variant', 'items/s', 'coordinator CPU', 'workers CPU'], rows),
       '',
       ...verdicts.map((v) => `- ${v}`),
     ].join('\n');
