@@ -57,6 +57,9 @@ type Arrival = { reply: ChunkReply } | { failed: string };
 
 interface Waiter {
   indices: number[];
+  /** The job as added (to add again if Redis lost it), and when. */
+  data: ChunkData;
+  addedAt: number;
   resolve(outcome: ChunkOutcome): void;
   reject(error: unknown): void;
 }
@@ -161,8 +164,11 @@ export class Coordinator implements LaneRunner {
     const indices = job.indices;
     if (!indices || indices.length === 0) throw new Error('a distributed chunk needs its input positions');
     const id = jobId(this.runId, indices[0]!);
+    const data: ChunkData = { i: indices, c: job.chunkIndex };
+    if (job.lines) data.lines = job.lines.map((line) => line.toString('utf8')).join('\n');
+    else data.items = job.chunk;
     const result = new Promise<ChunkOutcome>((resolve, reject) => {
-      this.#waiting.set(id, { indices, resolve, reject });
+      this.#waiting.set(id, { indices, data, addedAt: Date.now(), resolve, reject });
     });
     const onAbort = () => {
       // The job stays in Redis: a rerun collects its result instead of sending it again.
@@ -177,11 +183,8 @@ export class Coordinator implements LaneRunner {
         this.#arrived.delete(id);
         this.#deliver(id, early);
       } else {
-        const data: ChunkData = { i: indices, c: job.chunkIndex };
-        if (job.lines) data.lines = job.lines.map((line) => line.toString('utf8')).join('\n');
-        else data.items = job.chunk;
         // A job with this id already in Redis (queued, running or done) is kept as it is.
-        await this.#queue.add('chunk', data, { jobId: id, removeOnFail: false, removeOnComplete: false });
+        await this.#add(id, data);
       }
       return await result;
     } catch (error) {
@@ -195,6 +198,10 @@ export class Coordinator implements LaneRunner {
   /** The run is complete (output merged): unregister it and remove everything it left in Redis. */
   async complete(): Promise<void> {
     const ns = this.#options.namespace;
+    // No sweep may register the run again once it is gone.
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    await this.#sweeping;
     // The summary shows the workers as they were last.
     await this.#watch.refresh();
     await this.#redis.hdel(registryKey(ns), this.runId);
@@ -266,6 +273,32 @@ export class Coordinator implements LaneRunner {
     });
   }
 
+  async #add(id: string, data: ChunkData): Promise<void> {
+    await this.#queue.add('chunk', data, { jobId: id, removeOnFail: false, removeOnComplete: false });
+  }
+
+  /**
+   * Redis lost what it held (restarted empty): the run is registered again (workers rejoin) and the
+   * chunks awaited whose job is gone are queued again.
+   */
+  async #restore(): Promise<void> {
+    const ns = this.#options.namespace;
+    if ((await this.#redis.hsetnx(registryKey(ns), this.runId, JSON.stringify(this.#descriptor))) === 1) {
+      this.#logger.warn(`run ${this.runId} was gone from Redis: registered again`);
+      await this.#redis.publish(runsChannel(ns), this.runId);
+    }
+    const settled = Date.now() - this.#options.sweepIntervalMs;
+    let lost = 0;
+    for (const [id, waiter] of [...this.#waiting]) {
+      if (waiter.addedAt > settled || (await this.#queue.getJob(id))) continue;
+      if (this.#waiting.get(id) !== waiter) continue;
+      waiter.addedAt = Date.now();
+      await this.#add(id, waiter.data);
+      lost += 1;
+    }
+    if (lost > 0) this.#logger.warn(`${lost} chunk(s) awaited were gone from Redis: queued again`);
+  }
+
   async #remove(id: string): Promise<void> {
     try {
       await this.#queue.remove(id);
@@ -292,6 +325,7 @@ export class Coordinator implements LaneRunner {
             if (jobs.length < 200) break;
           }
         }
+        await this.#restore();
       } catch (error) {
         this.#logger.debug(`sweep: ${(error as Error).message}`);
       } finally {
