@@ -165,6 +165,7 @@ export class Coordinator implements LaneRunner {
     if (!indices || indices.length === 0) throw new Error('a distributed chunk needs its input positions');
     const id = jobId(this.runId, indices[0]!);
     const data: ChunkData = { i: indices, c: job.chunkIndex };
+    if (job.encodeFor) data.enc = true;
     if (job.lines) data.lines = job.lines.map((line) => line.toString('utf8')).join('\n');
     else data.items = job.chunk;
     const result = new Promise<ChunkOutcome>((resolve, reject) => {
@@ -252,6 +253,24 @@ export class Coordinator implements LaneRunner {
     if (!reply.ok) {
       const error = deserializeError(reply.error);
       void this.#remove(id).then(() => waiter.reject(reply.final ? markFinalRequest(error) : error));
+      return;
+    }
+    if ('lines' in reply) {
+      const same =
+        reply.i.length === waiter.indices.length && reply.i.every((i, k) => i === waiter.indices[k]);
+      if (!same) {
+        void this.#remove(id).then(() =>
+          waiter.reject(
+            new KeybatchError('TASK_FAILED', `chunk ${id} in Redis holds other items; sent again`),
+          ),
+        );
+        return;
+      }
+      this.#collected += 1;
+      waiter.resolve({
+        encoded: { bytes: Buffer.from(reply.lines, 'utf8'), refused: reply.refused },
+        ack: () => this.#remove(id),
+      });
       return;
     }
     const byIndex = new Map<number, unknown>();

@@ -30,6 +30,8 @@ export interface RunDescriptor {
 export interface ChunkData {
   i: number[];
   c: number;
+  /** Return the results as checkpoint lines (`lines`), ready for the coordinator to append. */
+  enc?: true;
   items?: unknown[];
   lines?: string;
 }
@@ -37,6 +39,8 @@ export interface ChunkData {
 /** What a worker returns for a chunk (BullMQ stores it as the job's return value). */
 export type ChunkReply =
   | { ok: true; i: number[]; results: unknown[]; w: string }
+  /** With `enc`: the results as checkpoint lines, and the codes of those that are final failures. */
+  | { ok: true; i: number[]; lines: string; refused: string[]; w: string }
   | { ok: false; i: number[]; error: SerializedError; final?: true; w: string };
 
 /** A worker's heartbeat for one run. */

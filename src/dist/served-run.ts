@@ -4,6 +4,8 @@
  * data) for the coordinator to checkpoint.
  */
 import { type Job, Worker } from 'bullmq';
+import { finalErrorCode } from '../checkpoint/final-error.js';
+import { serializeRecord } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +15,18 @@ import type { TaskFunction } from '../workers/types.js';
 import type { ChunkData, ChunkReply, RunDescriptor, WorkerBeat } from './names.js';
 
 const RATE_WINDOW_MS = 10_000;
+
+/** The results as checkpoint lines: the coordinator appends them as they are (no parse, no serialise). */
+function encodeLines(indices: number[], results: readonly unknown[]): { lines: string; refused: string[] } {
+  let lines = '';
+  const refused: string[] = [];
+  results.forEach((r, k) => {
+    lines += serializeRecord({ i: indices[k]!, r });
+    const code = finalErrorCode(r);
+    if (code !== undefined) refused.push(code);
+  });
+  return { lines, refused };
+}
 
 export interface ServedRunInit {
   descriptor: RunDescriptor;
@@ -110,9 +124,11 @@ export class ServedRun {
         signal: controller.signal,
         args: this.#init.descriptor.args,
       });
+      const results = 'results' in outcome ? outcome.results : [];
       this.#items += indices.length;
       this.#chunks += 1;
-      return { ok: true, i: indices, results: 'results' in outcome ? outcome.results : [], w };
+      if (job.data.enc) return { ok: true, i: indices, ...encodeLines(indices, results), w };
+      return { ok: true, i: indices, results, w };
     } catch (error) {
       const data = serializeError(error);
       data.message = this.#init.pool.scrub(data.message);

@@ -266,7 +266,8 @@ class Run<T, R, A> {
     };
     if (chunk.lines) job.lines = chunk.lines;
     // Results only go to the output file: a worker thread may encode them as lane-file lines itself.
-    if (this.runDir && this.opts.output) job.encodeFor = chunk.indices;
+    // (Not when results are wanted as values: onResults.)
+    if (this.runDir && this.opts.output && !this.opts.onResults) job.encodeFor = chunk.indices;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
