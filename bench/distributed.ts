@@ -104,7 +104,7 @@ export const distributed: Benchmark = {
   title: '6. One run on many processes (coordinator + keybatch worker over Redis)',
   async run(ctx: BenchContext): Promise<string> {
     const items = ctx.number('items', 4000, 1000);
-    const trivialItems = ctx.number('trivial', 100_000, 20_000);
+    const trivialItems = ctx.number('trivial', 300_000, 20_000);
     const repeats = ctx.number('repeats', 3, 1);
     const latencyMs = ctx.number('latency', 20, 20);
     const concurrency = ctx.number('concurrency', 8, 8);

@@ -83,6 +83,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       `Redis ${redactRedisUrl(options.redis)}: cannot connect (${(error as Error).message})`,
     );
   }
+  // bullmq is loaded now, not when the first run arrives (a worker is there to serve runs).
+  await import('./served-run.js');
   const worker = new DistWorker(options, pool, redis, logger, concurrency);
   await worker.start();
   return {
@@ -209,7 +211,6 @@ class DistWorker {
     } catch (error) {
       return this.#refuse(runId, this.pool.scrub((error as Error).message));
     }
-    // bullmq is loaded only by a worker that serves a run.
     const { ServedRun } = await import('./served-run.js');
     if (this.#closed) return;
     const run = new ServedRun({
