@@ -18,7 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SimKeySpec, SimStats } from '../src/index.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
-import { OWN_DIST } from './lib/keybatch.js';
+import { distIndex } from './lib/keybatch.js';
 import { type LimiterModel, MODELS, type ModelSettings } from './lib/ratelimit-models.js';
 import { spawnSimulator } from './lib/sim-process.js';
 import { num, pct, table } from './lib/table.js';
@@ -213,7 +213,7 @@ async function runModel(model: LimiterModel, index: number, s: Settings, redis: 
       for (let p = 0; p < PROCESSES; p++) {
         procs.push(
           startProcess({
-            dist: OWN_DIST.href,
+            dist: distIndex().href,
             sim: sim.url,
             keys: keysOf[side]!,
             ...(name === 'shared' ? { redis } : {}),
