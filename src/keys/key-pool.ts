@@ -260,7 +260,6 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       {
         table: this.table,
         shared: this.shared!,
-        closed: () => this.closed,
         lease: (key, seq, at) => this.lease(key, seq, at),
         requeue: (again: AdmitWaiter) => {
           this.waiters.unshift(waiter);

@@ -2,6 +2,8 @@
  * A lease on a shared pool: the key is picked locally (as for a pool of one process), then its send
  * slot is reserved in the domain's schedule in Redis, and the lease is handed over when the slot
  * starts. A full schedule sends the request back to the front of the queue, the domain deferred.
+ * An abort (or the pool's close) while the slot is reserved or awaited ends the wait at once: the
+ * lease is cancelled and the slot given back.
  */
 import { AbortError } from '../../errors.js';
 import type { KeyEntry, KeyTable } from '../key-table.js';
@@ -18,55 +20,67 @@ export interface AdmitWaiter {
 export interface AdmitContext {
   table: KeyTable;
   shared: SharedPool;
-  closed(): boolean;
   /** Hands out the lease of a granted send (`seq`: the pacer's number of it). */
   lease(entry: KeyEntry, seq: number, grantedAt: number): Lease;
   /** The waiter goes back to the front of the queue, and the queue is served again. */
   requeue(waiter: AdmitWaiter): void;
-  /** Tracks a slot wait so that close() can end it. */
+  /** Tracks an admission so that close() can end it; returns the untrack function. */
   track(cancel: () => void): () => void;
 }
 
+type Reserved = Awaited<ReturnType<SharedPool['reserve']>>;
+
 export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, now: number): void {
   const seq = ctx.table.leased(entry, waiter.request.tokens, now);
+  let settled = false;
+  let slot: Reserved | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const signal = waiter.signal;
+  const leave = () => {
+    settled = true;
+    clearTimeout(timer);
+    untrack();
+    signal?.removeEventListener('abort', onAbort);
+  };
   const cancel = () => ctx.table.settle(entry, seq, { outcome: 'cancelled' }, Date.now());
-  void ctx.shared.reserve(entry, waiter.request.tokens).then((slot) => {
-    if (ctx.closed() || waiter.signal?.aborted) {
-      cancel();
-      ctx.shared.refund(slot);
-      if (ctx.closed()) waiter.reject(new AbortError('the key pool was closed'));
+  const end = (error: Error) => {
+    if (settled) return;
+    leave();
+    cancel();
+    if (slot) ctx.shared.refund(slot);
+    waiter.reject(error);
+  };
+  const onAbort = () => end(new AbortError());
+  const untrack = ctx.track(() => end(new AbortError('the key pool was closed')));
+  if (signal?.aborted) {
+    end(new AbortError());
+    return;
+  }
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  void ctx.shared.reserve(entry, waiter.request.tokens).then((reserved) => {
+    if (settled) {
+      ctx.shared.refund(reserved);
       return;
     }
-    if (!slot.granted) {
+    slot = reserved;
+    if (!reserved.granted) {
+      leave();
       cancel();
-      entry.pacer.defer(Date.now() + slot.retryMs);
+      entry.pacer.defer(Date.now() + reserved.retryMs);
       ctx.requeue(waiter);
       return;
     }
     const go = () => {
-      if (waiter.signal?.aborted) {
-        cancel();
-        ctx.shared.refund(slot);
-        return;
-      }
+      if (settled) return;
+      leave();
       waiter.resolve(ctx.lease(entry, seq, Date.now()));
     };
-    if (slot.delayMs <= 0) return go();
-    entry.pacer.reschedule(seq, Date.now() + slot.delayMs);
-    let done = false;
-    const untrack = ctx.track(() => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      cancel();
-      ctx.shared.refund(slot);
-      waiter.reject(new AbortError('the key pool was closed'));
-    });
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      untrack();
+    if (reserved.delayMs <= 0) {
       go();
-    }, slot.delayMs);
+      return;
+    }
+    entry.pacer.reschedule(seq, Date.now() + reserved.delayMs);
+    timer = setTimeout(go, reserved.delayMs);
   });
 }

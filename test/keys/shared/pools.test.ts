@@ -4,8 +4,11 @@
  * its own; status() shows the shared counters and the connection; a pool not shared sends on.
  */
 import { describe, expect, it } from 'vitest';
+import { AbortError } from '../../../src/errors.js';
 import { createClient } from '../../../src/keys/client.js';
 import { KeyPool } from '../../../src/keys/key-pool.js';
+import { domainText } from '../../../src/keys/shared/naming.js';
+import { RedisStore } from '../../../src/keys/shared/redis-store.js';
 import { startSimulator } from '../../../src/sim/index.js';
 import { collectingLogger, until, useCleanup } from '../../helpers.js';
 import { useRedis } from '../../redis.js';
@@ -87,5 +90,22 @@ describe('pools sharing one Redis', () => {
     const before = sentTo(sim);
     for (let i = 0; i < 4; i++) await ask(b.pool);
     expect(sentTo(sim)).toBe(before);
+  });
+
+  it('a request waiting for its slot in the shared schedule ends at once when aborted, the slot given back', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: GOOD }] }));
+    const [a] = await pools(sim, true, [GOOD]);
+    const namespace = a.pool.status().shared!.namespace;
+    // Another process paused the key's domain for 1.5 s (a retry-after it was told).
+    const other = cleanup(await RedisStore.open(redis().url, namespace));
+    await other.pause(other.hash(domainText(GOOD, undefined)), 1500);
+    const controller = new AbortController();
+    const waiting = a.pool.acquire({ tokens: 1, workerId: 0 }, controller.signal);
+    await until(() => a.pool.status().keys[0]!.inFlight === 1, 2000, 'the slot to be reserved');
+    const aborted = Date.now();
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    expect(Date.now() - aborted).toBeLessThan(500);
+    expect(a.pool.status().keys[0]!).toMatchObject({ inFlight: 0, requests: 0 });
   });
 });
