@@ -108,4 +108,29 @@ describe('pools sharing one Redis', () => {
     expect(Date.now() - aborted).toBeLessThan(500);
     expect(a.pool.status().keys[0]!).toMatchObject({ inFlight: 0, requests: 0 });
   });
+
+  it('Redis lost: status().shared.connected is false, requests go on, one line each way; back: shared again', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: GOOD }] }));
+    const [a] = await pools(sim, true, [GOOD]);
+    await redis().kill();
+    await until(() => a.pool.status().shared?.connected === false, 5000, 'the loss to be noticed');
+    await ask(a.pool);
+    await ask(a.pool);
+    await redis().restart();
+    await until(() => a.pool.status().shared?.connected === true, 10_000, 'the reconnection');
+    await until(
+      () => (a.pool.status().keys[0]!.shared?.requests ?? 0) === 2,
+      5000,
+      'the counters written back',
+    );
+    const lines = a.logger.lines.filter((line) => /Redis/.test(line));
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^warn: lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(connection closed\): going on/,
+      ),
+      expect.stringMatching(
+        /^info: Redis at redis:\/\/127\.0\.0\.1:\d+ is back: the key pool is shared again$/,
+      ),
+    ]);
+  });
 });
