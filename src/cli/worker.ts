@@ -81,7 +81,7 @@ export function workersReporter(
   show: (line: string) => void,
   everyMs = 30_000,
 ): (progress: Progress) => void {
-  let last = '';
+  let last: string | undefined;
   let at = 0;
   return (progress) => {
     const workers = progress.workers;
