@@ -131,7 +131,7 @@ export class Coordinator implements LaneRunner {
       await this.#redis.connect();
     } catch (error) {
       throw new KeybatchError(
-        'CONFIG_INVALID',
+        'REDIS_UNREACHABLE',
         `distributed.redis ${redactRedisUrl(this.#options.redis)}: cannot connect (${(error as Error).message})`,
         { cause: error },
       );

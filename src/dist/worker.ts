@@ -79,7 +79,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     if (ownPool) await pool.close();
     redis.disconnect();
     throw new KeybatchError(
-      'CONFIG_INVALID',
+      'REDIS_UNREACHABLE',
       `Redis ${redactRedisUrl(options.redis)}: cannot connect (${(error as Error).message})`,
     );
   }
