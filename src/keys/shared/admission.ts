@@ -3,7 +3,8 @@
  * slot is reserved in the domain's schedule in Redis, and the lease is handed over when the slot
  * starts. A full schedule sends the request back to the front of the queue, the domain deferred.
  * An abort (or the pool's close) while the slot is reserved or awaited ends the wait at once: the
- * lease is cancelled and the slot given back.
+ * lease is cancelled and the slot given back; a key found out (rejected, spent, denied the model)
+ * meanwhile sends the request back to the queue, for another key.
  */
 import { AbortError } from '../../errors.js';
 import type { KeyEntry, KeyTable } from '../key-table.js';
@@ -74,6 +75,14 @@ export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, n
     const go = () => {
       if (settled) return;
       leave();
+      // Found out during the wait (by this process or another): the request goes to another key.
+      const model = waiter.request.model;
+      if (entry.state === 'invalid' || entry.state === 'exhausted' || (model && entry.denied.has(model))) {
+        cancel();
+        ctx.shared.refund(reserved);
+        ctx.requeue(waiter);
+        return;
+      }
       waiter.resolve(ctx.lease(entry, seq, Date.now()));
     };
     if (reserved.delayMs <= 0) {

@@ -133,4 +133,18 @@ describe('pools sharing one Redis', () => {
       ),
     ]);
   });
+
+  it('a key found rejected by another process while a request waits for its slot gets no request', async () => {
+    const sim = cleanup(await startSimulator({ keys: [{ key: GOOD }] }));
+    const [a] = await pools(sim, true);
+    const namespace = a.pool.status().shared!.namespace;
+    const other = cleanup(await RedisStore.open(redis().url, namespace));
+    await other.pause(other.hash(domainText(BAD, undefined)), 1200);
+    const answer = ask(a.pool); // leases BAD (first in rotation), its slot 1.2 s ahead
+    await until(() => a.pool.status().keys[0]!.inFlight === 1, 2000, 'the slot on BAD');
+    await other.mark(other.hash(BAD), 'invalid', { reason: 'rejected (401 invalid_api_key)' });
+    await answer;
+    expect(a.pool.status().keys[0]!.state).toBe('invalid');
+    expect(sentTo(sim)).toBe(0);
+  });
 });
