@@ -211,7 +211,11 @@ export class Coordinator implements LaneRunner {
     await this.#redis.del(workersKey(ns, this.runId));
   }
 
+  /** Closed with the coordinator (its own lanes: an in-process worker). */
+  readonly alsoClose: Array<() => Promise<void>> = [];
+
   async close(): Promise<void> {
+    await Promise.allSettled(this.alsoClose.map((close) => close()));
     clearInterval(this.#sweeper);
     this.#watch.stop();
     await this.#sweeping;

@@ -1,12 +1,14 @@
 /** Distributed runs: the coordinator (runPipeline's side) and `keybatch worker` (src/dist/worker.ts). */
 import { InputError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
+import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import { moduleUrl } from '../workers/load-task.js';
 import type { ClientSettings } from '../workers/protocol.js';
 import { Coordinator } from './coordinator.js';
 import { type DistributedOptions, resolveDistributed } from './options.js';
 import { keybatchVersion, moduleIdentity, type TaskIdentity } from './task-identity.js';
+import { startWorker } from './worker.js';
 
 export { Coordinator, type DistributedStatus } from './coordinator.js';
 export type { DistributedOptions } from './options.js';
@@ -22,6 +24,8 @@ export interface CoordinatorRequest {
   client: ClientOptions | undefined;
   logger: Logger;
   isDone: (index: number) => boolean;
+  /** The run's pool (its own lanes lease from it). */
+  pool: KeyPool;
 }
 
 /** The client settings that travel to workers (no functions: `onAttempt` and `fetch` stay here). */
@@ -63,6 +67,19 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
   });
   try {
     await coordinator.start(request.isDone);
+    const { lanes, redis, namespace } = resolveDistributed(request.distributed);
+    if (lanes > 0) {
+      // Its own lanes: an in-process worker, over this run's pool, that takes chunks like any other.
+      const local = await startWorker({
+        redis,
+        namespace,
+        config: request.pool,
+        concurrency: lanes,
+        logger: request.logger,
+        onlyRun: coordinator.runId,
+      });
+      coordinator.alsoClose.push(() => local.close());
+    }
   } catch (error) {
     await coordinator.close();
     throw error;

@@ -40,6 +40,12 @@ export interface DistributedOptions {
   sweepIntervalMs?: number;
   /** How often workers' status (count, rate, in flight, last seen) is read. @default 1000 */
   statusIntervalMs?: number;
+  /**
+   * Chunks this process runs itself at once, besides the workers' (an in-process worker over this
+   * run's key pool); 0: only workers run them.
+   * @default 0
+   */
+  lanes?: number;
   /** @internal Set by runPrompts: workers run the built-in prompt task with these settings. */
   task?: RemoteTaskSpec;
 }
@@ -52,6 +58,7 @@ export const DISTRIBUTED_DEFAULTS = Object.freeze({
   maxStalled: 5,
   sweepIntervalMs: 5_000,
   statusIntervalMs: 1_000,
+  lanes: 0,
 });
 
 export type ResolvedDistributed = Readonly<
@@ -106,5 +113,6 @@ export function resolveDistributed(options: DistributedOptions): ResolvedDistrib
   integer('maxStalled', resolved['maxStalled'], 1);
   integer('sweepIntervalMs', resolved['sweepIntervalMs'], 10);
   integer('statusIntervalMs', resolved['statusIntervalMs'], 10);
+  integer('lanes', resolved['lanes'], 0);
   return Object.freeze(resolved) as unknown as ResolvedDistributed;
 }

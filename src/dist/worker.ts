@@ -40,6 +40,8 @@ export interface StartWorkerOptions {
   task?: string;
   /** Per HTTP attempt, milliseconds. @default the run's */
   timeoutMs?: number;
+  /** Serve this run only (a coordinator's own lanes). @default every run registered */
+  onlyRun?: string;
   /** How often the run registry is read. @default 1000 */
   pollIntervalMs?: number;
   /** @default a logger writing `keybatch: …` lines to stderr */
@@ -184,6 +186,7 @@ class DistWorker {
     for (const runId of this.#refused.keys()) if (!(runId in registry)) this.#refused.delete(runId);
     for (const [runId, text] of Object.entries(registry)) {
       if (this.#closed) return;
+      if (this.options.onlyRun !== undefined && runId !== this.options.onlyRun) continue;
       if (this.#served.has(runId) || this.#refused.has(runId) || this.#starting.has(runId)) continue;
       this.#starting.add(runId);
       try {

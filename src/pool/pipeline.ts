@@ -213,6 +213,7 @@ class Run<T, R, A> {
       client: opts.client,
       logger: this.logger,
       isDone,
+      pool: this.pool,
     });
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startWorker } from '../../src/dist/worker.js';
 import { runPipeline } from '../../src/index.js';
-import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
+import { collectingLogger, OFFLINE_CONFIG, until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
 import { runKeys } from './helpers.js';
 
@@ -41,5 +41,28 @@ describe('a distributed run in one process', () => {
       await worker.close();
     }
     expect(runKeys(await redis().dump())).toEqual([]);
+  });
+});
+
+describe("the coordinator's own lanes", () => {
+  it('runs the chunks itself with `lanes` when no worker is there, and leaves nothing in Redis', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.jsonl');
+    const data = Array.from({ length: 40 }, (_, n) => ({ n }));
+    const { stats } = await runPipeline(OFFLINE_CONFIG, data, TASK, {
+      output,
+      chunkSize: 5,
+      distributed: { redis: redis().url, lanes: 2, window: 4, sweepIntervalMs: 200, statusIntervalMs: 50 },
+      logger: collectingLogger(),
+      handleSignals: false,
+    });
+    expect(stats.done).toBe(40);
+    expect(stats.distributed?.workers.map((w) => w.pid)).toEqual([process.pid]);
+    const lines = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.double)).toEqual(data.map((d) => d.n * 2));
+    await until(async () => runKeys(await redis().dump()).length === 0, 10_000, 'Redis to be empty');
   });
 });
