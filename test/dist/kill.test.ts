@@ -80,6 +80,10 @@ describe('a distributed run with workers and a coordinator killed', () => {
     await until(async () => (await checkpointLines(runDir)) >= 150, 60_000, '150 items checkpointed');
     await coordinator.kill('SIGKILL');
     expect(await checkpointLines(runDir)).toBeLessThan(ITEMS);
+    // What the run keeps in Redis (registry, jobs, results, heartbeats) never holds the key.
+    const held = JSON.stringify(await redis().dump());
+    expect(held).toContain('keybatch:runs');
+    expect(held).not.toContain(KEY);
 
     const rerun = startCoordinator(settings, dir);
     const { code } = await rerun.exited;
