@@ -150,6 +150,11 @@ export class Coordinator implements LaneRunner {
     this.#watch.start(this.#options.statusIntervalMs);
   }
 
+  /** Reads the workers' heartbeats now (for the last report of a run). */
+  async refresh(): Promise<void> {
+    await this.#watch.refresh();
+  }
+
   status(): DistributedStatus {
     return {
       runId: this.runId,

@@ -9,11 +9,10 @@ import type { Coordinator } from '../dist/index.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { moduleUrl } from '../workers/load-task.js';
-import { type ChunkJob, inProcessRunner, type LaneRunner, threadRunner } from '../workers/runners.js';
-import type { TaskFunction } from '../workers/types.js';
+import type { ChunkJob, LaneRunner } from '../workers/runners.js';
 import { afterFailedAttempt } from './chunk-retry.js';
 import { type OpenedInput, openInput, type PipelineInput } from './input.js';
+import { createLaneRunner, openDistributedRunner, sleep } from './lane-runner.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
 import { ProgressMeter } from './progress.js';
@@ -22,17 +21,6 @@ import type { PipelineConfig, PipelineResult, PipelineStats, PipelineTask, Stopp
 import { RunStop } from './stop.js';
 
 export type { PipelineConfig, PipelineResult, PipelineStats, PipelineTask, StoppedRun } from './result.js';
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Runs `fn` over `data` in chunks on concurrent lanes (in-process for a function, worker threads
@@ -107,12 +95,19 @@ class Run<T, R, A> {
   private async executeHoldingDir(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
     // Worker threads start (and load the task module) while the input is checked and counted.
-    let runner = opts.distributed ? undefined : this.createRunner();
+    let runner = opts.distributed ? undefined : createLaneRunner(this.fn, this.pool, opts);
     let input: OpenedInput<T>;
     let isDone: (i: number) => boolean;
     try {
       ({ input, isDone } = await this.open(data));
-      runner ??= this.coordinator = await this.openCoordinator(input.fingerprint, isDone);
+      runner ??= this.coordinator = await openDistributedRunner({
+        opts: this.opts,
+        fn: this.fn,
+        pool: this.pool,
+        logger: this.logger,
+        fingerprint: input.fingerprint,
+        isDone,
+      });
     } catch (error) {
       await runner?.close();
       throw error;
@@ -197,35 +192,6 @@ class Run<T, R, A> {
     }
     if (this.total !== undefined) await this.runDir.setTotal(this.total, false);
     return { input, isDone };
-  }
-
-  /** The coordinator of a distributed run (bullmq is loaded only then). */
-  private async openCoordinator(fingerprint: string, isDone: (i: number) => boolean): Promise<Coordinator> {
-    const { opts } = this;
-    const { openCoordinator } = await import('../dist/index.js');
-    return openCoordinator({
-      distributed: opts.distributed!,
-      fn: this.fn,
-      fingerprint,
-      resultOptions: opts.resultOptions,
-      chunkSize: opts.chunkSize,
-      args: opts.args,
-      client: opts.client,
-      logger: this.logger,
-      isDone,
-      pool: this.pool,
-    });
-  }
-
-  private createRunner(): LaneRunner {
-    const { fn, opts } = this;
-    if (typeof fn === 'function') return inProcessRunner(fn as TaskFunction, this.pool, opts.client ?? {});
-    const { onAttempt: _, fetch: __, ...settings } = opts.client ?? {};
-    return threadRunner(moduleUrl(fn), this.pool, {
-      threads: opts.workers,
-      concurrency: opts.concurrency,
-      client: settings,
-    });
   }
 
   /** One slot of a lane: pulls chunks until the input ends or the run stops. */
@@ -381,6 +347,7 @@ class Run<T, R, A> {
   }
 
   private async finish(): Promise<PipelineResult<R>> {
+    await this.coordinator?.refresh();
     this.report();
     const stopped = this.stopError ?? this.halt.error();
     if (stopped) {

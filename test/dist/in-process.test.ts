@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startWorker } from '../../src/dist/worker.js';
-import { runPipeline } from '../../src/index.js';
+import { type Progress, runPipeline } from '../../src/index.js';
 import { collectingLogger, OFFLINE_CONFIG, until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
 import { runKeys } from './helpers.js';
@@ -23,14 +23,25 @@ describe('a distributed run in one process', () => {
     });
     try {
       const data = Array.from({ length: 95 }, (_, n) => ({ n }));
+      const seen: Progress[] = [];
       const { stats } = await runPipeline(OFFLINE_CONFIG, data, TASK, {
         output,
         chunkSize: 10,
+        onProgress: (p) => seen.push(p),
+        progressIntervalMs: 20,
         distributed: { redis: redis().url, window: 4, sweepIntervalMs: 200, statusIntervalMs: 50 },
         logger: collectingLogger(),
         handleSignals: false,
       });
       expect(stats.done).toBe(95);
+      // Progress and the summary name the workers: count, rate, in flight, last seen.
+      const last = seen.at(-1)?.workers;
+      expect(last?.map((w) => w.id)).toEqual([worker.id]);
+      expect(last?.[0]).toMatchObject({ pid: process.pid, gone: false });
+      expect(typeof last?.[0]?.rate).toBe('number');
+      expect(typeof last?.[0]?.inFlight).toBe('number');
+      expect(last?.[0]?.lastSeenMs).toBeGreaterThanOrEqual(0);
+      expect(stats.distributed?.workers.map((w) => w.id)).toEqual([worker.id]);
       const lines = (await readFile(output, 'utf8'))
         .trim()
         .split('\n')
