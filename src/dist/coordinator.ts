@@ -114,7 +114,14 @@ export class Coordinator implements LaneRunner {
     };
     const connection = { url: init.options.redis, maxRetriesPerRequest: null };
     this.#redis = new Redis(init.options.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
-    this.#queue = new Queue<ChunkData, ChunkReply>(this.#descriptor.queue, { connection, prefix: ns });
+    // Completion events carry the results: the event stream is kept to a few windows' worth (the
+    // sweep finds any result whose event was trimmed), so Redis holds a bounded amount.
+    const streams = { events: { maxLen: Math.max(100, 2 * init.options.window) } };
+    this.#queue = new Queue<ChunkData, ChunkReply>(this.#descriptor.queue, {
+      connection,
+      prefix: ns,
+      streams,
+    });
     this.#events = new QueueEvents(this.#descriptor.queue, { connection, prefix: ns });
     this.#queue.on('error', (error) => this.#logger.debug(`queue: ${error.message}`));
     this.#events.on('error', (error) => this.#logger.debug(`queue events: ${error.message}`));

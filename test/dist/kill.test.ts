@@ -84,6 +84,10 @@ describe('a distributed run with workers and a coordinator killed', () => {
     const held = JSON.stringify(await redis().dump());
     expect(held).toContain('keybatch:runs');
     expect(held).not.toContain(KEY);
+    // At most a window of chunk jobs sits in Redis (queued, running, or done and not yet collected).
+    const jobs = (await redis().dump()).filter((entry) => /^keybatch:run-\w+:\w+-\d+$/.test(entry.key));
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs.length).toBeLessThanOrEqual(settings.window);
 
     const rerun = startCoordinator(settings, dir);
     const { code } = await rerun.exited;
