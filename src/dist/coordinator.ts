@@ -114,9 +114,11 @@ export class Coordinator implements LaneRunner {
     };
     const connection = { url: init.options.redis, maxRetriesPerRequest: null };
     this.#redis = new Redis(init.options.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
-    // Completion events carry the results: the event stream is kept to a few windows' worth (the
-    // sweep finds any result whose event was trimmed), so Redis holds a bounded amount.
-    const streams = { events: { maxLen: Math.max(100, 2 * init.options.window) } };
+    this.#redis.on('error', (error: Error) => this.#logger.debug(`redis: ${error.message}`));
+    // Completion events carry the results: the event stream is capped (each chunk makes about six
+    // events) so Redis holds a bounded amount, yet long enough that no completion is trimmed before
+    // it is read (the sweep finds one that was, but only every sweepIntervalMs).
+    const streams = { events: { maxLen: Math.max(2_000, 32 * init.options.window) } };
     this.#queue = new Queue<ChunkData, ChunkReply>(this.#descriptor.queue, {
       connection,
       prefix: ns,

@@ -75,6 +75,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         // key states and counters.
         await KeyPool.open(options.config, { logger, shared: { url: options.redis }, ...options.pool });
   const redis = new Redis(options.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
+  redis.on('error', (error: Error) => logger.debug(`redis: ${error.message}`));
   try {
     await redis.connect();
   } catch (error) {
