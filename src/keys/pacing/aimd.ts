@@ -66,6 +66,13 @@ export interface AimdState {
   /** The last request number sent before this state began. */
   startSeq: number;
   successes: number;
+  /**
+   * A shared pool: sends of other processes on this domain since this state began, and since the
+   * rate last changed (included in `sentSinceChange`). The rate is the domain's, so what was
+   * accepted and served counts them too.
+   */
+  sharedSent: number;
+  sharedSinceChange: number;
 }
 
 export function aimdStart(now: number, rate: number, ceiling?: number, startSeq = 0): AimdState {
@@ -85,6 +92,8 @@ export function aimdStart(now: number, rate: number, ceiling?: number, startSeq 
     startedAt: now,
     startSeq,
     successes: 0,
+    sharedSent: 0,
+    sharedSinceChange: 0,
   };
 }
 
@@ -92,12 +101,20 @@ function setRate(state: AimdState, now: number, rate: number, options: AimdOptio
   state.rate = Math.min(options.maxRate, Math.max(options.minRate, rate));
   state.changedAt = now;
   state.sentSinceChange = 0;
+  state.sharedSinceChange = 0;
   state.successesSinceChange = 0;
   state.lostSinceChange = 0;
 }
 
 export function aimdOnSend(state: AimdState): void {
   state.sentSinceChange += 1;
+}
+
+/** A shared pool: `count` sends other processes made on this domain. */
+export function aimdOnSharedSends(state: AimdState, count: number): void {
+  state.sentSinceChange += count;
+  state.sharedSinceChange += count;
+  state.sharedSent += count;
 }
 
 /** A success: the rate may rise if a whole loss-free window went by at (about) the current rate. */
@@ -166,7 +183,9 @@ export function aimdOnLoss(
   if (state.phase === 'slow-start') {
     // Everything sent before the refused request got in (it was the first refused): that many per
     // window is what a window limiter allows, however many of them are still in flight.
-    const accepted = (seq - 1 - state.startSeq) / Math.max(options.windowMs, loss.sentAt - state.startedAt);
+    const accepted =
+      (seq - 1 - state.startSeq + state.sharedSent) /
+      Math.max(options.windowMs, loss.sentAt - state.startedAt);
     // Out of capacity: the rate before the last doubling went a whole window without loss.
     const next = kind === 'rate' && accepted > 0 ? Math.min(atLoss / 2, accepted) : atLoss / 2;
     state.ceiling = next;
@@ -191,8 +210,11 @@ export function aimdOnLoss(
   // A full server serves at its peak whatever is sent: what got through per ms since the change is
   // that peak (its queue lets more in than it serves, so the share accepted alone overstates it).
   const elapsed = now - state.changedAt;
+  // Shared: this process's successes are its share of the domain's (its share of the sends).
+  const own = state.sentSinceChange - state.sharedSinceChange;
+  const served = state.successesSinceChange * (own > 0 ? state.sentSinceChange / own : 1);
   if (kind === 'capacity' && answered >= 10 && elapsed >= Math.max(5000, 10 * latencyMs))
-    ceiling = Math.min(ceiling, Math.max(atLoss * 0.25, state.successesSinceChange / elapsed));
+    ceiling = Math.min(ceiling, Math.max(atLoss * 0.25, served / elapsed));
   state.ceiling = ceiling;
   setRate(
     state,

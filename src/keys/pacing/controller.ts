@@ -17,6 +17,7 @@ import {
   type AimdState,
   aimdOnLoss,
   aimdOnSend,
+  aimdOnSharedSends,
   aimdOnSuccess,
   aimdStart,
 } from './aimd.js';
@@ -212,7 +213,7 @@ export class PacingController {
 
   /** Sends other processes made on this domain: observed pacing counts them (the rate is the domain's). */
   noteSharedSends(count: number): void {
-    if (count > 0) this.aimd.sentSinceChange += count;
+    if (count > 0) aimdOnSharedSends(this.aimd, count);
   }
 
   /** The limits headers mode paces by (undefined in the other modes), for other processes to start from. */

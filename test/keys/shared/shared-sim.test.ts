@@ -47,3 +47,22 @@ describe.each([
     expect(separate.ok).toBeGreaterThan(0);
   });
 });
+
+describe('4 processes of 12 lanes, 40 ms latency, a sliding window without headers (bench 7 on a fake clock)', () => {
+  it('slow start ends at what the domain accepted, not this process alone: >= 0.9 of the limit, <= 2% refused', () => {
+    const result = simulateShared({
+      trueRate: 40 / 1000,
+      latencyMs: 40,
+      processes: 4,
+      lanes: 12,
+      durationMs: 120_000,
+      measureFromMs: 60_000,
+      seed: 3,
+      server: slidingWindow({ limit: 2400, windowMs: 60_000, dialect: 'none', retryAfter: 'ms' }),
+      shared: true,
+    });
+    // Before slow start counted the other processes' sends it ended at a quarter: 0.24.
+    expect(result.utilisation).toBeGreaterThanOrEqual(0.9);
+    expect(result.refusedShare).toBeLessThanOrEqual(0.02);
+  });
+});
