@@ -5,7 +5,7 @@
  */
 import { AbortError, KeybatchError, NoUsableKeyError, serializeError } from '../errors.js';
 import { CompletionMean } from '../tokens/completion-mean.js';
-import { type Endpoint, estimateRequestTokens, usageTokens } from '../tokens/estimate.js';
+import { usageTokens } from '../tokens/estimate.js';
 import {
   capErrorBody,
   errorBody,
@@ -20,6 +20,7 @@ import { classifyStatus, type Outcome } from './classify.js';
 import { type NormalizedLimits, parseLimits } from './pacing/dialects.js';
 import { parseDuration } from './pacing/durations.js';
 import { scrubSecret } from './redact.js';
+import { describeBody, endpointOf } from './request-body.js';
 import { type Answer, send } from './transport.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult } from './types.js';
 import { endpointFailure, notFoundMessage, unreachableMessage } from './unreachable.js';
@@ -124,67 +125,6 @@ class AttemptSignal {
     clearTimeout(this.#timer);
     this.#caller?.removeEventListener('abort', this.#onAbort);
   }
-}
-
-/** The endpoint a request path names, for token estimates (undefined: not a model request). */
-export function endpointOf(path: string): Endpoint | undefined {
-  const route = path.split('?')[0]!;
-  if (route === '/chat/completions') return 'chat';
-  if (route === '/responses') return 'responses';
-  if (route === '/completions') return 'completions';
-  if (route === '/embeddings') return 'embeddings';
-  return undefined;
-}
-
-export interface BodyEstimate {
-  /** The real tokenizer (else characters ÷ 4). @default false */
-  tokenizer?: boolean;
-  /** Completions' learned mean, for requests that cap none. */
-  mean?: CompletionMean;
-}
-
-/** A quick estimate without the tokenizer: characters ÷ 4 plus the completion cap or mean. */
-function lengthEstimate(
-  body: string,
-  parsed: Record<string, unknown>,
-  endpoint: Endpoint | undefined,
-  mean?: CompletionMean,
-): number {
-  const cap = Number(parsed.max_completion_tokens ?? parsed.max_tokens ?? parsed.max_output_tokens);
-  const completion =
-    endpoint === 'embeddings'
-      ? 0
-      : Number.isFinite(cap) && cap >= 0
-        ? cap
-        : endpoint
-          ? (mean?.value ?? 0)
-          : 0;
-  return Math.ceil(body.length / 4) + Math.ceil(completion);
-}
-
-/** What the pool needs to know of a request body: the model, a token estimate, whether it asks for a stream. */
-export function describeBody(
-  body: unknown,
-  path = '',
-  estimate: BodyEstimate = {},
-): { model?: string; tokens: number; stream?: boolean } {
-  if (typeof body !== 'string') return { tokens: 1 };
-  let parsed: Record<string, unknown>;
-  try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      return { tokens: Math.ceil(body.length / 4) };
-    parsed = value as Record<string, unknown>;
-  } catch {
-    return { tokens: Math.ceil(body.length / 4) };
-  }
-  const endpoint = endpointOf(path);
-  const tokens =
-    endpoint && estimate.tokenizer
-      ? estimateRequestTokens(endpoint, parsed, estimate.mean).total
-      : lengthEstimate(body, parsed, endpoint, estimate.mean);
-  const stream = parsed.stream === true;
-  return typeof parsed.model === 'string' ? { model: parsed.model, tokens, stream } : { tokens, stream };
 }
 
 /**

@@ -49,11 +49,24 @@ function base64Bytes(data: unknown): number {
   return Math.floor(((data.length - comma - 1) * 3) / 4);
 }
 
+/** A file of `bytes` (0: unknown, one page). */
+function filePagesTokens(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / FILE_PAGE_BYTES)) * FILE_PAGE_TOKENS;
+}
+
 /** A chat `file` part (`file.file_data` / `file.file_id`) or a responses `input_file` part. */
 function fileTokens(part: Json): number {
   const file = isObject(part.file) ? part.file : part;
-  const bytes = base64Bytes(file.file_data);
-  return Math.max(1, Math.ceil(bytes / FILE_PAGE_BYTES)) * FILE_PAGE_TOKENS;
+  return filePagesTokens(base64Bytes(file.file_data));
+}
+
+/**
+ * The tokens of inline data of media type `mediaType` and `base64Length` base64 characters, for
+ * estimates that do not parse the body: an image at the high-detail rate, anything else per page.
+ */
+export function inlineDataTokens(mediaType: string, base64Length: number): number {
+  if (mediaType.startsWith('image/')) return IMAGE_TOKENS;
+  return filePagesTokens(Math.floor((base64Length * 3) / 4));
 }
 
 /**
