@@ -141,6 +141,9 @@ describe.sequential('the dashboard of a live run', () => {
         expect(good.cost?.usd).toBeGreaterThan(0);
         const costCell = `.key-row[data-key="${redactKey(KEYS.good1)}"] td:nth-child(8)`;
         expect(await page.textContent(costCell)).toBe(formatUsd(good.cost!.usd));
+        // Its domain's pacer: mode and pace (these keys send no rate-limit headers: nothing learned).
+        const pacingCell = `.key-row[data-key="${redactKey(KEYS.good1)}"] td:nth-child(9)`;
+        expect(await page.textContent(pacingCell)).toMatch(/^(headers|observed|slow-start) \d+\/min$/);
 
         // A row opens as a conversation with its prompt and its answer.
         const rows = await readJsonl(output);

@@ -96,11 +96,13 @@
           .filter(([, n]) => n > 0)
           .map(([name, n]) => `${name} ${n}`)
           .join(', ');
-        const learned = key.pacing?.learned ?? key.limits ?? key.learned;
-        const limits = learned
-          ? Object.entries(learned)
-              .map(([name, value]) => `${name} ${typeof value === 'number' ? Math.round(value) : value}`)
-              .join(', ')
+        // The domain's pacer: its mode and pace, then what the headers said (nothing without headers).
+        const pacing = key.pacing;
+        const learned = Object.entries(pacing?.learned ?? {}).map(
+          ([name, value]) => `${name} ${typeof value === 'number' ? Math.round(value) : value}`,
+        );
+        const limits = pacing
+          ? [`${pacing.mode} ${Math.round(pacing.requestsPerMinute)}/min`, ...learned].join(', ')
           : '';
         return el(
           'tr',
