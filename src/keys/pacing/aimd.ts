@@ -73,6 +73,11 @@ export interface AimdState {
    */
   sharedSent: number;
   sharedSinceChange: number;
+  /**
+   * After slow start was refused with no word of when to retry: when a window limiter's window,
+   * counted from the first send, has passed (its allowance, spent by slow start, is given back).
+   */
+  windowEndsAt: number | undefined;
 }
 
 export function aimdStart(now: number, rate: number, ceiling?: number, startSeq = 0): AimdState {
@@ -94,6 +99,7 @@ export function aimdStart(now: number, rate: number, ceiling?: number, startSeq 
     successes: 0,
     sharedSent: 0,
     sharedSinceChange: 0,
+    windowEndsAt: undefined,
   };
 }
 
@@ -157,6 +163,26 @@ export interface Loss {
   kind: 'rate' | 'capacity';
 }
 
+/** How long a window limiter's last refusals may leave it refusing, once its window has passed. */
+const AFTER_WINDOW_PAUSE_MS = 2000;
+
+/**
+ * The pause after a run of losses: doubling from `max(500 ms, one interval)`, at most `maxPauseMs`.
+ * While slow start's spent window is still running, a pause never goes past its end (the first
+ * send after it is accepted, so resuming late is time lost for good); for a window after it,
+ * pauses stay short.
+ */
+function lossPause(state: AimdState, now: number, kind: Loss['kind'], options: AimdOptions): number {
+  if (state.streak < 2) return 0;
+  let pause = Math.min(options.maxPauseMs, Math.max(500, 1 / state.rate) * 2 ** (state.streak - 2));
+  const ends = state.windowEndsAt;
+  if (ends === undefined || kind !== 'rate') return pause;
+  if (now < ends) pause = Math.min(pause, Math.max(500, ends - now + 250));
+  else if (now < ends + options.windowMs) pause = Math.min(pause, AFTER_WINDOW_PAUSE_MS);
+  else state.windowEndsAt = undefined;
+  return pause;
+}
+
 /**
  * A refusal. Returns how long the domain should pause (0: just keep to the new rate).
  * Within a window after a cut, new losses only pause: a window limiter keeps refusing until what
@@ -175,10 +201,7 @@ export function aimdOnLoss(
   state.lossSeq = lastSeq;
   state.streak += 1;
   state.step = options.probeStep;
-  const pause =
-    state.streak < 2
-      ? 0
-      : Math.min(options.maxPauseMs, Math.max(500, 1 / state.rate) * 2 ** (state.streak - 2));
+  const pause = lossPause(state, now, kind, options);
   const atLoss = state.rate;
   if (state.phase === 'slow-start') {
     // Everything sent before the refused request got in (it was the first refused): that many per
@@ -190,6 +213,7 @@ export function aimdOnLoss(
     const next = kind === 'rate' && accepted > 0 ? Math.min(atLoss / 2, accepted) : atLoss / 2;
     state.ceiling = next;
     state.phase = 'avoid';
+    if (kind === 'rate') state.windowEndsAt = state.startedAt + options.windowMs;
     setRate(state, now, next * options.target, options);
     state.decreasedAt = now;
     return pause;

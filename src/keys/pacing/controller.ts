@@ -122,7 +122,7 @@ export class PacingController {
 
   constructor(now: number, options: ControllerOptions = {}) {
     this.options = {
-      margin: options.margin ?? 0.02,
+      margin: options.margin ?? 0.01,
       initialRatePerSecond: options.initialRatePerSecond ?? 10,
       probeInFlight: options.probeInFlight ?? PROBE_IN_FLIGHT,
       missingHeadersLimit: options.missingHeadersLimit ?? 3,

@@ -101,8 +101,8 @@ describe('PacingController', () => {
     c.onAnswer(200, { seq: b, status: 429, latencyMs: 10, headers: openai(600, 598) });
     const status = c.status(200);
     expect(status.mode).toBe('observed');
-    expect(status.requestsPerMinute).toBeCloseTo(588 * 0.9, 6);
-    expect(status.ceilingPerMinute).toBeCloseTo(588, 6);
+    expect(status.requestsPerMinute).toBeCloseTo(594 * 0.9, 6);
+    expect(status.ceilingPerMinute).toBeCloseTo(594, 6);
     // Later headers do not win it back.
     const d = c.onSend(c.readyAt(200, 1), 1);
     c.onAnswer(400, { seq: d, status: 200, latencyMs: 10, headers: openai(600, 597) });
@@ -119,7 +119,7 @@ describe('PacingController', () => {
       c.onAnswer(now + 10, { seq, status: 200, latencyMs: 10, headers: undefined });
     }
     expect(c.status(5000)).toMatchObject({ mode: 'observed' });
-    expect(c.status(5000).requestsPerMinute).toBeCloseTo(588, 6);
+    expect(c.status(5000).requestsPerMinute).toBeCloseTo(594, 6);
   });
 
   it('retry-after pauses the whole domain, not just the request that got it', () => {

@@ -6,7 +6,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { slidingWindow } from './limiters.js';
 import { limitAndLatency, type ModelName, run } from './scenarios.js';
+import { simulate } from './sim.js';
 
 const MODELS: Array<[ModelName, string]> = [
   ['retry-after-ms', 'a sliding window answering 429 + retry-after-ms'],
@@ -27,6 +29,36 @@ describe('pacing from observation converges without headers', () => {
         }),
         { numRuns: 10, seed: 20261201 },
       );
+    });
+  }
+});
+
+describe('a window spent by slow start, without headers', () => {
+  // The benchmark's case (bench 1, `none + bare 429`): 600 a minute, 40 ms latency, judged over
+  // the second minute. Slow start spends the first window's allowance in seconds and the limiter
+  // then refuses until that window has passed; resuming as it ends, not a doubling pause later.
+  for (const bare of [true, false]) {
+    it(`${bare ? 'bare 429s' : '429 + retry-after-ms'}: >= 0.95 of the limit over the second minute, <= 2% refused`, () => {
+      const server = slidingWindow({
+        limit: 600,
+        windowMs: 60_000,
+        dialect: 'none',
+        ...(bare ? {} : { retryAfter: 'ms' as const }),
+      });
+      const result = simulate({
+        server,
+        trueRate: 600 / 60_000,
+        latencyMs: 40,
+        lanes: 12,
+        durationMs: 120_000,
+        measureFromMs: 60_000,
+        bucketMs: 2000,
+        seed: 7,
+      });
+      expect(result.utilisation).toBeGreaterThanOrEqual(0.95);
+      expect(
+        result.ok + result.refused > 0 && result.refused / (result.ok + result.refused),
+      ).toBeLessThanOrEqual(0.02);
     });
   }
 });

@@ -97,7 +97,7 @@ describe('a controller on a shared schedule (fake clock)', () => {
     expect(pacer.status(0).mode).toBe('slow-start');
     expect(pacer.adopt(0, { requests: { limit: 60, windowMs: 1000 } })).toBe(true);
     expect(pacer.status(0).mode).toBe('headers');
-    expect(pacer.slotCost(1)).toBeCloseTo(1000 / (60 * 0.98), 3);
+    expect(pacer.slotCost(1)).toBeCloseTo(1000 / (60 * 0.99), 3);
     // Once it has limits of its own it keeps them.
     expect(pacer.adopt(0, { requests: { limit: 1, windowMs: 1000 } })).toBe(false);
   });
