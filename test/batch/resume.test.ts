@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { scanRunDir } from '../../src/checkpoint/index.js';
 import type { Simulator } from '../../src/sim/index.js';
+import { startGate } from '../gate.js';
 import { TSX } from '../helpers.js';
 import { readRows } from '../prompts/helpers.js';
 import { type BatchSetup, useBatchSetup } from './helpers.js';
@@ -89,31 +90,42 @@ describe('backend batch: resume', () => {
   }, 90_000);
 
   it('kill -9 during the downloads, then rerun: no new file or batch, every row once in order', async () => {
-    // The kill must land after every batch exists and a download began, but before the last
-    // download is checkpointed. On a busy machine the child may get past that window before the
-    // signal arrives: then the scenario is set up again (a fresh simulator and run), never judged.
-    let s: BatchSetup | undefined;
-    let prompts: string[] = [];
-    for (let attempt = 1; s === undefined; attempt++) {
-      const candidate = await setup({ batch: { ...SLOW, processMs: 300 } });
-      prompts = await prepare(candidate, 7);
-      const first = startChild(candidate);
-      await until(() => routeCount(candidate.sim, 'files.content') >= 1, 'a download');
+    // The kill lands while downloads are under way: a gate in front of the simulator lets the first
+    // download through and holds every later one, so the run cannot have checkpointed every row,
+    // however fast or slow the machine is. The rerun goes through the same gate (the batches belong
+    // to that base URL), opened.
+    const s = await setup({ batch: { ...SLOW, processMs: 300 } });
+    const prompts = await prepare(s, 7);
+    let downloads = 0;
+    const gate = await startGate(s.sim.url, ({ method, url }) => {
+      if (method !== 'GET' || !/\/files\/[^/]+\/content/.test(url)) return false;
+      downloads += 1;
+      return downloads > 1;
+    });
+    try {
+      const through = { key_list: s.config.key_list.map((key) => ({ ...key, base_url: gate.url })) };
+      await writeFile(join(s.dir, 'config.json'), JSON.stringify(through));
+      const first = startChild(s);
+      await until(
+        () => gate.held() >= 1 && s.sim.stats().objects.batchesCreated === 3,
+        'three batches and a download held',
+      );
       first.proc.kill('SIGKILL');
       expect((await first.exit).signal).toBe('SIGKILL');
-      const done = (await scanRunDir(`${candidate.output}.keybatch`)).done.size;
-      if (done < prompts.length && candidate.sim.stats().objects.batchesCreated === 3) s = candidate;
-      else if (attempt === 5)
-        throw new Error('5 kills all missed the window between download and checkpoint');
+      expect((await scanRunDir(`${s.output}.keybatch`)).done.size).toBeLessThan(prompts.length);
+      gate.release();
+      const created = { ...s.sim.stats().objects };
+      expect(created.batchesCreated).toBe(3);
+      const second = startChild(s);
+      expect(await second.exit, second.stderr()).toEqual({ code: 0, signal: null });
+      const after = s.sim.stats().objects;
+      expect(after.filesCreated).toBe(created.filesCreated);
+      expect(after.batchesCreated).toBe(3);
+      await expectComplete(s, prompts);
+    } finally {
+      gate.release();
+      await gate.close();
     }
-    const created = { ...s.sim.stats().objects };
-    expect(created.batchesCreated).toBe(3);
-    const second = startChild(s);
-    expect(await second.exit, second.stderr()).toEqual({ code: 0, signal: null });
-    const after = s.sim.stats().objects;
-    expect(after.filesCreated).toBe(created.filesCreated);
-    expect(after.batchesCreated).toBe(3);
-    await expectComplete(s, prompts);
   }, 90_000);
 
   it('the first SIGINT leaves the batches running and says how to resume; a rerun with cancel cancels them', async () => {

@@ -71,10 +71,10 @@ describe('what a shared pool stores in Redis', () => {
     );
     await Promise.all(asks);
     const states = () => pools[1]!.status().keys.map((key) => key.state);
-    await until(() => states()[0] === 'invalid' && states()[1] === 'exhausted', 2000, 'shared states');
+    await until(() => states()[0] === 'invalid' && states()[1] === 'exhausted', 10_000, 'shared states');
     expect(pools[1]!.status().keys[2]!.deniedModels).toEqual(['gpt-4o-mini']);
     // One more sync from each, so counters and learned limits are in.
-    await until(() => (pools[0]!.status().keys[4]!.shared?.requests ?? 0) > 0, 2000, 'shared counters');
+    await until(() => (pools[0]!.status().keys[4]!.shared?.requests ?? 0) > 0, 10_000, 'shared counters');
 
     const dump = await redis().dump();
     expect(dump.length).toBeGreaterThan(4);
