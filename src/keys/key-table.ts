@@ -356,6 +356,7 @@ export class KeyTable {
         pacing: entry.pacer.status(now),
       };
       if (entry.config.group !== undefined) status.group = entry.config.group;
+      if (entry.config.models !== undefined) status.models = [...entry.config.models];
       if (status.state === 'cooling') status.coolingUntil = new Date(entry.coolingUntil).toISOString();
       if (entry.reason !== undefined && (entry.state === 'invalid' || entry.state === 'exhausted')) {
         status.reason = entry.reason;

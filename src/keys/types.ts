@@ -79,6 +79,8 @@ export interface KeyStatus {
   reason?: string;
   /** Models this key was refused access to. */
   deniedModels: string[];
+  /** The models config.json lets this key serve (`models`), when it names them. */
+  models?: string[];
   requests: number;
   successes: number;
   inFlight: number;

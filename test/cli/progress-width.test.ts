@@ -117,4 +117,33 @@ describe('"ready" and keys denied the run\'s model', () => {
     const last = reports.at(-1)!;
     expect(last.keys).toMatchObject({ ready: 1, denied: 1 });
   });
+
+  it('a key whose config models leave the model out is counted denied from the first report', async () => {
+    const sim = cleanup(
+      await startSimulator({ keys: [{ key: 'sk-test-models-a-0001' }, { key: 'sk-test-models-b-0002' }] }),
+    );
+    const reports: Progress[] = [];
+    const dir = await tempDir();
+    await runPrompts(
+      {
+        key_list: [
+          { api_key: 'sk-test-models-a-0001', base_url: sim.url },
+          { api_key: 'sk-test-models-b-0002', base_url: sim.url, models: ['gpt-4o'] },
+        ],
+      },
+      Array.from({ length: 4 }, (_, i) => ({ prompt: `p${i}` })),
+      {
+        output: `${dir}/out.jsonl`,
+        model: 'gpt-4o-mini',
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { watch: false, notify: false },
+        onProgress: (p) => reports.push(p),
+      },
+    );
+    expect(reports.length).toBeGreaterThan(0);
+    for (const report of reports) expect(report.keys).toMatchObject({ ready: 1, denied: 1 });
+    // The key the config keeps to gpt-4o was never sent a gpt-4o-mini request.
+    expect(sim.stats().byKey['sk-…0002']).toBeUndefined();
+  });
 });
