@@ -11,13 +11,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { runChild } from './lib/child.js';
 import { countLines, writeItems } from './lib/input.js';
+import { freePort } from './lib/ports.js';
 import { spawnSimulator } from './lib/sim-process.js';
 import { median } from './lib/stats.js';
 import { num, table, verdict } from './lib/table.js';
@@ -33,18 +33,6 @@ interface RunResult {
   items: number;
   ms: number;
   cpuMs: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A child that is ready once `ready` appears on its stderr (or stdout). */

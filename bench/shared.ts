@@ -13,12 +13,12 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SimKeySpec, SimStats } from '../src/index.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { distIndex } from './lib/keybatch.js';
+import { freePort } from './lib/ports.js';
 import { type LimiterModel, MODELS, type ModelSettings } from './lib/ratelimit-models.js';
 import { spawnSimulator } from './lib/sim-process.js';
 import { num, pct, table } from './lib/table.js';
@@ -82,17 +82,6 @@ async function child(args: ChildArgs): Promise<void> {
 
 if (process.argv[2] === '--shared-child') {
   await child(JSON.parse(process.argv[3]!) as ChildArgs);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** A redis-server of the benchmark's own (no persistence), stopped by `close`. */
