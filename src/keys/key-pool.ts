@@ -181,6 +181,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     this.leases.delete(lease.leaseId);
     const now = Date.now();
     const change = this.table.settle(granted.entry, granted.seq, result, now, granted.grantedAt);
+    this.shared?.settled(granted.entry, granted.seq, result);
     if (change) {
       this.shared?.localChange(granted.entry, change, now);
       this.stateChanged(change);

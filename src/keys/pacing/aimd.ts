@@ -63,6 +63,8 @@ export interface AimdState {
   /** Successes a probe window needs now: doubles after each loss (up to 4×), halves back per clean probe. */
   probeRequests: number;
   startedAt: number;
+  /** The first send since this state began (a window limiter's window starts with it). */
+  firstSentAt: number | undefined;
   /** The last request number sent before this state began. */
   startSeq: number;
   successes: number;
@@ -95,6 +97,7 @@ export function aimdStart(now: number, rate: number, ceiling?: number, startSeq 
     step: AIMD_DEFAULTS.probeStep,
     probeRequests: AIMD_DEFAULTS.probeRequests,
     startedAt: now,
+    firstSentAt: undefined,
     startSeq,
     successes: 0,
     sharedSent: 0,
@@ -112,8 +115,9 @@ function setRate(state: AimdState, now: number, rate: number, options: AimdOptio
   state.lostSinceChange = 0;
 }
 
-export function aimdOnSend(state: AimdState): void {
+export function aimdOnSend(state: AimdState, now: number): void {
   state.sentSinceChange += 1;
+  state.firstSentAt ??= now;
 }
 
 /** A shared pool: `count` sends other processes made on this domain. */
@@ -161,26 +165,47 @@ export interface Loss {
   lastSeq: number;
   /** A 429 (a rate limiter) or a 503 (a server out of capacity). */
   kind: 'rate' | 'capacity';
+  /**
+   * A shared pool: sends of every process on this domain before the refused one since this state
+   * began, by the domain's own count of slots (exact, where synced counts lag).
+   */
+  domainBefore?: number | undefined;
 }
 
 /** How long a window limiter's last refusals may leave it refusing, once its window has passed. */
 const AFTER_WINDOW_PAUSE_MS = 2000;
 
 /**
- * The pause after a run of losses: doubling from `max(500 ms, one interval)`, at most `maxPauseMs`.
- * While slow start's spent window is still running, a pause never goes past its end (the first
- * send after it is accepted, so resuming late is time lost for good); for a window after it,
- * pauses stay short.
+ * The longest pause a loss may impose now. While slow start's spent window is still running, a
+ * pause never goes past its end (the first send after it is accepted, so resuming late is time
+ * lost for good); for a window after it, pauses stay short. A shared pool doubles pauses across
+ * processes in Redis and keeps them within this.
  */
+export function aimdPauseCap(
+  state: AimdState,
+  now: number,
+  kind: Loss['kind'],
+  options: AimdOptions,
+): number {
+  const ends = state.windowEndsAt;
+  if (ends === undefined || kind !== 'rate') return options.maxPauseMs;
+  if (now < ends) return Math.min(options.maxPauseMs, Math.max(500, ends - now + 250));
+  if (now < ends + options.windowMs) return Math.min(options.maxPauseMs, AFTER_WINDOW_PAUSE_MS);
+  return options.maxPauseMs;
+}
+
+/** The first pause of a run of losses: 500 ms, or one interval at the rate when it is longer. */
+export function aimdPauseBase(state: AimdState): number {
+  return Math.max(500, 1 / state.rate);
+}
+
+/** The pause after a run of losses: doubling from `aimdPauseBase`, within `aimdPauseCap`. */
 function lossPause(state: AimdState, now: number, kind: Loss['kind'], options: AimdOptions): number {
   if (state.streak < 2) return 0;
-  let pause = Math.min(options.maxPauseMs, Math.max(500, 1 / state.rate) * 2 ** (state.streak - 2));
+  const cap = aimdPauseCap(state, now, kind, options);
   const ends = state.windowEndsAt;
-  if (ends === undefined || kind !== 'rate') return pause;
-  if (now < ends) pause = Math.min(pause, Math.max(500, ends - now + 250));
-  else if (now < ends + options.windowMs) pause = Math.min(pause, AFTER_WINDOW_PAUSE_MS);
-  else state.windowEndsAt = undefined;
-  return pause;
+  if (ends !== undefined && now >= ends + options.windowMs) state.windowEndsAt = undefined;
+  return Math.min(cap, aimdPauseBase(state) * 2 ** (state.streak - 2));
 }
 
 /**
@@ -206,14 +231,14 @@ export function aimdOnLoss(
   if (state.phase === 'slow-start') {
     // Everything sent before the refused request got in (it was the first refused): that many per
     // window is what a window limiter allows, however many of them are still in flight.
-    const accepted =
-      (seq - 1 - state.startSeq + state.sharedSent) /
-      Math.max(options.windowMs, loss.sentAt - state.startedAt);
+    const own = seq - 1 - state.startSeq;
+    const before = Math.max(own, loss.domainBefore ?? own + state.sharedSent);
+    const accepted = before / Math.max(options.windowMs, loss.sentAt - state.startedAt);
     // Out of capacity: the rate before the last doubling went a whole window without loss.
     const next = kind === 'rate' && accepted > 0 ? Math.min(atLoss / 2, accepted) : atLoss / 2;
     state.ceiling = next;
     state.phase = 'avoid';
-    if (kind === 'rate') state.windowEndsAt = state.startedAt + options.windowMs;
+    if (kind === 'rate') state.windowEndsAt = (state.firstSentAt ?? state.startedAt) + options.windowMs;
     setRate(state, now, next * options.target, options);
     state.decreasedAt = now;
     return pause;

@@ -19,64 +19,21 @@ import {
   aimdOnSend,
   aimdOnSharedSends,
   aimdOnSuccess,
+  aimdPauseBase,
+  aimdPauseCap,
   aimdStart,
+  type Loss,
 } from './aimd.js';
+import type { Answer, ControllerOptions, PacingStatus, SharedLoss } from './controller-types.js';
+import { PROBE_IN_FLIGHT } from './controller-types.js';
 import { MINUTE_MS, type NormalizedLimits } from './dialects.js';
 import { MAX_WAIT_MS } from './durations.js';
 import { gateAt, hasPace, isSpent, paceFromLimits, spentReset } from './header-model.js';
-import { type LearnedLimits, learnedLimits } from './learned.js';
+import { learnedLimits } from './learned.js';
 import { calibrateWindows, type WindowSeen } from './window-estimate.js';
 
-export type PacingMode = 'headers' | 'observed' | 'slow-start';
-
-/** Requests in flight on a domain before its first answer says anything. */
-export const PROBE_IN_FLIGHT = 2;
-
-export interface ControllerOptions {
-  /** Configured requests per minute (the user's word, trusted like headers). @default undefined */
-  rpm?: number | undefined;
-  /** Configured tokens per minute. @default undefined */
-  tpm?: number | undefined;
-  /** Fraction below a header limit to pace at. @default 0.02 */
-  margin?: number;
-  /** Pace of slow start's first requests, per second. @default 10 */
-  initialRatePerSecond?: number;
-  /** Requests in flight before the first answer says anything. @default 2 */
-  probeInFlight?: number;
-  /** Answers in a row without headers before `headers` mode gives way to `observed`. @default 3 */
-  missingHeadersLimit?: number;
-  /** Cooling after a 429 the headers foresaw but that says nothing of when to retry. @default 1000 */
-  cooldownMs?: number;
-  /** Observed-mode tuning. @default AIMD_DEFAULTS */
-  aimd?: Partial<AimdOptions>;
-}
-
-export interface Answer {
-  /** The number `onSend` returned for this request. */
-  seq: number;
-  /** HTTP status; 429 and 503 are losses. */
-  status: number;
-  latencyMs: number;
-  headers: NormalizedLimits | undefined;
-  /** Tokens the answer's `usage` counted (settles the estimate); undefined when not reported. */
-  usedTokens?: number | undefined;
-}
-
-export interface PacingStatus {
-  mode: PacingMode;
-  /** The pace requests go out at, per minute. */
-  requestsPerMinute: number;
-  inFlight: number;
-  inFlightCap: number;
-  /** Mean answer latency, once known. */
-  latencyMs?: number;
-  /** No sends before this time (a retry-after or a run of losses). */
-  blockedUntil?: number;
-  /** Observed mode: the pace at which losses last began, per minute. */
-  ceilingPerMinute?: number;
-  /** What the headers (or the config) said, per minute / per day. */
-  learned: LearnedLimits;
-}
+export type { Answer, ControllerOptions, PacingMode, PacingStatus, SharedLoss } from './controller-types.js';
+export { PROBE_IN_FLIGHT } from './controller-types.js';
 
 interface Ticket {
   sentAt: number;
@@ -86,6 +43,8 @@ interface Ticket {
   /** Whether it was sent by the header model, and whether that model said there was room. */
   byHeaders: boolean;
   room: boolean;
+  /** A shared pool: the domain's number of this send's slot. */
+  domainSlot?: number;
 }
 
 const LATENCY_EMA = 0.2;
@@ -119,6 +78,9 @@ export class PacingController {
   private readonly windowSeen: WindowSeen = { requests: 0, tokens: 0 };
   /** Shared pool: no sends before this (another process's pause, or the shared schedule is full). */
   private deferredUntil = 0;
+  private lastLoss: SharedLoss | undefined;
+  /** A shared pool: the domain's slot count when observed pacing's state began (its first slot seen, less one). */
+  private domainStart: number | undefined;
 
   constructor(now: number, options: ControllerOptions = {}) {
     this.options = {
@@ -198,6 +160,11 @@ export class PacingController {
     this.deferredUntil = Math.max(this.deferredUntil, until);
   }
 
+  /** Until when the domain is paused (a retry-after, a loss, another process's pause): no send before. */
+  heldUntil(): number {
+    return Math.max(this.blockedUntil, this.deferredUntil);
+  }
+
   /** The time a request of `tokens` takes in the domain's schedule, ms (the shared pool reserves it in Redis). */
   slotCost(tokens: number): number {
     return this.cost(tokens);
@@ -209,6 +176,14 @@ export class PacingController {
     if (!ticket || at <= ticket.sentAt) return;
     ticket.sentAt = at;
     this.nextAt = Math.max(this.nextAt, at + this.cost(ticket.tokens));
+  }
+
+  /** Shared pool: send `seq` took the domain's slot number `slot` (RESERVE's count over every process). */
+  noteSlot(seq: number, slot: number): void {
+    const ticket = this.tickets.get(seq);
+    if (!ticket) return;
+    ticket.domainSlot = slot;
+    this.domainStart ??= slot - 1;
   }
 
   /** Sends other processes made on this domain: observed pacing counts them (the rate is the domain's). */
@@ -259,7 +234,7 @@ export class PacingController {
     const cost = this.cost(charged);
     const late = now - this.nextAt;
     this.nextAt = (late > 0 && late < cost ? this.nextAt : Math.max(this.nextAt, now)) + cost;
-    aimdOnSend(this.aimd);
+    aimdOnSend(this.aimd, now);
     return this.sent;
   }
 
@@ -316,6 +291,7 @@ export class PacingController {
   private observe(now: number, rate: number | undefined, cut: boolean): void {
     const start = rate ?? this.aimd.rate;
     this.aimd = aimdStart(now, cut ? start * this.aimdOptions.decrease : start, start, this.sent);
+    this.domainStart = undefined;
     this.aimd.lossSeq = this.sent;
     this.mode = 'aimd';
   }
@@ -349,7 +325,16 @@ export class PacingController {
     }
     const kind = answer.status === 503 ? 'capacity' : 'rate';
     const before = this.aimd.lossSeq;
-    const loss = { seq: answer.seq, sentAt: ticket?.sentAt ?? now, lastSeq: this.sent, kind } as const;
+    const slot = ticket?.domainSlot;
+    const domainBefore =
+      slot !== undefined && this.domainStart !== undefined ? slot - 1 - this.domainStart : undefined;
+    const loss: Loss = {
+      seq: answer.seq,
+      sentAt: ticket?.sentAt ?? now,
+      lastSeq: this.sent,
+      kind,
+      domainBefore,
+    };
     const pause = aimdOnLoss(this.aimd, now, loss, this.latency ?? 0, this.aimdOptions);
     // After a retry-after the first send goes when it ends; the new pace runs from there.
     if (this.aimd.lossSeq !== before)
@@ -358,6 +343,21 @@ export class PacingController {
         retryAfter !== undefined ? this.blockedUntil : now + 1 / this.aimd.rate,
       );
     if (retryAfter === undefined && pause > 0) this.blockedUntil = Math.max(this.blockedUntil, now + pause);
+    if (retryAfter === undefined && this.aimd.lossSeq !== before) {
+      const capMs = aimdPauseCap(this.aimd, now, kind, this.aimdOptions);
+      this.lastLoss = { ms: pause, baseMs: Math.min(capMs, aimdPauseBase(this.aimd)), capMs };
+    }
+  }
+
+  /**
+   * Shared pool: the last answer's refusal, once, when observed pacing took it as a new loss event
+   * (no word of when to retry): the pause it imposed here, the first pause of a run of losses and
+   * the longest allowed now. The domain's run of losses is counted over every process.
+   */
+  takeLoss(): SharedLoss | undefined {
+    const loss = this.lastLoss;
+    this.lastLoss = undefined;
+    return loss;
   }
 
   status(now: number): PacingStatus {

@@ -75,14 +75,18 @@ export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, n
     const go = () => {
       if (settled) return;
       leave();
-      // Found out during the wait (by this process or another): the request goes to another key.
+      // Found out during the wait (by this process or another): the request goes to another key;
+      // paused meanwhile (a refusal here, or another process's seen at a sync): it waits again.
       const model = waiter.request.model;
-      if (entry.state === 'invalid' || entry.state === 'exhausted' || (model && entry.denied.has(model))) {
+      const out =
+        entry.state === 'invalid' || entry.state === 'exhausted' || (model && entry.denied.has(model));
+      if (out || entry.pacer.heldUntil() > Date.now()) {
         cancel();
         ctx.shared.refund(reserved);
         ctx.requeue(waiter);
         return;
       }
+      if ('at' in reserved) ctx.shared.sent(entry, seq, reserved);
       waiter.resolve(ctx.lease(entry, seq, Date.now()));
     };
     if (reserved.delayMs <= 0) {

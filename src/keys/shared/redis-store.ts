@@ -6,12 +6,15 @@
 import { Redis } from 'ioredis';
 import { KeybatchError } from '../../errors.js';
 import { keyedHash, type Names, names, newSalt, redactUrl, TTL_MS } from './naming.js';
-import { MARK, PAUSE, REFUND, RESERVE, SYNC } from './scripts.js';
+import { LOSS, MARK, PAUSE, REFUND, RESERVE, SERVED, SYNC } from './scripts.js';
 
 /** A slot in a domain's shared schedule. */
 export type Slot =
-  /** `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund); `slots`: granted in all. */
-  | { granted: true; delayMs: number; at: number; slots: number }
+  /**
+   * `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund); `slots`:
+   * granted in all; `probe`: the domain's one send after a loss pause.
+   */
+  | { granted: true; delayMs: number; at: number; slots: number; probe: boolean }
   /** The schedule is full for now: ask again in `retryMs`. */
   | { granted: false; retryMs: number; slots: number }
   /** Redis is not reachable: this process decides alone. */
@@ -34,7 +37,16 @@ export interface RedisStoreEvents {
 }
 
 interface Commands {
-  kbReserve(domain: string, cost: number, ahead: number, ttl: number): Promise<number[]>;
+  kbReserve(
+    domain: string,
+    cost: number,
+    ahead: number,
+    ttl: number,
+    probeMs: number,
+    retryMs: number,
+  ): Promise<number[]>;
+  kbLoss(...args: Array<string | number>): Promise<number[]>;
+  kbServed(domain: string, at: number, probe: number): Promise<number>;
   kbRefund(domain: string, at: number, cost: number): Promise<number>;
   kbPause(domain: string, ms: number, ttl: number): Promise<number>;
   kbMark(
@@ -83,6 +95,8 @@ export class RedisStore {
     this.client.defineCommand('kbReserve', { numberOfKeys: 1, lua: RESERVE });
     this.client.defineCommand('kbRefund', { numberOfKeys: 1, lua: REFUND });
     this.client.defineCommand('kbPause', { numberOfKeys: 1, lua: PAUSE });
+    this.client.defineCommand('kbLoss', { numberOfKeys: 1, lua: LOSS });
+    this.client.defineCommand('kbServed', { numberOfKeys: 1, lua: SERVED });
     this.client.defineCommand('kbMark', { numberOfKeys: 1, lua: MARK });
     this.client.defineCommand('kbSync', { lua: SYNC });
   }
@@ -168,18 +182,27 @@ export class RedisStore {
     return this.names.domain(hash);
   }
 
-  async reserve(domain: string, costMs: number, maxAheadMs: number): Promise<Slot> {
+  /** `probeMs`: how long a probe out holds other slots back; `retryMs`: how soon to ask again meanwhile. */
+  async reserve(
+    domain: string,
+    costMs: number,
+    maxAheadMs: number,
+    probeMs = 1000,
+    retryMs = 250,
+  ): Promise<Slot> {
     if (!this.up) return { granted: true, delayMs: 0, local: true };
     try {
       const cost = Math.max(0, Math.ceil(costMs));
-      const [granted, delay, at, slots] = await this.client.kbReserve(
+      const [granted, delay, at, slots, probe] = await this.client.kbReserve(
         this.names.domain(domain),
         cost,
         Math.ceil(maxAheadMs),
         TTL_MS.domain,
+        Math.ceil(probeMs),
+        Math.ceil(retryMs),
       );
       return granted === 1
-        ? { granted: true, delayMs: Number(delay), at: Number(at), slots: Number(slots) }
+        ? { granted: true, delayMs: Number(delay), at: Number(at), slots: Number(slots), probe: probe === 1 }
         : { granted: false, retryMs: Number(delay), slots: Number(slots) };
     } catch {
       return { granted: true, delayMs: 0, local: true };
@@ -194,6 +217,42 @@ export class RedisStore {
   async pause(domain: string, ms: number): Promise<void> {
     if (!this.up || !(ms > 0)) return;
     await this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain).catch(() => {});
+  }
+
+  /**
+   * A new loss event of a request whose slot started at `at` (Redis's clock): `LOSS` in
+   * `scripts.ts`. Returns the domain's run of losses, when it was last counted and how long the
+   * domain is paused; undefined when Redis is not reachable.
+   */
+  async loss(
+    domain: string,
+    at: number,
+    loss: { ms: number; baseMs: number; capMs: number },
+    probe: boolean,
+    dedupMs: number,
+  ): Promise<{ run: number; lossAt: number; pausedMs: number } | undefined> {
+    if (!this.up) return undefined;
+    try {
+      const [run, lossAt, pausedMs] = await this.client.kbLoss(
+        this.names.domain(domain),
+        Math.round(at),
+        Math.ceil(loss.ms),
+        Math.ceil(loss.baseMs),
+        Math.ceil(loss.capMs),
+        probe ? 1 : 0,
+        Math.ceil(dedupMs),
+        TTL_MS.domain,
+      );
+      return { run: Number(run), lossAt: Number(lossAt), pausedMs: Number(pausedMs) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A request whose slot started at `at` was served (`probe`: it was the domain's probe). */
+  async served(domain: string, at: number, probe: boolean): Promise<void> {
+    if (!this.up) return;
+    await this.client.kbServed(this.names.domain(domain), Math.round(at), probe ? 1 : 0).catch(() => {});
   }
 
   /** Records a key's new state: `invalid` / `exhausted` (with a reason naming no key), `denied` a model, `cooling` for `coolMs`. */

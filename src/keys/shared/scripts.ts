@@ -11,23 +11,83 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /**
  * A send slot in the domain's schedule (GCRA without a burst): the slot starts at the later of the
  * schedule's tail, now and the domain's pause; it is granted only if it starts within `maxAhead`.
- * KEYS[1] the domain; ARGV cost ms, maxAhead ms, ttl ms.
+ * After a loss pause (LOSS) the next slot is the domain's one probe, and until it is answered
+ * (PROBED) or `probeMs` after its start no other slot is given: N processes probe a spent window
+ * once between them, not N times.
+ * KEYS[1] the domain; ARGV cost ms, maxAhead ms, ttl ms, probeMs, retry ms while a probe is out.
  * Reply: { granted 1|0, delay ms (granted: until the slot; refused: until one may be), slot start,
- * slots granted so far in the domain }.
+ * slots granted so far in the domain, 1 if the slot is the probe }.
  */
 export const RESERVE = `${NOW}
 local cost = tonumber(ARGV[1])
 local ahead = tonumber(ARGV[2])
+local slots = tonumber(redis.call('HGET', KEYS[1], 'slots') or '0')
+local probe = redis.call('HGET', KEYS[1], 'probe')
+if probe == 'out' then
+  local ends = tonumber(redis.call('HGET', KEYS[1], 'probeAt') or '0') + tonumber(ARGV[4])
+  if now < ends then return { 0, math.min(tonumber(ARGV[5]), ends - now), 0, slots, 0 } end
+  probe = 'wait'
+end
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or '0')
 local at = math.max(tat, now, paused)
 if at - now > ahead then
-  return { 0, at - now - ahead, at, tonumber(redis.call('HGET', KEYS[1], 'slots') or '0') }
+  return { 0, at - now - ahead, at, slots, 0 }
 end
 redis.call('HSET', KEYS[1], 'tat', at + cost)
-local slots = redis.call('HINCRBY', KEYS[1], 'slots', 1)
+slots = redis.call('HINCRBY', KEYS[1], 'slots', 1)
+local isProbe = 0
+if probe == 'wait' then
+  redis.call('HSET', KEYS[1], 'probe', 'out', 'probeAt', at)
+  isProbe = 1
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return { 1, at - now, at, slots }`;
+return { 1, at - now, at, slots, isProbe }`;
+
+/**
+ * A new loss event of observed pacing (a refusal with no word of when to retry) of a request whose
+ * slot started at `at`. The run of losses is the domain's, over every process: a refusal of a
+ * request sent more than `dedup` after the last counted (or of the probe) adds to it, and from the
+ * second on the domain pauses for `base` doubling per loss (at least this process's own pause
+ * `ms`), within `cap`; the next slot is then the probe. A refusal sent sooner is the same event,
+ * seen by another process before it could know. KEYS[1] the domain; ARGV at, ms, base, cap,
+ * 1 if the probe, dedup ms, ttl. Reply: { the run, when it was last counted, ms until the pause ends }.
+ */
+export const LOSS = `${NOW}
+local at = tonumber(ARGV[1])
+local isProbe = ARGV[5] == '1'
+local run = tonumber(redis.call('HGET', KEYS[1], 'run') or '0')
+local lossAt = tonumber(redis.call('HGET', KEYS[1], 'lossAt') or '0')
+if isProbe or at > lossAt + tonumber(ARGV[6]) then
+  run = run + 1
+  lossAt = now
+  redis.call('HSET', KEYS[1], 'run', run, 'lossAt', lossAt)
+end
+local len = tonumber(ARGV[2])
+if run >= 2 then len = math.max(len, tonumber(ARGV[3]) * 2 ^ (run - 2)) end
+len = math.floor(math.min(len, tonumber(ARGV[4])))
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or '0')
+if len > 0 then
+  if now + len > paused then
+    paused = now + len
+    redis.call('HSET', KEYS[1], 'paused', paused)
+  end
+  if isProbe or redis.call('HGET', KEYS[1], 'probe') ~= 'out' then redis.call('HSET', KEYS[1], 'probe', 'wait') end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return { run, lossAt, math.max(0, paused - now) }`;
+
+/**
+ * A request whose slot started at `at` was served: sent after the last loss, the domain's run of
+ * losses is over; the probe (1), the domain sends again. KEYS[1] the domain; ARGV at, 1 if the probe.
+ */
+export const SERVED = `if ARGV[2] == '1' and redis.call('HGET', KEYS[1], 'probe') == 'out' then
+  redis.call('HDEL', KEYS[1], 'probe', 'probeAt')
+end
+if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'lossAt') or '0') then
+  redis.call('HDEL', KEYS[1], 'run')
+end
+return 1`;
 
 /**
  * Gives back a slot not used (the request was cancelled before it went): only when it is still the

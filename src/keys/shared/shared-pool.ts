@@ -9,7 +9,7 @@
 import type { Logger } from '../../logger.js';
 import type { KeyEntry, KeyTable, StateChange } from '../key-table.js';
 import type { PacingController } from '../pacing/controller.js';
-import type { PoolStatus } from '../types.js';
+import type { LeaseResult, PoolStatus } from '../types.js';
 import {
   type Counters,
   counterDeltas,
@@ -27,6 +27,23 @@ import type { RedisStore, Slot } from './redis-store.js';
 export const SYNC_MS = 250;
 /** How far ahead a slot may be reserved; beyond it the domain waits locally and asks again. */
 export const MAX_AHEAD_MS = 2000;
+/**
+ * Refusals of requests sent this soon after a domain's last counted loss are the same loss event:
+ * the burst in flight when a limit is reached comes back within a round trip of its first refusal.
+ * (Longer counts a process's next refusal, at its new rate, as the same event too: in a 4-process
+ * model of a spent window, 300 ms left 1.4% refused where 100 ms left 1.1%, and buckets did the same.)
+ */
+export const LOSS_DEDUP_MS = 100;
+/** While a domain's probe is out, how soon another process asks again. */
+export const PROBE_RETRY_MS = 250;
+
+/**
+ * How long a domain's probe (the one send after a loss pause, see `scripts.ts`) holds every other
+ * send back before a new one may go: a few round trips, 1–10 s (its process may have died).
+ */
+export function probeWaitMs(latencyMs: number | undefined): number {
+  return Math.min(10_000, Math.max(1000, 4 * (latencyMs ?? 0)));
+}
 
 export interface SharedPoolHooks {
   logger: Logger;
@@ -51,6 +68,10 @@ export class SharedPool {
   private readonly totals = new Map<string, Counters>();
   /** Per domain: slots granted in all at the last look, and this process's since then. */
   private readonly slots = new Map<string, { seen: number; own: number }>();
+  /** Per key, its sends in flight on a shared slot: the slot's start (Redis's clock), and whether it is the probe. */
+  private readonly sends = new Map<KeyEntry, Map<number, { at: number; probe: boolean }>>();
+  /** Per domain, its run of losses as last heard (a LOSS reply, a sync). */
+  private readonly runs = new Map<string, { run: number; lossAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
 
@@ -128,6 +149,10 @@ export class SharedPool {
       const seen = this.slots.get(domain.hash);
       if (seen && total > seen.seen) pacer.noteSharedSends(total - seen.seen - seen.own);
       this.slots.set(domain.hash, { seen: total, own: 0 });
+      this.runs.set(domain.hash, {
+        run: Number(fields.get('run') ?? 0),
+        lossAt: Number(fields.get('lossAt') ?? 0),
+      });
       const paused = Number(fields.get('paused') ?? 0);
       if (paused > reply.redisNow) pacer.defer(reply.localNow + (paused - reply.redisNow));
     });
@@ -166,12 +191,62 @@ export class SharedPool {
   async reserve(entry: KeyEntry, tokens: number): Promise<Slot & { cost: number; domain: string }> {
     const domain = this.domainOf(entry);
     const cost = entry.pacer.slotCost(tokens);
-    const slot = await this.store.reserve(domain, cost, Math.max(MAX_AHEAD_MS, 2 * cost));
+    const probeMs = probeWaitMs(entry.pacer.status(Date.now()).latencyMs);
+    const slot = await this.store.reserve(
+      domain,
+      cost,
+      Math.max(MAX_AHEAD_MS, 2 * cost),
+      probeMs,
+      PROBE_RETRY_MS,
+    );
     if (slot.granted && !('local' in slot)) {
       const seen = this.slots.get(domain);
       if (seen) seen.own += 1;
     }
     return { ...slot, cost, domain };
+  }
+
+  /**
+   * The entry's send `seq` goes out on a slot of the domain's schedule: its start (`at`, Redis's
+   * clock), whether it is the probe, and its number in the domain (for observed pacing).
+   */
+  sent(entry: KeyEntry, seq: number, slot: { at: number; probe: boolean; slots: number }): void {
+    const { at, probe } = slot;
+    entry.pacer.noteSlot(seq, slot.slots);
+    const sends = this.sends.get(entry) ?? new Map<number, { at: number; probe: boolean }>();
+    this.sends.set(entry, sends);
+    sends.set(seq, { at, probe });
+  }
+
+  /**
+   * An answer was settled. A new loss event of observed pacing goes to the domain's run of losses
+   * (`LOSS`: from the second, every process pauses, and one probe goes); a request sent after the
+   * last loss and served ends the run (`SERVED`), and a served probe lets every process send again.
+   */
+  settled(entry: KeyEntry, seq: number, result: LeaseResult): void {
+    const sends = this.sends.get(entry);
+    const send = sends?.get(seq);
+    sends?.delete(seq);
+    const loss = entry.pacer.takeLoss();
+    if (!send) return;
+    const domain = this.domainOf(entry);
+    const known = this.runs.get(domain);
+    if (loss) {
+      void this.store.loss(domain, send.at, loss, send.probe, LOSS_DEDUP_MS).then((reply) => {
+        if (!reply) return;
+        this.runs.set(domain, { run: reply.run, lossAt: reply.lossAt });
+        if (reply.pausedMs > 0) {
+          entry.pacer.defer(Date.now() + reply.pausedMs);
+          this.hooks.dispatch();
+        }
+      });
+    } else if (
+      result.outcome === 'ok' &&
+      (send.probe || (known && known.run > 0 && send.at > known.lossAt))
+    ) {
+      void this.store.served(domain, send.at, send.probe);
+      if (known) known.run = 0;
+    }
   }
 
   /** A slot reserved and not used (the request was cancelled first). */

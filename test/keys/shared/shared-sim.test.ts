@@ -66,3 +66,22 @@ describe('4 processes of 12 lanes, 40 ms latency, a sliding window without heade
     expect(result.refusedShare).toBeLessThanOrEqual(0.02);
   });
 });
+
+describe('4 processes of 12 lanes, 40 ms latency, a sliding window of bare 429s (bench 7 on a fake clock)', () => {
+  it('one probe per domain after a loss pause, not one per process: >= 0.9 of the limit, <= 2% refused', () => {
+    const result = simulateShared({
+      trueRate: 10 / 1000,
+      latencyMs: 40,
+      processes: 4,
+      lanes: 3,
+      durationMs: 120_000,
+      measureFromMs: 60_000,
+      seed: 3,
+      server: slidingWindow({ limit: 600, windowMs: 60_000, dialect: 'none', retryAfter: 'none' }),
+      shared: true,
+    });
+    // Before the domain had one probe (each process probed the spent window on its own): 3.0% refused.
+    expect(result.utilisation).toBeGreaterThanOrEqual(0.9);
+    expect(result.refusedShare).toBeLessThanOrEqual(0.02);
+  });
+});

@@ -8,22 +8,88 @@
 import { PacingController } from '../../../src/keys/pacing/controller.js';
 import { parseLimits } from '../../../src/keys/pacing/dialects.js';
 import { shareableLimits } from '../../../src/keys/shared/merge.js';
-import { MAX_AHEAD_MS, SYNC_MS } from '../../../src/keys/shared/shared-pool.js';
+import {
+  LOSS_DEDUP_MS,
+  MAX_AHEAD_MS,
+  PROBE_RETRY_MS,
+  probeWaitMs,
+  SYNC_MS,
+} from '../../../src/keys/shared/shared-pool.js';
 import type { ServerModel, Verdict } from '../pacing/limiters.js';
 import { rng } from '../pacing/sim.js';
 
+/** A domain's shared schedule, as the scripts keep it in Redis. */
+export interface Schedule {
+  tat: number;
+  paused: number;
+  slots: number;
+  /** After a loss pause the next slot is a probe (`wait`); while it is `out` no other slot is given. */
+  probe: 'none' | 'wait' | 'out';
+  probeAt: number;
+  /** The domain's run of loss events (over every process), and when the last was counted. */
+  run: number;
+  lossAt: number;
+}
+
+export const newSchedule = (): Schedule => ({
+  tat: 0,
+  paused: 0,
+  slots: 0,
+  probe: 'none',
+  probeAt: 0,
+  run: 0,
+  lossAt: Number.NEGATIVE_INFINITY,
+});
+
 /** The RESERVE script's decision, in TypeScript (the script itself is tested against Redis). */
 export function reserveSlot(
-  schedule: { tat: number; paused: number; slots: number },
+  schedule: Schedule,
   now: number,
   cost: number,
   ahead: number,
-): { granted: true; delay: number } | { granted: false; retry: number } {
+  probeMs: number,
+): { granted: true; delay: number; probe: boolean; slots: number } | { granted: false; retry: number } {
+  if (schedule.probe === 'out') {
+    const ends = schedule.probeAt + probeMs;
+    if (now < ends) return { granted: false, retry: Math.min(PROBE_RETRY_MS, ends - now) };
+    schedule.probe = 'wait';
+  }
   const at = Math.max(schedule.tat, now, schedule.paused);
   if (at - now > ahead) return { granted: false, retry: at - now - ahead };
   schedule.tat = at + cost;
   schedule.slots += 1;
-  return { granted: true, delay: at - now };
+  const probe = schedule.probe === 'wait';
+  if (probe) {
+    schedule.probe = 'out';
+    schedule.probeAt = at;
+  }
+  return { granted: true, delay: at - now, probe, slots: schedule.slots };
+}
+
+/** The LOSS script (scripts.ts): a new loss event of a request sent at `at`; the domain's run sets the pause. */
+export function lossPause(
+  schedule: Schedule,
+  now: number,
+  at: number,
+  loss: { ms: number; baseMs: number; capMs: number },
+  probe: boolean,
+): void {
+  if (probe || at > schedule.lossAt + LOSS_DEDUP_MS) {
+    schedule.run += 1;
+    schedule.lossAt = now;
+  }
+  let len = loss.ms;
+  if (schedule.run >= 2) len = Math.max(len, loss.baseMs * 2 ** (schedule.run - 2));
+  len = Math.min(len, loss.capMs);
+  if (len <= 0) return;
+  schedule.paused = Math.max(schedule.paused, now + len);
+  if (probe || schedule.probe !== 'out') schedule.probe = 'wait';
+}
+
+/** The SERVED script: a request sent at `at` was served; after the last loss, the run is over. */
+export function served(schedule: Schedule, at: number, probe: boolean): void {
+  if (probe && schedule.probe === 'out') schedule.probe = 'none';
+  if (at > schedule.lossAt) schedule.run = 0;
 }
 
 export interface SharedSimOptions {
@@ -70,7 +136,7 @@ class Queue {
 export function simulateShared(options: SharedSimOptions): SharedSimResult {
   const random = rng(options.seed);
   const queue = new Queue();
-  const schedule = { tat: 0, paused: 0, slots: 0 };
+  const schedule = newSchedule();
   let ok = 0;
   const answered = { ok: 0, refused: 0 };
   const procs = Array.from({ length: options.processes }, () => ({
@@ -79,6 +145,9 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
     wakeAt: Number.POSITIVE_INFINITY,
     seen: 0,
     own: 0,
+    probe: -1,
+    /** The domain's run of losses as this process last heard it (a LOSS reply, a sync). */
+    run: { run: 0, lossAt: Number.NEGATIVE_INFINITY },
   }));
   type Proc = (typeof procs)[number];
 
@@ -93,7 +162,22 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
     if (verdict.status === 200) answered.ok += 1;
     else answered.refused += 1;
     if (t >= options.measureFromMs && verdict.status === 200) ok += 1;
-    // A 429 that paused this process's domain pauses it for all (the key goes cooling).
+    // What the pool tells Redis: a loss pause (a refused probe doubles the domain's), a probe served.
+    const loss = p.pacer.takeLoss();
+    const probe = p.probe === seq;
+    if (probe) p.probe = -1;
+    if (options.shared && loss) {
+      lossPause(schedule, t, sentAt, loss, probe);
+      p.run = { run: schedule.run, lossAt: schedule.lossAt };
+    } else if (
+      options.shared &&
+      verdict.status === 200 &&
+      (probe || (p.run.run > 0 && sentAt > p.run.lossAt))
+    ) {
+      served(schedule, sentAt, probe);
+      p.run = { run: 0, lossAt: p.run.lossAt };
+    }
+    // A 429 with a retry-after that paused this process's domain pauses it for all (the key cools).
     const until = p.pacer.status(t).blockedUntil;
     if (options.shared && verdict.status === 429 && until !== undefined && until > t)
       schedule.paused = Math.max(schedule.paused, until);
@@ -141,7 +225,13 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
         continue;
       }
       const cost = p.pacer.slotCost(1);
-      const slot = reserveSlot(schedule, now, cost, Math.max(MAX_AHEAD_MS, 2 * cost));
+      const slot = reserveSlot(
+        schedule,
+        now,
+        cost,
+        Math.max(MAX_AHEAD_MS, 2 * cost),
+        probeWaitMs(p.pacer.status(now).latencyMs),
+      );
       if (!slot.granted) {
         p.pacer.onCancel(seq);
         p.busy -= 1;
@@ -149,10 +239,22 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
         return wake(p, now + slot.retry);
       }
       p.own += 1;
+      if (slot.probe) p.probe = seq;
+      p.pacer.noteSlot(seq, slot.slots);
       if (slot.delay <= 0) send(p, seq, now);
       else {
         p.pacer.reschedule(seq, now + slot.delay);
-        queue.push(now + slot.delay, () => send(p, seq, now + slot.delay));
+        const at = now + slot.delay;
+        queue.push(at, () => {
+          // Paused since the slot was reserved (a refusal here, or another process's seen at a sync).
+          if (p.pacer.heldUntil() > at) {
+            p.pacer.onCancel(seq);
+            p.busy -= 1;
+            if (p.probe === seq) p.probe = -1;
+            return dispatch(p, at);
+          }
+          send(p, seq, at);
+        });
       }
     }
   };
@@ -166,6 +268,7 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
       if (limits) p.pacer.adopt(t, limits);
     }
     if (schedule.paused > t) p.pacer.defer(schedule.paused);
+    p.run = { run: schedule.run, lossAt: schedule.lossAt };
     dispatch(p, t);
     if (t + SYNC_MS <= options.durationMs) queue.push(t + SYNC_MS, () => sync(p, t + SYNC_MS));
   };

@@ -68,6 +68,73 @@ describe('the shared schedule of a domain', () => {
   });
 });
 
+describe("a domain's run of losses, over every process", () => {
+  const loss = (ms: number, baseMs = 200, capMs = 60_000) => ({ ms, baseMs, capMs });
+  const at = async (s: RedisStore, domain: string) => {
+    const slot = await s.reserve(domain, 10, 5000, 10_000, 250);
+    if (!slot.granted || 'local' in slot) throw new Error('granted');
+    return slot;
+  };
+
+  it('the second loss event pauses every process; one probe goes; its refusal doubles; its answer frees the domain', async () => {
+    const a = await store('run');
+    const b = await store('run');
+    const first = await at(a, 'd');
+    // The first loss event of the domain: counted, no pause (observed pacing cuts its rate).
+    expect(await a.loss('d', first.at, loss(0), false, 300)).toMatchObject({ run: 1, pausedMs: 0 });
+    // Another process's refusal of a request sent before it could know: the same event.
+    expect(await b.loss('d', first.at + 100, loss(0), false, 300)).toMatchObject({ run: 1, pausedMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const later = await at(b, 'd');
+    const second = await b.loss('d', later.at, loss(0), false, 300);
+    expect(second).toMatchObject({ run: 2 });
+    expect(second!.pausedMs).toBeGreaterThan(150);
+    expect(second!.pausedMs).toBeLessThanOrEqual(200);
+    // The next slot is the probe, after the pause; while it is out, no other slot is given.
+    const probe = await at(a, 'd');
+    expect(probe.probe).toBe(true);
+    expect(probe.delayMs).toBeGreaterThan(100);
+    const held = await b.reserve('d', 10, 5000, 10_000, 250);
+    expect(held.granted).toBe(false);
+    if (held.granted) throw new Error('refused');
+    expect(held.retryMs).toBeLessThanOrEqual(250);
+    // The probe refused: the run goes on (400 ms now), and the next slot is a probe again.
+    const third = await a.loss('d', probe.at, loss(0), true, 300);
+    expect(third).toMatchObject({ run: 3 });
+    expect(third!.pausedMs).toBeGreaterThan(300);
+    const again = await at(b, 'd');
+    expect(again.probe).toBe(true);
+    // Served: the run is over and every process sends again.
+    await b.served('d', again.at, true);
+    const free = await at(a, 'd');
+    expect(free.probe).toBe(false);
+    expect(await a.loss('d', free.at + 1000, loss(0), false, 300)).toMatchObject({ run: 1 });
+  });
+
+  it('a pause is never more than the cap, nor less than the process asked; an unanswered probe frees the domain', async () => {
+    const a = await store('cap');
+    const b = await store('cap');
+    await a.loss('c', 1, loss(0, 1000, 400), false, 0);
+    const capped = await a.loss('c', 1_000_000_000_000_000, loss(0, 1000, 400), false, 0);
+    expect(capped).toMatchObject({ run: 2 });
+    expect(capped!.pausedMs).toBeGreaterThan(300);
+    expect(capped!.pausedMs).toBeLessThanOrEqual(400);
+    const own = await a.loss('o', 1, loss(900, 100), false, 0);
+    expect(own!.pausedMs).toBeGreaterThan(800);
+
+    await a.loss('e', 1, loss(0, 1), false, 0);
+    await a.loss('e', 1_000_000_000_000_000, loss(0, 1), false, 0);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const unanswered = await a.reserve('e', 10, 5000, 1, 250);
+    if (!unanswered.granted || 'local' in unanswered) throw new Error('granted');
+    expect(unanswered.probe).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const expired = await b.reserve('e', 10, 5000, 1, 250);
+    if (!expired.granted || 'local' in expired) throw new Error('granted');
+    expect(expired.probe).toBe(true);
+  });
+});
+
 describe('key states and the salt', () => {
   it('invalid beats exhausted, denied is per model, and a sync reads it all back', async () => {
     const a = await store();
