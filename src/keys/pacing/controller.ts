@@ -160,6 +160,11 @@ export class PacingController {
     this.deferredUntil = Math.max(this.deferredUntil, until);
   }
 
+  /** Mean latency of served answers, once known. */
+  latencyMs(): number | undefined {
+    return this.latency;
+  }
+
   /** Until when the domain is paused (a retry-after, a loss, another process's pause): no send before. */
   heldUntil(): number {
     return Math.max(this.blockedUntil, this.deferredUntil);

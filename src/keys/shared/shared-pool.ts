@@ -191,7 +191,7 @@ export class SharedPool {
   async reserve(entry: KeyEntry, tokens: number): Promise<Slot & { cost: number; domain: string }> {
     const domain = this.domainOf(entry);
     const cost = entry.pacer.slotCost(tokens);
-    const probeMs = probeWaitMs(entry.pacer.status(Date.now()).latencyMs);
+    const probeMs = probeWaitMs(entry.pacer.latencyMs());
     const slot = await this.store.reserve(
       domain,
       cost,

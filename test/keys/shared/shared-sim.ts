@@ -230,7 +230,7 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
         now,
         cost,
         Math.max(MAX_AHEAD_MS, 2 * cost),
-        probeWaitMs(p.pacer.status(now).latencyMs),
+        probeWaitMs(p.pacer.latencyMs()),
       );
       if (!slot.granted) {
         p.pacer.onCancel(seq);
