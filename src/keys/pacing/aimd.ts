@@ -208,6 +208,43 @@ function lossPause(state: AimdState, now: number, kind: Loss['kind'], options: A
   return Math.min(cap, aimdPauseBase(state) * 2 ** (state.streak - 2));
 }
 
+/** Slow start ends at `ceiling` (the rate where losses began): the rate goes to just under it. */
+function leaveSlowStart(
+  state: AimdState,
+  now: number,
+  ceiling: number,
+  kind: Loss['kind'],
+  options: AimdOptions,
+): void {
+  state.ceiling = ceiling;
+  state.phase = 'avoid';
+  if (kind === 'rate') state.windowEndsAt = (state.firstSentAt ?? state.startedAt) + options.windowMs;
+  setRate(state, now, ceiling * options.target, options);
+  state.decreasedAt = now;
+}
+
+/**
+ * A shared pool: another process on this domain ended slow start at `ceiling` (its first refusal, by
+ * the domain's count of what was accepted). Still in slow start here, this process leaves it too,
+ * as if that refusal had been its own (the first of a run; its requests sent up to `lastSeq` are
+ * the same loss event): the rate is the domain's, and doubling on would only run into the limit
+ * the other process found. Returns whether it did.
+ */
+export function aimdAdoptCut(
+  state: AimdState,
+  now: number,
+  ceiling: number,
+  lastSeq: number,
+  options: AimdOptions,
+): boolean {
+  if (state.phase !== 'slow-start' || !(ceiling > 0)) return false;
+  state.lossSeq = Math.max(state.lossSeq, lastSeq);
+  state.streak = Math.max(state.streak, 1);
+  state.step = options.probeStep;
+  leaveSlowStart(state, now, ceiling, 'rate', options);
+  return true;
+}
+
 /**
  * A refusal. Returns how long the domain should pause (0: just keep to the new rate).
  * Within a window after a cut, new losses only pause: a window limiter keeps refusing until what
@@ -236,11 +273,7 @@ export function aimdOnLoss(
     const accepted = before / Math.max(options.windowMs, loss.sentAt - state.startedAt);
     // Out of capacity: the rate before the last doubling went a whole window without loss.
     const next = kind === 'rate' && accepted > 0 ? Math.min(atLoss / 2, accepted) : atLoss / 2;
-    state.ceiling = next;
-    state.phase = 'avoid';
-    if (kind === 'rate') state.windowEndsAt = (state.firstSentAt ?? state.startedAt) + options.windowMs;
-    setRate(state, now, next * options.target, options);
-    state.decreasedAt = now;
+    leaveSlowStart(state, now, next, kind, options);
     return pause;
   }
   // A window limiter remembers a window; a full server's queue drains within a few service times.

@@ -13,6 +13,8 @@ export interface SharedLoss {
   ms: number;
   baseMs: number;
   capMs: number;
+  /** The loss ended slow start: the ceiling it found, requests per minute (the other processes adopt it). */
+  cutPerMinute?: number | undefined;
 }
 
 export interface ControllerOptions {

@@ -15,6 +15,7 @@ import {
   AIMD_DEFAULTS,
   type AimdOptions,
   type AimdState,
+  aimdAdoptCut,
   aimdOnLoss,
   aimdOnSend,
   aimdOnSharedSends,
@@ -301,7 +302,6 @@ export class PacingController {
     this.mode = 'aimd';
   }
 
-  /** Tokens the answer really used replace the estimate in the schedule. */
   /**
    * Tokens the answer really used replace the estimate: the difference is a credit (or a debt) the
    * next sends are charged against, at most a few requests' worth so it never becomes a burst.
@@ -330,6 +330,7 @@ export class PacingController {
     }
     const kind = answer.status === 503 ? 'capacity' : 'rate';
     const before = this.aimd.lossSeq;
+    const inSlowStart = this.aimd.phase === 'slow-start';
     const slot = ticket?.domainSlot;
     const domainBefore =
       slot !== undefined && this.domainStart !== undefined ? slot - 1 - this.domainStart : undefined;
@@ -351,7 +352,20 @@ export class PacingController {
     if (retryAfter === undefined && this.aimd.lossSeq !== before) {
       const capMs = aimdPauseCap(this.aimd, now, kind, this.aimdOptions);
       this.lastLoss = { ms: pause, baseMs: Math.min(capMs, aimdPauseBase(this.aimd)), capMs };
+      if (inSlowStart && kind === 'rate' && this.aimd.ceiling !== undefined)
+        this.lastLoss.cutPerMinute = this.aimd.ceiling * MINUTE_MS;
     }
+  }
+
+  /**
+   * Shared pool: another process ended the domain's slow start at `perMinute` (its `takeLoss`).
+   * Still in slow start here, this pacer leaves it at the same ceiling. Returns whether it did.
+   */
+  adoptCut(now: number, perMinute: number): boolean {
+    if (this.mode !== 'aimd') return false;
+    if (!aimdAdoptCut(this.aimd, now, perMinute / MINUTE_MS, this.sent, this.aimdOptions)) return false;
+    this.nextAt = Math.max(this.nextAt, now + 1 / this.aimd.rate);
+    return true;
   }
 
   /**

@@ -9,7 +9,7 @@
 import { AbortError } from '../../errors.js';
 import type { KeyEntry, KeyTable } from '../key-table.js';
 import type { Lease, LeaseRequest } from '../types.js';
-import type { SharedPool } from './shared-pool.js';
+import { RECHECK_AFTER_MS, type SharedPool } from './shared-pool.js';
 
 export interface AdmitWaiter {
   request: LeaseRequest;
@@ -30,6 +30,20 @@ export interface AdmitContext {
 }
 
 type Reserved = Awaited<ReturnType<SharedPool['reserve']>>;
+
+/**
+ * How far past a slot's start the domain's pause may end and the slot still go: the pause the
+ * slot was reserved after, read on this process's clock (a pause that came later is 500 ms or more).
+ */
+export const HELD_SLACK_MS = 25;
+
+const held = (entry: KeyEntry) => entry.pacer.heldUntil() > Date.now() + HELD_SLACK_MS;
+
+/** A slot reserved at more than twice the domain's pace now (it was cut meanwhile). */
+export const staleSlot = (costNow: number, reservedCost: number): boolean => costNow > 2 * reservedCost;
+
+const stale = (entry: KeyEntry, tokens: number, reservedCost: number) =>
+  staleSlot(entry.pacer.slotCost(tokens), reservedCost);
 
 export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, now: number): void {
   const seq = ctx.table.leased(entry, waiter.request.tokens, now);
@@ -76,11 +90,12 @@ export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, n
       if (settled) return;
       leave();
       // Found out during the wait (by this process or another): the request goes to another key;
-      // paused meanwhile (a refusal here, or another process's seen at a sync): it waits again.
+      // paused meanwhile (a refusal here, or another process's seen at a sync), or its pace since
+      // cut to less than half (slow start ended): it waits again, for a slot at the new pace.
       const model = waiter.request.model;
       const out =
         entry.state === 'invalid' || entry.state === 'exhausted' || (model && entry.denied.has(model));
-      if (out || entry.pacer.heldUntil() > Date.now()) {
+      if (out || held(entry) || stale(entry, waiter.request.tokens, reserved.cost)) {
         cancel();
         ctx.shared.refund(reserved);
         ctx.requeue(waiter);
@@ -94,6 +109,11 @@ export function admit(ctx: AdmitContext, waiter: AdmitWaiter, entry: KeyEntry, n
       return;
     }
     entry.pacer.reschedule(seq, Date.now() + reserved.delayMs);
-    timer = setTimeout(go, reserved.delayMs);
+    // A long wait: the domain may have been paused meanwhile by another process; ask before going.
+    const recheck = () => void ctx.shared.recheck(entry).then(go, go);
+    timer = setTimeout(
+      reserved.delayMs >= RECHECK_AFTER_MS && 'at' in reserved ? recheck : go,
+      reserved.delayMs,
+    );
   });
 }

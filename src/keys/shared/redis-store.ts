@@ -6,17 +6,18 @@
 import { Redis } from 'ioredis';
 import { KeybatchError } from '../../errors.js';
 import { keyedHash, type Names, names, newSalt, redactUrl, TTL_MS } from './naming.js';
-import { LOSS, MARK, PAUSE, REFUND, RESERVE, SERVED, SYNC } from './scripts.js';
+import { CHECK, LOSS, MARK, PAUSE, REFUND, RESERVE, SERVED, SYNC } from './scripts.js';
 
 /** A slot in a domain's shared schedule. */
 export type Slot =
   /**
    * `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund); `slots`:
-   * granted in all; `probe`: the domain's one send after a loss pause.
+   * granted in all; `probe`: the domain's one send after a loss pause; `cut` (also when refused):
+   * the ceiling, per minute, at which another process just ended the domain's slow start.
    */
-  | { granted: true; delayMs: number; at: number; slots: number; probe: boolean }
+  | { granted: true; delayMs: number; at: number; slots: number; probe: boolean; cut?: number }
   /** The schedule is full for now: ask again in `retryMs`. */
-  | { granted: false; retryMs: number; slots: number }
+  | { granted: false; retryMs: number; slots: number; cut?: number }
   /** Redis is not reachable: this process decides alone. */
   | { granted: true; delayMs: 0; local: true };
 
@@ -44,10 +45,12 @@ interface Commands {
     ttl: number,
     probeMs: number,
     retryMs: number,
-  ): Promise<number[]>;
+    freshMs: number,
+  ): Promise<Array<number | string>>;
   kbLoss(...args: Array<string | number>): Promise<number[]>;
+  kbCheck(domain: string, freshMs: number): Promise<[number, string]>;
   kbServed(domain: string, at: number, probe: number): Promise<number>;
-  kbRefund(domain: string, at: number, cost: number): Promise<number>;
+  kbRefund(domain: string, at: number, cost: number, probe: number): Promise<number>;
   kbPause(domain: string, ms: number, ttl: number): Promise<number>;
   kbMark(
     key: string,
@@ -96,6 +99,7 @@ export class RedisStore {
     this.client.defineCommand('kbRefund', { numberOfKeys: 1, lua: REFUND });
     this.client.defineCommand('kbPause', { numberOfKeys: 1, lua: PAUSE });
     this.client.defineCommand('kbLoss', { numberOfKeys: 1, lua: LOSS });
+    this.client.defineCommand('kbCheck', { numberOfKeys: 1, lua: CHECK });
     this.client.defineCommand('kbServed', { numberOfKeys: 1, lua: SERVED });
     this.client.defineCommand('kbMark', { numberOfKeys: 1, lua: MARK });
     this.client.defineCommand('kbSync', { lua: SYNC });
@@ -182,36 +186,52 @@ export class RedisStore {
     return this.names.domain(hash);
   }
 
-  /** `probeMs`: how long a probe out holds other slots back; `retryMs`: how soon to ask again meanwhile. */
+  /**
+   * `probeMs`: how long a probe out holds other slots back; `retryMs`: how soon to ask again
+   * meanwhile; `freshMs`: how long after a slow start's end its cut is handed on (`cut`).
+   */
   async reserve(
     domain: string,
     costMs: number,
     maxAheadMs: number,
     probeMs = 1000,
     retryMs = 250,
+    freshMs = 2000,
   ): Promise<Slot> {
     if (!this.up) return { granted: true, delayMs: 0, local: true };
     try {
       const cost = Math.max(0, Math.ceil(costMs));
-      const [granted, delay, at, slots, probe] = await this.client.kbReserve(
+      const [granted, delay, at, slots, probe, cutText] = await this.client.kbReserve(
         this.names.domain(domain),
         cost,
         Math.ceil(maxAheadMs),
         TTL_MS.domain,
         Math.ceil(probeMs),
         Math.ceil(retryMs),
+        Math.ceil(freshMs),
       );
+      const cut = cutText === '' ? {} : { cut: Number(cutText) };
       return granted === 1
-        ? { granted: true, delayMs: Number(delay), at: Number(at), slots: Number(slots), probe: probe === 1 }
-        : { granted: false, retryMs: Number(delay), slots: Number(slots) };
+        ? {
+            granted: true,
+            delayMs: Number(delay),
+            at: Number(at),
+            slots: Number(slots),
+            probe: probe === 1,
+            ...cut,
+          }
+        : { granted: false, retryMs: Number(delay), slots: Number(slots), ...cut };
     } catch {
       return { granted: true, delayMs: 0, local: true };
     }
   }
 
-  async refund(domain: string, at: number, costMs: number): Promise<void> {
+  /** Gives back a slot not used (`probe`: it was the domain's probe, which the next slot becomes again). */
+  async refund(domain: string, at: number, costMs: number, probe = false): Promise<void> {
     if (!this.up) return;
-    await this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))).catch(() => {});
+    await this.client
+      .kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs)), probe ? 1 : 0)
+      .catch(() => {});
   }
 
   async pause(domain: string, ms: number): Promise<void> {
@@ -227,7 +247,7 @@ export class RedisStore {
   async loss(
     domain: string,
     at: number,
-    loss: { ms: number; baseMs: number; capMs: number },
+    loss: { ms: number; baseMs: number; capMs: number; cutPerMinute?: number | undefined },
     probe: boolean,
     dedupMs: number,
   ): Promise<{ run: number; lossAt: number; pausedMs: number } | undefined> {
@@ -242,8 +262,23 @@ export class RedisStore {
         probe ? 1 : 0,
         Math.ceil(dedupMs),
         TTL_MS.domain,
+        loss.cutPerMinute === undefined ? '' : String(loss.cutPerMinute),
       );
       return { run: Number(run), lossAt: Number(lossAt), pausedMs: Number(pausedMs) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Before a slot reserved a while ago goes (`CHECK`): how long the domain is paused now, and its
+   * fresh cut; undefined when Redis is not reachable.
+   */
+  async check(domain: string, freshMs: number): Promise<{ pausedMs: number; cut?: number } | undefined> {
+    if (!this.up) return undefined;
+    try {
+      const [pausedMs, cut] = await this.client.kbCheck(this.names.domain(domain), Math.ceil(freshMs));
+      return { pausedMs: Number(pausedMs), ...(cut === '' ? {} : { cut: Number(cut) }) };
     } catch {
       return undefined;
     }

@@ -34,8 +34,19 @@ export const MAX_AHEAD_MS = 2000;
  * model of a spent window, 300 ms left 1.4% refused where 100 ms left 1.1%, and buckets did the same.)
  */
 export const LOSS_DEDUP_MS = 100;
+/**
+ * A slot that waited this long for its start asks Redis again before it goes (`recheck`): another
+ * process may have paused the domain meanwhile, and the next sync may be 250 ms away.
+ */
+export const RECHECK_AFTER_MS = 50;
 /** While a domain's probe is out, how soon another process asks again. */
 export const PROBE_RETRY_MS = 250;
+/**
+ * How long after a process ended a domain's slow start its cut is handed on (RESERVE's reply, a
+ * sync): well past a sync, so every process on the domain hears of it, and short enough that a
+ * process starting later is not held to an old finding.
+ */
+export const CUT_FRESH_MS = 2000;
 
 /**
  * How long a domain's probe (the one send after a loss pause, see `scripts.ts`) holds every other
@@ -153,6 +164,9 @@ export class SharedPool {
         run: Number(fields.get('run') ?? 0),
         lossAt: Number(fields.get('lossAt') ?? 0),
       });
+      const cut = Number(fields.get('cut') ?? 0);
+      if (cut > 0 && reply.redisNow - Number(fields.get('cutAt') ?? 0) < CUT_FRESH_MS)
+        changed = pacer.adoptCut(reply.localNow, cut) || changed;
       const paused = Number(fields.get('paused') ?? 0);
       if (paused > reply.redisNow) pacer.defer(reply.localNow + (paused - reply.redisNow));
     });
@@ -198,12 +212,26 @@ export class SharedPool {
       Math.max(MAX_AHEAD_MS, 2 * cost),
       probeMs,
       PROBE_RETRY_MS,
+      CUT_FRESH_MS,
     );
+    // Another process just ended the domain's slow start: this one leaves it too.
+    if ('cut' in slot && slot.cut !== undefined) entry.pacer.adoptCut(Date.now(), slot.cut);
     if (slot.granted && !('local' in slot)) {
       const seen = this.slots.get(domain);
       if (seen) seen.own += 1;
     }
     return { ...slot, cost, domain };
+  }
+
+  /**
+   * Before a slot reserved a while ago goes: a pause since (another process's loss) defers the
+   * entry's pacer, and a fresh cut ends its slow start, so the slot waits again (`admission.ts`).
+   */
+  async recheck(entry: KeyEntry): Promise<void> {
+    const reply = await this.store.check(this.domainOf(entry), CUT_FRESH_MS);
+    if (!reply) return;
+    if (reply.pausedMs > 0) entry.pacer.defer(Date.now() + reply.pausedMs);
+    if (reply.cut !== undefined) entry.pacer.adoptCut(Date.now(), reply.cut);
   }
 
   /**
@@ -251,7 +279,7 @@ export class SharedPool {
 
   /** A slot reserved and not used (the request was cancelled first). */
   refund(slot: Slot & { cost: number; domain: string }): void {
-    if (slot.granted && 'at' in slot) void this.store.refund(slot.domain, slot.at, slot.cost);
+    if (slot.granted && 'at' in slot) void this.store.refund(slot.domain, slot.at, slot.cost, slot.probe);
   }
 
   /** This process found something out about a key: Redis hears it at once. */

@@ -181,6 +181,40 @@ describe('PacingController', () => {
     }
     expect(rate).toBeGreaterThan(60);
   });
+
+  it("shared pool: slow start's end is handed on (takeLoss) and adopted once by a pacer still in slow start", () => {
+    const ok = (seq: number, at: number) => ({ seq, status: 200, latencyMs: at, headers: undefined });
+    const refused = (seq: number) => ({ seq, status: 429, latencyMs: 1, headers: undefined });
+    // The process that met the limit: its refusal ends slow start at a ceiling, which it hands on.
+    const first = new PacingController(0);
+    first.onAnswer(40, ok(first.onSend(0, 1), 40));
+    first.onAnswer(141, refused(first.onSend(first.readyAt(40, 1), 1)));
+    const loss = first.takeLoss();
+    const ceiling = first.status(141).ceilingPerMinute;
+    expect(ceiling).toBeGreaterThan(0);
+    expect(loss?.cutPerMinute).toBeCloseTo(ceiling!, 9);
+
+    // Another process's pacer, still in slow start with a request out, adopts it.
+    const c = new PacingController(0);
+    c.onAnswer(40, ok(c.onSend(0, 1), 40));
+    const out = c.onSend(c.readyAt(40, 1), 1);
+    expect(c.status(100).mode).toBe('slow-start');
+    expect(c.adoptCut(150, 600)).toBe(true);
+    expect(c.status(150)).toMatchObject({ mode: 'observed', ceilingPerMinute: 600 });
+    expect(c.status(150).requestsPerMinute).toBeCloseTo(582, 6);
+    expect(c.adoptCut(160, 300)).toBe(false);
+    // Its request sent before the cut, refused: the same loss event (no second cut, no pause).
+    c.onAnswer(170, refused(out));
+    expect(c.takeLoss()).toBeUndefined();
+    expect(c.status(170).requestsPerMinute).toBeCloseTo(582, 6);
+    // One sent after it, refused: the next loss of the run, so the domain pauses.
+    const at = c.readyAt(170, 1);
+    c.onAnswer(at + 5, refused(c.onSend(at, 1)));
+    const next = c.takeLoss();
+    expect(next).toMatchObject({ ms: 500 });
+    expect(next?.cutPerMinute).toBeUndefined();
+    expect(c.heldUntil()).toBe(at + 505);
+  });
 });
 
 describe('the send schedule on a busy event loop', () => {

@@ -84,3 +84,23 @@ describe.each([
     });
   },
 );
+
+it("slow start's end is the domain's: the other processes stop at its first refusal, not at their own", () => {
+  // Refusals answered after the same 40 ms as served requests (as the simulator does), 6 loops per
+  // process: what the others send after the first refusal came back is refused too. Before the cut
+  // was handed on through Redis (each process doubled until its own refusal): 7 such refusals.
+  const result = simulateShared({
+    trueRate: 10 / 1000,
+    latencyMs: 40,
+    refusalLatencyMs: 40,
+    processes: 4,
+    lanes: 6,
+    durationMs: 120_000,
+    measureFromMs: 60_000,
+    seed: 3,
+    server: slidingWindow({ limit: 600, windowMs: 60_000, dialect: 'none', retryAfter: 'none' }),
+    shared: true,
+  });
+  expect(result.refusedAfterFirst).toBeLessThanOrEqual(4);
+  expect(result.utilisation).toBeGreaterThanOrEqual(0.9);
+});

@@ -7,12 +7,15 @@
  */
 import { PacingController } from '../../../src/keys/pacing/controller.js';
 import { parseLimits } from '../../../src/keys/pacing/dialects.js';
+import { HELD_SLACK_MS, staleSlot } from '../../../src/keys/shared/admission.js';
 import { shareableLimits } from '../../../src/keys/shared/merge.js';
 import {
+  CUT_FRESH_MS,
   LOSS_DEDUP_MS,
   MAX_AHEAD_MS,
   PROBE_RETRY_MS,
   probeWaitMs,
+  RECHECK_AFTER_MS,
   SYNC_MS,
 } from '../../../src/keys/shared/shared-pool.js';
 import type { ServerModel, Verdict } from '../pacing/limiters.js';
@@ -29,6 +32,9 @@ export interface Schedule {
   /** The domain's run of loss events (over every process), and when the last was counted. */
   run: number;
   lossAt: number;
+  /** The ceiling (per minute) at which a process last ended the domain's slow start, and when. */
+  cut: number;
+  cutAt: number;
 }
 
 export const newSchedule = (): Schedule => ({
@@ -39,7 +45,13 @@ export const newSchedule = (): Schedule => ({
   probeAt: 0,
   run: 0,
   lossAt: Number.NEGATIVE_INFINITY,
+  cut: 0,
+  cutAt: Number.NEGATIVE_INFINITY,
 });
+
+/** The domain's cut, while it is handed on (RESERVE's reply, a sync). */
+export const freshCut = (schedule: Schedule, now: number): number | undefined =>
+  schedule.cut > 0 && now - schedule.cutAt < CUT_FRESH_MS ? schedule.cut : undefined;
 
 /** The RESERVE script's decision, in TypeScript (the script itself is tested against Redis). */
 export function reserveSlot(
@@ -48,14 +60,18 @@ export function reserveSlot(
   cost: number,
   ahead: number,
   probeMs: number,
-): { granted: true; delay: number; probe: boolean; slots: number } | { granted: false; retry: number } {
+):
+  | { granted: true; delay: number; probe: boolean; slots: number; cut: number | undefined }
+  | { granted: false; retry: number; cut: number | undefined } {
+  const cut = freshCut(schedule, now);
+  if (cut !== undefined) cost = Math.max(cost, Math.ceil(60_000 / cut));
   if (schedule.probe === 'out') {
     const ends = schedule.probeAt + probeMs;
-    if (now < ends) return { granted: false, retry: Math.min(PROBE_RETRY_MS, ends - now) };
+    if (now < ends) return { granted: false, retry: Math.min(PROBE_RETRY_MS, ends - now), cut };
     schedule.probe = 'wait';
   }
   const at = Math.max(schedule.tat, now, schedule.paused);
-  if (at - now > ahead) return { granted: false, retry: at - now - ahead };
+  if (at - now > ahead) return { granted: false, retry: at - now - ahead, cut };
   schedule.tat = at + cost;
   schedule.slots += 1;
   const probe = schedule.probe === 'wait';
@@ -63,7 +79,7 @@ export function reserveSlot(
     schedule.probe = 'out';
     schedule.probeAt = at;
   }
-  return { granted: true, delay: at - now, probe, slots: schedule.slots };
+  return { granted: true, delay: at - now, probe, slots: schedule.slots, cut };
 }
 
 /** The LOSS script (scripts.ts): a new loss event of a request sent at `at`; the domain's run sets the pause. */
@@ -71,12 +87,18 @@ export function lossPause(
   schedule: Schedule,
   now: number,
   at: number,
-  loss: { ms: number; baseMs: number; capMs: number },
+  loss: { ms: number; baseMs: number; capMs: number; cutPerMinute?: number | undefined },
   probe: boolean,
 ): void {
-  if (probe || at > schedule.lossAt + LOSS_DEDUP_MS) {
+  const counted = probe || at > schedule.lossAt + LOSS_DEDUP_MS;
+  if (counted) {
     schedule.run += 1;
     schedule.lossAt = now;
+  }
+  const cut = loss.cutPerMinute;
+  if (cut !== undefined && (counted || schedule.cut <= 0 || cut < schedule.cut)) {
+    schedule.cut = cut;
+    schedule.cutAt = now;
   }
   let len = loss.ms;
   if (schedule.run >= 2) len = Math.max(len, loss.baseMs * 2 ** (schedule.run - 2));
@@ -103,6 +125,8 @@ export interface SharedSimOptions {
   measureFromMs: number;
   seed: number;
   shared: boolean;
+  /** How long a refusal takes to come back, ms (the simulator's latency applies to every answer). @default 0 */
+  refusalLatencyMs?: number;
 }
 
 export interface SharedSimResult {
@@ -113,6 +137,11 @@ export interface SharedSimResult {
   utilisation: number;
   /** Refused ÷ answered over the whole run. */
   refusedShare: number;
+  /**
+   * Refusals of requests sent in the second after the domain's first refusal came back (to its
+   * process): what the other processes sent before they knew.
+   */
+  refusedAfterFirst: number;
 }
 
 class Queue {
@@ -138,6 +167,8 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
   const queue = new Queue();
   const schedule = newSchedule();
   let ok = 0;
+  let firstRefusal: number | undefined;
+  let refusedAfterFirst = 0;
   const answered = { ok: 0, refused: 0 };
   const procs = Array.from({ length: options.processes }, () => ({
     pacer: new PacingController(0),
@@ -160,7 +191,11 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
       headers: parseLimits(verdict.headers, t),
     });
     if (verdict.status === 200) answered.ok += 1;
-    else answered.refused += 1;
+    else {
+      answered.refused += 1;
+      firstRefusal ??= t;
+      if (sentAt > firstRefusal && sentAt < firstRefusal + 1000) refusedAfterFirst += 1;
+    }
     if (t >= options.measureFromMs && verdict.status === 200) ok += 1;
     // What the pool tells Redis: a loss pause (a refused probe doubles the domain's), a probe served.
     const loss = p.pacer.takeLoss();
@@ -191,7 +226,10 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
     if (server.kind === 'rate') {
       queue.push(arrival, () => {
         const verdict = server.admit(arrival, 1);
-        const took = verdict.status === 200 ? options.latencyMs * (0.7 + 0.6 * random()) : 0;
+        const took =
+          verdict.status === 200
+            ? options.latencyMs * (0.7 + 0.6 * random())
+            : (options.refusalLatencyMs ?? 0);
         queue.push(arrival + took + up, () => answer(p, arrival + took + up, seq, now, verdict));
       });
     } else {
@@ -232,6 +270,7 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
         Math.max(MAX_AHEAD_MS, 2 * cost),
         probeWaitMs(p.pacer.latencyMs()),
       );
+      if (slot.cut !== undefined) p.pacer.adoptCut(now, slot.cut);
       if (!slot.granted) {
         p.pacer.onCancel(seq);
         p.busy -= 1;
@@ -245,11 +284,21 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
       else {
         p.pacer.reschedule(seq, now + slot.delay);
         const at = now + slot.delay;
+        const waited = slot.delay >= RECHECK_AFTER_MS;
         queue.push(at, () => {
+          // A long wait asks again (the CHECK script): a pause or a cut since the slot was reserved.
+          if (waited) {
+            if (schedule.paused > at) p.pacer.defer(schedule.paused);
+            const cut = freshCut(schedule, at);
+            if (cut !== undefined) p.pacer.adoptCut(at, cut);
+          }
           // Paused since the slot was reserved (a refusal here, or another process's seen at a sync).
-          if (p.pacer.heldUntil() > at) {
+          if (p.pacer.heldUntil() > at + HELD_SLACK_MS || staleSlot(p.pacer.slotCost(1), cost)) {
             p.pacer.onCancel(seq);
             p.busy -= 1;
+            // The REFUND script: a probe not sent is the next slot's again.
+            if (p.probe === seq && schedule.probe === 'out' && schedule.probeAt === at)
+              schedule.probe = 'wait';
             if (p.probe === seq) p.probe = -1;
             return dispatch(p, at);
           }
@@ -268,6 +317,8 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
       if (limits) p.pacer.adopt(t, limits);
     }
     if (schedule.paused > t) p.pacer.defer(schedule.paused);
+    const cut = freshCut(schedule, t);
+    if (cut !== undefined) p.pacer.adoptCut(t, cut);
     p.run = { run: schedule.run, lossAt: schedule.lossAt };
     dispatch(p, t);
     if (t + SYNC_MS <= options.durationMs) queue.push(t + SYNC_MS, () => sync(p, t + SYNC_MS));
@@ -285,5 +336,6 @@ export function simulateShared(options: SharedSimOptions): SharedSimResult {
     refused: answered.refused,
     utilisation: ok / (options.trueRate * span),
     refusedShare: answered.refused / Math.max(1, answered.ok + answered.refused),
+    refusedAfterFirst,
   };
 }

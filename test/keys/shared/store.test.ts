@@ -1,6 +1,7 @@
 /**
  * The shared pool's Redis scripts against a real redis-server: a domain's schedule hands out one
- * slot per cost and refuses past how far ahead a slot may be; a pause and a refund; key states
+ * slot per cost and refuses past how far ahead a slot may be; a pause and a refund; the run of
+ * losses, slow start's cut and the probe shared by every process; key states
  * where invalid beats exhausted; the salt created once per namespace; unreachable at open.
  */
 import { Redis } from 'ioredis';
@@ -132,6 +133,52 @@ describe("a domain's run of losses, over every process", () => {
     const expired = await b.reserve('e', 10, 5000, 1, 250);
     if (!expired.granted || 'local' in expired) throw new Error('granted');
     expect(expired.probe).toBe(true);
+  });
+});
+
+describe("a slow start's end and an unsent probe, over every process", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const cut = (cutPerMinute: number) => ({ ms: 0, baseMs: 500, capMs: 60_000, cutPerMinute });
+  const slot = async (s: RedisStore, domain: string, freshMs: number) => {
+    const reserved = await s.reserve(domain, 10, 5000, 10_000, 250, freshMs);
+    if (!reserved.granted || 'local' in reserved) throw new Error('granted');
+    return reserved;
+  };
+
+  it('the lowest cut of the loss event goes out with every slot while fresh, and no slot costs less than its interval', async () => {
+    const a = await store('cut');
+    const b = await store('cut');
+    const first = await slot(a, 'd', 60_000);
+    expect(first.cut).toBeUndefined();
+    await a.loss('d', first.at, cut(90), false, 100);
+    // The same loss event seen by two more processes: the lowest of their cuts is the domain's.
+    await b.loss('d', first.at + 5, cut(60), false, 100);
+    await b.loss('d', first.at + 6, cut(120), false, 100);
+    const one = await slot(b, 'd', 60_000);
+    const two = await slot(a, 'd', 60_000);
+    expect([one.cut, two.cut]).toEqual([60, 60]);
+    expect(two.at - one.at).toBe(1000); // 60000 / 60, not the 10 asked for
+    // No longer fresh: no cut, each slot its own cost.
+    await sleep(60);
+    const three = await slot(a, 'd', 50);
+    const four = await slot(b, 'd', 50);
+    expect(three.cut).toBeUndefined();
+    expect(four.at - three.at).toBe(10);
+  });
+
+  it('a probe given back unsent: the next slot is the probe, not held for an answer that cannot come', async () => {
+    const a = await store('unsent');
+    const b = await store('unsent');
+    await a.loss('p', 1, { ms: 0, baseMs: 1, capMs: 60_000 }, false, 0);
+    await a.loss('p', 1_000_000_000_000_000, { ms: 0, baseMs: 1, capMs: 60_000 }, false, 0);
+    await sleep(5);
+    const probe = await slot(a, 'p', 0);
+    expect(probe.probe).toBe(true);
+    await a.refund('p', probe.at, 10, true);
+    const again = await slot(b, 'p', 0);
+    expect(again.probe).toBe(true);
+    // Sent and not answered: held (probeMs 10 s).
+    expect((await b.reserve('p', 10, 5000, 10_000, 250)).granted).toBe(false);
   });
 });
 
