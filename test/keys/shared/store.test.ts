@@ -158,6 +158,12 @@ describe("a slow start's end and an unsent probe, over every process", () => {
     const two = await slot(a, 'd', 60_000);
     expect([one.cut, two.cut]).toEqual([60, 60]);
     expect(two.at - one.at).toBe(1000); // 60000 / 60, not the 10 asked for
+    // A slot about to go asks again (CHECK): the cut, and a pause set since.
+    expect(await a.check('d', 60_000)).toEqual({ pausedMs: 0, cut: 60 });
+    await b.pause('d', 3000);
+    const checked = await a.check('d', 60_000);
+    expect(checked!.pausedMs).toBeGreaterThan(2000);
+    expect(checked!.pausedMs).toBeLessThanOrEqual(3000);
     // No longer fresh: no cut, each slot its own cost.
     await sleep(60);
     const three = await slot(a, 'd', 50);
