@@ -63,6 +63,10 @@ interface Commands {
   kbSync(count: number, ...args: Array<string | number>): Promise<unknown[]>;
 }
 
+/** A script's fresh cut ('' when none) as an optional field. */
+const cutOf = (text: number | string | undefined): { cut?: number } =>
+  text === '' || text === undefined ? {} : { cut: Number(text) };
+
 const CONNECT_TIMEOUT_MS = 5000;
 /** A command not answered by then counts as Redis lost for that decision (the pool decides alone). */
 const COMMAND_TIMEOUT_MS = 2000;
@@ -210,7 +214,7 @@ export class RedisStore {
         Math.ceil(retryMs),
         Math.ceil(freshMs),
       );
-      const cut = cutText === '' ? {} : { cut: Number(cutText) };
+      const cut = cutOf(cutText);
       return granted === 1
         ? {
             granted: true,
@@ -278,7 +282,7 @@ export class RedisStore {
     if (!this.up) return undefined;
     try {
       const [pausedMs, cut] = await this.client.kbCheck(this.names.domain(domain), Math.ceil(freshMs));
-      return { pausedMs: Number(pausedMs), ...(cut === '' ? {} : { cut: Number(cut) }) };
+      return { pausedMs: Number(pausedMs), ...cutOf(cut) };
     } catch {
       return undefined;
     }

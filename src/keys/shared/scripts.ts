@@ -9,6 +9,15 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
+ * `cut`: the domain's cut per minute while fresh (set less than `ARGV[arg]` ms ago), else ''; after
+ * NOW in RESERVE and CHECK.
+ */
+const freshCut = (arg: number) => `local cut = ''
+if now - tonumber(redis.call('HGET', KEYS[1], 'cutAt') or '0') < tonumber(ARGV[${arg}]) then
+  cut = redis.call('HGET', KEYS[1], 'cut') or ''
+end`;
+
+/**
  * A send slot in the domain's schedule (GCRA without a burst): the slot starts at the later of the
  * schedule's tail, now and the domain's pause; it is granted only if it starts within `maxAhead`.
  * After a loss pause (LOSS) the next slot is the domain's one probe, and until it is answered
@@ -25,11 +34,8 @@ export const RESERVE = `${NOW}
 local cost = tonumber(ARGV[1])
 local ahead = tonumber(ARGV[2])
 local slots = tonumber(redis.call('HGET', KEYS[1], 'slots') or '0')
-local cut = ''
-if now - tonumber(redis.call('HGET', KEYS[1], 'cutAt') or '0') < tonumber(ARGV[6]) then
-  cut = redis.call('HGET', KEYS[1], 'cut') or ''
-  if cut ~= '' then cost = math.max(cost, math.ceil(60000 / tonumber(cut))) end
-end
+${freshCut(6)}
+if cut ~= '' then cost = math.max(cost, math.ceil(60000 / tonumber(cut))) end
 local probe = redis.call('HGET', KEYS[1], 'probe')
 if probe == 'out' then
   local ends = tonumber(redis.call('HGET', KEYS[1], 'probeAt') or '0') + tonumber(ARGV[4])
@@ -68,16 +74,16 @@ local at = tonumber(ARGV[1])
 local isProbe = ARGV[5] == '1'
 local run = tonumber(redis.call('HGET', KEYS[1], 'run') or '0')
 local lossAt = tonumber(redis.call('HGET', KEYS[1], 'lossAt') or '0')
-local fresh = true
+local same = true
 if isProbe or at > lossAt + tonumber(ARGV[6]) then
   run = run + 1
   lossAt = now
-  fresh = false
+  same = false
   redis.call('HSET', KEYS[1], 'run', run, 'lossAt', lossAt)
 end
 if ARGV[8] ~= '' then
   local cut = tonumber(redis.call('HGET', KEYS[1], 'cut') or '0')
-  if not fresh or cut <= 0 or tonumber(ARGV[8]) < cut then
+  if not same or cut <= 0 or tonumber(ARGV[8]) < cut then
     redis.call('HSET', KEYS[1], 'cut', ARGV[8], 'cutAt', now)
   end
 end
@@ -132,10 +138,7 @@ return 0`;
  */
 export const CHECK = `${NOW}
 local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or '0')
-local cut = ''
-if now - tonumber(redis.call('HGET', KEYS[1], 'cutAt') or '0') < tonumber(ARGV[1]) then
-  cut = redis.call('HGET', KEYS[1], 'cut') or ''
-end
+${freshCut(1)}
 return { math.max(0, paused - now), cut }`;
 
 /** Pauses the domain for `ms` (a retry-after, a run of losses). KEYS[1] the domain; ARGV ms, ttl. */
