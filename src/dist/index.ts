@@ -53,6 +53,7 @@ async function taskIdentity(request: CoordinatorRequest): Promise<TaskIdentity> 
 
 /** Registers the run in Redis and takes in what is there already; the pipeline then runs its chunks through it. */
 export async function openCoordinator(request: CoordinatorRequest): Promise<Coordinator> {
+  const task = await taskIdentity(request);
   const coordinator = new Coordinator({
     options: resolveDistributed(request.distributed),
     identity: {
@@ -60,7 +61,7 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
       options: request.resultOptions,
       chunkSize: request.chunkSize,
     },
-    task: await taskIdentity(request),
+    task,
     args: request.args,
     client: clientSettings(request.client),
     logger: request.logger,
@@ -77,6 +78,11 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
         concurrency: lanes,
         logger: request.logger,
         onlyRun: coordinator.runId,
+        // The coordinator's own module and endpoints: its lanes trust what it trusts.
+        ...(task.kind === 'module' ? { task: task.ref } : {}),
+        ...(request.client?.defaultBaseURL !== undefined
+          ? { defaultBaseURL: request.client.defaultBaseURL }
+          : {}),
       });
       coordinator.alsoClose.push(() => local.close());
     }
