@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { moduleHash } from '../../src/dist/task-identity.js';
 import { startWorker, type WorkerHandle } from '../../src/dist/worker.js';
 import { runPrompts } from '../../src/prompts/index.js';
-import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
 
