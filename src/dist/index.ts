@@ -68,7 +68,7 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
   });
   try {
     await coordinator.start(request.isDone);
-    const { lanes, redis, namespace } = resolveDistributed(request.distributed);
+    const { lanes, redis, namespace, secret } = resolveDistributed(request.distributed);
     if (lanes > 0) {
       // Its own lanes: an in-process worker, over this run's pool, that takes chunks like any other.
       const local = await startWorker({
@@ -78,6 +78,7 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
         concurrency: lanes,
         logger: request.logger,
         onlyRun: coordinator.runId,
+        ...(secret !== undefined ? { secret } : {}),
         // The coordinator's own module and endpoints: its lanes trust what it trusts.
         ...(task.kind === 'module' ? { task: task.ref } : {}),
         ...(request.client?.defaultBaseURL !== undefined

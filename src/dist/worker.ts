@@ -25,6 +25,7 @@ import {
 import { checkRedisUrl, redactRedisUrl } from './options.js';
 import { promptTask } from './prompt-task.js';
 import type { ServedRun } from './served-run.js';
+import { secretOf, signatureRefusal } from './signature.js';
 import { keybatchVersion } from './task-identity.js';
 import { allowedTasks, baseUrlRefusal, matchTask, ownBaseURL, trustedClient } from './trust.js';
 
@@ -45,6 +46,8 @@ export interface StartWorkerOptions {
    * @default none (prompt runs only)
    */
   task?: string | readonly string[];
+  /** Serve only runs whose descriptor is signed with this secret (HMAC-SHA256). @default $KEYBATCH_SECRET, else any */
+  secret?: string;
   /** Base URL of keys without `base_url`; a run asking for another is refused. @default $OPENAI_BASE_URL, else OpenAI's */
   defaultBaseURL?: string;
   /** Per HTTP attempt, milliseconds. @default the run's */
@@ -218,6 +221,11 @@ class DistWorker {
       this.#refuse(runId, 'its registry entry is not JSON');
       return;
     }
+    const unsigned = signatureRefusal(
+      descriptor as unknown as Record<string, unknown>,
+      secretOf(this.options.secret),
+    );
+    if (unsigned !== undefined) return this.#refuse(runId, unsigned);
     let task: TaskFunction;
     try {
       const found = await this.#task(descriptor);

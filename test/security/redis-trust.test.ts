@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { moduleHash } from '../../src/dist/task-identity.js';
+import { keybatchVersion, moduleHash } from '../../src/dist/task-identity.js';
 import { startWorker, type WorkerHandle } from '../../src/dist/worker.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { startSimulator } from '../../src/sim/index.js';
@@ -41,6 +41,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 async function worker(
   base: string,
   task?: string,
+  secret?: string,
 ): Promise<WorkerHandle & { log: ReturnType<typeof collectingLogger> }> {
   const log = collectingLogger();
   const handle = await startWorker({
@@ -49,6 +50,7 @@ async function worker(
     pool: { watch: false, notify: false },
     defaultBaseURL: base,
     ...(task !== undefined ? { task } : {}),
+    ...(secret !== undefined ? { secret } : {}),
     pollIntervalMs: 50,
     logger: log,
   });
@@ -183,5 +185,64 @@ describe('Redis is not trusted with destinations', () => {
     );
     expect(evil.requests().map((r) => r.key?.slice(-4))).toEqual([]);
     expect(sim.requests()).toEqual([]);
+  }, 60_000);
+});
+
+describe('descriptors signed with a shared secret (KEYBATCH_SECRET)', () => {
+  it('a worker with a secret refuses an unsigned or forged descriptor and serves its coordinator', async () => {
+    const sim = await startSimulator({ keys: [{ key: KEY }] });
+    open.push(sim);
+    const w = await worker(sim.url, undefined, 'shared-secret-1');
+    const client = new Redis(redis().url);
+    open.push({ close: async () => void client.disconnect() });
+    const prompts = {
+      v: 1,
+      queue: 'run-forged',
+      task: {
+        kind: 'prompts',
+        version: await keybatchVersion(),
+        settings: { model: MODEL, params: {}, raw: false, format: 'rows' },
+      },
+      args: null,
+      client: {},
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 15_000,
+      maxStalled: 5,
+      coordinator: { host: 'elsewhere', pid: 1, startedAt: Date.now() },
+    };
+    await client.hset(
+      'keybatch:runs',
+      'forged',
+      JSON.stringify({ ...prompts, runId: 'forged' }),
+      'badsig',
+      JSON.stringify({ ...prompts, runId: 'badsig', queue: 'run-badsig', sig: 'f'.repeat(64) }),
+    );
+    await until(
+      () => w.log.lines.filter((line) => line.includes('refused')).length >= 2,
+      30_000,
+      'two refusals',
+    );
+    expect(w.log.text()).toContain(
+      'run forged refused: it is not signed, and this worker has KEYBATCH_SECRET',
+    );
+    expect(w.log.text()).toContain(
+      "run badsig refused: its signature is not this worker's KEYBATCH_SECRET's",
+    );
+    expect(w.runs()).toEqual([]);
+    const dir = await tempDir();
+    const summary = await runPrompts(
+      { key_list: [{ api_key: KEY, base_url: sim.url }] },
+      [{ prompt: 'hello' }],
+      {
+        output: join(dir, 'out.jsonl'),
+        model: MODEL,
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { watch: false, notify: false },
+        distributed: { redis: redis().url, secret: 'shared-secret-1' },
+      },
+    );
+    expect(summary.done).toBe(1);
+    expect(w.log.text()).toMatch(/serving run [0-9a-f]+ \(task prompts/);
   }, 60_000);
 });
