@@ -310,6 +310,9 @@ async function runFile(
   });
   const stop = new AbortController();
   const settings = runSettings(flags, paramsFile);
+  // Records read from stdin name their files from the current folder (stdin is copied into the run
+  // directory, whose files are never read as inputs).
+  if (stdinPath !== undefined && settings.filesDir === undefined) settings.filesDir = process.cwd();
   const ui =
     flags.ui === undefined || flags.ui === false
       ? undefined

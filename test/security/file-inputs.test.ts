@@ -4,14 +4,15 @@
  * device and a FIFO each get an error row and never reach the server; `--write-to .` overwrites
  * neither the input nor config.json. Every byte sent to the simulator is scanned for the keys.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPrompts } from '../../src/prompts/index.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
-import { cli, readJsonl, tempDirs, writeJsonl } from '../cli/helpers.js';
+import { childEnv, cli, MAIN, readJsonl, tempDirs, writeJsonl } from '../cli/helpers.js';
+import { TSX } from '../helpers.js';
 import { bodiesWith, type Capture, startCapture } from './capture.js';
 
 const KEYS = ['sk-test-security-files-alpha-7391', 'sk-test-security-files-bravo-5528'] as const;
@@ -177,6 +178,40 @@ describe('files a record names: only regular files inside the input folder, neve
     ]);
     expect(modelBodies(from)).toHaveLength(1);
     expectNoKeySent(from);
+  }, 60_000);
+});
+
+describe('records read from stdin', () => {
+  it('name their files from the current folder (not the run directory stdin is copied to)', async () => {
+    const { dir } = await layout();
+    const records = `${JSON.stringify({ id: 'ok', prompt: 'x', files: ['ok.md'] })}\n`;
+    const proc = spawn(
+      process.execPath,
+      [
+        '--import',
+        TSX,
+        MAIN,
+        'run',
+        '-',
+        '-o',
+        '../out.jsonl',
+        '-c',
+        '../config.json',
+        '-m',
+        MODEL,
+        '--quiet',
+      ],
+      { cwd: join(dir, 'in'), env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    proc.stdin.end(records);
+    const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    const rows = await readJsonl(join(dir, 'out.jsonl'));
+    expect(rows[0]?.['error']).toBeUndefined();
   }, 60_000);
 });
 
