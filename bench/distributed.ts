@@ -133,7 +133,19 @@ export const distributed: Benchmark = {
               started.push(
                 await startReady(
                   process.execPath,
-                  [MAIN, 'worker', '--redis', url, '-c', config, '--concurrency', String(concurrency)],
+                  // A worker runs only the task modules named on its command line (--task).
+                  [
+                    MAIN,
+                    'worker',
+                    '--redis',
+                    url,
+                    '-c',
+                    config,
+                    '--concurrency',
+                    String(concurrency),
+                    '--task',
+                    task,
+                  ],
                   /waiting for runs/,
                   'keybatch worker',
                 ),

@@ -3,6 +3,7 @@
  * commander's `commander.*` codes, Node's system error codes), never by message text.
  */
 import { KeybatchError, type KeybatchErrorCode } from '../index.js';
+import { redactRedisUrl } from './redact-url.js';
 
 export const EXIT = Object.freeze({
   /** Every item done. */
@@ -93,7 +94,8 @@ export function errorLine(error: unknown): string {
     : error instanceof Error
       ? error.message
       : `unexpected error: ${String(error)}`;
-  return message.replace(/\s*\n\s*/g, ' ').trim() || (own?.code ?? 'unexpected error');
+  // A Redis URL in an error (a driver's own message) never shows its password.
+  return redactRedisUrl(message.replace(/\s*\n\s*/g, ' ').trim()) || (own?.code ?? 'unexpected error');
 }
 
 /** With `--verbose`: every problem of a config error, and the stack. */
@@ -102,6 +104,6 @@ export function errorDetails(error: unknown): string[] {
   const own = keybatchError(error);
   const problems = (own as { problems?: unknown } | undefined)?.problems;
   if (Array.isArray(problems) && problems.length > 1) lines.push(...problems.map(String));
-  if (error instanceof Error && error.stack) lines.push(error.stack);
+  if (error instanceof Error && error.stack) lines.push(redactRedisUrl(error.stack));
   return lines;
 }

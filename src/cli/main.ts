@@ -15,6 +15,7 @@ import { failuresCommand } from './failures.js';
 import { keysCommand } from './keys.js';
 import { collectParam } from './request-flags.js';
 import { runCommand } from './run.js';
+import { collectPath } from './security-flags.js';
 import { simulateCommand } from './simulate.js';
 import { statusCommand } from './status.js';
 import { uiCommand } from './ui.js';
@@ -157,6 +158,12 @@ function buildProgram(state: State): Command {
       '--write-to <dir>',
       'also write each answer to <dir>/<path of its file> (never outside <dir>)',
       nonEmpty,
+    )
+    .option(
+      '--files-from <dir>',
+      "records' files may also come from <dir>, repeatable (default: only the input's folder)",
+      collectPath,
+      [],
     )
     .option(
       '--upload',
@@ -317,8 +324,9 @@ function buildProgram(state: State): Command {
     )
     .option(
       '--task <module>',
-      "the task module of runPipeline runs, instead of the coordinator's path (it must be the same version)",
-      nonEmpty,
+      'a task module this worker may run (repeatable); module runs whose task is not one of these, in the same version, are refused',
+      collectPath,
+      [],
     )
     .option('--timeout <seconds>', 'time limit of one HTTP attempt (default: the run’s)', positiveSeconds)
     .option('--verbose', 'debug lines, and stack traces on errors')

@@ -19,6 +19,7 @@ import { dryRunCommand } from './estimate.js';
 import { shellQuote } from './format.js';
 import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
+import { redactRedisUrl } from './redact-url.js';
 import { readParamsFile, requestParams } from './request-flags.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
@@ -73,6 +74,8 @@ export interface RunFlags {
   prompt?: string;
   /** `--write-to <dir>`: each answer also written to `<dir>/<path>`. */
   writeTo?: string;
+  /** `--files-from <dir>` (repeatable): more folders records' files may come from. */
+  filesFrom?: string[];
   /** `--upload`: PDFs and images uploaded once per organization, sent by id. */
   upload?: boolean;
   /** `--redis <url>` (else `KEYBATCH_REDIS`). */
@@ -236,6 +239,7 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.pollInterval !== undefined) settings.pollIntervalMs = flags.pollInterval;
   if (flags.writeTo !== undefined) settings.writeTo = flags.writeTo;
   if (flags.upload === true) settings.upload = true;
+  if (flags.filesFrom !== undefined && flags.filesFrom.length > 0) settings.filesFrom = flags.filesFrom;
   // --redis shares the key pool with every process on that Redis (KEYBATCH_REDIS does, in the pool).
   if (flags.redis !== undefined) settings.pool = { ...settings.pool, shared: { url: flags.redis } };
   if (flags.distributed === true) {
@@ -246,9 +250,15 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   return settings;
 }
 
-/** The command as typed, to rerun; `--fresh` dropped, since a rerun must resume. */
-function resumeCommand(): string {
-  const args = process.argv.slice(2).filter((arg) => arg !== '--fresh');
+/**
+ * The command as typed, to rerun; `--fresh` dropped, since a rerun must resume. A Redis password
+ * is shown as `***` (put it in KEYBATCH_REDIS to rerun without typing it).
+ */
+export function resumeCommand(argv: readonly string[] = process.argv): string {
+  const args = argv
+    .slice(2)
+    .filter((arg) => arg !== '--fresh')
+    .map(redactRedisUrl);
   return shellQuote(['keybatch', ...args]);
 }
 
@@ -300,6 +310,9 @@ async function runFile(
   });
   const stop = new AbortController();
   const settings = runSettings(flags, paramsFile);
+  // Records read from stdin name their files from the current folder (stdin is copied into the run
+  // directory, whose files are never read as inputs).
+  if (stdinPath !== undefined && settings.filesDir === undefined) settings.filesDir = process.cwd();
   const ui =
     flags.ui === undefined || flags.ui === false
       ? undefined

@@ -1,26 +1,25 @@
 /**
- * `keybatch worker --redis <url> [-c config.json] [--concurrency N] [--task module] [--timeout s]`:
+ * `keybatch worker --redis <url> [-c config.json] [--concurrency N] [--task module]... [--timeout s]`:
  * serves distributed runs until stopped. The first SIGINT/SIGTERM/SIGHUP lets the chunks running
  * finish, then exits 0; a second abandons them (they go back to the queue for another worker).
  */
 import { consoleLogger, type Progress, startWorker } from '../index.js';
 import { EXIT } from './errors.js';
 import { signalExitCode } from './interrupt.js';
+import { redactRedisUrl } from './redact-url.js';
 
 export interface WorkerFlags {
   redis?: string;
   config?: string;
   concurrency?: number;
-  task?: string;
+  /** `--task <module>`, repeatable: the task modules this worker may run. */
+  task?: string[];
   /** Per HTTP attempt, milliseconds (the flag is in seconds). */
   timeout?: number;
   verbose?: boolean;
 }
 
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/** A Redis URL without its password, for messages. */
-const shownUrl = (url: string) => url.replace(/^(rediss?:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
 
 /** The Redis URL: `--redis`, else `KEYBATCH_REDIS`. */
 export function redisUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -38,11 +37,11 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     redis,
     ...(flags.config !== undefined ? { config: flags.config } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
-    ...(flags.task !== undefined ? { task: flags.task } : {}),
+    ...(flags.task !== undefined && flags.task.length > 0 ? { task: flags.task } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     logger,
   });
-  logger.info(`worker ${worker.id} on ${shownUrl(redis)}: waiting for runs (Ctrl-C stops)`);
+  logger.info(`worker ${worker.id} on ${redactRedisUrl(redis)}: waiting for runs (Ctrl-C stops)`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (name: NodeJS.Signals) => {
       for (const s of SIGNALS) process.off(s, onSignal);

@@ -29,6 +29,7 @@ import {
   workersKey,
 } from './names.js';
 import { type ResolvedDistributed, redactRedisUrl } from './options.js';
+import { secretOf, signedText } from './signature.js';
 import type { TaskIdentity } from './task-identity.js';
 import { type WorkerStatus, WorkerWatch } from './worker-watch.js';
 
@@ -151,7 +152,7 @@ export class Coordinator implements LaneRunner {
     this.#events.on('failed', ({ jobId: id, failedReason }) => this.#arrive(id, { failed: failedReason }));
     await this.#events.waitUntilReady();
     const ns = this.#options.namespace;
-    await this.#redis.hset(registryKey(ns), this.runId, JSON.stringify(this.#descriptor));
+    await this.#redis.hset(registryKey(ns), this.runId, this.#registryText());
     await this.#redis.publish(runsChannel(ns), this.runId);
     await this.#sweep();
     this.#sweeper = setInterval(() => void this.#sweep(), this.#options.sweepIntervalMs);
@@ -318,9 +319,14 @@ export class Coordinator implements LaneRunner {
    * Redis lost what it held (restarted empty): the run is registered again (workers rejoin) and the
    * chunks awaited whose job is gone are queued again.
    */
+  /** The descriptor as registered: signed with the secret (`KEYBATCH_SECRET`) when there is one. */
+  #registryText(): string {
+    return signedText(this.#descriptor, secretOf(this.#options.secret));
+  }
+
   async #restore(): Promise<void> {
     const ns = this.#options.namespace;
-    if ((await this.#redis.hsetnx(registryKey(ns), this.runId, JSON.stringify(this.#descriptor))) === 1) {
+    if ((await this.#redis.hsetnx(registryKey(ns), this.runId, this.#registryText())) === 1) {
       this.#logger.warn(`run ${this.runId} was gone from Redis: registered again`);
       await this.#redis.publish(runsChannel(ns), this.runId);
     }

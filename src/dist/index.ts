@@ -53,6 +53,7 @@ async function taskIdentity(request: CoordinatorRequest): Promise<TaskIdentity> 
 
 /** Registers the run in Redis and takes in what is there already; the pipeline then runs its chunks through it. */
 export async function openCoordinator(request: CoordinatorRequest): Promise<Coordinator> {
+  const task = await taskIdentity(request);
   const coordinator = new Coordinator({
     options: resolveDistributed(request.distributed),
     identity: {
@@ -60,14 +61,14 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
       options: request.resultOptions,
       chunkSize: request.chunkSize,
     },
-    task: await taskIdentity(request),
+    task,
     args: request.args,
     client: clientSettings(request.client),
     logger: request.logger,
   });
   try {
     await coordinator.start(request.isDone);
-    const { lanes, redis, namespace } = resolveDistributed(request.distributed);
+    const { lanes, redis, namespace, secret } = resolveDistributed(request.distributed);
     if (lanes > 0) {
       // Its own lanes: an in-process worker, over this run's pool, that takes chunks like any other.
       const local = await startWorker({
@@ -77,6 +78,12 @@ export async function openCoordinator(request: CoordinatorRequest): Promise<Coor
         concurrency: lanes,
         logger: request.logger,
         onlyRun: coordinator.runId,
+        ...(secret !== undefined ? { secret } : {}),
+        // The coordinator's own module and endpoints: its lanes trust what it trusts.
+        ...(task.kind === 'module' ? { task: task.ref } : {}),
+        ...(request.client?.defaultBaseURL !== undefined
+          ? { defaultBaseURL: request.client.defaultBaseURL }
+          : {}),
       });
       coordinator.alsoClose.push(() => local.close());
     }

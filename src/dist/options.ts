@@ -46,6 +46,12 @@ export interface DistributedOptions {
    * @default 0
    */
   lanes?: number;
+  /**
+   * Sign the run's descriptor in Redis with this shared secret (HMAC-SHA256); workers that have a
+   * secret refuse descriptors not signed with theirs.
+   * @default $KEYBATCH_SECRET, else unsigned
+   */
+  secret?: string;
   /** @internal Set by runPrompts: workers run the built-in prompt task with these settings. */
   task?: RemoteTaskSpec;
 }
@@ -106,6 +112,10 @@ export function resolveDistributed(options: DistributedOptions): ResolvedDistrib
     throw new InputError(
       `Expected \`distributed.namespace\` to be letters, digits, '.', '_' or '-', got ${describe(resolved['namespace'])}`,
     );
+  }
+  const secret = resolved['secret'];
+  if (secret !== undefined && (typeof secret !== 'string' || secret === '')) {
+    throw new InputError('Expected `distributed.secret` to be a non-empty string (not shown)');
   }
   integer('window', resolved['window'], 1);
   integer('lockDurationMs', resolved['lockDurationMs'], 100);

@@ -10,6 +10,7 @@ import { serializeError } from '../errors.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import { isFinalRequestError } from '../pool/chunk-retry.js';
+import type { ClientSettings } from '../workers/protocol.js';
 import { inProcessRunner, type LaneRunner } from '../workers/runners.js';
 import type { TaskFunction } from '../workers/types.js';
 import type { ChunkData, ChunkReply, RunDescriptor, WorkerBeat } from './names.js';
@@ -36,7 +37,8 @@ export interface ServedRunInit {
   namespace: string;
   workerId: string;
   concurrency: number;
-  timeoutMs: number | undefined;
+  /** The client settings the worker trusts (`trustedClient`), never the descriptor's as they are. */
+  client: ClientSettings;
   logger: Logger;
 }
 
@@ -54,9 +56,7 @@ export class ServedRun {
   constructor(init: ServedRunInit) {
     this.#init = init;
     const { descriptor } = init;
-    const client = { ...descriptor.client };
-    if (init.timeoutMs !== undefined) client.timeoutMs = init.timeoutMs;
-    this.#runner = inProcessRunner(init.task, init.pool, client);
+    this.#runner = inProcessRunner(init.task, init.pool, init.client);
     this.#bull = new Worker<ChunkData, ChunkReply>(
       descriptor.queue,
       (job, _token, signal) => this.#process(job, signal),

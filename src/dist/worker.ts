@@ -1,7 +1,9 @@
 /**
  * `keybatch worker`: joins every run registered in Redis (now or later), runs its chunks with the
- * run's task over this worker's key pool, and leaves a run once it is unregistered. A run whose
- * task module this worker holds in another version (or cannot find) is refused with one line.
+ * run's task over this worker's key pool, and leaves a run once it is unregistered. Redis is not
+ * trusted with code or destinations (`trust.ts`): a module run is served only with one of the
+ * worker's own `--task` modules in the same version, and only at the worker's own endpoints; any
+ * other run is refused with one line.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -10,7 +12,7 @@ import { KeybatchError } from '../errors.js';
 import type { ConfigFile } from '../keys/config.js';
 import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { loadTask, moduleUrl } from '../workers/load-task.js';
+import { loadTask } from '../workers/load-task.js';
 import type { TaskFunction } from '../workers/types.js';
 import {
   BEAT_SCRIPT,
@@ -23,7 +25,9 @@ import {
 import { checkRedisUrl, redactRedisUrl } from './options.js';
 import { promptTask } from './prompt-task.js';
 import type { ServedRun } from './served-run.js';
-import { keybatchVersion, moduleHash, short } from './task-identity.js';
+import { secretOf, signatureRefusal } from './signature.js';
+import { keybatchVersion } from './task-identity.js';
+import { allowedTasks, baseUrlRefusal, matchTask, ownBaseURL, trustedClient } from './trust.js';
 
 export interface StartWorkerOptions {
   /** The Redis of the runs (the coordinator's `distributed.redis`). Required. */
@@ -36,8 +40,16 @@ export interface StartWorkerOptions {
   pool?: KeyPoolOptions;
   /** Chunks run at once (per run). @default 8 */
   concurrency?: number;
-  /** The task module of module runs (path or URL), instead of the path the coordinator gave. @default none */
-  task?: string;
+  /**
+   * The task modules this worker may run (paths or `file:` URLs): a module run is served only when
+   * one of these has the module graph the run asks for. Nothing named in Redis is ever imported.
+   * @default none (prompt runs only)
+   */
+  task?: string | readonly string[];
+  /** Serve only runs whose descriptor is signed with this secret (HMAC-SHA256). @default $KEYBATCH_SECRET, else any */
+  secret?: string;
+  /** Base URL of keys without `base_url`; a run asking for another is refused. @default $OPENAI_BASE_URL, else OpenAI's */
+  defaultBaseURL?: string;
   /** Per HTTP attempt, milliseconds. @default the run's */
   timeoutMs?: number;
   /** Serve this run only (a coordinator's own lanes). @default every run registered */
@@ -59,6 +71,7 @@ export interface WorkerHandle {
 /** Starts a worker; it runs until `close()`. */
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   checkRedisUrl(options.redis, 'redis');
+  const tasks = allowedTasks(options.task);
   const logger = options.logger ?? consoleLogger();
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -88,7 +101,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   }
   // bullmq is loaded now, not when the first run arrives (a worker is there to serve runs).
   await import('./served-run.js');
-  const worker = new DistWorker(options, pool, redis, logger, concurrency);
+  const worker = new DistWorker(options, tasks, pool, redis, logger, concurrency);
   await worker.start();
   return {
     id: worker.id,
@@ -115,6 +128,7 @@ class DistWorker {
 
   constructor(
     private readonly options: StartWorkerOptions,
+    private readonly tasks: readonly string[],
     private readonly pool: KeyPool,
     private readonly redis: Redis,
     private readonly logger: Logger,
@@ -207,6 +221,11 @@ class DistWorker {
       this.#refuse(runId, 'its registry entry is not JSON');
       return;
     }
+    const unsigned = signatureRefusal(
+      descriptor as unknown as Record<string, unknown>,
+      secretOf(this.options.secret),
+    );
+    if (unsigned !== undefined) return this.#refuse(runId, unsigned);
     let task: TaskFunction;
     try {
       const found = await this.#task(descriptor);
@@ -225,7 +244,10 @@ class DistWorker {
       namespace: this.#ns,
       workerId: this.id,
       concurrency: this.concurrency,
-      timeoutMs: this.options.timeoutMs,
+      client: trustedClient(descriptor.client, {
+        defaultBaseURL: this.options.defaultBaseURL,
+        timeoutMs: this.options.timeoutMs,
+      }),
       logger: this.logger,
     });
     this.#served.set(runId, run);
@@ -236,6 +258,8 @@ class DistWorker {
   /** The run's task, or why this worker cannot run it. */
   async #task(descriptor: RunDescriptor): Promise<TaskFunction | string> {
     const { task } = descriptor;
+    const base = baseUrlRefusal(descriptor.client?.defaultBaseURL, ownBaseURL(this.options.defaultBaseURL));
+    if (base !== undefined) return base;
     if (task.kind === 'prompts') {
       const version = await keybatchVersion();
       if (version !== task.version) {
@@ -243,17 +267,9 @@ class DistWorker {
       }
       return promptTask(task.settings, (text) => this.pool.scrub(text)) as TaskFunction;
     }
-    const url = this.options.task ? moduleUrl(this.options.task) : task.ref;
-    let hash: string;
-    try {
-      hash = await moduleHash(url);
-    } catch {
-      return `its task module ${task.ref} is not on this machine (start the worker with --task <path>)`;
-    }
-    if (hash !== task.sha256) {
-      return `its task ${task.name} is version sha256 ${short(task.sha256)}, this worker's ${url} is ${short(hash)} (run the same version)`;
-    }
-    return loadTask(url);
+    const found = await matchTask(this.tasks, task);
+    if ('refused' in found) return found.refused;
+    return loadTask(found.url);
   }
 
   #refuse(runId: string, reason: string): void {

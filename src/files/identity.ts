@@ -7,7 +7,8 @@
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { filePath, hashFile } from './load.js';
+import { hashFile } from './load.js';
+import type { ReadGuard } from './read-guard.js';
 
 export const FILE_HASHES = 'file-hashes.jsonl';
 
@@ -77,21 +78,21 @@ export function isStale(recorded: FileHashes | undefined, now: FileHashes): bool
 
 /**
  * The items answered from file contents that have changed since, with the names of the files that
- * changed; `baseDir` is where relative names are found.
+ * changed; files are read through `guard` (one it refuses hashes as `null`).
  */
 export async function staleItems(
   runDir: string,
   items: readonly FileItem[],
-  baseDir: string,
+  guard: ReadGuard,
 ): Promise<Array<{ index: number; changed: string[] }>> {
   const recorded = await readHashLog(runDir);
   if (recorded.size === 0) return [];
   const hashes = new Map<string, Promise<string | null>>();
   const hashOf = (name: string) => {
-    const path = filePath(name, baseDir);
+    const path = guard.pathOf(name);
     let hash = hashes.get(path);
     if (!hash) {
-      hash = hashFile(path);
+      hash = hashFile(name, guard);
       hashes.set(path, hash);
     }
     return hash;

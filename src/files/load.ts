@@ -4,14 +4,18 @@
  * the endpoint cannot take) is a `FileProblem`: the record gets an error row naming the file.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { extname, isAbsolute, resolve } from 'node:path';
+import { extname } from 'node:path';
+import { namedPath, type ReadGuard, ReadRefusal, readBounded } from './read-guard.js';
 
 export type FileKind = 'text' | 'pdf' | 'image' | 'binary';
 
 /** The error codes of a file's error row. */
-export type FileProblemCode = 'file_not_found' | 'file_unreadable' | 'file_too_large' | 'file_unsupported';
+export type FileProblemCode =
+  | 'file_not_found'
+  | 'file_unreadable'
+  | 'file_too_large'
+  | 'file_unsupported'
+  | 'file_not_allowed';
 
 /** A file that cannot be sent as asked; `message` names it. */
 export class FileProblem extends Error {
@@ -67,7 +71,7 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} 
 
 /** Where a record's file is: relative paths from `baseDir`. */
 export function filePath(name: string, baseDir: string): string {
-  return isAbsolute(name) ? name : resolve(baseDir, name);
+  return namedPath(name, baseDir);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -95,43 +99,47 @@ function kindOf(name: string, bytes: Buffer): { kind: FileKind; mime: string } {
 }
 
 function problemOf(name: string, error: unknown): FileProblem {
+  if (error instanceof ReadRefusal) return new FileProblem(error.code, error.message);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR')
     return new FileProblem('file_not_found', `${name}: no such file`);
   if (code === 'EISDIR') return new FileProblem('file_unreadable', `${name}: is a folder, not a file`);
+  if (code === 'ENXIO')
+    return new FileProblem(
+      'file_unsupported',
+      `${name}: not a regular file (a socket or device); only regular files are read`,
+    );
+  if (code === 'ELOOP')
+    return new FileProblem('file_not_allowed', `${name}: became a symbolic link while read`);
   const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
   return new FileProblem('file_unreadable', `${name}: cannot be read (${why}${code ? `, ${code}` : ''})`);
 }
 
 /**
- * Reads one file whole (it is sent whole): refuses one over `maxBytes` before reading it.
- * Throws FileProblem (missing, unreadable, a folder, too large).
+ * Reads one file whole (it is sent whole) through `guard` (inside the allowed folders, a regular
+ * file, none of the run's own), at most `maxBytes` + 1 bytes: one byte more is too large.
+ * Throws FileProblem (missing, not allowed, not a regular file, unreadable, too large).
  */
-export async function loadFile(name: string, baseDir: string, maxBytes: number): Promise<LoadedFile> {
-  const path = filePath(name, baseDir);
+export async function loadFile(name: string, guard: ReadGuard, maxBytes: number): Promise<LoadedFile> {
   let bytes: Buffer;
+  let size = 0;
   try {
-    const info = await stat(path);
-    if (info.isDirectory()) throw Object.assign(new Error('folder'), { code: 'EISDIR' });
-    if (info.size > maxBytes) {
-      throw new FileProblem(
-        'file_too_large',
-        `${name}: ${mb(info.size)} is over the ${mb(maxBytes)} a file may have here`,
-      );
-    }
-    const handle = await open(path, 'r');
+    const handle = await guard.open(name);
     try {
-      bytes = await handle.readFile();
+      bytes = await readBounded(handle, maxBytes);
+      // For the message only: the read above is bounded whatever the size says.
+      if (bytes.length > maxBytes) size = (await handle.stat()).size;
     } finally {
       await handle.close();
     }
   } catch (error) {
-    if (error instanceof FileProblem) throw error;
     throw problemOf(name, error);
   }
   if (bytes.length > maxBytes) {
-    throw new FileProblem('file_too_large', `${name}: ${mb(bytes.length)} is over the ${mb(maxBytes)} limit`);
+    const how = size > maxBytes ? `${mb(size)} is over the` : 'over the';
+    throw new FileProblem('file_too_large', `${name}: ${how} ${mb(maxBytes)} a file may have here`);
   }
+  const path = guard.pathOf(name);
   return {
     name,
     path,
@@ -141,11 +149,32 @@ export async function loadFile(name: string, baseDir: string, maxBytes: number):
   };
 }
 
-/** SHA-256 (hex) of a file's bytes, streamed; `null` when it cannot be read (missing, a folder, …). */
-export async function hashFile(path: string): Promise<string | null> {
+/**
+ * SHA-256 (hex) of a record's file, read through `guard`; `null` when it cannot be read (missing,
+ * not allowed, not a regular file, …). Reads at most `maxBytes` + 1 bytes (`null` past that):
+ * by default the largest file that can be sent at all (an upload).
+ */
+export async function hashFile(
+  name: string,
+  guard: ReadGuard,
+  maxBytes = UPLOAD_MAX_BYTES,
+): Promise<string | null> {
   const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: MB })) hash.update(chunk as Buffer);
+    const handle = await guard.open(name);
+    try {
+      const buffer = Buffer.allocUnsafe(MB);
+      let total = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+        if (total > maxBytes) return null;
+        hash.update(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await handle.close();
+    }
   } catch {
     return null;
   }

@@ -1,12 +1,14 @@
 /**
  * `writeTo`: after the output is written, each answered record's answer goes to
  * `<writeTo>/<path of its first file>` (the text of `response`; other output as JSON). Rows with
- * `error` write nothing. A path that would leave the folder is refused with one warning line.
+ * `error` write nothing. A path that would leave the folder, or land on a file the run reads
+ * (`own`: input, records' files, config, output, run directory), is refused with one warning line.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.js';
 import type { FileItem } from './identity.js';
+import { type OwnFile, OwnFiles } from './own-files.js';
 import { AnswerWriter } from './write-to.js';
 
 export interface MirrorResult {
@@ -31,9 +33,10 @@ export async function writeAnswers(
   items: readonly FileItem[],
   writeTo: string,
   logger: Logger,
+  own: readonly OwnFile[] = [],
 ): Promise<MirrorResult> {
   const firstFile = new Map(items.map((item) => [item.index, item.files[0]]));
-  const writer = new AnswerWriter(writeTo);
+  const writer = new AnswerWriter(writeTo, OwnFiles.of(own));
   const result: MirrorResult = { written: 0, refused: [] };
   const lines = createInterface({ input: createReadStream(output), crlfDelay: Number.POSITIVE_INFINITY });
   let index = -1;
@@ -47,7 +50,7 @@ export async function writeAnswers(
     if (why === null) result.written += 1;
     else {
       result.refused.push({ path, why });
-      logger.warn(`--write-to: ${path} not written: ${why} (answers stay inside ${writeTo})`);
+      logger.warn(`--write-to: ${path} not written: ${why}`);
     }
   }
   return result;

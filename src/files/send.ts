@@ -20,7 +20,6 @@ import { ByteGate } from './byte-gate.js';
 import { type FileHashes, HashLog } from './identity.js';
 import {
   FileProblem,
-  filePath,
   hashFile,
   INLINE_MAX_BYTES,
   type LoadedFile,
@@ -28,11 +27,12 @@ import {
   UPLOAD_MAX_BYTES,
 } from './load.js';
 import { type Attachment, attachFiles, type FileEndpoint, uploadable } from './parts.js';
+import type { ReadGuard } from './read-guard.js';
 import { UploadCache } from './uploads.js';
 
 export interface FileInputOptions {
-  /** Where relative file names are found. */
-  baseDir: string;
+  /** Where relative file names are found, which files may be read (`ReadGuard`). */
+  guard: ReadGuard;
   /** The run directory: `file-hashes.jsonl`, `uploads.json`. */
   runDir: string;
   /** Upload PDFs and images once per organization and send them by id. @default false */
@@ -120,7 +120,8 @@ export class FileInputs {
   async #sizeOf(names: readonly string[]): Promise<number> {
     let total = 0;
     for (const name of names) {
-      const info = await stat(filePath(name, this.#opts.baseDir)).catch(() => undefined);
+      // A size to wait for room only: reads themselves are bounded by the cap, never by this.
+      const info = await stat(this.#opts.guard.pathOf(name)).catch(() => undefined);
       if (info?.isFile()) total += info.size;
     }
     return total;
@@ -161,10 +162,7 @@ export class FileInputs {
   async #hashesOnDisk(names: readonly string[]): Promise<FileHashes> {
     return Promise.all(
       names.map(
-        async (name): Promise<[string, string | null]> => [
-          name,
-          await hashFile(filePath(name, this.#opts.baseDir)),
-        ],
+        async (name): Promise<[string, string | null]> => [name, await hashFile(name, this.#opts.guard)],
       ),
     );
   }
@@ -174,7 +172,7 @@ export class FileInputs {
       ? (this.#opts.uploadMaxBytes ?? UPLOAD_MAX_BYTES)
       : (this.#opts.inlineMaxBytes ?? INLINE_MAX_BYTES);
     const files: LoadedFile[] = [];
-    for (const name of names) files.push(await loadFile(name, this.#opts.baseDir, max));
+    for (const name of names) files.push(await loadFile(name, this.#opts.guard, max));
     return files;
   }
 

@@ -3,11 +3,14 @@
  * outside `<dir>` whatever the path says: an absolute path, `..`, or a folder on the way that is a
  * symbolic link is refused (a warning naming it; the run goes on). Each file is written to a
  * temporary name beside it and renamed into place, so a link at the final name is replaced, never
- * followed.
+ * followed. Nor is an answer ever written over one of the files the run reads (its input, a
+ * record's file, the config, the output, the run directory): those are compared by device and
+ * inode, so `--write-to .` skips such rows with a warning instead of overwriting them.
  */
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { OwnFiles } from './own-files.js';
 
 /** Pure: the path's segments under the target folder, or why it may not be written there. */
 export function safeSegments(path: string): { segments: string[] } | { refused: string } {
@@ -31,7 +34,15 @@ const inside = (root: string, path: string) => {
 export class AnswerWriter {
   #root: Promise<string> | undefined;
 
-  constructor(readonly dir: string) {}
+  readonly #own: Promise<OwnFiles>;
+
+  /** `own`: the files the run reads, never written over (see the file comment). */
+  constructor(
+    readonly dir: string,
+    own: OwnFiles | Promise<OwnFiles> = OwnFiles.of([]),
+  ) {
+    this.#own = Promise.resolve(own);
+  }
 
   #realRoot(): Promise<string> {
     this.#root ??= mkdir(this.dir, { recursive: true }).then(() => realpath(this.dir));
@@ -61,6 +72,9 @@ export class AnswerWriter {
       return 'outside the folder';
     const existing = await lstat(target).catch(() => undefined);
     if (existing?.isDirectory()) return `${target} is a folder`;
+    const own = await this.#own;
+    const read = (existing && own.same(existing)) ?? (await own.under(join(await realpath(folder), 'x')));
+    if (read) return `it would overwrite the run's own ${read}`;
     const temp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const handle = await open(
       temp,

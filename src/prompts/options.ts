@@ -148,6 +148,13 @@ export interface PromptOptions {
    */
   filesDir?: string;
   /**
+   * More folders records' `files` may come from. A record's file must resolve (every symbolic
+   * link followed) inside `filesDir` or one of these; anything else gets an error row
+   * (`file_not_allowed`) and is never read.
+   * @default []
+   */
+  filesFrom?: string[];
+  /**
    * Upload the PDFs and images records name (once per organization and content, cached in
    * `<output>.keybatch/uploads.json`) and send them by file id; such a request goes only to keys
    * of the organization that holds its files. Text files are always inlined.
@@ -224,6 +231,7 @@ const KNOWN = new Set<string>([
   'shardMaxRequests',
   'shardMaxBytes',
   'filesDir',
+  'filesFrom',
   'upload',
   'writeTo',
   'distributed',
@@ -286,6 +294,13 @@ function optionalString(name: string, value: unknown, nonEmpty: boolean): void {
   }
 }
 
+function checkFilesFrom(value: unknown): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || value.some((dir) => typeof dir !== 'string' || dir === '')) {
+    fail('filesFrom', 'an array of folder paths', value);
+  }
+}
+
 function validateParams(params: unknown): void {
   if (!isPlainObject(params)) fail('params', 'an object of request parameters', params);
   for (const [key, why] of Object.entries(RESERVED_PARAMS)) {
@@ -320,6 +335,7 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   optionalString('system', resolved.system, false);
   optionalString('logDir', resolved.logDir, true);
   optionalString('filesDir', resolved.filesDir, true);
+  checkFilesFrom(resolved.filesFrom);
   optionalString('writeTo', resolved.writeTo, true);
   if (resolved.upload !== undefined && typeof resolved.upload !== 'boolean') {
     fail('upload', 'a boolean', resolved.upload);

@@ -5,7 +5,6 @@
  * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { dirname, resolve } from 'node:path';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { dropItems } from '../checkpoint/drop.js';
@@ -29,6 +28,7 @@ import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
 import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
+import { ownFiles, readGuard, writeProtected } from './file-access.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
 import { excludeDenied } from './progress-keys.js';
@@ -175,7 +175,7 @@ export async function runPrompts(
         ? { noFiles: 'cannot run distributed yet (the files are on the coordinator)' }
         : {}),
   });
-  const filesDir = resolve(opts.filesDir ?? (typeof prompts === 'string' ? dirname(prompts) : '.'));
+  const inputFile = typeof prompts === 'string' ? prompts : undefined;
   const runDir = `${opts.output}.keybatch`;
   const ownPool = !(config instanceof KeyPool);
   // A distributed run's pool is the one its workers share through Redis (their counters show here).
@@ -199,8 +199,10 @@ export async function runPrompts(
   try {
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
     if (audit) logger.info(`audit log: ${audit.path}`);
+    const own = ownFiles(opts, pool);
+    const guard = readGuard(opts, own, inputFile);
     const files = await FileInputs.open({
-      baseDir: filesDir,
+      guard,
       runDir,
       upload: opts.upload === true,
       pool,
@@ -209,7 +211,7 @@ export async function runPrompts(
     });
     if (opts.resume && input.fileItems.length > 0) {
       // A record answered from a file edited since is sent again (and only it).
-      const stale = await staleItems(runDir, input.fileItems, filesDir);
+      const stale = await staleItems(runDir, input.fileItems, guard);
       if (stale.length > 0) {
         await dropItems(
           runDir,
@@ -362,7 +364,8 @@ export async function runPrompts(
       if (files.uploaded > 0)
         logger.info(`uploads: ${files.uploaded} file(s) uploaded (${runDir}/uploads.json)`);
       if (opts.writeTo !== undefined) {
-        const mirrored = await writeAnswers(opts.output, input.fileItems, opts.writeTo, logger);
+        const protect = writeProtected(own, inputFile, input.fileItems, guard);
+        const mirrored = await writeAnswers(opts.output, input.fileItems, opts.writeTo, logger, protect);
         logger.info(`--write-to: ${mirrored.written} answer(s) written under ${opts.writeTo}`);
       }
       return tally.summary(stats, started, opts.output);

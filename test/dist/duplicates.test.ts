@@ -60,6 +60,7 @@ describe('results in Redis and the checkpoint', () => {
   it('discards and counts a result for items already checkpointed; the first result stays', async () => {
     const output = join(await tempDir(), 'out.jsonl');
     const worker = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config: OFFLINE_CONFIG,
       pollIntervalMs: 50,
@@ -80,6 +81,7 @@ describe('results in Redis and the checkpoint', () => {
     };
     await completeInRedis(runId, 0, dup);
     const again = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config: OFFLINE_CONFIG,
       pollIntervalMs: 50,
@@ -104,6 +106,7 @@ describe('results in Redis and the checkpoint', () => {
   it('collects a result completed while no coordinator ran, without sending its chunk again', async () => {
     const output = join(await tempDir(), 'out.jsonl');
     const worker = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config: OFFLINE_CONFIG,
       pollIntervalMs: 50,
@@ -124,6 +127,7 @@ describe('results in Redis and the checkpoint', () => {
     };
     await completeInRedis(runId, 8, early);
     const again = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config: OFFLINE_CONFIG,
       pollIntervalMs: 50,

@@ -21,7 +21,9 @@ describe('results by their events', () => {
     const dir = await tempDir();
     const config = join(dir, 'config.json');
     await writeFile(config, JSON.stringify(OFFLINE_CONFIG));
-    const workers = [1, 2].map(() => startWorkerCli(['--redis', redis().url, '-c', config], dir));
+    const workers = [1, 2].map(() =>
+      startWorkerCli(['--redis', redis().url, '-c', config, '--task', TASK.href], dir),
+    );
     const data = Array.from({ length: 3000 }, (_, n) => ({ n }));
     let busy = 0;
     const { stats } = await runPipeline(config, data, TASK, {

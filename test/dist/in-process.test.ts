@@ -16,6 +16,7 @@ describe('a distributed run in one process', () => {
     const dir = await tempDir();
     const output = join(dir, 'out.jsonl');
     const worker = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config: OFFLINE_CONFIG,
       pollIntervalMs: 50,

@@ -57,7 +57,7 @@ describe('a distributed run with workers and a coordinator killed', () => {
     ];
 
     const refused = startWorkerCli([...workerArgs(2), '--task', otherVersion], dir);
-    const first = startWorkerCli(workerArgs(KILLED_CONCURRENCY), dir);
+    const first = startWorkerCli([...workerArgs(KILLED_CONCURRENCY), '--task', TASK], dir);
     const settings = {
       config,
       input,
@@ -73,8 +73,8 @@ describe('a distributed run with workers and a coordinator killed', () => {
     const coordinator = startCoordinator(settings, dir);
     await until(async () => (await checkpointLines(runDir)) >= 30, 60_000, '30 items checkpointed');
     // Joins mid-run.
-    const second = startWorkerCli(workerArgs(3), dir);
-    await until(() => /serving run/.test(second.stderr()), 30_000, 'the second worker to join');
+    const second = startWorkerCli([...workerArgs(3), '--task', TASK], dir);
+    await until(() => /serving run/.test(second.stderr()), 120_000, 'the second worker to join');
     await until(async () => (await checkpointLines(runDir)) >= 90, 60_000, '90 items checkpointed');
     await first.kill('SIGKILL');
     await until(async () => (await checkpointLines(runDir)) >= 150, 60_000, '150 items checkpointed');
@@ -118,7 +118,7 @@ describe('a distributed run with workers and a coordinator killed', () => {
       .filter((line) => line.includes('refused'));
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatch(
-      /refused: its task pid-task\.mjs is version sha256 [0-9a-f]{12}, this worker's .* is [0-9a-f]{12}/,
+      /refused: its task pid-task\.mjs is version sha256 [0-9a-f]{12}; this worker's --task modules are pid-task\.mjs [0-9a-f]{12}/,
     );
     expect(rerun.stderr()).toMatch(/refused this run/);
     // Nothing left in Redis (the workers still running leave the finished run).

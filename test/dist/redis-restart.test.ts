@@ -32,6 +32,7 @@ describe('Redis restarted mid-run', () => {
     const output = join(await tempDir(), 'out.jsonl');
     const logger = collectingLogger();
     const worker = await startWorker({
+      task: TASK.href,
       redis: redis().url,
       config,
       concurrency: 2,

@@ -187,7 +187,8 @@ describe('one instruction over a folder (--glob records)', () => {
         { id: 'linked', prompt: PROMPT, files: ['docs/a.md'] },
         { id: 'fine', prompt: PROMPT, files: ['chart.png'] },
       ],
-      s.options({ filesDir: base, writeTo: answers }),
+      // The files outside the tree are allowed (--files-from): only the writes are under test.
+      s.options({ filesDir: base, filesFrom: [s.dir], writeTo: answers }),
     );
     const rows = await readRows(s.output);
     expect(rows.map((r) => r['error'])).toEqual([undefined, undefined, undefined, undefined]);
