@@ -7,6 +7,8 @@ import type { KeyBroker } from './types.js';
 export interface ClientOptions extends PoolFetchOptions {
   /** Extra headers sent with every request. */
   defaultHeaders?: Record<string, string>;
+  /** Wraps the pool's fetch (a chunk's answer memo, `workers/answer-memo.ts`). */
+  wrapFetch?: (fetch: typeof globalThis.fetch) => typeof globalThis.fetch;
 }
 
 /** Longest timer Node allows; per-attempt time limits are the pool's (`timeoutMs`). */
@@ -44,7 +46,9 @@ export function createClient(pool: KeyBroker, options: ClientOptions = {}): Open
     baseURL: POOL_BASE_URL,
     maxRetries: 0,
     timeout: SDK_TIMEOUT_MS,
-    fetch: createPoolFetch(pool, options),
+    fetch: options.wrapFetch
+      ? options.wrapFetch(createPoolFetch(pool, options))
+      : createPoolFetch(pool, options),
     ...(options.defaultHeaders ? { defaultHeaders: options.defaultHeaders } : {}),
   });
 }

@@ -23,6 +23,51 @@ export interface JsonlBlock {
 
 const BLOCK_BYTES = 1 << 20;
 
+/**
+ * The longest line read: 128 MiB. A line must become one string to be parsed, and V8 refuses
+ * strings past 2^29 - 24 characters (512 Mi) with a raw "Invalid string length"; a request body
+ * of this size is already far past what an API accepts (OpenAI takes at most 100 MB per request
+ * file, and far less per request), so a longer line is bad input, said as such.
+ */
+export const MAX_LINE_BYTES = 128 * 2 ** 20;
+
+/**
+ * The deepest nesting of a record: 1,000 levels. Serialising a value (JSON.stringify, the
+ * structured clone to a worker thread) recurses once per level and overflows V8's default stack
+ * between 2,000 and 5,000 levels; no request body nests past a few dozen.
+ */
+export const MAX_DEPTH = 1000;
+
+function tooLong(path: string, line: number): InputError {
+  return new InputError(
+    `${path}:${line}: a line longer than ${MAX_LINE_BYTES / 2 ** 20} MiB; no API takes a request that large`,
+  );
+}
+
+/** Whether `text` nests arrays/objects deeper than `MAX_DEPTH` (strings skipped). Only a long line can. */
+export function nestsTooDeep(text: string): boolean {
+  if (text.length <= 2 * MAX_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (inString) {
+      if (c === 0x5c) k++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+function tooDeep(path: string, line: number): InputError {
+  return new InputError(
+    `${path}:${line}: JSON nested more than ${MAX_DEPTH} levels deep; a record is {"prompt": "..."} or {"messages": [...]}`,
+  );
+}
+
 /** A UTF-8 byte order mark at the start of a file is skipped: as decoded in UTF-8, and in latin1. */
 const BOM_UTF8 = '\ufeff';
 const BOM_LATIN1 = '\u00ef\u00bb\u00bf';
@@ -54,11 +99,22 @@ export async function* readJsonlBlocks(
   const bom = encoding === 'utf8' ? BOM_UTF8 : BOM_LATIN1;
   const stream = createReadStream(path, { highWaterMark: blockBytes, encoding });
   let rest = '';
+  // Reads with no line end yet, joined once one comes (joining every read would be quadratic).
+  let held: string[] = [];
+  let heldLength = 0;
   let line = 0;
   let first = true;
   try {
     for await (const chunk of stream as AsyncIterable<string>) {
-      let text = rest + chunk;
+      if (!first && chunk.indexOf('\n') === -1) {
+        heldLength += chunk.length;
+        if (rest.length + heldLength > MAX_LINE_BYTES) throw tooLong(path, line + 1);
+        held.push(chunk);
+        continue;
+      }
+      let text = rest + held.join('') + chunk;
+      held = [];
+      heldLength = 0;
       if (first && (text.length >= bom.length || !bom.startsWith(text))) {
         if (text.startsWith(bom)) text = text.slice(bom.length);
         first = false;
@@ -76,6 +132,7 @@ export async function* readJsonlBlocks(
         start = end + 1;
       }
       rest = text.slice(start);
+      if (rest.length > MAX_LINE_BYTES) throw tooLong(path, line + 1);
       if (block.texts.length > 0) yield block;
     }
   } catch (error) {
@@ -84,6 +141,7 @@ export async function* readJsonlBlocks(
   } finally {
     stream.destroy();
   }
+  rest += held.join('');
   if (first && rest.startsWith(bom)) rest = rest.slice(bom.length);
   const last = rest.endsWith('\r') ? rest.slice(0, -1) : rest;
   if (last.length > 0 && !isBlank(last)) yield { lines: [line + 1], texts: [last] };
@@ -118,7 +176,9 @@ export async function* readJsonlByteBlocks(
   blockBytes = BLOCK_BYTES,
 ): AsyncGenerator<JsonlByteBlock> {
   const stream = createReadStream(path, { highWaterMark: blockBytes });
-  let rest: Buffer = Buffer.alloc(0);
+  // Reads of a line with no end yet, joined once it comes (joining every read would be quadratic).
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   let line = 0;
   let first = true;
   const cut = (buf: Buffer, start: number, end: number, block: JsonlByteBlock) => {
@@ -132,27 +192,33 @@ export async function* readJsonlByteBlocks(
   try {
     for await (let chunk of stream as AsyncIterable<Buffer>) {
       if (first) {
-        if (rest.length + chunk.length < BOM_BYTES.length) {
-          rest = Buffer.concat([rest, chunk]);
+        if (heldBytes + chunk.length < BOM_BYTES.length) {
+          held.push(chunk);
+          heldBytes += chunk.length;
           continue;
         }
-        chunk = Buffer.concat([rest, chunk]);
-        rest = Buffer.alloc(0);
+        chunk = Buffer.concat([...held, chunk]);
+        held = [];
+        heldBytes = 0;
         if (chunk.subarray(0, BOM_BYTES.length).equals(BOM_BYTES)) chunk = chunk.subarray(BOM_BYTES.length);
         first = false;
       }
       let start = 0;
       let end = chunk.indexOf(NEWLINE);
       if (end === -1) {
-        rest = Buffer.concat([rest, chunk]);
+        heldBytes += chunk.length;
+        if (heldBytes > MAX_LINE_BYTES) throw tooLong(path, line + 1);
+        held.push(chunk);
         continue;
       }
-      if (rest.length > 0) {
-        // The line that spans two reads gets a buffer of its own; the read itself is used in place.
-        const joined = Buffer.concat([rest, chunk.subarray(0, end)]);
-        const first: JsonlByteBlock = { buf: joined, lines: [], starts: [], ends: [] };
-        cut(joined, 0, joined.length, first);
-        if (first.lines.length > 0) yield first;
+      if (held.length > 0) {
+        // The line that spans reads gets a buffer of its own; the read itself is used in place.
+        const joined = Buffer.concat([...held, chunk.subarray(0, end)]);
+        held = [];
+        heldBytes = 0;
+        const spanning: JsonlByteBlock = { buf: joined, lines: [], starts: [], ends: [] };
+        cut(joined, 0, joined.length, spanning);
+        if (spanning.lines.length > 0) yield spanning;
         start = end + 1;
         end = chunk.indexOf(NEWLINE, start);
       }
@@ -162,7 +228,9 @@ export async function* readJsonlByteBlocks(
         start = end + 1;
       }
       // A copy: the rest must not keep the whole read alive.
-      rest = Buffer.from(chunk.subarray(start));
+      const rest = Buffer.from(chunk.subarray(start));
+      held = rest.length > 0 ? [rest] : [];
+      heldBytes = rest.length;
       if (block.lines.length > 0) yield block;
     }
   } catch (error) {
@@ -171,6 +239,7 @@ export async function* readJsonlByteBlocks(
   } finally {
     stream.destroy();
   }
+  let rest = Buffer.concat(held);
   if (first && rest.subarray(0, BOM_BYTES.length).equals(BOM_BYTES)) rest = rest.subarray(BOM_BYTES.length);
   if (rest.length > 0) {
     const block: JsonlByteBlock = { buf: rest, lines: [], starts: [], ends: [] };
@@ -187,6 +256,7 @@ export const RECORD_HINT = 'a record looks like {"prompt": "..."} or {"messages"
  * that does not even start like JSON (plain text) is told what a record looks like.
  */
 export function parseJsonlLine(path: string, line: number, text: string): unknown {
+  if (nestsTooDeep(text)) throw tooDeep(path, line);
   try {
     return JSON.parse(text);
   } catch {
@@ -210,8 +280,10 @@ export async function countJsonl(path: string): Promise<number> {
   for await (const { lines, texts } of readJsonlBlocks(path, 'latin1')) {
     for (let k = 0; k < texts.length; k++) {
       try {
+        if (nestsTooDeep(texts[k]!)) throw tooDeep(path, lines[k]!);
         JSON.parse(texts[k]!);
-      } catch {
+      } catch (error) {
+        if (error instanceof InputError) throw error;
         const text = Buffer.from(texts[k]!, 'latin1').toString('utf8');
         if (blank(text)) continue;
         parseJsonlLine(path, lines[k]!, text);

@@ -9,8 +9,9 @@ import type { Coordinator } from '../dist/index.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import type { ChunkJob, LaneRunner } from '../workers/runners.js';
-import { afterFailedAttempt } from './chunk-retry.js';
+import { AnswerMemo } from '../workers/answer-memo.js';
+import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
+import { afterFailedAttempt, isFinalRequestError } from './chunk-retry.js';
 import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import { createLaneRunner, openDistributedRunner, sleep } from './lane-runner.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -235,16 +236,14 @@ class Run<T, R, A> {
     // Results only go to the output file: a worker thread may encode them as lane-file lines itself.
     // (Not when results are wanted as values: onResults.)
     if (this.runDir && this.opts.output && !this.opts.onResults) job.encodeFor = chunk.indices;
+    // A chunk of several items keeps what it paid for: a retry, or the split below, asks again
+    // only what was not answered.
+    if (size > 1 && runner.memoizes) job.memo = new AnswerMemo();
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const outcome = await runner.run(job);
-          if ('encoded' in outcome) this.recorder.recordEncoded(lane, chunk, outcome.encoded);
-          else {
-            this.recorder.record(lane, chunk, outcome.results as R[]);
-            this.opts.onResults?.(outcome.results);
-          }
-          await outcome.ack?.();
+          job.memo?.startPass();
+          await this.recordOutcome(lane, chunk, await runner.run(job));
           return;
         } catch (error) {
           if (this.halt.aborted) return;
@@ -256,10 +255,10 @@ class Run<T, R, A> {
           if (verdict === 'fatal') return this.failRun(error);
           // Stopping: a chunk that failed is not tried again now; it has no record, so the rerun runs it.
           if (verdict === 'retry' && this.stopping) return;
-          if (verdict === 'fail') {
-            this.recorder.recordFailure(lane, chunk, error, attempt + 1);
-            return;
+          if (verdict === 'fail' && job.memo && isFinalRequestError(error)) {
+            return await this.runSplit(lane, chunk, job, runner);
           }
+          if (verdict === 'fail') return this.recordFailed(lane, chunk, error, attempt + 1);
           await sleep(this.opts.chunkRetryDelayMs * 2 ** attempt, this.halt.controller.signal);
           if (this.stopping) return;
         }
@@ -269,6 +268,54 @@ class Run<T, R, A> {
       this.failRun(error);
     } finally {
       this.inFlight -= size;
+    }
+  }
+
+  private async recordOutcome(lane: number, chunk: Chunk<T>, outcome: ChunkOutcome): Promise<void> {
+    if ('encoded' in outcome) this.recorder.recordEncoded(lane, chunk, outcome.encoded);
+    else {
+      this.recorder.record(lane, chunk, outcome.results as R[]);
+      this.opts.onResults?.(outcome.results);
+    }
+    await outcome.ack?.();
+  }
+
+  /** A failed chunk or item: a final failure row for a request the API refused as sent, else a failure a rerun retries. */
+  private recordFailed(lane: number, chunk: Chunk<T>, error: unknown, attempts: number): void {
+    if (isFinalRequestError(error)) this.recorder.recordFinal(lane, chunk, error);
+    else this.recorder.recordFailure(lane, chunk, error, attempts);
+  }
+
+  /**
+   * A chunk of several items failed for good: each item runs alone, once, answered from the
+   * chunk's memo where it was already paid for, so one bad item fails alone and its neighbours'
+   * results are kept without being paid for again.
+   */
+  private async runSplit(lane: number, chunk: Chunk<T>, job: ChunkJob, runner: LaneRunner): Promise<void> {
+    job.memo?.startPass();
+    for (const [k, index] of chunk.indices.entries()) {
+      if (this.stopping) return;
+      const one: Chunk<T> = {
+        chunkIndex: chunk.chunkIndex,
+        indices: [index],
+        items: chunk.lines ? [] : [chunk.items[k]!],
+      };
+      if (chunk.lines) one.lines = [chunk.lines[k]!];
+      const single: ChunkJob = { ...job, chunk: one.items, indices: one.indices };
+      if (one.lines) single.lines = one.lines;
+      if (job.encodeFor) single.encodeFor = one.indices;
+      try {
+        await this.recordOutcome(lane, one, await runner.run(single));
+      } catch (error) {
+        if (this.halt.aborted) return;
+        const verdict = afterFailedAttempt(error, this.opts.chunkRetries, this.opts.chunkRetries);
+        if (verdict === 'stop') {
+          this.stopError ??= keybatchErrorOf(error);
+          return;
+        }
+        if (verdict === 'fatal') return this.failRun(error);
+        this.recordFailed(lane, one, error, 1);
+      }
     }
   }
 

@@ -57,20 +57,41 @@ export class Recorder<T, R> {
     this.#count(chunk, encoded.refused);
   }
 
+  /**
+   * One item whose task failed for good (a request the API refused as sent, e.g. a 400): a final
+   * failure row, `{ id?, error }` (or the run's failure line), that a rerun keeps.
+   */
+  recordFinal(lane: number, chunk: Chunk<T>, error: unknown): void {
+    const data = this.#errorData(error);
+    const { status, code, message } = data;
+    const rows = this.#items(chunk).map((item) => {
+      if (this.options.failureOutput) return this.options.failureOutput(item, data);
+      const id = idOf(item);
+      return {
+        ...(id === undefined ? {} : { id }),
+        error: { status: status ?? null, code: code ?? null, message },
+      };
+    });
+    this.record(lane, chunk, rows as R[]);
+    this.#noteFailures(chunk, data);
+    this.options.logger.warn(`item ${chunk.indices[0]} failed for good (a rerun keeps it): ${data.message}`);
+  }
+
   /** A chunk that failed after `attempts` attempts: its items are recorded with the error (a rerun retries them). */
   recordFailure(lane: number, chunk: Chunk<T>, error: unknown, attempts: number): void {
-    const data = serializeError(error);
-    data.message = this.options.scrub(data.message);
-    delete data.stack;
+    const data = this.#errorData(error);
     const { failureOutput } = this.options;
-    const items = chunk.lines
-      ? chunk.lines.map((line) => JSON.parse(line.toString('utf8')) as T)
-      : chunk.items;
-    const outputs = failureOutput ? items.map((item) => failureOutput(item, data)) : undefined;
+    const items = this.#items(chunk);
+    const outputs = failureOutput
+      ? items.map((item) => failureOutput(item, data))
+      : items.map((item) => {
+          const id = idOf(item);
+          return id === undefined ? undefined : { id, error: pick(data) };
+        });
     this.#writer(lane)?.append(
       chunk.indices.map((i, k) => ({ i, e: outputs ? { ...data, output: outputs[k] } : data })),
     );
-    if (outputs && !this.options.toFile) {
+    if (failureOutput && !this.options.toFile) {
       chunk.indices.forEach((i, k) => {
         this.results[i] = outputs[k] as R;
       });
@@ -78,12 +99,27 @@ export class Recorder<T, R> {
     this.counts.failed += chunk.indices.length;
     const code = data.code ?? (data.status ? String(data.status) : data.name);
     this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;
-    for (const index of chunk.indices) {
-      if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
-    }
+    this.#noteFailures(chunk, data);
     this.options.logger.warn(
       `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempts: ${data.message}`,
     );
+  }
+
+  #errorData(error: unknown): SerializedError {
+    const data = serializeError(error);
+    data.message = this.options.scrub(data.message);
+    delete data.stack;
+    return data;
+  }
+
+  #items(chunk: Chunk<T>): T[] {
+    return chunk.lines ? chunk.lines.map((line) => JSON.parse(line.toString('utf8')) as T) : chunk.items;
+  }
+
+  #noteFailures(chunk: Chunk<T>, data: SerializedError): void {
+    for (const index of chunk.indices) {
+      if (this.failures.length < MAX_FAILURES_LISTED) this.failures.push({ index, error: data });
+    }
   }
 
   /** Closes every lane writer. */
@@ -107,4 +143,16 @@ export class Recorder<T, R> {
     this.counts.failed += refused.length;
     this.counts.done += chunk.indices.length - refused.length;
   }
+}
+
+/** An item's own `id` (a string or number), if it is an object that has one. */
+function idOf(item: unknown): string | number | undefined {
+  if (item === null || typeof item !== 'object') return undefined;
+  const id = (item as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
+
+/** The error fields a failure row shows. */
+function pick(data: SerializedError): { status: number | null; code: string | null; message: string } {
+  return { status: data.status ?? null, code: data.code ?? null, message: data.message };
 }

@@ -4,9 +4,10 @@
  * may be writing the directory: lane files are read with the checkpoint's reader, which skips a
  * torn last line.
  */
-import { access } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BATCHES_FILE } from '../batch/state.js';
+import { readManifest } from '../checkpoint/manifest.js';
 import { ProgressMeter } from '../pool/progress.js';
 import { type RunStatus, readRunStatus } from '../pool/status.js';
 import { readCheckpointCost } from '../tokens/run-spend.js';
@@ -21,6 +22,28 @@ export interface RunDirSourceOptions {
 }
 
 const NO_POOL = Object.freeze({ keys: [], blocked: false });
+
+/**
+ * How long the run has gone, by its own files: from the manifest's `createdAt` to now while it
+ * runs, or to the last write of its checkpoint (or output) once complete. Undefined if unknown.
+ */
+async function runElapsedMs(status: RunStatus): Promise<number | undefined> {
+  const manifest = await readManifest(join(status.checkpoint, 'manifest.json')).catch(() => undefined);
+  const started = manifest ? Date.parse(manifest.createdAt) : Number.NaN;
+  if (!Number.isFinite(started)) return undefined;
+  if (!status.complete) return Math.max(0, Date.now() - started);
+  const names = await readdir(status.checkpoint).catch(() => [] as string[]);
+  const paths = [
+    ...names.map((name) => join(status.checkpoint, name)),
+    ...(status.outputWritten ? [status.output] : []),
+  ];
+  let last = started;
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() && !path.endsWith('lock')) last = Math.max(last, info.mtimeMs);
+  }
+  return last - started;
+}
 
 export class RunDirSource implements DashboardSource {
   readonly tracker: SummaryTracker;
@@ -97,8 +120,9 @@ export class RunDirSource implements DashboardSource {
       NO_POOL,
     );
     const index = await this.reader.current();
+    const elapsedMs = (await runElapsedMs(status)) ?? progress.elapsedMs;
     this.tracker.update(
-      { ...progress, done: status.done, failed: status.failed, skipped: 0 },
+      { ...progress, done: status.done, failed: status.failed, skipped: 0, elapsedMs },
       undefined,
       tokensOf(index),
       await this.checkpointCost(status),

@@ -82,7 +82,14 @@ export async function startDashboard(
     const push = () => {
       pending = undefined;
       lastSent = Date.now();
-      res.write(`event: summary\ndata: ${clean(JSON.stringify(source.tracker.summary))}\n\n`);
+      const summary = source.tracker.summary;
+      res.write(`event: summary\ndata: ${clean(JSON.stringify(summary))}\n\n`);
+      // A run that has ended changes no more: the page is told so and the stream closes, so a
+      // browser holds no connection open (and does not reconnect) for a finished run.
+      if (summary.state !== 'running') {
+        res.write('event: end\ndata: {}\n\n');
+        end();
+      }
     };
     const onChange = () => {
       if (pending) return;

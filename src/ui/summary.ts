@@ -81,7 +81,7 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
     this.current = {
       ...init,
       state: 'running',
-      total: undefined,
+      total: null,
       done: 0,
       failed: 0,
       skipped: 0,
@@ -120,7 +120,7 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
     const configPath = pool?.configPath ?? this.current.configPath;
     this.current = {
       ...this.current,
-      total: progress.total,
+      total: progress.total ?? null,
       done: progress.done,
       failed: progress.failed,
       skipped: progress.skipped,

@@ -29,8 +29,8 @@ export interface DashboardSummary {
   state: 'running' | 'finished' | 'stopped';
   output: string;
   checkpoint: string;
-  /** Items in the input, once known. */
-  total: number | undefined;
+  /** Items in the input, once known; `null` until then (the field is always there). */
+  total: number | null;
   /** Items finished (live: in this run; read-only: in the checkpoint). */
   done: number;
   failed: number;

@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { EncodedResults } from '../checkpoint/record.js';
 import type { SerializedError } from '../errors.js';
 import type { Lease, LeaseRequest, LeaseResult } from '../keys/types.js';
+import type { MemoEntry, MemoPassReport } from './answer-memo.js';
 
 /** Client settings a worker thread builds its pool-aware client with. */
 export interface ClientSettings {
@@ -29,13 +30,19 @@ export interface ThreadTask {
   args: unknown;
   client: ClientSettings;
   port: MessagePort;
+  /** The chunk's paid answers not used yet in this pass: the thread answers from them and reports back. */
+  memo?: MemoEntry[];
 }
 
-export type ThreadReply =
+export type ThreadReply = (
   | { ok: true; results: unknown[]; threadId: number }
   | { ok: true; encoded: EncodedResults; threadId: number }
   /** `final`: the error came from a request that can never succeed (the chunk is not retried). */
-  | { ok: false; error: SerializedError; final?: true };
+  | { ok: false; error: SerializedError; final?: true }
+) & {
+  /** With a task's `memo`: what the pass used of it and added to it. */
+  memo?: MemoPassReport;
+};
 
 /** Worker -> main. */
 export type BrokerRequest =

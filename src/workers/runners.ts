@@ -12,6 +12,7 @@ import { AbortError, deserializeError } from '../errors.js';
 import { type ClientOptions, createClient } from '../keys/client.js';
 import type { KeyBroker } from '../keys/types.js';
 import { markFinalRequest } from '../pool/chunk-retry.js';
+import { type AnswerMemo, memoFetch } from './answer-memo.js';
 import { serveBroker } from './broker-host.js';
 import { needsTypeScript } from './load-task.js';
 import type { ClientSettings, ThreadReply, ThreadTask } from './protocol.js';
@@ -30,6 +31,8 @@ export interface ChunkJob {
   lane: number;
   signal: AbortSignal;
   args: unknown;
+  /** The chunk's paid answers, given again on a retry or a split (`answer-memo.ts`). */
+  memo?: AnswerMemo;
 }
 
 /**
@@ -45,6 +48,8 @@ export interface LaneRunner {
   close(): Promise<void>;
   /** Worker thread ids that ran chunks (empty for in-process lanes). */
   readonly threadIds: ReadonlySet<number>;
+  /** Whether it answers a job's `memo` (local lanes and threads; not a distributed run's queue). */
+  readonly memoizes?: boolean;
 }
 
 export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: ClientOptions): LaneRunner {
@@ -59,6 +64,7 @@ export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: Cli
   };
   return {
     threadIds: new Set(),
+    memoizes: true,
     async run(job) {
       // Each chunk gets a signal of its own, tied to the run's for as long as the chunk runs: the
       // openai SDK never removes the abort listener it adds to a request's signal, so on the run's
@@ -73,17 +79,25 @@ export function inProcessRunner(fn: TaskFunction, broker: KeyBroker, client: Cli
         const results = await fn(job.chunk, {
           workerId: job.lane,
           chunkIndex: job.chunkIndex,
-          client: clientFor(job.lane),
+          client: job.memo ? memoClient(broker, client, job.lane, job.memo) : clientFor(job.lane),
           signal: controller.signal,
           args: job.args,
         });
         return { results: checkResults(results, job.chunk.length, job.chunkIndex) };
+      } catch (error) {
+        await job.memo?.settled();
+        throw error;
       } finally {
         job.signal.removeEventListener('abort', onAbort);
       }
     },
     close: async () => {},
   };
+}
+
+/** A client for one chunk attempt whose answers go through the chunk's memo. */
+function memoClient(broker: KeyBroker, options: ClientOptions, lane: number, memo: AnswerMemo): OpenAI {
+  return createClient(broker, { ...options, workerId: lane, wrapFetch: (fetch) => memoFetch(fetch, memo) });
 }
 
 /** Lines joined by '\n' into a buffer of their own (not Node's shared pool), so it can be transferred. */
@@ -133,6 +147,7 @@ export function threadRunner(
   const threadIds = new Set<number>();
   return {
     threadIds,
+    memoizes: true,
     async run(job) {
       if (job.signal.aborted) throw new AbortError();
       const { port1, port2 } = new MessageChannel();
@@ -151,12 +166,14 @@ export function threadRunner(
         };
         const transferList: TransferListItem[] = [port2];
         if (job.encodeFor) task.indices = job.encodeFor;
+        if (job.memo) task.memo = job.memo.unused();
         if (job.lines) {
           // File lines go as bytes in a buffer moved, not copied, to the thread, which parses them.
           task.lines = joinLines(job.lines);
           transferList.push(task.lines);
         }
         const reply = (await piscina.run(task, { transferList })) as ThreadReply;
+        if (reply.memo) job.memo?.apply(reply.memo);
         if (!reply.ok) {
           const error = deserializeError(reply.error);
           throw reply.final ? markFinalRequest(error) : error;

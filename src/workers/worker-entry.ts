@@ -8,6 +8,7 @@ import { encodeResults } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import { createClient } from '../keys/client.js';
 import { isFinalRequestError } from '../pool/chunk-retry.js';
+import { AnswerMemo, memoFetch } from './answer-memo.js';
 import { PortBroker } from './broker-client.js';
 import { loadTask } from './load-task.js';
 import type { ThreadReply, ThreadTask } from './protocol.js';
@@ -20,9 +21,15 @@ export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
   // A chunk's requests all listen on it (`Promise.all(chunk.map(… { signal }))`): no limit.
   setMaxListeners(0, controller.signal);
   const broker = new PortBroker(task.port, () => controller.abort());
+  const memo = task.memo ? new AnswerMemo(task.memo) : undefined;
+  const withMemo = <T extends ThreadReply>(reply: T): T => (memo ? { ...reply, memo: memo.report() } : reply);
   try {
     const fn = await loadTask(task.module);
-    const client = createClient(broker, { ...task.client, workerId: task.workerId });
+    const client = createClient(broker, {
+      ...task.client,
+      workerId: task.workerId,
+      ...(memo ? { wrapFetch: (fetch: typeof globalThis.fetch) => memoFetch(fetch, memo) } : {}),
+    });
     const chunk = task.lines
       ? Buffer.from(task.lines).toString('utf8').split('\n').map(parseLine)
       : task.chunk;
@@ -36,12 +43,13 @@ export default async function runChunk(task: ThreadTask): Promise<ThreadReply> {
     const results = checkResults(returned, chunk.length, task.chunkIndex);
     // Results encoded here, in the thread, are bytes for the main thread to write: it neither
     // clones them back nor serialises them.
-    if (task.indices) return { ok: true, encoded: encodeResults(task.indices, results), threadId };
-    return { ok: true, results, threadId };
+    if (task.indices) return withMemo({ ok: true, encoded: encodeResults(task.indices, results), threadId });
+    return withMemo({ ok: true, results, threadId });
   } catch (error) {
+    await memo?.settled();
     const reply: Extract<ThreadReply, { ok: false }> = { ok: false, error: serializeError(error) };
     if (isFinalRequestError(error)) reply.final = true;
-    return reply;
+    return withMemo(reply);
   } finally {
     task.port.close();
   }

@@ -133,6 +133,18 @@ describe.concurrent('keybatch run', () => {
     expect(existsSync(`${output}.keybatch`)).toBe(false);
   });
 
+  it('JSON nested 100,000 levels deep: one INPUT_INVALID line naming file and line, exit 2, nothing sent or written', async () => {
+    const { dir, config, input, output } = await setup([key(KEYS.good)], []);
+    await writeFile(input, `{"prompt":"a"}\n{"prompt":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`);
+    const requests = sim.stats().requests;
+    const result = await cli(['run', input, '-o', output, '-c', config, '-m', 'gpt-4o-mini'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`${input}:2: JSON nested more than 1000 levels deep`);
+    expect(sim.stats().requests).toBe(requests);
+    expect(existsSync(output)).toBe(false);
+  });
+
   it('names the field of an invalid config and exits 2 without a stack trace', async () => {
     const { dir, config, input, output } = await setup(
       [key(KEYS.good), key(KEYS.good2, { rpm: -5 })],

@@ -1,9 +1,12 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFailures } from '../../src/cli/failures.js';
+import { statusExitCode, statusReport } from '../../src/cli/status.js';
 import { AbortError, KeybatchError, NoUsableKeyError } from '../../src/errors.js';
+import { readRunStatus } from '../../src/index.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { afterFailedAttempt, isFinalRequestError } from '../../src/pool/chunk-retry.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
@@ -43,7 +46,7 @@ describe('what a failed chunk attempt leads to (pure)', () => {
   });
 });
 
-type Item = { text: string; trigger?: string };
+type Item = { id?: string; text: string; trigger?: string };
 
 /** Step 1 for every item of the chunk, then step 2 for every item (a multi-step task). */
 async function twoSteps(chunk: Item[], ctx: TaskContext) {
@@ -61,17 +64,21 @@ async function twoSteps(chunk: Item[], ctx: TaskContext) {
   );
 }
 
-describe('a chunk whose request can never succeed is not retried', () => {
+describe('one item whose request can never succeed fails alone; its neighbours are kept, paid once', () => {
   let sim: Simulator;
+  let dir = '';
   beforeAll(async () => {
     sim = await startSimulator({ keys: [{ key: 'sk-test-chunk-retry-0001' }] });
+    dir = await mkdtemp(join(tmpdir(), 'keybatch-chunk-split-'));
   });
   afterAll(async () => {
     await sim.close();
+    await rm(dir, { recursive: true, force: true });
   });
 
   const items = (tag: string): Item[] =>
     Array.from({ length: 5 }, (_, i) => ({
+      id: `${tag}-${i}`,
       text: `${tag} item ${i}`,
       ...(i === 3 ? { trigger: ' [[sim:400]]' } : {}),
     }));
@@ -80,7 +87,7 @@ describe('a chunk whose request can never succeed is not retried', () => {
     ['in-process', twoSteps as unknown as URL],
     ['worker threads', new URL('./fixtures/two-step-task.mjs', import.meta.url)],
   ])(
-    '%s: a 400 on step 2 of one item fails the 5-item chunk once; step 1 was answered once per item',
+    '%s: a 400 on step 2 of one item of a 5-item chunk fails that item alone, with its id; every other answer is paid once; status agrees; a rerun sends nothing',
     async (tag, fn) => {
       const pool = cleanup(
         await KeyPool.open(
@@ -88,21 +95,40 @@ describe('a chunk whose request can never succeed is not retried', () => {
           { notify: false, watch: false },
         ),
       );
-      const logger = collectingLogger();
+      const output = join(dir, `${tag.replace(' ', '-')}.jsonl`);
       const data = items(tag);
-      const { stats } = await runPipeline(pool, data, fn, {
-        workers: 1,
-        chunkSize: 5,
-        chunkRetries: 2,
-        chunkRetryDelayMs: 1,
-        handleSignals: false,
-        logger,
-      });
+      const run = () =>
+        runPipeline(pool, data, fn, {
+          workers: 1,
+          chunkSize: 5,
+          chunkRetries: 2,
+          chunkRetryDelayMs: 1,
+          handleSignals: false,
+          logger: collectingLogger(),
+          output,
+        });
+      const { stats } = await run();
       const answered = sim.stats().answered;
-      for (const item of data) expect(answered[`step 1: ${item.text}`], item.text).toBe(1);
-      expect(stats).toMatchObject({ done: 0, failed: 5 });
-      expect(stats.failures.map((f) => f.error.status)).toEqual([400, 400, 400, 400, 400]);
-      expect(logger.text()).toContain('failed after 1 attempts:');
+      for (const item of data) {
+        expect(answered[`step 1: ${item.text}`], item.text).toBe(1);
+        if (!item.trigger) expect(answered[`step 2: ${item.text}`], item.text).toBe(1);
+      }
+      expect(stats).toMatchObject({ done: 4, failed: 1 });
+      expect(stats.failures.map((f) => [f.index, f.error.status])).toEqual([[3, 400]]);
+      const rows = (await readFile(output, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(rows.map((row) => row.id ?? null)).toEqual([null, null, null, `${tag}-3`, null]);
+      expect(rows[3].error).toMatchObject({ status: 400 });
+      expect(rows[0].second).toEqual(expect.any(String));
+      const status = statusReport(await readRunStatus(output), await readFailures(output));
+      expect(status).toMatchObject({ complete: true, done: 4, failed: 1, final: 1, retryable: 0 });
+      expect(statusExitCode(status)).toBe(1);
+      const requests = sim.stats().requests;
+      const again = await run();
+      expect(again.stats).toMatchObject({ done: 0, skipped: 5 });
+      expect(sim.stats().requests).toBe(requests);
     },
   );
 });

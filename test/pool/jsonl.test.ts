@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -90,5 +90,31 @@ describe('a UTF-8 byte order mark and lines that are not JSON', () => {
         }
       })(),
     ).rejects.toThrow(expected);
+  });
+});
+
+describe('input no API could take', () => {
+  it('a line longer than 128 MiB is one InputError naming file and line, read no further (a sparse 600 MB line)', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'huge.jsonl');
+    await writeFile(path, '{"prompt":"one"}\n');
+    // A line of NULs with no newline: sparse, so it costs no disk; past V8's longest string (512 Mi).
+    await truncate(path, 600 * 2 ** 20);
+    const said = `${path}:2: a line longer than 128 MiB`;
+    await expect(countJsonl(path)).rejects.toThrow(said);
+    const readAll = async (lines: AsyncIterable<unknown>) => {
+      for await (const _ of lines) {
+        // read through
+      }
+    };
+    await expect(readAll(readJsonl(path))).rejects.toThrow(said);
+    await expect(readAll(readJsonlByteBlocks(path))).rejects.toThrow(said);
+  }, 60_000);
+
+  it('JSON nested past 1,000 levels is one InputError naming file and line', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'deep.jsonl');
+    await writeFile(path, `{"prompt":"one"}\n{"prompt":${'['.repeat(5000)}${']'.repeat(5000)}}\n`);
+    await expect(countJsonl(path)).rejects.toThrow(`${path}:2: JSON nested more than 1000 levels deep`);
   });
 });

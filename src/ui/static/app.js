@@ -202,6 +202,13 @@
       $('connection').className = 'connection live';
       render(JSON.parse(event.data));
     });
+    events.addEventListener('end', () => {
+      // The run has ended: nothing more will come, so the page holds no connection open.
+      events.close();
+      $('connection').textContent = 'ended';
+      $('connection').className = 'connection';
+      finalRows();
+    });
     events.addEventListener('error', () => {
       $('connection').textContent = 'reconnecting…';
       $('connection').className = 'connection';
@@ -273,6 +280,12 @@
     } finally {
       loading = false;
     }
+  };
+
+  // The rows once more after the run ended (the summaries that refreshed them have stopped).
+  const finalRows = () => {
+    if (loading) setTimeout(finalRows, 200);
+    else loadRows();
   };
 
   const maybeRefreshRows = (summary) => {

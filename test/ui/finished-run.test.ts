@@ -1,0 +1,92 @@
+/**
+ * The dashboard of a finished run, read from its run directory (what `keybatch ui <output>` serves):
+ * its summary has the total, an elapsed time that is the run's own (not the dashboard's), and a
+ * browser on it reaches network idle: the event stream ends with the run instead of staying open.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyPool } from '../../src/keys/key-pool.js';
+import { silentLogger } from '../../src/logger.js';
+import { runPrompts } from '../../src/prompts/run-prompts.js';
+import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { RunDirSource } from '../../src/ui/run-dir.js';
+import { startDashboard } from '../../src/ui/server.js';
+import { SummaryTracker } from '../../src/ui/summary.js';
+import { tempDirs, writeJsonl } from '../cli/helpers.js';
+import { type Browser, openBrowser } from './helpers.js';
+
+const KEY = 'sk-test-ui-finished-key-cccc-4001';
+const tempDir = tempDirs();
+let sim: Simulator;
+let browser: Browser;
+beforeAll(async () => {
+  sim = await startSimulator({ keys: [{ key: KEY }], latencyMs: 300 });
+  browser = await openBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await sim?.close();
+});
+
+describe('the dashboard of a finished run', () => {
+  it('always has `total` in its summary, null until the input is counted', () => {
+    const tracker = new SummaryTracker({ mode: 'live', output: 'o', checkpoint: 'c', configPath: undefined });
+    expect(JSON.parse(JSON.stringify(tracker.summary))).toHaveProperty('total', null);
+  });
+
+  it('shows the run’s total and its own elapsed time, and a browser on it reaches network idle', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    const output = join(dir, 'out.jsonl');
+    await writeJsonl(
+      input,
+      Array.from({ length: 6 }, (_, i) => ({ id: `done-${i}`, prompt: `finished prompt ${i}` })),
+    );
+    const pool = await KeyPool.open(
+      { key_list: [{ api_key: KEY, base_url: sim.url }] },
+      { logger: silentLogger, notify: false, watch: false },
+    );
+    const started = Date.now();
+    try {
+      await runPrompts(pool, input, {
+        model: 'gpt-4o-mini',
+        output,
+        handleSignals: false,
+        logger: silentLogger,
+      });
+    } finally {
+      await pool.close();
+    }
+    const runMs = Date.now() - started;
+    // The dashboard opens well after the run ended: its elapsed time must not count that wait.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const source = await RunDirSource.open(output, { intervalMs: 200 });
+    const dashboard = await startDashboard(source);
+    try {
+      const summaryUrl = new URL(`/api/summary${new URL(dashboard.url).search}`, dashboard.url);
+      const summary = (await (await fetch(summaryUrl)).json()) as Record<string, unknown>;
+      expect(summary).toMatchObject({ state: 'finished', total: 6, done: 6 });
+      // The run took at least 6 answers × 300 ms one at a time; the dashboard opened 1.5 s after it.
+      expect(summary['elapsedMs']).toBeGreaterThanOrEqual(1500);
+      expect(summary['elapsedMs']).toBeLessThanOrEqual(runMs + 1000);
+      const { page } = browser;
+      const open = new Set<string>();
+      page.on('request', (request) => open.add(new URL(request.url()).pathname));
+      const settle = (request: { url(): string }) => open.delete(new URL(request.url()).pathname);
+      page.on('requestfinished', settle);
+      page.on('requestfailed', settle);
+      await page.goto(dashboard.url);
+      await page.waitForLoadState('networkidle', { timeout: 20_000 });
+      expect(await page.textContent('#state')).toBe('finished');
+      // Idle means idle: every request the page made ends (none stays open, none comes back).
+      const deadline = Date.now() + 15_000;
+      while (open.size > 0 && Date.now() < deadline) await page.waitForTimeout(100);
+      expect([...open]).toEqual([]);
+      await page.waitForTimeout(2500);
+      expect([...open]).toEqual([]);
+    } finally {
+      await dashboard.close();
+      source.close();
+    }
+  }, 90_000);
+});
