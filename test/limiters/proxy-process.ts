@@ -115,6 +115,10 @@ export async function startProxy(spec: ProxySpec): Promise<ProxyProcess> {
   const port = await freePort();
   const args = await spec.configure(dir, port);
   const child = spawn(binary, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A test that timed out never reaches its stop(): the proxy goes with the process that started it.
+  const orphaned = () => child.kill('SIGKILL');
+  process.once('exit', orphaned);
+  child.once('exit', () => process.off('exit', orphaned));
   let text = '';
   const append = (chunk: Buffer) => {
     text += chunk.toString();
