@@ -78,7 +78,7 @@ function report(lines: Line[], processes: number[], estimateMin: number): string
   return [
     `Per row: sides on their own keys of one simulator (child process), ${processes.join(' and ')} process(es) per side ` +
       "(keybatch's 4 share one Redis store). Request-limited rows: 4 keys × 20 req/s, 40 ms latency, 64 in flight " +
-      'per side; duration = one window of warm-up (2 s for 1 s windows, nginx, HAProxy) + one window measured (12 s ' +
+      'per side; duration = one window of warm-up (2 s for 1 s windows, nginx, HAProxy) + one window measured (10 s ' +
       'for 1 s windows); utilisation = answers/s after the warm-up ÷ 80 req/s. No limit: 1 key, 5 ms latency, 32 ' +
       'in flight, a fixed count, the first second counted, utilisation ÷ the bare loop. Batching: 1 key, 64 slots, ' +
       '40 ms + 6 ms per running request (peak 151 req/s), keybatch 128 in flight, bare 64 (fills the server). ' +

@@ -11,9 +11,9 @@ import type { SimKeySpec } from '../../src/index.js';
 
 /** Measured windows after the warm-up window (60 s windows: 2 minutes a row). */
 const MEASURED_WINDOWS = 1;
-/** For 1 s windows, nginx and HAProxy: a few seconds of warm-up, then a dozen windows. */
+/** For 1 s windows, nginx and HAProxy: a few seconds of warm-up, then ten windows. */
 const SHORT_WARMUP_S = 2;
-const SHORT_MEASURED_S = 12;
+const SHORT_MEASURED_S = 10;
 /** Per key, as in the runs. */
 export const PER_KEY_PER_SECOND = 20;
 
