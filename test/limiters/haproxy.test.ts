@@ -10,6 +10,8 @@ import { burstThrough, expectExactlyOnce, limitHeaders, runThrough, withLimiter 
 
 /** 2 keys × 20 r/s: 60 rows are 1.5 s at the limit (today's pacer takes 3-12 s). */
 const ROWS = 60;
+/** Today's pacer takes 3-12 s for ROWS (18 s seen on a machine at load 20): room for a busier one. */
+const RUN_TIMEOUT_MS = 60_000;
 /** 2 keys × 20 r/s × 10 s: long enough that the start does not decide the figure. */
 const UTILISATION_ROWS = 400;
 /** 400 rows at 0.9 of the limit take 11 s; the rest is room for a busy machine. */
@@ -25,9 +27,10 @@ describe('HAProxy http_req_rate(1s) > 20 → 429', () => {
       const { statuses, refusalHeaders } = await burstThrough(haproxy, 30);
       const passed = statuses.filter((s) => s === 200).length;
       // 20 when the burst falls in one of HAProxy's 1 s periods; its rate weighs the previous
-      // period's count by what is left of it, so a burst across the boundary may pass one or two more.
+      // period's count by what is left of it, so a burst across the boundary (or spread by a busy
+      // machine) may pass a few more.
       expect(passed).toBeGreaterThanOrEqual(20);
-      expect(passed).toBeLessThanOrEqual(22);
+      expect(passed).toBeLessThanOrEqual(25);
       expect(statuses.filter((s) => s === 429)).toHaveLength(30 - passed);
       expect(refusalHeaders.flatMap(limitHeaders)).toEqual([]);
       // 30 in the last second, 10 of them refused: still over 20.
@@ -36,7 +39,9 @@ describe('HAProxy http_req_rate(1s) > 20 → 429', () => {
     });
   });
 
-  it('every row exactly once, nothing paid twice, each refusal a 429 in HAProxy’s own log', async () => {
+  it('every row exactly once, nothing paid twice, each refusal a 429 in HAProxy’s own log', {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
     const t = await runThrough({ rows: ROWS, limiter });
     expect(t.stopped).toBe(false);
     expectExactlyOnce(t, ROWS);

@@ -10,6 +10,8 @@ import { burstThrough, expectExactlyOnce, limitHeaders, runThrough, withLimiter 
 
 /** 2 keys × 20 r/s: 60 rows are 1.5 s at the limit (today's pacer takes 3-12 s). */
 const ROWS = 60;
+/** Today's pacer takes 3-12 s for ROWS (18 s seen on a machine at load 20): room for a busier one. */
+const RUN_TIMEOUT_MS = 60_000;
 /** 2 keys × 20 r/s × 10 s: long enough that the start does not decide the figure. */
 const UTILISATION_ROWS = 400;
 /** 400 rows at 0.9 of the limit take 11 s; the rest is room for a busy machine. */
@@ -33,7 +35,9 @@ describe('nginx limit_req burst=10 nodelay', () => {
     });
   });
 
-  it('every row exactly once, nothing paid twice, each refusal a 429 in nginx’s own log', async () => {
+  it('every row exactly once, nothing paid twice, each refusal a 429 in nginx’s own log', {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
     const t = await runThrough({ rows: ROWS, limiter });
     expect(t.stopped).toBe(false);
     expectExactlyOnce(t, ROWS);
@@ -56,9 +60,9 @@ describe('nginx limit_req without burst', () => {
     await withLimiter(limiter, async (nginx) => {
       const { statuses, refusalHeaders } = await burstThrough(nginx, 40);
       const passed = statuses.filter((s) => s === 200).length;
-      // One, plus one per 50 ms the burst took to arrive.
+      // One, plus one per 50 ms the burst took to arrive (a few ms on a quiet machine).
       expect(passed).toBeGreaterThanOrEqual(1);
-      expect(passed).toBeLessThan(11);
+      expect(passed).toBeLessThan(20);
       expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
       expect(refusalHeaders.flatMap(limitHeaders)).toEqual([]);
       expect(await nginx.statuses()).toEqual({ '200': passed, '429': 40 - passed });
