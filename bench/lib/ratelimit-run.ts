@@ -164,15 +164,24 @@ async function runSides(run: RowRun, sim: Awaited<ReturnType<typeof spawnSimulat
   };
   await sample();
   const started = Date.now();
-  // Sampled right at the deadline too, so the measured span ends there.
   const seconds = row.count === undefined ? (row.warmupS ?? 0) + (row.measuredS ?? 0) : 24 * 3600;
   const deadline = started + seconds * 1000;
   for (const side of sides) for (const p of side.procs) p.go(deadline);
-  const results = Promise.all(sides.map((s) => Promise.all(s.procs.map((p) => p.result))));
+  // A process killed after the grace period still leaves the row its simulator counts.
+  const cut = (side: SideName) => (error: Error) => {
+    process.stderr.write(
+      `bench: ratelimit: ${side}: ${error.message}; its rate is read from the simulator\n`,
+    );
+    return { ok: 0, failed: 0, finishedAt: deadline };
+  };
+  const results = Promise.all(sides.map((s) => Promise.all(s.procs.map((p) => p.result.catch(cut(s.name))))));
   let done = false;
-  void results.finally(() => {
+  const finished = () => {
     done = true;
-  });
+  };
+  // Handled here and awaited below: a killed process rejects `results` without an unhandled rejection.
+  results.then(finished, finished);
+  // Sampled right at the deadline too, so the measured span ends there.
   while (!done && Date.now() < deadline + GRACE_MS) {
     const left = deadline - Date.now();
     await Promise.race([delay(left > 0 ? Math.min(SAMPLE_MS, left) : SAMPLE_MS), results.catch(() => {})]);
