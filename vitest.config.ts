@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Installs (or names) the system binaries the tests drive: chromium, redis-server.
+    // Installs (or names) the system binaries the tests drive: chromium, redis-server, nginx, haproxy.
     globalSetup: ['test/setup/binaries.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

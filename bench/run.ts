@@ -55,6 +55,7 @@ async function main(): Promise<number> {
       return value;
     },
     flag: (name) => options.get(name) === 'true',
+    text: (name) => options.get(name),
     log,
   };
   const dist = options.get('dist');

@@ -10,7 +10,7 @@
  * successful requests/s ÷ 4·L (tokens/s ÷ 4·tpm; slots: ÷ the server's peak); refused = 429s and
  * 503s ÷ all requests of the side over the whole run.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -18,8 +18,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SimKeySpec, SimStats } from '../src/index.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { distIndex } from './lib/keybatch.js';
-import { freePort } from './lib/ports.js';
 import { type LimiterModel, MODELS, type ModelSettings } from './lib/ratelimit-models.js';
+import { startRedis } from './lib/redis.js';
 import { spawnSimulator } from './lib/sim-process.js';
 import { num, pct, table } from './lib/table.js';
 
@@ -82,40 +82,6 @@ async function child(args: ChildArgs): Promise<void> {
 
 if (process.argv[2] === '--shared-child') {
   await child(JSON.parse(process.argv[3]!) as ChildArgs);
-}
-
-/** A redis-server of the benchmark's own (no persistence), stopped by `close`. */
-async function startRedis(): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort();
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 20_000);
-    proc.once('error', (error) =>
-      reject(new Error(`redis-server could not start (${error.message}): apt-get install -y redis-server`)),
-    );
-    proc.stdout?.on('data', (data: Buffer) => {
-      output += data.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
 }
 
 interface Proc {

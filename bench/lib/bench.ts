@@ -7,6 +7,8 @@ export interface BenchContext {
   number(name: string, full: number, quick: number): number;
   /** Whether `--name` (or `--name=true`) was given. */
   flag(name: string): boolean;
+  /** A text option: `--name=value`, or undefined. */
+  text(name: string): string | undefined;
   /** A progress line on stderr. */
   log(line: string): void;
 }

@@ -4,6 +4,7 @@
  * quota and its group's limiter state (new limits apply at once; a new limiter kind starts afresh).
  */
 import { limitHeaders } from './dialects.js';
+import { isSlotBound, type SlotBound } from './limiter-options.js';
 import { BucketLimiter } from './limiters/bucket.js';
 import { FixedLimiter } from './limiters/fixed.js';
 import { SlidingLimiter } from './limiters/sliding.js';
@@ -24,7 +25,7 @@ export function limitsOf(spec: ResolvedKey): RateLimits {
 export type KeyAdmission =
   | {
       readonly allowed: true;
-      /** `slots`: the time until the answer (the wait for a slot plus the service time). */
+      /** `slots`, `batching`: the time until the answer (the wait for a slot plus the service time). */
       readonly delayMs?: number;
       /** With `settleTokens`: settles the charge to the answer's actual tokens. */
       readonly settle?: (actualTokens: number, now: number) => void;
@@ -35,7 +36,7 @@ export type KeyAdmission =
 type GroupLimiter = RateLimiter | SlotsLimiter;
 
 interface GroupState {
-  /** The limiter kind (and for slots, its configuration) the state was made for. */
+  /** The limiter kind (and for slot-bound kinds, their configuration) the state was made for. */
   readonly signature: string;
   readonly limiter: GroupLimiter;
 }
@@ -48,8 +49,15 @@ export interface GroupInfo {
 
 function signatureOf(spec: ResolvedKey): string {
   const { limiter } = spec;
-  return limiter.kind === 'slots' ? `slots:${limiter.slots}:${limiter.queue}` : limiter.kind;
+  return isSlotBound(limiter) ? JSON.stringify(limiter) : limiter.kind;
 }
+
+/** The service time of a slot-bound limiter's request alone in its slot, before `perRunningMs`. */
+function baseServiceMs(limiter: SlotBound, drawnMs: number): number {
+  return (limiter.kind === 'slots' ? limiter.serviceMs : limiter.baseMs) ?? drawnMs;
+}
+
+const perRunningMs = (limiter: SlotBound) => (limiter.kind === 'batching' ? limiter.perRunningMs : 0);
 
 function createLimiter(spec: ResolvedKey, now: number): GroupLimiter {
   const { limiter } = spec;
@@ -61,7 +69,11 @@ function createLimiter(spec: ResolvedKey, now: number): GroupLimiter {
     case 'fixed':
       return new FixedLimiter();
     case 'slots':
-      return new SlotsLimiter({ slots: limiter.slots, queue: limiter.queue }, now);
+    case 'batching':
+      return new SlotsLimiter(
+        { slots: limiter.slots, queue: limiter.queue, perRunningMs: perRunningMs(limiter) },
+        now,
+      );
   }
 }
 
@@ -98,19 +110,19 @@ export class KeyTable {
 
   /**
    * Admits a request of `tokens` tokens against the key's group limiter (charging it if it fits);
-   * `serviceMs` is its service time for a `slots` group without its own.
+   * `serviceMs` is its service time for a slot-bound group without its own.
    */
   admit(spec: ResolvedKey, tokens: number, serviceMs: number, now: number): KeyAdmission {
     const { limiter } = this.#stateOf(spec, now);
     if (limiter instanceof SlotsLimiter) {
-      const config = spec.limiter.kind === 'slots' ? spec.limiter : undefined;
-      const slot = limiter.admit(config?.serviceMs ?? serviceMs, now);
+      const base = isSlotBound(spec.limiter) ? baseServiceMs(spec.limiter, serviceMs) : serviceMs;
+      const slot = limiter.admit(base, now);
       return slot.allowed ? { allowed: true, delayMs: slot.delayMs } : { allowed: false, kind: 'busy' };
     }
     const limits = limitsOf(spec);
     const admission = limiter.admit(limits, tokens, now);
     if (!admission.allowed) return admission;
-    if (spec.limiter.kind === 'slots' || !spec.limiter.settleTokens) return { allowed: true };
+    if (isSlotBound(spec.limiter) || !spec.limiter.settleTokens) return { allowed: true };
     const { ticket } = admission;
     return {
       allowed: true,
@@ -133,8 +145,9 @@ export class KeyTable {
       if (groups.has(spec.groupLabel)) continue;
       const { limiter } = spec;
       let peak: number | null = null;
-      if (limiter.kind === 'slots') peak = peakPerSecond(limiter.slots, limiter.serviceMs ?? meanLatencyMs);
-      else if (Number.isFinite(spec.requestsPerWindow))
+      if (isSlotBound(limiter)) {
+        peak = peakPerSecond(limiter.slots, baseServiceMs(limiter, meanLatencyMs), perRunningMs(limiter));
+      } else if (Number.isFinite(spec.requestsPerWindow))
         peak = (spec.requestsPerWindow * 1000) / spec.windowMs;
       groups.set(spec.groupLabel, { limiter: limiter.kind, peakPerSecond: peak });
     }

@@ -14,7 +14,23 @@ export type ResolvedLimiter =
       readonly queue: number;
       /** `undefined`: each request's drawn latency. */
       readonly serviceMs: number | undefined;
+    }
+  | {
+      readonly kind: 'batching';
+      readonly slots: number;
+      readonly queue: number;
+      /** A request's service time alone in the batch, less `perRunningMs`; `undefined`: its drawn latency. */
+      readonly baseMs: number | undefined;
+      /** What each request running beside it (itself included) adds to a request's service time. */
+      readonly perRunningMs: number;
     };
+
+/** The limiter kinds without a rate limit: slots served at once, a queue, then 503. */
+export type SlotBound = Extract<ResolvedLimiter, { kind: 'slots' | 'batching' }>;
+
+export function isSlotBound(limiter: ResolvedLimiter): limiter is SlotBound {
+  return limiter.kind === 'slots' || limiter.kind === 'batching';
+}
 
 export interface ResolvedHeaders {
   readonly dialect: SimDialect;
@@ -24,7 +40,7 @@ export interface ResolvedHeaders {
   readonly unknownValues: { readonly requests: boolean; readonly tokens: boolean };
 }
 
-export const LIMITER_KINDS = ['bucket', 'sliding', 'fixed', 'slots'] as const;
+export const LIMITER_KINDS = ['bucket', 'sliding', 'fixed', 'slots', 'batching'] as const;
 export const DIALECTS: readonly SimDialect[] = [
   'openai',
   'azure',
@@ -38,11 +54,15 @@ export const RETRY_AFTER_FORMS: readonly SimRetryAfter[] = ['ms', 'seconds', 'da
 /** Ollama's default `OLLAMA_MAX_QUEUE`. */
 export const DEFAULT_QUEUE = 512;
 
+/** vLLM's default `max_num_seqs`: the requests one continuous batch holds. */
+export const DEFAULT_BATCH_SLOTS = 256;
+
 const LIMITER_FIELDS: Record<ResolvedLimiter['kind'], readonly string[]> = {
   bucket: ['kind', 'enforceMs', 'settleTokens'],
   sliding: ['kind', 'settleTokens'],
   fixed: ['kind', 'settleTokens'],
   slots: ['kind', 'slots', 'queue', 'serviceMs'],
+  batching: ['kind', 'slots', 'queue', 'baseMs', 'perRunningMs'],
 };
 
 const HEADER_FIELDS = ['dialect', 'retryAfter', 'bare429', 'unknownValues'];
@@ -72,18 +92,22 @@ export function resolveLimiter(value: unknown, field: string, fallback: Resolved
   const kind = oneOf(value['kind'], `${field}.kind`, LIMITER_KINDS);
   refuseUnknown(value, field, LIMITER_FIELDS[kind], `kind '${kind}'`);
   if (kind === 'slots') {
-    const serviceMs = value['serviceMs'];
-    if (
-      serviceMs !== undefined &&
-      (typeof serviceMs !== 'number' || !(serviceMs >= 0) || !Number.isFinite(serviceMs))
-    ) {
-      fail(`${field}.serviceMs`, 'a finite number >= 0', serviceMs);
-    }
     return Object.freeze({
       kind,
       slots: count(value['slots'], `${field}.slots`, 1, 1),
       queue: count(value['queue'], `${field}.queue`, DEFAULT_QUEUE, 0),
-      serviceMs,
+      serviceMs: optionalMs(value['serviceMs'], `${field}.serviceMs`),
+    });
+  }
+  if (kind === 'batching') {
+    const perRunningMs = optionalMs(value['perRunningMs'], `${field}.perRunningMs`);
+    if (perRunningMs === undefined) fail(`${field}.perRunningMs`, 'a finite number >= 0', perRunningMs);
+    return Object.freeze({
+      kind,
+      slots: count(value['slots'], `${field}.slots`, DEFAULT_BATCH_SLOTS, 1),
+      queue: count(value['queue'], `${field}.queue`, DEFAULT_QUEUE, 0),
+      baseMs: optionalMs(value['baseMs'], `${field}.baseMs`),
+      perRunningMs,
     });
   }
   const settleTokens = optionalBoolean(value['settleTokens'], `${field}.settleTokens`, false);
@@ -93,6 +117,14 @@ export function resolveLimiter(value: unknown, field: string, fallback: Resolved
     return Object.freeze({ kind, enforceMs, settleTokens });
   }
   return Object.freeze({ kind, settleTokens });
+}
+
+/** A duration in milliseconds, fractions allowed; `undefined` stays `undefined`. */
+function optionalMs(value: unknown, field: string): number | undefined {
+  if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))) {
+    fail(field, 'a finite number >= 0', value);
+  }
+  return value;
 }
 
 function resolveUnknownValues(value: unknown, field: string): ResolvedHeaders['unknownValues'] {

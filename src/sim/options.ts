@@ -9,6 +9,7 @@ import { type ResolvedBatchOptions, resolveBatchOptions } from './batch-options.
 import {
   DEFAULT_HEADERS,
   DEFAULT_LIMITER,
+  isSlotBound,
   type ResolvedHeaders,
   type ResolvedLimiter,
   resolveHeaders,
@@ -175,11 +176,11 @@ function resolveKey(spec: unknown, index: number, defaults: KeyDefaults): Resolv
   const organization = optionalString(spec['organization'], `${where}organization`);
   const models = stringList(spec['models'], `${where}models`);
   const limiter = resolveLimiter(spec['limiter'], `${where}limiter`, defaults.limiter);
-  if (limiter.kind === 'slots') {
+  if (isSlotBound(limiter)) {
     for (const field of ['requestsPerWindow', 'tokensPerWindow'] as const) {
       if (spec[field] !== undefined) {
         throw new InputError(
-          `Simulator option \`${where}${field}\` cannot be used with limiter kind 'slots' (a slots server has no rate limit)`,
+          `Simulator option \`${where}${field}\` cannot be used with limiter kind '${limiter.kind}' (a ${limiter.kind} server has no rate limit)`,
         );
       }
     }

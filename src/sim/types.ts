@@ -57,6 +57,9 @@ export interface SimRateLimiterBase {
  * - `fixed`: fixed windows aligned to multiples of the window; `reset` = until the window ends.
  * - `slots`: no rate limit but `slots` concurrent requests and a queue of `queue`; beyond it 503;
  *   latency = service time × queue position; no rate-limit headers.
+ * - `batching`: continuous batching (vLLM): like `slots`, but a request's service time is
+ *   `baseMs + perRunningMs × running` (the requests holding a slot when it starts, itself
+ *   included), so latency grows with load; 503 once the queue is full; no rate-limit headers.
  */
 export type SimLimiter =
   | (SimRateLimiterBase & { kind: 'bucket' /** @default none */; enforceMs?: number })
@@ -70,6 +73,17 @@ export type SimLimiter =
       queue?: number;
       /** Time one request holds a slot. @default the request's drawn `latencyMs` */
       serviceMs?: number;
+    }
+  | {
+      kind: 'batching';
+      /** Requests in the batch at once. @default 256 (vLLM's `max_num_seqs`) */
+      slots?: number;
+      /** Requests waiting for a place in the batch; one more answers 503. @default 512 */
+      queue?: number;
+      /** A request's service time before `perRunningMs`. @default the request's drawn `latencyMs` */
+      baseMs?: number;
+      /** Added to a request's service time per request running when it starts (itself included). Required. */
+      perRunningMs: number;
     };
 
 /**
@@ -176,11 +190,12 @@ export interface SimGroupStats {
   tokens: number;
   /** 429 answers other than `insufficient_quota`. */
   rateLimited: number;
-  /** 503 answers: a full `slots` queue, or a `[[sim:503]]` trigger (faults injected before auth are not counted per group). */
+  /** 503 answers: a full `slots` / `batching` queue, or a `[[sim:503]]` trigger (faults injected before auth are not counted per group). */
   unavailable: number;
   /**
    * The most requests per second the group can serve: the request limit over its window, or for
-   * `slots`, slots × 1000 / service time; `null` when unbounded or unknown.
+   * `slots`, slots × 1000 / service time (`batching`: the service time with every slot running);
+   * `null` when unbounded or unknown.
    */
   peakPerSecond: number | null;
 }

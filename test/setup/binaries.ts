@@ -1,6 +1,7 @@
 /**
  * Vitest global setup: the system binaries the tests drive. Debian's `chromium` for the dashboard's
- * browser tests, `redis-server` for the shared-pool tests. When one is missing and this is a root
+ * browser tests, `redis-server` for the shared-pool tests, `nginx` (package `nginx-light`) and
+ * `haproxy` for the real rate limiters in front of the simulator (test/limiters). When one is missing and this is a root
  * shell with apt-get (CI, a fresh machine), it is installed; otherwise the run stops at once with an
  * error naming what is missing and the command that installs it.
  */
@@ -9,10 +10,18 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Binary name → Debian package. */
-const NEEDED: Readonly<Record<string, string>> = { chromium: 'chromium', 'redis-server': 'redis-server' };
+const NEEDED: Readonly<Record<string, string>> = {
+  chromium: 'chromium',
+  'redis-server': 'redis-server',
+  nginx: 'nginx-light',
+  haproxy: 'haproxy',
+};
+
+/** Debian installs nginx and haproxy in sbin, which a non-login shell's PATH may lack. */
+const SBIN = ['/usr/sbin', '/usr/local/sbin'];
 
 function onPath(binary: string): boolean {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+  for (const dir of [...(process.env['PATH'] ?? '').split(delimiter), ...SBIN]) {
     if (!dir) continue;
     try {
       accessSync(join(dir, binary), constants.X_OK);

@@ -152,6 +152,44 @@ describe('limiter models over HTTP', () => {
   });
 });
 
+describe('batching over HTTP', () => {
+  it('latency grows with the requests running, the rest wait in the queue, one more is answered 503', async () => {
+    const s = await start({
+      keys: [{ key: KEY }],
+      limiter: { kind: 'batching', slots: 2, queue: 1, baseMs: 1000, perRunningMs: 500 },
+    });
+    const client = clientFor(s, KEY);
+    const { response: alone } = await chat(client, 'alone').withResponse();
+    // Alone in the batch: 1000 + 500 × 1.
+    expect(alone.headers.get('openai-processing-ms')).toBe('1500');
+    const answered: Array<number | string> = [];
+    const send = (text: string) =>
+      chat(client, text)
+        .withResponse()
+        .then(
+          ({ response }) => {
+            expect(limitHeaderNames(response.headers)).toEqual([]);
+            answered.push(Number(response.headers.get('openai-processing-ms')));
+          },
+          (error: Error & { status?: number }) => answered.push(`status ${error.status}`),
+        );
+    await Promise.all([send('a'), send('b'), send('c'), send('d')]);
+    // At once: the 503 (queue full); then 1500 (alone), 2000 (beside the first), then the queued one,
+    // which waits for the first slot and runs beside the second: more than 1000 + 500 × 2.
+    expect(answered[0]).toBe('status 503');
+    expect(answered.slice(1, 3)).toEqual([1500, 2000]);
+    expect(answered[3]).toBeGreaterThan(2000);
+    expect(answered[3]).toBeLessThanOrEqual(1500 + 2000);
+    expect(s.stats().byGroup?.['sk-…0001']).toMatchObject({
+      limiter: 'batching',
+      admitted: 4,
+      unavailable: 1,
+      // 2 slots full: 2 × 1000 / (1000 + 500 × 2).
+      peakPerSecond: 1,
+    });
+  });
+});
+
 describe('stats per group', () => {
   it('counts the admitted and refused model requests of a group, its tokens and its peak rate', async () => {
     const spec = {
@@ -200,7 +238,7 @@ describe('validation', () => {
     [{ keys: [{ key: KEY, limiter: { kind: 'sliding', windo: 5 } }] }, /`keys\[0\]\.limiter\.windo`/],
     [
       { keys: [{ key: KEY, limiter: { kind: 'leaky' } }] },
-      /`keys\[0\]\.limiter\.kind`.*'bucket', 'sliding', 'fixed', 'slots'/,
+      /`keys\[0\]\.limiter\.kind`.*'bucket', 'sliding', 'fixed', 'slots', 'batching'/,
     ],
     [{ keys: [{ key: KEY, headers: { dialect: 'ietf', extra: true } }] }, /`keys\[0\]\.headers\.extra`/],
     [{ keys: [{ key: KEY, headers: { dialect: 'aws' } }] }, /`keys\[0\]\.headers\.dialect`/],
@@ -216,6 +254,14 @@ describe('validation', () => {
     [
       { keys: [{ key: KEY, requestsPerWindow: 5, limiter: { kind: 'slots' } }] },
       /`keys\[0\]\.requestsPerWindow`.*slots/,
+    ],
+    [
+      { keys: [{ key: KEY, tokensPerWindow: 5, limiter: { kind: 'batching', perRunningMs: 1 } }] },
+      /`keys\[0\]\.tokensPerWindow`.*'batching'/,
+    ],
+    [
+      { keys: [{ key: KEY }], limiter: { kind: 'batching', slots: 64 } },
+      /`limiter\.perRunningMs` must be a finite number >= 0, got `undefined`/,
     ],
   ])('refuses %j naming the field', async (options, message) => {
     await expect(startSimulator(options as unknown as SimulatorOptions)).rejects.toThrow(message);

@@ -256,3 +256,45 @@ describe('slots', () => {
     expect(peakPerSecond(4, 0)).toBeNull();
   });
 });
+
+describe('batching (continuous batching)', () => {
+  it('a request takes base + perRunningMs × the requests running when it starts, itself included', () => {
+    const batch = new SlotsLimiter({ slots: 3, queue: 2, perRunningMs: 10 }, 0);
+    const delays = Array.from({ length: 6 }, () => batch.admit(100, 0));
+    expect(delays.map((d) => (d.allowed ? d.delayMs : 'busy'))).toEqual([
+      // alone, then beside 1 and 2 others
+      110,
+      120,
+      130,
+      // the 4th starts at 110 (the 1st slot free) beside the 2 still running: 110 + 130
+      240,
+      // the 5th at 120 beside 2 running: 120 + 130
+      250,
+      'busy',
+    ]);
+  });
+
+  it('throughput grows with the batch up to the peak, slots × 1000 / (base + perRunningMs × slots)', () => {
+    const closedLoop = (clients: number) => {
+      const batch = new SlotsLimiter({ slots: 4, queue: 16, perRunningMs: 25 }, 0);
+      let served = 0;
+      const next: number[] = Array.from({ length: clients }, () => 0);
+      for (;;) {
+        const client = next.indexOf(Math.min(...next));
+        const now = next[client] as number;
+        if (now >= 10_000) break;
+        const admission = batch.admit(100, now);
+        if (!admission.allowed) throw new Error('the queue never fills in this closed loop');
+        next[client] = now + admission.delayMs;
+        if (next[client] <= 10_000) served += 1;
+      }
+      return served / 10;
+    };
+    // 1 client: 1000 / 125 ms; 4 clients fill the batch: 4 × 1000 / 200 ms = the peak.
+    expect(closedLoop(1)).toBe(8);
+    expect(peakPerSecond(4, 100, 25)).toBe(20);
+    expect(closedLoop(4)).toBe(20);
+    // More clients than slots only wait in the queue: no more throughput.
+    expect(closedLoop(12)).toBeCloseTo(20, 0);
+  });
+});
