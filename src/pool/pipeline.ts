@@ -393,15 +393,24 @@ class Run<T, R, A> {
     return stats;
   }
 
+  /** Whether every item of the input has a record, by the input's known length. */
+  private everyItemRecorded(): boolean {
+    if (this.fatal || this.halt.aborted) return false;
+    const total = this.plan.exhausted ? this.plan.seen : this.total;
+    const { done, failed } = this.recorder.counts;
+    return total !== undefined && done + failed + this.plan.skipped === total;
+  }
+
   private async finish(): Promise<PipelineResult<R>> {
     await this.coordinator?.refresh();
     this.report();
     const stopped = this.stopError ?? this.halt.error();
-    if (stopped) {
+    // Stopped after the last item had its record (a Ctrl-C as the run ends): it is finished.
+    if (stopped && !this.everyItemRecorded()) {
       if (this.plan.exhausted) await this.runDir?.setTotal(this.plan.seen, false);
       throw Object.assign(stopped, { stats: this.stats() }) as KeybatchError & StoppedRun;
     }
-    const total = this.plan.seen;
+    const total = this.plan.exhausted ? this.plan.seen : (this.total ?? this.plan.seen);
     if (this.runDir) await this.runDir.setTotal(total, true);
     if (this.opts.output && this.runDir) {
       const merged = await this.runDir.merge(this.opts.output, total);
