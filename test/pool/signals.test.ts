@@ -197,3 +197,36 @@ describe('runPipeline stopSignal and signal (in-process)', () => {
     );
   });
 });
+
+describe('a limited run stopped for another reason', () => {
+  it('with --limit reached by dispatch, a run whose keys are all refused stops for NO_USABLE_KEY, not "--limit reached"', async () => {
+    const simulator = await startSimulator({ keys: [{ key: 'sk-test-limit-known-key-0001' }] });
+    sim = simulator;
+    const run = runPipeline(
+      { key_list: [{ api_key: 'sk-test-limit-unknown-key-0002', base_url: simulator.url }] },
+      Array.from({ length: 20 }, (_, i) => `item ${i}`),
+      async (chunk: string[], ctx) => {
+        const answers = await Promise.all(
+          chunk.map((text) =>
+            ctx.client.chat.completions.create({
+              model: 'gpt-4o-mini',
+              messages: [{ role: 'user', content: text }],
+            }),
+          ),
+        );
+        return answers.map((answer) => answer.choices[0]?.message.content);
+      },
+      {
+        workers: 2,
+        chunkSize: 5,
+        limit: 5,
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { watch: false, notify: false, env: {}, waitTimeoutMs: 0 },
+      },
+    );
+    const error = (await run.catch((e: unknown) => e)) as { code?: string; message?: string };
+    expect(error.code).toBe('NO_USABLE_KEY');
+    expect(error.message).not.toContain('--limit');
+  });
+});
