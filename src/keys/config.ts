@@ -140,8 +140,46 @@ function unknownFields(
     if (known.has(field)) continue;
     // A key pasted as a field name is shown redacted, like every key.
     const shown = looksLikeKey(field) ? redactKey(field) : scrubSecrets(field, keys);
-    out.push(`${source}: unknown field ${path ? `${path}.` : ''}${shown} (ignored)`);
+    const near = nearest(field, known);
+    const hint = near === undefined ? '' : `; did you mean ${near}?`;
+    out.push(`${source}: unknown field ${path ? `${path}.` : ''}${shown} (ignored${hint})`);
   }
+}
+
+/** Problems shown in full: up to this many, on one line; past it the first ones and a count. */
+const PROBLEMS_SHOWN = 5;
+
+/** Every problem when there are few (one line, `; ` between them), else the first few and how many more. */
+function problemsLine(problems: readonly string[]): string {
+  const shown = problems.slice(0, PROBLEMS_SHOWN).join('; ');
+  const more = problems.length - PROBLEMS_SHOWN;
+  return more > 0 ? `${shown} (and ${more} more)` : shown;
+}
+
+/** The known field an unknown one is likely a typo of: at most 2 edits away (or differing in case, `-`/`_`). */
+function nearest(field: string, known: ReadonlySet<string>): string | undefined {
+  const plain = (name: string) => name.toLowerCase().replace(/-/g, '_');
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = plain(name) === plain(field) ? 0 : editDistance(plain(field), plain(name));
+    if (distance <= 2 && distance < field.length && (!best || distance < best.distance))
+      best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), two rows. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Characters an HTTP header value can carry as a key or organization: visible ASCII. */
@@ -220,8 +258,7 @@ export function parseConfig(input: string | unknown, source = 'config'): ParsedC
     ...headerProblems(raw, source),
   ];
   if (!result.success || problems.length > 0) {
-    const message = problems.length === 1 ? problems[0]! : `${problems[0]} (and ${problems.length - 1} more)`;
-    throw new ConfigError(message, { problems });
+    throw new ConfigError(problemsLine(problems), { problems });
   }
   const data = result.data;
   const warnings: string[] = [];

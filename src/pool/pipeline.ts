@@ -249,7 +249,7 @@ class Run<T, R, A> {
           if (this.halt.aborted) return;
           const verdict = afterFailedAttempt(error, attempt, this.opts.chunkRetries);
           if (verdict === 'stop') {
-            this.stopError ??= keybatchErrorOf(error);
+            this.stopFor(keybatchErrorOf(error));
             return;
           }
           if (verdict === 'fatal') return this.failRun(error);
@@ -310,7 +310,7 @@ class Run<T, R, A> {
         if (this.halt.aborted) return;
         const verdict = afterFailedAttempt(error, this.opts.chunkRetries, this.opts.chunkRetries);
         if (verdict === 'stop') {
-          this.stopError ??= keybatchErrorOf(error);
+          this.stopFor(keybatchErrorOf(error));
           return;
         }
         if (verdict === 'fatal') return this.failRun(error);
@@ -393,15 +393,40 @@ class Run<T, R, A> {
     return stats;
   }
 
+  /**
+   * Records why the run stops. The first reason wins, except `--limit`: reaching it only means no
+   * more is sent, so a reason that came with it (no usable key) is the one the run is stopped for.
+   */
+  private stopFor(error: KeybatchError | undefined): void {
+    if (!error) return;
+    if (this.stopError === undefined || this.stopError.code === 'LIMIT_REACHED') this.stopError = error;
+  }
+
+  /** Why the run stopped: a signal or a key outage before `--limit` (which is the reason only alone). */
+  private stopReason(): KeybatchError | undefined {
+    const halted = this.halt.error();
+    if (halted && this.stopError?.code === 'LIMIT_REACHED') return halted;
+    return this.stopError ?? halted;
+  }
+
+  /** Whether every item of the input has a record, by the input's known length. */
+  private everyItemRecorded(): boolean {
+    if (this.fatal || this.halt.aborted) return false;
+    const total = this.plan.exhausted ? this.plan.seen : this.total;
+    const { done, failed } = this.recorder.counts;
+    return total !== undefined && done + failed + this.plan.skipped === total;
+  }
+
   private async finish(): Promise<PipelineResult<R>> {
     await this.coordinator?.refresh();
     this.report();
-    const stopped = this.stopError ?? this.halt.error();
-    if (stopped) {
+    const stopped = this.stopReason();
+    // Stopped after the last item had its record (a Ctrl-C as the run ends): it is finished.
+    if (stopped && !this.everyItemRecorded()) {
       if (this.plan.exhausted) await this.runDir?.setTotal(this.plan.seen, false);
       throw Object.assign(stopped, { stats: this.stats() }) as KeybatchError & StoppedRun;
     }
-    const total = this.plan.seen;
+    const total = this.plan.exhausted ? this.plan.seen : (this.total ?? this.plan.seen);
     if (this.runDir) await this.runDir.setTotal(total, true);
     if (this.opts.output && this.runDir) {
       const merged = await this.runDir.merge(this.opts.output, total);

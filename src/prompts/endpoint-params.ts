@@ -129,3 +129,21 @@ export function mapParams(
   }
   return { body: out };
 }
+
+/**
+ * The run-level parameters (`--temperature`, `--param`, …) that apply to a row of `endpoint`: the
+ * ones it takes. A run's defaults are left off the rows whose endpoint has no such parameter (an
+ * embeddings line in a file of chat prompts); a row's own parameters are checked, not filtered.
+ */
+export function runParamsFor(
+  endpoint: Endpoint,
+  params: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | undefined;
+  for (const name of Object.keys(params)) {
+    if (!refusedParam(endpoint, RENAMED[endpoint][name] ?? name)) continue;
+    out ??= { ...params };
+    delete out[name];
+  }
+  return out ?? params;
+}

@@ -7,7 +7,7 @@
  * `tool_choice`, `temperature`, …) and the entries of its `params` object are request parameters:
  * they are sent, and win over the run's `params`.
  */
-import { mapParams } from './endpoint-params.js';
+import { mapParams, runParamsFor } from './endpoint-params.js';
 import { describeValue, type Endpoint, isPlainObject } from './options.js';
 
 /** One record, ready to send. Plain data (it is fingerprinted and held by the pipeline). */
@@ -326,7 +326,10 @@ export function toJob(record: unknown, index: number, defaults: RecordDefaults):
     problem('"files" is for prompt and messages records, not Batch API lines');
   }
   const job = isBatch ? batchJob(record, defaults) : promptJob(record, defaults);
-  const { refused } = mapParams(job.endpoint, { ...defaults.params, ...job.body });
+  const { refused } = mapParams(job.endpoint, {
+    ...runParamsFor(job.endpoint, defaults.params ?? {}),
+    ...job.body,
+  });
   if (refused) problem(refused.message);
   if (record['files'] === undefined) return { index, id, ...job };
   return { index, id, ...job, files: recordFiles(record, job.endpoint, defaults) };

@@ -5,7 +5,7 @@ import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/ch
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { EmbeddingCreateParams } from 'openai/resources/embeddings';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
-import { mapParams } from './endpoint-params.js';
+import { mapParams, runParamsFor } from './endpoint-params.js';
 import type { Endpoint } from './options.js';
 import type { PromptJob } from './records.js';
 
@@ -24,7 +24,9 @@ export function requestBody(
   model: string | undefined,
   params: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
-  return mapParams(job.endpoint, { ...(model === undefined ? {} : { model }), ...params, ...job.body }).body;
+  const defaults = runParamsFor(job.endpoint, params);
+  return mapParams(job.endpoint, { ...(model === undefined ? {} : { model }), ...defaults, ...job.body })
+    .body;
 }
 
 /** Sends `body` to the job's endpoint; resolves with the API's answer. */

@@ -86,8 +86,29 @@ describe('parseConfig', () => {
       expect(problems).toHaveLength(2);
       expect(problems[0]).toContain('key_list[0].api_key');
       expect(problems[1]).toContain('key_list[1].rpm');
-      expect((error as ConfigError).message).toContain('(and 1 more)');
+      // Few problems: every one on the one line.
+      expect((error as ConfigError).message).toBe(problems.join('; '));
     }
+    try {
+      parseConfig({ key_list: Array.from({ length: 7 }, () => ({ api_key: '' })) }, 'config.json');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(7);
+      expect((error as ConfigError).message).toMatch(/key_list\[4\]\.api_key[^;]*\(and 2 more\)$/);
+    }
+  });
+
+  it('suggests the field an unknown one is likely a typo of', () => {
+    const { warnings } = parseConfig(
+      { key_list: [{ api_key: 'k', baseurl: 'http://x', Organization: 'o', modles: [] }], key_idnex: 0 },
+      'config.json',
+    );
+    expect(warnings).toEqual([
+      'config.json: unknown field key_idnex (ignored; did you mean key_index?)',
+      'config.json: unknown field key_list[0].baseurl (ignored; did you mean base_url?)',
+      'config.json: unknown field key_list[0].Organization (ignored; did you mean organization?)',
+      'config.json: unknown field key_list[0].modles (ignored; did you mean models?)',
+    ]);
   });
 
   it('names the line and column of a JSON syntax error', () => {

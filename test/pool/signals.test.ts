@@ -127,6 +127,34 @@ describe('runPipeline stopSignal and signal (in-process)', () => {
     expect(error.stats).toMatchObject({ done: 10, total: 40 });
   });
 
+  it('stopSignal while the last chunks are in flight: every item is done, so the run finishes and writes its output', async () => {
+    const stop = new AbortController();
+    const dir = await tempDir();
+    const output = join(dir, 'out.jsonl');
+    const result = await runPipeline(
+      { key_list: [{ api_key: 'sk-test-stop-signal-0002' }] },
+      Array.from({ length: 20 }, (_, i) => i),
+      async (chunk: number[]) => {
+        // The stop comes while the last chunk runs: it finishes, and nothing is left to do.
+        if (chunk.includes(19)) stop.abort();
+        return chunk.map((i) => i * 2);
+      },
+      {
+        workers: 1,
+        chunkSize: 5,
+        output,
+        stopSignal: stop.signal,
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { watch: false, notify: false, env: {} },
+      },
+    );
+    expect(stop.signal.aborted).toBe(true);
+    expect(result.stats).toMatchObject({ done: 20, total: 20, failed: 0 });
+    const lines = (await readFile(output, 'utf8')).trim().split('\n').map(Number);
+    expect(lines).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+  });
+
   it('signal: the requests in flight are aborted at once', async () => {
     const controller = new AbortController();
     let inFlight = 0;
@@ -167,5 +195,38 @@ describe('runPipeline stopSignal and signal (in-process)', () => {
     await expect(runPipeline(undefined, [1], fn, { stopSignal: 'soon' as never })).rejects.toThrow(
       'Expected `stopSignal` to be an AbortSignal, got `soon` (string)',
     );
+  });
+});
+
+describe('a limited run stopped for another reason', () => {
+  it('with --limit reached by dispatch, a run whose keys are all refused stops for NO_USABLE_KEY, not "--limit reached"', async () => {
+    const simulator = await startSimulator({ keys: [{ key: 'sk-test-limit-known-key-0001' }] });
+    sim = simulator;
+    const run = runPipeline(
+      { key_list: [{ api_key: 'sk-test-limit-unknown-key-0002', base_url: simulator.url }] },
+      Array.from({ length: 20 }, (_, i) => `item ${i}`),
+      async (chunk: string[], ctx) => {
+        const answers = await Promise.all(
+          chunk.map((text) =>
+            ctx.client.chat.completions.create({
+              model: 'gpt-4o-mini',
+              messages: [{ role: 'user', content: text }],
+            }),
+          ),
+        );
+        return answers.map((answer) => answer.choices[0]?.message.content);
+      },
+      {
+        workers: 2,
+        chunkSize: 5,
+        limit: 5,
+        handleSignals: false,
+        logger: collectingLogger(),
+        pool: { watch: false, notify: false, env: {}, waitTimeoutMs: 0 },
+      },
+    );
+    const error = (await run.catch((e: unknown) => e)) as { code?: string; message?: string };
+    expect(error.code).toBe('NO_USABLE_KEY');
+    expect(error.message).not.toContain('--limit');
   });
 });

@@ -105,6 +105,30 @@ describe('parameters per endpoint', () => {
     expect(s.sim.requests()).toHaveLength(0);
   });
 
+  it('applies run-level temperature and max_tokens to the rows that take them, and leaves an embeddings line of a mixed file alone', async () => {
+    const s = await setup();
+    const summary = await runPrompts(
+      s.config,
+      [
+        { id: 'chat', prompt: 'hi' },
+        {
+          custom_id: 'emb',
+          method: 'POST',
+          url: '/v1/embeddings',
+          body: { model: 'text-embedding-3-small', input: 'embed me' },
+        },
+      ],
+      s.options({ params: { temperature: 0.3, max_tokens: 7 } }),
+    );
+    expect(summary).toMatchObject({ done: 2, failed: 0 });
+    const sent = bodies(s);
+    const chat = sent.find((body) => body['messages'] !== undefined)!;
+    const embeddings = sent.find((body) => body['input'] !== undefined)!;
+    expect(chat).toMatchObject({ temperature: 0.3, max_tokens: 7 });
+    expect(embeddings).not.toHaveProperty('temperature');
+    expect(embeddings).not.toHaveProperty('max_tokens');
+  });
+
   it("refuses a record's parameter its endpoint does not take, naming file and line", async () => {
     const s = await setup();
     const input = join(s.dir, 'in.jsonl');
