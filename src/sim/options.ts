@@ -14,6 +14,7 @@ import {
   resolveHeaders,
   resolveLimiter,
 } from './limiter-options.js';
+import { type ResolvedStructured, resolveStructured } from './structured.js';
 import type { SimFault, SimulatorOptions } from './types.js';
 import { count, fail, isPlainObject, refuseUnknown } from './validate.js';
 
@@ -61,6 +62,7 @@ const OPTION_FIELDS = [
   'limiter',
   'headers',
   'batch',
+  'structured',
 ] as const;
 const KEY_FIELDS = [
   'key',
@@ -138,6 +140,8 @@ export interface ResolvedOptions {
   readonly hangRate: number;
   readonly seed: number;
   readonly keyDefaults: KeyDefaults;
+  /** The structured-outputs scenario, if any. */
+  readonly structured: ResolvedStructured | undefined;
 }
 
 function rate(value: unknown, field: string): number {
@@ -277,6 +281,7 @@ export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOpti
     dropRate: rate(faults['dropRate'], 'faults.dropRate'),
     hangRate: rate(faults['hangRate'], 'faults.hangRate'),
     seed: count(faults['seed'], 'faults.seed', SIMULATOR_DEFAULTS.seed),
+    structured: resolveStructured(options.structured),
   });
 }
 
