@@ -343,6 +343,8 @@ export async function runPrompts(
           cancel: opts.cancel === true,
           fresh: !opts.resume,
           stop: batchStop.signal,
+          structured,
+          reaskConcurrency: opts.workers * opts.concurrency,
           onAnswer: (_job, body, answer) => {
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(undefined, billed?.model ?? body['model'], billed?.usage);
