@@ -20,6 +20,7 @@ import { shellQuote } from './format.js';
 import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
 import { readParamsFile, requestParams } from './request-flags.js';
+import { readSchemaFile } from './schema-file.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 import { openRunDashboard } from './ui.js';
@@ -79,6 +80,12 @@ export interface RunFlags {
   redis?: string;
   /** `--distributed`: be the coordinator of a distributed run over `--redis`. */
   distributed?: boolean;
+  /** `--schema <file>`: structured outputs against this JSON Schema file. */
+  schema?: string;
+  /** `--reask <n>`: re-asks of an invalid structured answer. */
+  reask?: number;
+  /** `--retry-failed`: send the final failures again, with the options given now. */
+  retryFailed?: boolean;
 }
 
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
@@ -214,8 +221,15 @@ export function configPathShown(
   return existsSync('config.json') ? 'config.json' : undefined;
 }
 
-export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown>): RunSettings {
+export function runSettings(
+  flags: RunFlags,
+  paramsFile?: Record<string, unknown>,
+  schema?: Record<string, unknown>,
+): RunSettings {
   const settings: RunSettings = { output: flags.output, resume: !flags.fresh };
+  if (schema !== undefined) settings.schema = schema;
+  if (flags.reask !== undefined) settings.reask = flags.reask;
+  if (flags.retryFailed === true) settings.retryFailed = true;
   if (flags.endpoint !== undefined) settings.endpoint = flags.endpoint;
   if (flags.raw === true) settings.raw = true;
   if (flags.format !== undefined) settings.format = flags.format;
@@ -246,9 +260,9 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   return settings;
 }
 
-/** The command as typed, to rerun; `--fresh` dropped, since a rerun must resume. */
+/** The command as typed, to rerun; `--fresh` and `--retry-failed` dropped, since a rerun must resume. */
 function resumeCommand(): string {
-  const args = process.argv.slice(2).filter((arg) => arg !== '--fresh');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--fresh' && arg !== '--retry-failed');
   return shellQuote(['keybatch', ...args]);
 }
 
@@ -293,13 +307,15 @@ async function runFile(
   paramsFile: Record<string, unknown> | undefined,
   stdinPath: string | undefined,
 ): Promise<number> {
+  // Checked before anything starts: a bad schema file is one line and exit 2, nothing sent.
+  const schema = flags.schema === undefined ? undefined : await readSchemaFile(flags.schema);
   const display = createDisplay({
     mode: displayMode(flags.quiet === true),
     verbose: flags.verbose === true,
     configPath: configPathShown(flags.config),
   });
   const stop = new AbortController();
-  const settings = runSettings(flags, paramsFile);
+  const settings = runSettings(flags, paramsFile, schema);
   const ui =
     flags.ui === undefined || flags.ui === false
       ? undefined
