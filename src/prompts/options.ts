@@ -337,8 +337,11 @@ function validateSchemaOptions(resolved: ResolvedPromptOptions): void {
       `\`schema\` needs endpoint 'chat' or 'responses' (structured outputs), not '${resolved.endpoint}'`,
     );
   }
-  if (resolved.distributed !== undefined) {
-    throw new InputError('`schema` is not supported with `distributed` yet (workers would each need it)');
+  if (
+    resolved.distributed !== undefined &&
+    typeof (resolved.schema as { safeParse?: unknown }).safeParse === 'function'
+  ) {
+    throw new InputError('a zod `schema` cannot run distributed (workers get JSON Schema): pass JSON Schema');
   }
 }
 

@@ -380,7 +380,16 @@ export async function runPrompts(
     if (opts.distributed) {
       // Workers run the built-in prompt task; the rows' usage is counted here as they come back.
       const { model, params, raw, format } = opts;
-      const settings = { model, params: { ...params }, raw, format };
+      const schema = structured.schema
+        ? { name: structured.schema.name, json: { ...structured.schema.json } }
+        : undefined;
+      const settings = {
+        model,
+        params: { ...params },
+        raw,
+        format,
+        ...(schema ? { schema, reask: structured.reask } : {}),
+      };
       pipelineOptions.distributed = { ...opts.distributed, task: { kind: 'prompts', settings } };
       pipelineOptions.onResults = (rows) => {
         for (const row of rows) {

@@ -71,7 +71,10 @@ function zodErrors(result: ReturnType<ZodLike['safeParse']>): string[] {
 async function zodJson(schema: ZodLike, where: string): Promise<Record<string, unknown>> {
   const zod = await import('zod');
   try {
-    const json = zod.toJSONSchema(schema as never, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+    const json = zod.toJSONSchema(schema as never, { target: 'draft-7', io: 'input' }) as Record<
+      string,
+      unknown
+    >;
     const { $schema: _, ...rest } = json;
     return rest;
   } catch (error) {
