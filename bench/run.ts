@@ -15,9 +15,19 @@ import { pipeline } from './pipeline.js';
 import { ratelimit } from './ratelimit.js';
 import { reload } from './reload.js';
 import { resume } from './resume.js';
+import { schema } from './schema.js';
 import { shared } from './shared.js';
 
-const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload, distributed, shared];
+const BENCHMARKS: readonly Benchmark[] = [
+  ratelimit,
+  overhead,
+  pipeline,
+  resume,
+  reload,
+  distributed,
+  shared,
+  schema,
+];
 /** Others' processes may use at most this share of the cores when a benchmark starts. */
 const QUIET_BUSY = 0.2;
 const QUIET_WAIT_MS = 10 * 60_000;

@@ -26,7 +26,18 @@ export type KeybatchErrorCode =
   | 'LIMIT_REACHED'
   /** The shared pool's Redis (`shared.url`, `--redis`, `KEYBATCH_REDIS`) could not be reached at start. */
   | 'REDIS_UNREACHABLE'
+  /** Structured outputs: the answer did not match the schema after the re-asks (`--reask`). */
+  | 'SCHEMA_INVALID'
+  /** Structured outputs: the answer was cut off by the token limit (`finish_reason: length`, responses `max_output_tokens`). */
+  | 'TRUNCATED'
+  /** Structured outputs: the answer was stopped by the content filter. */
+  | 'FILTERED'
+  /** Structured outputs: the model refused (`refusal`, or a refusal as plain text where JSON was due). */
+  | 'REFUSED'
   | 'ABORTED';
+
+/** The codes of an answer that came back but is not a valid structured output (a row's `error.code`). */
+export type OutputFailureCode = 'SCHEMA_INVALID' | 'TRUNCATED' | 'FILTERED' | 'REFUSED';
 
 export class KeybatchError extends Error {
   readonly code: KeybatchErrorCode;
@@ -83,6 +94,21 @@ export class AbortError extends KeybatchError {
   }
 }
 
+/**
+ * A structured output that cannot be used: SCHEMA_INVALID (with the validation `errors`),
+ * TRUNCATED, FILTERED or REFUSED. Thrown by `parseResponse` / `completeStructured`.
+ */
+export class StructuredOutputError extends KeybatchError {
+  declare readonly code: OutputFailureCode;
+  /** SCHEMA_INVALID: each validation error (`/path: message`); else empty. */
+  readonly errors: readonly string[];
+  constructor(code: OutputFailureCode, message: string, errors: readonly string[] = []) {
+    super(code, message);
+    this.name = 'StructuredOutputError';
+    this.errors = Object.freeze([...errors]);
+  }
+}
+
 /** An error as plain data, so it survives a thread boundary (structured clone drops `code`/`status`). */
 export interface SerializedError {
   name: string;
@@ -123,6 +149,10 @@ const CODES = new Set<string>([
   'BUDGET_REACHED',
   'LIMIT_REACHED',
   'REDIS_UNREACHABLE',
+  'SCHEMA_INVALID',
+  'TRUNCATED',
+  'FILTERED',
+  'REFUSED',
 ]);
 
 function rebuildKeybatchError(code: KeybatchErrorCode, message: string): KeybatchError {
@@ -139,6 +169,11 @@ function rebuildKeybatchError(code: KeybatchErrorCode, message: string): Keybatc
     case 'CONFIG_INVALID':
     case 'CONFIG_MISSING':
       return new ConfigError(message, { code });
+    case 'SCHEMA_INVALID':
+    case 'TRUNCATED':
+    case 'FILTERED':
+    case 'REFUSED':
+      return new StructuredOutputError(code, message);
     default:
       return new KeybatchError(code, message);
   }

@@ -12,6 +12,8 @@ export {
   KeybatchError,
   type KeybatchErrorCode,
   NoUsableKeyError,
+  type OutputFailureCode,
+  StructuredOutputError,
 } from './errors.js';
 export { globFiles } from './files/glob.js';
 export { globRecords } from './files/glob-records.js';
@@ -66,6 +68,16 @@ export {
   type SuccessRow,
   type TokenCounts,
 } from './prompts/index.js';
+export {
+  type CompleteStructuredOptions,
+  completeStructured,
+  jsonSchema,
+  type OutputSchema,
+  parseResponse,
+  prepareSchema,
+  type SchemaInput,
+  type StructuredAnswer,
+} from './schema/public.js';
 export {
   type RecordedRequest,
   type SimBatchOptions,

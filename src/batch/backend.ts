@@ -16,10 +16,11 @@ import type { Logger } from '../logger.js';
 import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
 import type { OutputFormat } from '../prompts/options.js';
 import type { PromptJob } from '../prompts/records.js';
-import { requestBody } from '../prompts/requests.js';
 import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
+import type { Structured } from '../prompts/structured.js';
 import type { TaskContext } from '../workers/types.js';
 import { affinityClient, affinityOf } from './affinity.js';
+import { batchReask, linesBody } from './reask.js';
 import { RunningBatches, runShard, type ShardEnv } from './shard-run.js';
 import { type LineOutcome, planShards, type ShardItem } from './shards.js';
 import {
@@ -51,8 +52,15 @@ export interface BatchBackendOptions {
   fresh: boolean;
   /** The first stop: polling stops, batches stay on the API. */
   stop: AbortSignal;
-  /** Called for every answered line (tokens, cost). */
+  /** Called for every answered line (tokens, cost), and every answer to a re-ask. */
   onAnswer?: (job: PromptJob, body: Record<string, unknown>, answer: unknown) => void;
+  /**
+   * Structured outputs: the run's schema is in every line; an answer that does not match is
+   * re-asked online through the pool (`reask.ts`). @default none
+   */
+  structured?: Structured;
+  /** Re-asks in flight at most. @default 32 */
+  reaskConcurrency?: number;
 }
 
 export interface BatchProgress {
@@ -131,9 +139,17 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     return client;
   };
 
-  const answerRow = (job: PromptJob, body: Record<string, unknown>, outcome: LineOutcome): Row => {
+  const reask = batchReask(opts);
+  const answerRow = async (
+    job: PromptJob,
+    body: Record<string, unknown>,
+    outcome: LineOutcome,
+    ctx: TaskContext,
+  ): Promise<Row> => {
     if (outcome.kind === 'answer') {
       opts.onAnswer?.(job, body, outcome.body);
+      const structured = await reask(job, body, outcome, ctx);
+      if (structured) return structured;
       return opts.format === 'batch'
         ? batchSuccess(job, outcome.body, outcome.requestId)
         : successRow(job, job.endpoint, outcome.body, body['model'], opts.raw);
@@ -178,7 +194,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     const group = await st.group(chunk.map((job) => job.index));
     const groupNo = st.groups.indexOf(group);
     const jobs = new Map(chunk.map((job) => [job.index, job]));
-    const bodies = new Map(chunk.map((job) => [job.index, requestBody(job, opts.model, opts.params)]));
+    const bodies = new Map(chunk.map((job) => [job.index, linesBody(job, opts)]));
     const outcomes = new Map<number, LineOutcome>();
     const env: ShardEnv = {
       state: st,
@@ -252,16 +268,19 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
         );
       }
     }
-    return chunk.map((job) =>
-      answerRow(
-        job,
-        bodies.get(job.index) as Record<string, unknown>,
-        outcomes.get(job.index) ?? {
-          kind: 'retry',
-          status: null,
-          code: 'not_submitted',
-          message: 'not submitted',
-        },
+    return Promise.all(
+      chunk.map((job) =>
+        answerRow(
+          job,
+          bodies.get(job.index) as Record<string, unknown>,
+          outcomes.get(job.index) ?? {
+            kind: 'retry',
+            status: null,
+            code: 'not_submitted',
+            message: 'not submitted',
+          },
+          ctx,
+        ),
       ),
     );
   };

@@ -35,6 +35,11 @@ const EXIT_BY_CODE: Readonly<Record<KeybatchErrorCode, number>> = Object.freeze(
   BUDGET_REACHED: EXIT.stopped,
   LIMIT_REACHED: EXIT.stopped,
   TASK_FAILED: EXIT.failed,
+  // An answer that is not a usable structured output: the item failed (a row with `error`).
+  SCHEMA_INVALID: EXIT.failed,
+  TRUNCATED: EXIT.failed,
+  FILTERED: EXIT.failed,
+  REFUSED: EXIT.failed,
 });
 
 /** Node's errors about a path the user gave (a missing directory, no permission, …). */

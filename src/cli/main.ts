@@ -11,6 +11,7 @@ import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './
 import { demoCommand } from './demo.js';
 import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
 import { estimateCommand } from './estimate.js';
+import { exportCommand } from './export.js';
 import { failuresCommand } from './failures.js';
 import { keysCommand } from './keys.js';
 import { collectParam } from './request-flags.js';
@@ -178,6 +179,20 @@ function buildProgram(state: State): Command {
       '--distributed',
       'be the coordinator: the prompts go to `keybatch worker` processes through --redis; this process keeps checkpoint and output',
     )
+    .option(
+      '--schema <file>',
+      'structured outputs: a JSON Schema file; each answer is checked and kept as "parsed", an invalid one re-asked',
+      nonEmpty,
+    )
+    .option(
+      '--reask <n>',
+      're-asks of an answer that does not match --schema, then the row fails SCHEMA_INVALID (default: 2)',
+      wholeNumber(0),
+    )
+    .option(
+      '--retry-failed',
+      'send again the records that failed for good (400s, SCHEMA_INVALID, TRUNCATED, …) with the options given now; answered rows stay',
+    )
     .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
@@ -236,6 +251,18 @@ function buildProgram(state: State): Command {
     .option('--verbose', 'stack traces on errors')
     .action(async (input: string, flags) => {
       state.code = await estimateCommand(input, flags);
+    });
+
+  program
+    .command('export')
+    .description('the parsed answers of a run as a table: one row per output line, one column per property')
+    .argument('<output>', 'the output .jsonl of a run (-o)')
+    .option('--csv', 'as CSV (the default and only format yet)')
+    .addOption(new Option('--format <format>', 'the table format (default: csv)').choices(['csv']))
+    .option('-o, --output <file>', 'write the table here (default: stdout)', nonEmpty)
+    .option('--verbose', 'stack traces on errors')
+    .action(async (output: string, flags) => {
+      state.code = await exportCommand(output, flags);
     });
 
   program

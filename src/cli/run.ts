@@ -21,6 +21,7 @@ import { stopOnSignals } from './interrupt.js';
 import { createDisplay, type Display, displayMode } from './progress.js';
 import { redactRedisUrl } from './redact-url.js';
 import { readParamsFile, requestParams } from './request-flags.js';
+import { readSchemaFile } from './schema-file.js';
 import { STDOUT_OUTPUT, stdinInput, writeOutputToStdout } from './stdio.js';
 import { formatSummary, type SummaryInput } from './summary.js';
 import { openRunDashboard } from './ui.js';
@@ -82,6 +83,12 @@ export interface RunFlags {
   redis?: string;
   /** `--distributed`: be the coordinator of a distributed run over `--redis`. */
   distributed?: boolean;
+  /** `--schema <file>`: structured outputs against this JSON Schema file. */
+  schema?: string;
+  /** `--reask <n>`: re-asks of an invalid structured answer. */
+  reask?: number;
+  /** `--retry-failed`: send the final failures again, with the options given now. */
+  retryFailed?: boolean;
 }
 
 /** What the display and the run itself need; runPrompts' other options come from the flags. */
@@ -217,8 +224,15 @@ export function configPathShown(
   return existsSync('config.json') ? 'config.json' : undefined;
 }
 
-export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown>): RunSettings {
+export function runSettings(
+  flags: RunFlags,
+  paramsFile?: Record<string, unknown>,
+  schema?: Record<string, unknown>,
+): RunSettings {
   const settings: RunSettings = { output: flags.output, resume: !flags.fresh };
+  if (schema !== undefined) settings.schema = schema;
+  if (flags.reask !== undefined) settings.reask = flags.reask;
+  if (flags.retryFailed === true) settings.retryFailed = true;
   if (flags.endpoint !== undefined) settings.endpoint = flags.endpoint;
   if (flags.raw === true) settings.raw = true;
   if (flags.format !== undefined) settings.format = flags.format;
@@ -251,13 +265,15 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
 }
 
 /**
- * The command as typed, to rerun; `--fresh` dropped, since a rerun must resume. A Redis password
- * is shown as `***` (put it in KEYBATCH_REDIS to rerun without typing it).
+ * The command as typed, to rerun; `--fresh`, `--retry-failed` and `--cancel` dropped, since a rerun
+ * goes on from where this one stopped. A Redis password is shown as `***` (put it in
+ * KEYBATCH_REDIS to rerun without typing it).
  */
 export function resumeCommand(argv: readonly string[] = process.argv): string {
+  const dropped = new Set(['--fresh', '--retry-failed', '--cancel']);
   const args = argv
     .slice(2)
-    .filter((arg) => arg !== '--fresh')
+    .filter((arg) => !dropped.has(arg))
     .map(redactRedisUrl);
   return shellQuote(['keybatch', ...args]);
 }
@@ -303,13 +319,15 @@ async function runFile(
   paramsFile: Record<string, unknown> | undefined,
   stdinPath: string | undefined,
 ): Promise<number> {
+  // Checked before anything starts: a bad schema file is one line and exit 2, nothing sent.
+  const schema = flags.schema === undefined ? undefined : await readSchemaFile(flags.schema);
   const display = createDisplay({
     mode: displayMode(flags.quiet === true),
     verbose: flags.verbose === true,
     configPath: configPathShown(flags.config),
   });
   const stop = new AbortController();
-  const settings = runSettings(flags, paramsFile);
+  const settings = runSettings(flags, paramsFile, schema);
   // Records read from stdin name their files from the current folder (stdin is copied into the run
   // directory, whose files are never read as inputs).
   if (stdinPath !== undefined && settings.filesDir === undefined) settings.filesDir = process.cwd();

@@ -12,6 +12,9 @@ export interface PromptTaskSettings {
   params: Record<string, unknown>;
   raw: boolean;
   format: 'rows' | 'batch';
+  /** Structured outputs: the run's JSON Schema (checked on the worker with ajv) and its re-ask bound. */
+  schema?: { name: string; json: Record<string, unknown> };
+  reask?: number;
 }
 
 export interface DistributedOptions {

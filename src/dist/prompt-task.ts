@@ -6,10 +6,14 @@
  */
 
 import { KeybatchError } from '../errors.js';
+import { silentLogger } from '../logger.js';
 import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
 import type { PromptJob } from '../prompts/records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../prompts/requests.js';
 import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
+import { Structured, structuredRow } from '../prompts/structured.js';
+import { jsonSchema, type SchemaEndpoint } from '../schema/index.js';
+import { DEFAULT_REASK } from '../schema/settle.js';
 import type { TaskFunction } from '../workers/types.js';
 import type { PromptTaskSettings } from './options.js';
 
@@ -18,11 +22,20 @@ const requestIdOf = (answer: unknown): string | null => {
   return typeof id === 'string' ? id : null;
 };
 
+/** The run's schema on a worker: JSON Schema checked with ajv (a zod schema cannot travel). */
+function workerStructured(settings: PromptTaskSettings): Structured {
+  const schema = settings.schema
+    ? jsonSchema({ name: settings.schema.name, schema: settings.schema.json }, 'the run’s schema')
+    : undefined;
+  return new Structured(schema, settings.reask ?? DEFAULT_REASK, silentLogger);
+}
+
 export function promptTask(
   settings: PromptTaskSettings,
   scrub: (text: string) => string,
 ): TaskFunction<PromptJob, PromptRow | BatchOutputLine> {
   const batch = settings.format === 'batch';
+  const structured = workerStructured(settings);
   return (chunk, ctx) =>
     Promise.all(
       chunk.map(async (job) => {
@@ -32,9 +45,20 @@ export function promptTask(
             `record ${String(job.id)} names files: records with files cannot run distributed yet (the files are on the coordinator)`,
           );
         }
-        const body = requestBody(job, settings.model, settings.params);
+        const body = structured.body(job.endpoint, requestBody(job, settings.model, settings.params));
         try {
           const answer = await send(ctx.client, job.endpoint, body, ctx.signal);
+          const schema = structured.schemaFor(job.endpoint, body);
+          if (schema) {
+            const settled = await structured.settle(
+              job.endpoint as SchemaEndpoint,
+              body,
+              answer,
+              schema,
+              (next) => send(ctx.client, job.endpoint, next, ctx.signal),
+            );
+            return structuredRow(job, settled, body['model'], { raw: settings.raw, format: settings.format });
+          }
           if (batch) return batchSuccess(job, answer, requestIdOf(answer));
           return successRow(job, job.endpoint, answer, body['model'], settings.raw);
         } catch (error) {

@@ -5,6 +5,7 @@ import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import type { Progress } from '../pool/progress.js';
+import type { SchemaInput } from '../schema/schema.js';
 import { mapParams } from './endpoint-params.js';
 
 /** The API a prompt record is sent to (OpenAI Batch API lines take theirs from `url`). */
@@ -174,6 +175,25 @@ export interface PromptOptions {
    * @default none (local lanes)
    */
   distributed?: DistributedOptions;
+  /**
+   * Structured outputs: a JSON Schema (or OpenAI's `{ name, schema }` wrapper) or a zod schema.
+   * Sent as `response_format` (chat) / `text.format` (responses) with `strict: true` unless a
+   * record sets its own; each answer is parsed and checked (ajv, or zod for a zod schema), a valid
+   * one kept as `parsed`, an invalid one re-asked with its errors (`reask`), and a truncated,
+   * filtered or refused one recorded as failed (TRUNCATED, FILTERED, REFUSED). Chat and responses only.
+   * @default none
+   */
+  schema?: SchemaInput;
+  /** Re-asks of an answer that does not match its schema, then SCHEMA_INVALID. @default 2 */
+  reask?: number;
+  /**
+   * Send again the records whose row is a final failure (an `error` row: a 400, SCHEMA_INVALID,
+   * TRUNCATED, …) with the options given now (another model, a larger `max_tokens`, …); answered
+   * rows stay as they are, in input order. Other options than those of the checkpoint are accepted
+   * for this (the input must be the same).
+   * @default false
+   */
+  retryFailed?: boolean;
 }
 
 export const PROMPT_DEFAULTS = Object.freeze({
@@ -235,6 +255,9 @@ const KNOWN = new Set<string>([
   'upload',
   'writeTo',
   'distributed',
+  'schema',
+  'reask',
+  'retryFailed',
 ]);
 
 /** Common request parameters without `_`, for the hint on an unknown option. */
@@ -315,6 +338,28 @@ function validateParams(params: unknown): void {
   }
 }
 
+function validateSchemaOptions(resolved: ResolvedPromptOptions): void {
+  if (resolved.reask !== undefined) integer('reask', resolved.reask, 0);
+  if (resolved.retryFailed !== undefined && typeof resolved.retryFailed !== 'boolean') {
+    fail('retryFailed', 'a boolean', resolved.retryFailed);
+  }
+  if (resolved.schema === undefined) return;
+  if (typeof resolved.schema !== 'object' || resolved.schema === null || Array.isArray(resolved.schema)) {
+    fail('schema', 'a JSON Schema object or a zod schema', resolved.schema);
+  }
+  if (resolved.endpoint === 'completions' || resolved.endpoint === 'embeddings') {
+    throw new InputError(
+      `\`schema\` needs endpoint 'chat' or 'responses' (structured outputs), not '${resolved.endpoint}'`,
+    );
+  }
+  if (
+    resolved.distributed !== undefined &&
+    typeof (resolved.schema as { safeParse?: unknown }).safeParse === 'function'
+  ) {
+    throw new InputError('a zod `schema` cannot run distributed (workers get JSON Schema): pass JSON Schema');
+  }
+}
+
 /** Validates every option, fills in the defaults, and freezes the result. */
 export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOptions {
   if (!isPlainObject(options)) fail('options', 'an object with at least `output`', options);
@@ -390,6 +435,7 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       `\`system\` is not supported with endpoint '${resolved.endpoint}' (it has no system prompt), got ${describeValue(resolved.system)}`,
     );
   }
+  validateSchemaOptions(resolved);
   validateParams(resolved.params);
   const { refused } = mapParams(resolved.endpoint, resolved.params);
   if (refused) throw new InputError(`\`params\`: ${refused.message}`);

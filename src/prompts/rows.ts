@@ -29,6 +29,10 @@ export interface SuccessRow {
   finish_reason: string | null;
   /** The whole answer body, with the `raw` option. */
   raw?: unknown;
+  /** Structured outputs: the answer's object, valid against the schema. */
+  parsed?: unknown;
+  /** Structured outputs: re-asks it took (absent: none). */
+  reasks?: number;
 }
 
 export interface ErrorRow {
@@ -36,6 +40,13 @@ export interface ErrorRow {
   system_prompt: string | null;
   prompt: unknown;
   error: { status: number | null; code: string | null; message: string };
+  /** Structured outputs (SCHEMA_INVALID, TRUNCATED, FILTERED, REFUSED): the last answer's text. */
+  response?: unknown;
+  finish_reason?: string | null;
+  model?: string | null;
+  /** Structured outputs: the tokens of every answer, re-asks included. */
+  usage?: unknown;
+  reasks?: number;
 }
 
 export type PromptRow = SuccessRow | ErrorRow;

@@ -5,6 +5,7 @@
  * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type OpenAI from 'openai';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { dropItems } from '../checkpoint/drop.js';
@@ -23,6 +24,7 @@ import type { PipelineInput } from '../pool/input.js';
 import type { PipelineOptions } from '../pool/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
 import type { Progress } from '../pool/progress.js';
+import type { SchemaEndpoint } from '../schema/index.js';
 import type { CostSummary } from '../tokens/cost.js';
 import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
 import type { TaskContext } from '../workers/types.js';
@@ -34,6 +36,7 @@ import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } 
 import { excludeDenied } from './progress-keys.js';
 import type { PromptJob } from './records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
+import { retryFailedItems } from './retry-failed.js';
 import {
   type ErrorRow,
   errorRow,
@@ -42,6 +45,8 @@ import {
   type TokenCounts,
   usageTokens,
 } from './rows.js';
+import { structuredRow } from './structured.js';
+import { openStructured, resultOptionsOf } from './structured-run.js';
 
 export interface RunSummary {
   /** Records in the input. */
@@ -128,6 +133,13 @@ function remoteUsage(row: unknown): { model: unknown; usage: unknown } {
   return { model: r?.model, usage: r?.usage };
 }
 
+const formatCodes = (codes: Record<string, number>) =>
+  Object.entries(codes)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+
+type Billed = { model?: unknown; usage?: unknown } | null;
+
 /** The job whose request is being sent, for the audit log's `id` (attempts run inside `send`). */
 const sending = new AsyncLocalStorage<PromptJob>();
 
@@ -164,6 +176,7 @@ export async function runPrompts(
   const started = Date.now();
   const opts = resolvePromptOptions(options);
   const logger = opts.logger ?? consoleLogger();
+  const structured = await openStructured(opts, logger);
   const input = await preparePrompts(prompts, {
     endpoint: opts.endpoint,
     system: opts.system,
@@ -225,11 +238,32 @@ export async function runPrompts(
     }
 
     const batch = opts.format === 'batch';
+    /** Sends one more request of a job (a re-ask), billed and counted like the first. */
+    const sendMore = async (
+      job: PromptJob,
+      client: OpenAI,
+      next: Record<string, unknown>,
+      signal: AbortSignal,
+    ) => {
+      const ticket = spend.reserve(job.endpoint, next);
+      try {
+        const answer = (await sending.run(job, () => send(client, job.endpoint, next, signal))) as Billed;
+        spend.answered(ticket, answer?.model ?? next['model'], answer?.usage);
+        tally.answered(answer?.usage);
+        return answer;
+      } catch (error) {
+        spend.failed(ticket);
+        throw error;
+      }
+    };
     const task = (chunk: PromptJob[], ctx: TaskContext): Promise<Array<PromptRow | BatchOutputLine>> =>
       Promise.all(
         chunk.map(async (job) => {
-          const body = requestBody(job, opts.model, opts.params);
+          const body = structured.body(job.endpoint, requestBody(job, opts.model, opts.params));
           const ticket = spend.reserve(job.endpoint, body);
+          // What went on the wire (files attached) and through which client: a re-ask continues it.
+          let sent = { client: ctx.client, body };
+          let paid = false;
           try {
             const answer = await sending.run(job, () =>
               job.files
@@ -237,13 +271,29 @@ export async function runPrompts(
                     job as PromptJob & { files: string[] },
                     body,
                     ctx,
-                    (client, full) => send(client, job.endpoint, full, ctx.signal),
+                    (client, full) => {
+                      sent = { client, body: full };
+                      return send(client, job.endpoint, full, ctx.signal);
+                    },
                     isFinalAnswer,
                   )
                 : send(ctx.client, job.endpoint, body, ctx.signal),
             );
-            const billed = answer as { model?: unknown; usage?: unknown } | null;
+            const billed = answer as Billed;
             spend.answered(ticket, billed?.model ?? body['model'], billed?.usage);
+            paid = true;
+            const schema = structured.schemaFor(job.endpoint, body);
+            if (schema) {
+              tally.answered(billed?.usage);
+              const settled = await structured.settle(
+                job.endpoint as SchemaEndpoint,
+                sent.body,
+                answer,
+                schema,
+                (next) => sendMore(job, sent.client, next, ctx.signal),
+              );
+              return structuredRow(job, settled, body['model'], { raw: opts.raw, format: opts.format });
+            }
             if (batch) {
               tally.answered((answer as { usage?: unknown } | null)?.usage);
               return batchSuccess(job, answer, requestIdOf(answer));
@@ -252,7 +302,7 @@ export async function runPrompts(
             tally.answered(row.usage);
             return row;
           } catch (error) {
-            spend.failed(ticket);
+            if (!paid) spend.failed(ticket);
             if (error instanceof FileProblem) {
               const answer = { status: null, code: error.code, message: error.message };
               if (!batch) return errorRow(job, answer);
@@ -295,6 +345,8 @@ export async function runPrompts(
           cancel: opts.cancel === true,
           fresh: !opts.resume,
           stop: batchStop.signal,
+          structured,
+          reaskConcurrency: opts.workers * opts.concurrency,
           onAnswer: (_job, body, answer) => {
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(undefined, billed?.model ?? body['model'], billed?.usage);
@@ -323,13 +375,23 @@ export async function runPrompts(
         ...(opts.raw ? { raw: true } : {}),
         ...(batch ? { format: 'batch' } : {}),
         ...(input.fileFingerprint ? { input: input.fileFingerprint } : {}),
+        ...resultOptionsOf(structured),
       },
       client: clientOptions(opts, audit),
     };
     if (opts.distributed) {
       // Workers run the built-in prompt task; the rows' usage is counted here as they come back.
       const { model, params, raw, format } = opts;
-      const settings = { model, params: { ...params }, raw, format };
+      const schema = structured.schema
+        ? { name: structured.schema.name, json: { ...structured.schema.json } }
+        : undefined;
+      const settings = {
+        model,
+        params: { ...params },
+        raw,
+        format,
+        ...(schema ? { schema, reask: structured.reask } : {}),
+      };
       pipelineOptions.distributed = { ...opts.distributed, task: { kind: 'prompts', settings } };
       pipelineOptions.onResults = (rows) => {
         for (const row of rows) {
@@ -353,6 +415,11 @@ export async function runPrompts(
       pipelineOptions.onProgress = (p) => onProgress({ ...keysFor(p), spentUsd: spend.cost.usd });
     if (input.total !== undefined) pipelineOptions.total = input.total;
     if (opts.limit !== undefined) pipelineOptions.limit = opts.limit;
+    if (opts.retryFailed && opts.resume) {
+      const { retried, codes } = await retryFailedItems(runDir, pipelineOptions.resultOptions ?? {});
+      if (retried > 0)
+        logger.info(`--retry-failed: ${retried} failed record(s) sent again (${formatCodes(codes)})`);
+    }
 
     try {
       const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(

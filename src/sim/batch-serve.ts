@@ -9,23 +9,17 @@ import type { ResolvedKey, ResolvedOptions } from './options.js';
 import { acceptsModel, SIMULATOR_DEFAULTS } from './options.js';
 import { checkParameters } from './params.js';
 import { type ModelEndpoint, readRequestText } from './request-text.js';
-import {
-  chatCompletion,
-  embeddings,
-  response,
-  type ServeContext,
-  type Served,
-  textCompletion,
-} from './responses.js';
+import { embeddings, type ServeContext, type Served, textCompletion } from './responses.js';
+import { structuredChat, structuredResponse } from './structured-answers.js';
 import type { TriggerMemory } from './triggers.js';
 
 type AnswerInput = { status: number; body: unknown };
 
 export const SERVE: Record<ModelEndpoint, (body: Record<string, unknown>, ctx: ServeContext) => Served> = {
-  chat: chatCompletion,
+  chat: structuredChat,
   completions: textCompletion,
   embeddings,
-  responses: response,
+  responses: structuredResponse,
 };
 
 /** The model endpoint of a batch's `endpoint` URL. */
@@ -104,6 +98,7 @@ export function serveBatchLine(
     created: Math.floor(Date.now() / 1000),
     fingerprint: text.fingerprint,
     promptTokens: text.promptTokens,
+    ...(options.structured ? { structured: options.structured } : {}),
   };
   const served = SERVE[endpoint](body, ctx);
   return {

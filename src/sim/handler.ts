@@ -356,6 +356,7 @@ export class SimCore {
       created: Math.floor(Date.now() / 1000),
       fingerprint: text.fingerprint,
       promptTokens: text.promptTokens,
+      ...(this.#options.structured ? { structured: this.#options.structured } : {}),
     };
     const stream = body['stream'] === true ? STREAM[endpoint] : undefined;
     if (stream) {

@@ -49,6 +49,7 @@ export type {
   SimObjectStats,
   SimRandomFaults,
   SimStats,
+  SimStructuredOptions,
   Simulator,
   SimulatorOptions,
 } from './types.js';

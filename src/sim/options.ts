@@ -15,6 +15,7 @@ import {
   resolveHeaders,
   resolveLimiter,
 } from './limiter-options.js';
+import { type ResolvedStructured, resolveStructured } from './structured.js';
 import type { SimFault, SimulatorOptions } from './types.js';
 import { count, fail, isPlainObject, refuseUnknown } from './validate.js';
 
@@ -62,6 +63,7 @@ const OPTION_FIELDS = [
   'limiter',
   'headers',
   'batch',
+  'structured',
 ] as const;
 const KEY_FIELDS = [
   'key',
@@ -139,6 +141,8 @@ export interface ResolvedOptions {
   readonly hangRate: number;
   readonly seed: number;
   readonly keyDefaults: KeyDefaults;
+  /** The structured-outputs scenario, if any. */
+  readonly structured: ResolvedStructured | undefined;
 }
 
 function rate(value: unknown, field: string): number {
@@ -278,6 +282,7 @@ export function resolveSimulatorOptions(options: SimulatorOptions): ResolvedOpti
     dropRate: rate(faults['dropRate'], 'faults.dropRate'),
     hangRate: rate(faults['hangRate'], 'faults.hangRate'),
     seed: count(faults['seed'], 'faults.seed', SIMULATOR_DEFAULTS.seed),
+    structured: resolveStructured(options.structured),
   });
 }
 

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createPrng } from './faults.js';
 import { estimateTokens } from './request-text.js';
 import { valueForSchema } from './schema-value.js';
+import type { ResolvedStructured } from './structured.js';
 
 /** What every body builder needs besides the request body. */
 export interface ServeContext {
@@ -17,6 +18,8 @@ export interface ServeContext {
   created: number;
   fingerprint: string;
   promptTokens: number;
+  /** The structured-outputs scenario: how answers to schema requests go wrong. */
+  structured?: ResolvedStructured;
 }
 
 export interface Served {
@@ -59,7 +62,7 @@ function endsWithToolResult(body: Record<string, unknown>): boolean {
 }
 
 /** The JSON schema (or `{}` for json_object) of a structured-output request, else `undefined`. */
-function outputSchema(body: Record<string, unknown>): unknown {
+export function outputSchema(body: Record<string, unknown>): unknown {
   const text = body['text'];
   const format = isRecord(body['response_format'])
     ? body['response_format']

@@ -167,6 +167,29 @@ export interface SimulatorOptions {
   headers?: SimHeaders;
   /** The Batch API's time scale, expiry, token cap and limits. @default real time, no cap */
   batch?: SimBatchOptions;
+  /** How answers to requests with a JSON schema go wrong (structured outputs). @default all valid */
+  structured?: SimStructuredOptions;
+}
+
+/**
+ * Shares (0–1, adding up to at most 1) of the rows of structured requests (a `json_schema` /
+ * `json_object` format) whose answers are invalid on the first try(s), truncated (`length`),
+ * refused or filtered (`content_filter`). A row is known by its first user message: its fate is
+ * the same online, in a batch, and on every run.
+ */
+export interface SimStructuredOptions {
+  /** Invalid answers (prose around the JSON, a required property missing, a wrong type). @default 0 */
+  invalidRate?: number;
+  /** Answers cut off: `finish_reason: "length"` / responses `incomplete` (`max_output_tokens`). @default 0 */
+  truncatedRate?: number;
+  /** Refusals: in `message.refusal` (or a `refusal` part), or as plain text, half each. @default 0 */
+  refusedRate?: number;
+  /** `finish_reason: "content_filter"` / responses `incomplete` (`content_filter`). @default 0 */
+  filteredRate?: number;
+  /** How many answers of an invalid row are invalid before a re-ask gets a valid one. @default 1 */
+  invalidTries?: number;
+  /** Seed of the draw. @default 1 */
+  seed?: number;
 }
 
 /** Counters for one key (keyed by its redacted form in `SimStats.byKey`). */

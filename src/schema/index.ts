@@ -1,0 +1,18 @@
+export {
+  type AnswerCheck,
+  type AnswerText,
+  answerText,
+  checkAnswer,
+  checkText,
+  type SchemaEndpoint,
+} from './answer.js';
+export { compileJsonSchema, type Validation } from './compile.js';
+export { ownJsonSchema, reaskBody, reaskMessage, takesSchema, withSchema } from './request.js';
+export {
+  jsonSchema,
+  type OutputSchema,
+  prepareSchema,
+  type SchemaInput,
+  schemaName,
+  type ZodLike,
+} from './schema.js';
