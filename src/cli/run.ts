@@ -257,7 +257,8 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
 export function resumeCommand(argv: readonly string[] = process.argv): string {
   const args = argv
     .slice(2)
-    .filter((arg) => arg !== '--fresh')
+    // Neither starts over nor cancels again: the rerun goes on from where this one stopped.
+    .filter((arg) => arg !== '--fresh' && arg !== '--cancel')
     .map(redactRedisUrl);
   return shellQuote(['keybatch', ...args]);
 }
