@@ -155,10 +155,8 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
           env.logger.info(`batch ${batch.id} (shard ${shard.id}): cancel asked (${cancelled.status})`);
         }
       }
-      const delay =
-        env.stop.aborted || env.cancel
-          ? Math.min(env.pollIntervalMs, 1000)
-          : pollDelay(env.pollIntervalMs, unchanged);
+      // A cancel is polled like a run (--poll-interval, backing off): cancelling can take minutes.
+      const delay = pollDelay(env.pollIntervalMs, unchanged);
       const started = Date.now();
       await wait(delay, env.stop);
       env.waited.ms += Date.now() - started;

@@ -371,6 +371,11 @@ function buildProgram(state: State): Command {
       nonEmpty,
     )
     .option('--write-config <file>', "write a config.json for the simulator's keys to <file>", nonEmpty)
+    .option(
+      '--batch-day <seconds>',
+      'how long the Batch API day lasts: batches finish within it (default 86400, a real day; e.g. 60 to try --batch in a minute)',
+      wholeNumber(1, 86_400),
+    )
     .option('--verbose', 'stack traces on errors')
     .action(async (flags) => {
       state.code = await simulateCommand(flags);

@@ -21,6 +21,8 @@ export interface SimulateFlags {
   scenario?: string;
   /** Also write the config.json to this file. */
   writeConfig?: string;
+  /** Seconds a Batch API day lasts (batches finish within it): overrides the scenario's `batch.dayMs`. */
+  batchDay?: number;
 }
 
 /** Three keys with different limits and a little latency: enough to see a pool at work. */
@@ -114,7 +116,9 @@ function untilSignal(): Promise<NodeJS.Signals> {
 export async function simulateCommand(flags: SimulateFlags): Promise<number> {
   const source = flags.scenario ?? 'the default scenario';
   const scenario = flags.scenario ? await readScenario(flags.scenario) : DEFAULT_SCENARIO;
-  const options = flags.port === undefined ? scenario : { ...scenario, port: flags.port };
+  let options = flags.port === undefined ? scenario : { ...scenario, port: flags.port };
+  if (flags.batchDay !== undefined)
+    options = { ...options, batch: { ...options.batch, dayMs: flags.batchDay * 1000 } };
   const sim = await startScenario(options, source);
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const config = `${JSON.stringify(configFor(options, sim.url), null, 2)}\n`;

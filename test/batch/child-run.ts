@@ -13,7 +13,7 @@ try {
     model: 'gpt-4o-mini',
     backend: 'batch',
     shardMaxRequests: 3,
-    pollIntervalMs: 40,
+    pollIntervalMs: Number(process.env['KEYBATCH_TEST_POLL_MS'] ?? 40),
     cancel: mode === 'cancel',
     logger: { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') },
     pool: { watch: false, notify: false },

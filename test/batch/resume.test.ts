@@ -25,11 +25,14 @@ interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startChild(s: BatchSetup, args: string[] = []): Child {
+function startChild(s: BatchSetup, args: string[] = [], pollMs?: number): Child {
   const proc = spawn(
     process.execPath,
     ['--import', TSX, CHILD, join(s.dir, 'config.json'), join(s.dir, 'in.jsonl'), s.output, ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: pollMs === undefined ? process.env : { ...process.env, KEYBATCH_TEST_POLL_MS: String(pollMs) },
+    },
   );
   let stderr = '';
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -151,6 +154,22 @@ describe('backend batch: resume', () => {
       g.shards.map((sh) => sh.state),
     );
     expect(states).toEqual(['cancelled', 'cancelled']);
+  }, 90_000);
+
+  it('a cancel is polled at --poll-interval, not every second, while the batches take their time to cancel', async () => {
+    // Cancelling takes the simulator's finalizeMs: 7 s here.
+    const s = await setup({ batch: { ...SLOW, dayMs: 120_000, processMs: 60_000, finalizeMs: 7000 } });
+    await prepare(s, 4);
+    const first = startChild(s);
+    await until(() => s.sim.stats().objects.batchesCreated === 2, 'two batches');
+    first.proc.kill('SIGINT');
+    expect((await first.exit).code).toBe(3);
+    const polledBefore = routeCount(s.sim, 'batches.get');
+    const cancel = startChild(s, ['cancel'], 3000);
+    expect((await cancel.exit).code).toBe(3);
+    expect(s.sim.stats().objects.batchesCancelled).toBe(2);
+    // Two batches over about 7 s: polled at 0, 3, 9 s (backing off) is 3 each; every second would be 8 each.
+    expect(routeCount(s.sim, 'batches.get') - polledBefore).toBeLessThanOrEqual(8);
   }, 90_000);
 
   it('after cancel, a rerun without it submits what the cancelled batches left unanswered and completes', async () => {

@@ -45,6 +45,33 @@ describe.concurrent('keybatch simulate', () => {
     expect(JSON.parse(result.stdout)).toEqual(config);
   });
 
+  it('--batch-day shortens the Batch API day: a --batch run on the simulator finishes in seconds', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'config.json');
+    const sim = startCli(['simulate', '--port', '0', '--batch-day', '4', '--write-config', config], {
+      cwd: dir,
+    });
+    try {
+      await until(() => sim.stderr().includes('Ctrl-C to stop.'), 20_000, 'the simulator to start');
+      const input = join(dir, 'in.jsonl');
+      await writeFile(input, ['one', 'two', 'three'].map((p) => JSON.stringify({ prompt: p })).join('\n'));
+      const output = join(dir, 'out.jsonl');
+      const run = await cli(
+        ['run', input, '-o', output, '-c', config, '-m', 'gpt-4o-mini', '--batch', '--poll-interval', '0.5'],
+        { cwd: dir },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect((await readJsonl(output)).map((row) => row['response'])).toEqual([
+        'echo: one',
+        'echo: two',
+        'echo: three',
+      ]);
+    } finally {
+      sim.proc.kill('SIGINT');
+      await sim.done;
+    }
+  }, 90_000);
+
   it('refuses an invalid scenario with exit 2, naming the file and the option', async () => {
     const dir = await tempDir();
     const scenario = join(dir, 'bad.json');
