@@ -16,6 +16,8 @@ export interface Judged {
   refusedP99: number;
   worstRefused: { scenario: Scenario; result: RunResult };
   ms: number;
+  /** Every draw, worst utilisation first. */
+  runs: Array<{ scenario: Scenario; result: RunResult }>;
 }
 
 export function masterSeed(env: NodeJS.ProcessEnv = process.env): number {
@@ -56,6 +58,7 @@ export function judge(
     ),
     worstRefused: byRefused[byRefused.length - 1]!,
     ms: performance.now() - started,
+    runs: byUse,
   };
 }
 
