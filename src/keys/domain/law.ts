@@ -158,8 +158,12 @@ export function gateAt(state: DomainState, now: number, tokens: number): number 
   if (!h) return now;
   let at = now;
   const sinceRequests = state.sent - state.headersSeq;
+  // A reset in whole seconds (every dialect but OpenAI's) says nothing finer than a second: a
+  // gate of a second or less would wait the whole second for what may be milliseconds away.
+  const coarse = h.dialect !== 'openai';
   const check = (window: NormalizedLimits['requests'], used: number, need: number) => {
     if (!window || window.remaining === undefined || window.resetMs === undefined) return;
+    if (coarse && window.resetMs <= 1000) return;
     const reset = window.resetAt ?? state.headersAt + window.resetMs;
     if (reset <= now) return;
     if (window.remaining - used >= need) return;
@@ -266,14 +270,15 @@ export function answered(state: DomainState, now: number, sample: Sample): Verdi
   learnHeaders(state, sample, ticket?.sentAt ?? now);
   if (verdict === 'served') served(state, sample, ticket);
   else if (verdict === 'refused') refused(state, now, sample, ticket);
+  // After the cut (which measures what the server took before this pause): wait as told.
+  const retryAfter = sample.headers?.retryAfterMs;
+  if (retryAfter !== undefined && (sample.status === 429 || sample.status === 503))
+    pause(state, now + retryAfter);
   return verdict;
 }
 
 function learnHeaders(state: DomainState, sample: Sample, sentAt: number): void {
   const h = sample.headers;
-  if (sample.status === 429 || sample.status === 503) {
-    if (h?.retryAfterMs !== undefined) pause(state, sentAt + sample.latencyMs + h.retryAfterMs);
-  }
   if (!h || (!h.requests && !h.tokens && !h.inputTokens && !h.requestsLong)) return;
   if (sample.seq < state.headersSeq) return;
   state.headers = h;
@@ -297,12 +302,11 @@ function served(state: DomainState, sample: Sample, ticket: Ticket | undefined):
   // near the last cut, then probing for a limit that rose).
   const climb = LAW.climb * Math.min(LAW.maxSpeedup, 1 + state.servedSinceEvent / LAW.probeAfter);
   if (ticket.paceBound && state.rate > 0) state.rate *= 1 + climb;
-  if (!ticket.capBound) return;
-  // Served with the in-flight bound binding: before any refusal, one more in flight per answer (a
-  // doubling per round trip, as fast as a bare loop gets there); after one, climb as the pace does,
-  // and only while latency is not climbing (a queue growing, not the work).
-  if (state.cutSeq === 0) state.cap += 1;
-  else if (state.latencyFast <= LAW.gradient * state.latencySlow) state.cap *= 1 + climb;
+  // Served with the in-flight bound binding and latency not climbing: one more in flight (a
+  // doubling per round trip, as fast as a bare loop fills its concurrency). Refusals cut the pace,
+  // not this bound; a queue growing in front of the work (the fast latency average above the slow
+  // one) stops it.
+  if (ticket.capBound && state.latencyFast <= LAW.gradient * state.latencySlow) state.cap += 1;
 }
 
 function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
