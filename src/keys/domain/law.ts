@@ -306,7 +306,8 @@ function served(state: DomainState, sample: Sample, ticket: Ticket | undefined):
   // doubling per round trip, as fast as a bare loop fills its concurrency). Refusals cut the pace,
   // not this bound; a queue growing in front of the work (the fast latency average above the slow
   // one) stops it.
-  if (ticket.capBound && state.latencyFast <= LAW.gradient * state.latencySlow) state.cap += 1;
+  const warm = state.sent > 1 / LAW.slowWeight;
+  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow)) state.cap += 1;
 }
 
 function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
@@ -324,9 +325,9 @@ function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket
 }
 
 /**
- * A new loss event: the pace becomes `cut` × what it was, or × the rate served since the last event
- * when that was under half the pace (a window, not the pace, was what limited); the in-flight bound
- * becomes `cut` × what was in flight.
+ * A new loss event: the pace becomes `factor` × the lowest of what it was, the rate requests go
+ * out at now (in flight ÷ latency: Little's law, once latency is known), and the rate the server
+ * took since the last event when that was under half the pace (a window, not the pace, limited).
  */
 function cut(state: DomainState, now: number, factor: number): void {
   // What the server took since the last event: sent and not refused (refusals come back at once;
@@ -336,7 +337,8 @@ function cut(state: DomainState, now: number, factor: number): void {
   const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
   const servedRate = Math.max(1, taken) / span;
   const pace = paceOf(state);
-  const base = pace > 0 && servedRate >= 0.5 * pace ? pace : servedRate;
+  let base = pace > 0 && servedRate >= 0.5 * pace ? pace : servedRate;
+  if (state.latencySlow > 0) base = Math.min(base, (state.inFlight + 1) / state.latencySlow);
   state.rate = factor * base;
   state.cutSeq = state.sent;
   state.eventAt = now;
