@@ -28,8 +28,6 @@ export interface Ticket {
   paceBound: boolean;
   /** It went with the in-flight bound full but for itself (the bound bound). */
   capBound: boolean;
-  /** Requests in flight when it went, itself included. */
-  inFlight: number;
 }
 
 export interface DomainState {
@@ -57,8 +55,6 @@ export interface DomainState {
   refusedSinceEvent: number;
   /** Refusals since the last served answer (the pace is cut deeper, the pause doubles, with each). */
   refusalRun: number;
-  /** The most requests in flight any served request went with. */
-  servedPeak: number;
   /** Someone asked to send and was held by the pace since the last send. */
   waited: boolean;
   /** The headers' gate was shut at the last look. */
@@ -121,7 +117,6 @@ export function initialState(now: number, config: { rpm?: number; tpm?: number }
     sentAtEvent: 0,
     refusedSinceEvent: 0,
     refusalRun: 0,
-    servedPeak: 0,
     waited: false,
     gateShut: false,
     latencyFast: 0,
@@ -215,7 +210,6 @@ export function sent(state: DomainState, now: number, tokens: number): number {
     tokens,
     paceBound: state.waited,
     capBound: state.inFlight + 1 >= Math.floor(state.cap),
-    inFlight: state.inFlight + 1,
   });
   state.inFlight += 1;
   state.waited = false;
@@ -289,7 +283,6 @@ function learnHeaders(state: DomainState, sample: Sample, sentAt: number): void 
 function served(state: DomainState, sample: Sample, ticket: Ticket | undefined): void {
   state.refusalRun = 0;
   state.servedSinceEvent += 1;
-  if (ticket) state.servedPeak = Math.max(state.servedPeak, ticket.inFlight);
   const latency = sample.latencyMs;
   if (Number.isFinite(latency) && latency >= 0) {
     state.latencyFast =
