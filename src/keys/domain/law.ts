@@ -26,7 +26,11 @@ export interface Ticket {
   tokens: number;
   /** It waited for its slot in the pace (the pace bound, not the caller's demand). */
   paceBound: boolean;
-  /** It went with the in-flight bound full but for itself (the bound bound). */
+  /**
+   * It went with at least half the in-flight bound in flight: the bound, not the caller's demand, is
+   * what holds the sender (Linux's `tcp_is_cwnd_limited` in slow start), so the bound may grow, to
+   * at most twice what the caller keeps in flight.
+   */
   capBound: boolean;
 }
 
@@ -209,7 +213,7 @@ export function sent(state: DomainState, now: number, tokens: number): number {
     sentAt: now,
     tokens,
     paceBound: state.waited,
-    capBound: state.inFlight + 1 >= Math.floor(state.cap),
+    capBound: state.inFlight + 1 >= state.cap / 2,
   });
   state.inFlight += 1;
   state.waited = false;
