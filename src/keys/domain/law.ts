@@ -334,7 +334,9 @@ function cut(state: DomainState, now: number, factor: number): void {
   const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
   const servedRate = Math.max(1, taken) / span;
   const pace = paceOf(state);
-  let base = pace > 0 && servedRate >= 0.5 * pace ? pace : servedRate;
+  // (Over less than a round trip since the event, too little was seen to say the pace was not it.)
+  const seen = span >= state.latencySlow;
+  let base = pace > 0 && (servedRate >= 0.5 * pace || !seen) ? pace : servedRate;
   if (state.latencySlow > 0) base = Math.min(base, (state.inFlight + 1) / state.latencySlow);
   state.rate = factor * base;
   state.cutSeq = state.sent;
