@@ -121,6 +121,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       ].filter(Boolean);
       this.logger.info(`${this.configPath}: reloaded (${parts.join('; ') || 'no key changes'})`);
       this.emit('reloaded', diff);
+      this.clearSharedPauses();
       this.dispatch();
     }
   }
@@ -139,7 +140,9 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
         if (this.listenerCount('error') > 0) this.emit('error', error);
       },
       onUnchanged: () => {
-        // Saved as it was: keys out only for being unreachable get another try (the server may be fixed).
+        // Saved as it was: pauses from Redis end; keys out only for being unreachable get another
+        // try (the server may be fixed).
+        this.clearSharedPauses();
         const retried = this.table.retryUnreachable();
         if (retried.length === 0) return;
         this.logger.info(`${this.configPath}: saved again (retrying unreachable ${retried.join(', ')})`);
@@ -147,6 +150,13 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       },
     });
     await this.watcher.ready();
+  }
+
+  /** A config save: pauses that came from Redis end (a shared pool), and waiting requests go again. */
+  private clearSharedPauses(): void {
+    if (!this.shared) return;
+    void this.shared.clearPauses().then(() => this.dispatch());
+    this.dispatch();
   }
 
   /** Leases a usable key for one attempt; waits while none is usable. */

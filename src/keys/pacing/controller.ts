@@ -161,6 +161,11 @@ export class PacingController {
     this.deferredUntil = Math.max(this.deferredUntil, until);
   }
 
+  /** Shared pool: forgets the pauses other processes (Redis) imposed (a config save clears them). */
+  clearDeferred(): void {
+    this.deferredUntil = 0;
+  }
+
   /** Mean latency of served answers, once known. */
   latencyMs(): number | undefined {
     return this.latency;

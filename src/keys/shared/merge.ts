@@ -4,6 +4,7 @@
  * No Redis and no clock here: Redis's `now` and the local `now` are passed in.
  */
 import type { NormalizedLimits } from '../pacing/dialects.js';
+import { MAX_WAIT_MS } from '../pacing/durations.js';
 import type { SharedCounters } from '../types.js';
 
 export type OutState = 'invalid' | 'exhausted';
@@ -91,7 +92,8 @@ export function mergeKey(
   const deny = remote.denied.filter((model) => !local.denied.has(model));
   if (deny.length > 0) update.deny = deny;
   if (update.state === undefined && remote.cool !== undefined && remote.cool > redisNow) {
-    const until = localNow + (remote.cool - redisNow);
+    // Clamped like a wait read from headers: anyone who can write Redis can write any instant.
+    const until = localNow + Math.min(MAX_WAIT_MS, remote.cool - redisNow);
     const out = local.state === 'exhausted' || local.state === 'invalid';
     // Later by more than a timer's slack: a cooling this process already has is not news.
     if (!out && until > local.coolingUntil + 50) update.coolUntil = until;

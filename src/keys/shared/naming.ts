@@ -1,7 +1,10 @@
 /**
- * How the shared pool names things in Redis. A key is named only by a keyed hash (HMAC-SHA256 with
- * the namespace's random salt, 128 bits of it in hex): the same key in two configs is the same key,
- * and nothing stored lets anyone recover it (the salt alone does not, and a hash cannot be reversed).
+ * How the shared pool names things in Redis. A key is named only by a keyed hash (HMAC-SHA256, 128
+ * bits of it in hex): the same key in two configs is the same key. The HMAC key is derived from
+ * `KEYBATCH_SECRET` when the processes share one, and then nothing in Redis lets anyone check a
+ * guess of a key. Without it, the namespace's random salt, stored in Redis, is the HMAC key: anyone
+ * who can read Redis can test guesses, so a low-entropy key (`EMPTY`, `sk-1234`) is recoverable
+ * there (README, Security).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 
@@ -37,6 +40,11 @@ export function names(namespace: string): Names {
 /** A new salt: 32 random bytes in hex. */
 export function newSalt(): string {
   return randomBytes(32).toString('hex');
+}
+
+/** The HMAC key of a namespace derived from the secret its processes share (never stored). */
+export function secretKey(secret: string, namespace: string): string {
+  return createHmac('sha256', secret).update(`${PREFIX}:${namespace}`).digest('hex');
 }
 
 /** The keyed hash that names `text` (an API key, a group) in Redis. */

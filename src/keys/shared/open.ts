@@ -35,7 +35,7 @@ export async function openShared(
   const namespace = resolved.namespace ?? DEFAULT_NAMESPACE;
   const problem = checkNamespace(namespace);
   if (problem) throw new ConfigError(problem);
-  const store = await RedisStore.open(resolved.url, namespace);
+  const store = await RedisStore.open(resolved.url, namespace, env['KEYBATCH_SECRET'] || undefined);
   const shared = new SharedPool(store, table, hooks);
   await shared.tick();
   shared.start();

@@ -5,7 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { KeybatchError } from '../../errors.js';
-import { keyedHash, type Names, names, newSalt, redactUrl, TTL_MS } from './naming.js';
+import { MAX_WAIT_MS } from '../pacing/durations.js';
+import { keyedHash, type Names, names, newSalt, redactUrl, secretKey, TTL_MS } from './naming.js';
 import { CHECK, LOSS, MARK, PAUSE, REFUND, RESERVE, SERVED, SYNC } from './scripts.js';
 
 /** A slot in a domain's shared schedule. */
@@ -67,6 +68,10 @@ interface Commands {
 const cutOf = (text: number | string | undefined): { cut?: number } =>
   text === '' || text === undefined ? {} : { cut: Number(text) };
 
+/** A wait read from Redis, clamped like one read from headers: 0..24 h (anyone may write Redis). */
+export const clampWait = (ms: number): number =>
+  Number.isFinite(ms) ? Math.min(MAX_WAIT_MS, Math.max(0, ms)) : 0;
+
 const CONNECT_TIMEOUT_MS = 5000;
 /** A command not answered by then counts as Redis lost for that decision (the pool decides alone). */
 const COMMAND_TIMEOUT_MS = 2000;
@@ -82,14 +87,17 @@ export class RedisStore {
   private readonly client: Redis & Commands;
   private readonly names: Names;
   private salt = '';
+  /** The HMAC key derived from `KEYBATCH_SECRET`; undefined: the stored salt is the HMAC key. */
+  private readonly secret: string | undefined;
   private readonly hashes = new Map<string, string>();
   private up = false;
   private closed = false;
   private events: RedisStoreEvents = {};
 
-  private constructor(url: string, namespace: string) {
+  private constructor(url: string, namespace: string, secret: string | undefined) {
     this.url = url;
     this.namespace = namespace;
+    this.secret = secret ? secretKey(secret, namespace) : undefined;
     this.names = names(namespace);
     this.client = new Redis(url, {
       lazyConnect: true,
@@ -109,9 +117,13 @@ export class RedisStore {
     this.client.defineCommand('kbSync', { lua: SYNC });
   }
 
-  /** Connects and reads (or creates) the namespace's salt; `REDIS_UNREACHABLE` when it cannot. */
-  static async open(url: string, namespace: string): Promise<RedisStore> {
-    const store = new RedisStore(url, namespace);
+  /**
+   * Connects and reads (or creates) the namespace's salt; `REDIS_UNREACHABLE` when it cannot.
+   * `secret` (`KEYBATCH_SECRET`): the keys' hashes are keyed by it, and the stored salt only marks
+   * a Redis that came back empty.
+   */
+  static async open(url: string, namespace: string, secret?: string): Promise<RedisStore> {
+    const store = new RedisStore(url, namespace, secret);
     let why = '';
     const onError = (error: unknown) => {
       why ||= reasonOf(error);
@@ -176,7 +188,7 @@ export class RedisStore {
   hash(text: string): string {
     let hash = this.hashes.get(text);
     if (hash === undefined) {
-      hash = keyedHash(this.salt, text);
+      hash = keyedHash(this.secret ?? this.salt, text);
       this.hashes.set(text, hash);
     }
     return hash;
@@ -218,13 +230,13 @@ export class RedisStore {
       return granted === 1
         ? {
             granted: true,
-            delayMs: Number(delay),
+            delayMs: clampWait(Number(delay)),
             at: Number(at),
             slots: Number(slots),
             probe: probe === 1,
             ...cut,
           }
-        : { granted: false, retryMs: Number(delay), slots: Number(slots), ...cut };
+        : { granted: false, retryMs: clampWait(Number(delay)), slots: Number(slots), ...cut };
     } catch {
       return { granted: true, delayMs: 0, local: true };
     }
@@ -268,7 +280,7 @@ export class RedisStore {
         TTL_MS.domain,
         loss.cutPerMinute === undefined ? '' : String(loss.cutPerMinute),
       );
-      return { run: Number(run), lossAt: Number(lossAt), pausedMs: Number(pausedMs) };
+      return { run: Number(run), lossAt: Number(lossAt), pausedMs: clampWait(Number(pausedMs)) };
     } catch {
       return undefined;
     }
@@ -282,7 +294,7 @@ export class RedisStore {
     if (!this.up) return undefined;
     try {
       const [pausedMs, cut] = await this.client.kbCheck(this.names.domain(domain), Math.ceil(freshMs));
-      return { pausedMs: Number(pausedMs), ...cutOf(cut) };
+      return { pausedMs: clampWait(Number(pausedMs)), ...cutOf(cut) };
     } catch {
       return undefined;
     }
@@ -292,6 +304,26 @@ export class RedisStore {
   async served(domain: string, at: number, probe: boolean): Promise<void> {
     if (!this.up) return;
     await this.client.kbServed(this.names.domain(domain), Math.round(at), probe ? 1 : 0).catch(() => {});
+  }
+
+  /**
+   * Deletes pauses from Redis, the domains' `paused` and the keys' `cool` (a config save clears
+   * them); returns what it deleted as `domain:<hash>:<value>` / `key:<hash>:<value>`.
+   */
+  async unpause(domains: readonly string[], keys: readonly string[]): Promise<string[]> {
+    if (!this.up) return [];
+    const batch = this.client.multi();
+    for (const domain of domains) batch.hget(this.names.domain(domain), 'paused');
+    for (const key of keys) batch.hget(this.names.key(key), 'cool');
+    for (const domain of domains) batch.hdel(this.names.domain(domain), 'paused');
+    for (const key of keys) batch.hdel(this.names.key(key), 'cool');
+    const replies = await batch.exec().catch(() => null);
+    if (!replies) return [];
+    const named = [...domains.map((hash) => `domain:${hash}`), ...keys.map((hash) => `key:${hash}`)];
+    return named.flatMap((name, i) => {
+      const value = replies[i]?.[1];
+      return typeof value === 'string' ? [`${name}:${value}`] : [];
+    });
   }
 
   /** Records a key's new state: `invalid` / `exhausted` (with a reason naming no key), `denied` a model, `cooling` for `coolMs`. */

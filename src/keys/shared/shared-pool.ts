@@ -21,7 +21,7 @@ import {
   shareableLimits,
 } from './merge.js';
 import { domainText, redactUrl } from './naming.js';
-import type { RedisStore, Slot } from './redis-store.js';
+import { clampWait, type RedisStore, type Slot } from './redis-store.js';
 
 /** How often a process adds its counters and reads back the others' findings. */
 export const SYNC_MS = 250;
@@ -85,6 +85,10 @@ export class SharedPool {
   private readonly runs = new Map<string, { run: number; lossAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** Keys cooling because Redis said so (a config save clears that). */
+  private readonly coolingFromRedis = new Set<KeyEntry>();
+  /** Redis pauses a config save cleared (`<hash>:<value>`): a sync racing the clear does not bring them back. */
+  private readonly cleared = new Set<string>();
 
   constructor(
     readonly store: RedisStore,
@@ -147,6 +151,8 @@ export class SharedPool {
     entries.forEach((entry, i) => {
       this.flushed.set(entry, keys[i]!.now);
       const remote = parseKey(fieldMap(reply.keys[i]));
+      if (remote.cool !== undefined && this.cleared.has(`key:${keys[i]!.hash}:${remote.cool}`))
+        delete remote.cool;
       this.totals.set(keys[i]!.hash, remote.counters);
       if (!this.table.keys.includes(entry)) return;
       changed = this.apply(entry, mergeKey(entry, remote, reply.redisNow, reply.localNow)) || changed;
@@ -168,7 +174,8 @@ export class SharedPool {
       if (cut > 0 && reply.redisNow - Number(fields.get('cutAt') ?? 0) < CUT_FRESH_MS)
         changed = pacer.adoptCut(reply.localNow, cut) || changed;
       const paused = Number(fields.get('paused') ?? 0);
-      if (paused > reply.redisNow) pacer.defer(reply.localNow + (paused - reply.redisNow));
+      if (paused > reply.redisNow && !this.cleared.has(`domain:${domain.hash}:${paused}`))
+        pacer.defer(reply.localNow + clampWait(paused - reply.redisNow));
     });
     if (changed) this.hooks.dispatch();
   }
@@ -195,6 +202,7 @@ export class SharedPool {
     if (update.coolUntil !== undefined) {
       entry.coolingUntil = update.coolUntil;
       entry.state = 'cooling';
+      this.coolingFromRedis.add(entry);
       if (from !== 'cooling')
         this.hooks.onChange({ key: entry.label, from, to: 'cooling', until: update.coolUntil });
     }
@@ -295,6 +303,28 @@ export class SharedPool {
       void this.store.mark(key, 'cooling', { coolMs: change.until - now });
       void this.store.pause(this.domainOf(entry), change.until - now);
     }
+  }
+
+  /**
+   * The config was saved: pauses that came from Redis end, here and in Redis (whoever wrote them:
+   * a save is the user's word that the keys are good). Pauses this process's own answers caused stay.
+   */
+  async clearPauses(): Promise<void> {
+    const reading = this.ticking?.catch(() => {});
+    const domains = new Set<string>();
+    for (const entry of this.table.keys) {
+      domains.add(this.domainOf(entry));
+      entry.pacer.clearDeferred();
+      if (this.coolingFromRedis.has(entry) && entry.state === 'cooling') {
+        entry.state = 'ready';
+        entry.coolingUntil = 0;
+      }
+    }
+    this.coolingFromRedis.clear();
+    // A sync on its way may carry the old values: they are remembered as cleared, then deleted.
+    await reading;
+    const keys = this.table.keys.map((entry) => this.keyOf(entry));
+    for (const name of await this.store.unpause([...domains], keys)) this.cleared.add(name);
   }
 
   /** After Redis came back (perhaps empty): everything this process knows goes back into it. */

@@ -29,7 +29,7 @@ interface Event {
   fn: () => void;
 }
 
-class EventQueue {
+export class EventQueue {
   private heap: Event[] = [];
   private n = 0;
   push(t: number, fn: () => void): void {

@@ -1,0 +1,348 @@
+/**
+ * The pacing law of one rate domain (docs/pacing.md), as pure transitions over a plain state: the
+ * clock is passed in, nothing is read from anywhere else, so the in-memory store runs these
+ * functions and the Redis store runs the same steps in Lua.
+ *
+ * Three calls: `readyAt` (when may the next request go), `sent` (it went), `answered` (what came
+ * back). Every answer is one sample; the law reads its status, latency and headers and nothing else.
+ */
+import type { NormalizedLimits } from '../pacing/dialects.js';
+import { MAX_WAIT_MS } from '../pacing/durations.js';
+
+/** One answer as the law reads it. */
+export interface Sample {
+  /** The number `sent` returned for the request. */
+  seq: number;
+  status: number;
+  latencyMs: number;
+  headers: NormalizedLimits | undefined;
+  /** Tokens the answer's `usage` counted; undefined when not reported. */
+  usedTokens?: number | undefined;
+}
+
+/** What the law remembers of a request in flight. */
+export interface Ticket {
+  sentAt: number;
+  tokens: number;
+  /** It waited for its slot in the pace (the pace bound, not the caller's demand). */
+  paceBound: boolean;
+  /**
+   * It went with at least half the in-flight bound in flight: the bound, not the caller's demand, is
+   * what holds the sender (Linux's `tcp_is_cwnd_limited` in slow start), so the bound may grow, to
+   * at most twice what the caller keeps in flight.
+   */
+  capBound: boolean;
+}
+
+export interface DomainState {
+  /** The pace, requests per ms; 0 until the first refusal (unpaced: only the in-flight bound holds). */
+  rate: number;
+  /** Configured `rpm` as requests per ms (the user's word: a ceiling); 0 when not set. */
+  ceiling: number;
+  /** Configured `tpm` as tokens per ms; 0 when not set. */
+  tokenRate: number;
+  /** The schedule: no send before this (one pace interval after the last). */
+  nextAt: number;
+  /** No send before this: a retry-after, or a run of refusals. */
+  pausedUntil: number;
+  /** The in-flight bound. */
+  cap: number;
+  inFlight: number;
+  /** Requests sent, numbering them. */
+  sent: number;
+  /** Requests sent when the pace was last cut: refusals of these are the same loss event. */
+  cutSeq: number;
+  /** When the last loss event began (or the first send), and the answers served since. */
+  eventAt: number;
+  servedSinceEvent: number;
+  sentAtEvent: number;
+  refusedSinceEvent: number;
+  /** Refusals since the last served answer (the pace is cut deeper, the pause doubles, with each). */
+  refusalRun: number;
+  /** Someone asked to send and was held by the pace since the last send. */
+  waited: boolean;
+  /** The headers' gate was shut at the last look. */
+  gateShut: boolean;
+  /** Latency of served answers: a fast and a slow average (the gradient), 0 until known. */
+  latencyFast: number;
+  latencySlow: number;
+  /** The status of the answer before (two refusals in a row make a 503 a refusal). */
+  lastRefused: boolean;
+  /** The newest headers (by send order): their request's number and send time. */
+  headers: NormalizedLimits | undefined;
+  headersSeq: number;
+  headersAt: number;
+  tickets: Map<number, Ticket>;
+  tokensSent: number;
+}
+
+/**
+ * The law's constants, each with the reason a reader can check.
+ * - `cut`: a refusal multiplies the pace by this. The pace then climbs back by `climb` per served
+ *   answer: a cycle from the cut to the limit takes ln(1/cut)/climb ≈ 160 answers, of which one
+ *   loss event refuses one or two, so refusals stay under 1.5% on any limiter.
+ * - `initialCap`: requests in flight before any answer (a bare loop's first round at small
+ *   concurrency; it doubles each round trip while answers come back served).
+ * - `gradient`: the in-flight bound stops growing while the fast latency average is this much above
+ *   the slow one (Gradient2's default tolerance: the queue is growing, not the work).
+ * - `fastWeight`/`slowWeight`: one answer's weight in each average (about the last 8 / 64 answers).
+ * - `gatePadMs`: a reset counts from the request's arrival, a network trip after its send.
+ * - `probeAfter`: served answers since the last loss event after which the climb is twice as fast
+ *   (after k answers the pace has grown by exp(climb·(k + k²/2·probeAfter)): ×1.16 at 100, ×2 at
+ *   300, ×6 at 500), so a limit that doubled, or a first estimate far too low, is found within a
+ *   few hundred answers, while the cycle from a cut back to the limit stays about 100 answers;
+ *   `maxSpeedup` bounds it (1% per answer: a doubling in 70 answers, never a jump).
+ */
+export const LAW = Object.freeze({
+  cut: 0.85,
+  climb: 0.001,
+  initialCap: 8,
+  gradient: 1.5,
+  fastWeight: 1 / 8,
+  slowWeight: 1 / 64,
+  gatePadMs: 25,
+  probeAfter: 100,
+  maxSpeedup: 10,
+});
+
+export function initialState(now: number, config: { rpm?: number; tpm?: number } = {}): DomainState {
+  return {
+    rate: 0,
+    ceiling: config.rpm ? config.rpm / 60_000 : 0,
+    tokenRate: config.tpm ? config.tpm / 60_000 : 0,
+    nextAt: now,
+    pausedUntil: 0,
+    cap: LAW.initialCap,
+    inFlight: 0,
+    sent: 0,
+    cutSeq: 0,
+    eventAt: now,
+    servedSinceEvent: 0,
+    sentAtEvent: 0,
+    refusedSinceEvent: 0,
+    refusalRun: 0,
+    waited: false,
+    gateShut: false,
+    latencyFast: 0,
+    latencySlow: 0,
+    lastRefused: false,
+    headers: undefined,
+    headersSeq: 0,
+    headersAt: 0,
+    tickets: new Map(),
+    tokensSent: 0,
+  };
+}
+
+/** The pace in force: the learned rate under the configured ceiling (0: unpaced). */
+export function paceOf(state: DomainState): number {
+  if (state.ceiling > 0) return state.rate > 0 ? Math.min(state.rate, state.ceiling) : state.ceiling;
+  return state.rate;
+}
+
+/** The interval a request of `tokens` takes in the schedule, ms. */
+function intervalOf(state: DomainState, tokens: number): number {
+  const pace = paceOf(state);
+  const byRequests = pace > 0 ? 1 / pace : 0;
+  const byTokens = state.tokenRate > 0 ? tokens / state.tokenRate : 0;
+  return Math.min(MAX_WAIT_MS, Math.max(byRequests, byTokens));
+}
+
+/**
+ * The headers' gate: while the newest headers still describe the present (their reset is ahead),
+ * what they left, less what was sent since, must cover the request; else not before the reset.
+ */
+export function gateAt(state: DomainState, now: number, tokens: number): number {
+  const h = state.headers;
+  if (!h) return now;
+  let at = now;
+  const sinceRequests = state.sent - state.headersSeq;
+  // A reset in whole seconds (every dialect but OpenAI's) says nothing finer than a second: a
+  // gate of a second or less would wait the whole second for what may be milliseconds away.
+  const coarse = h.dialect !== 'openai';
+  const check = (window: NormalizedLimits['requests'], used: number, need: number) => {
+    if (!window || window.remaining === undefined || window.resetMs === undefined) return;
+    if (coarse && window.resetMs <= 1000) return;
+    const reset = window.resetAt ?? state.headersAt + window.resetMs;
+    if (reset <= now) return;
+    if (window.remaining - used >= need) return;
+    at = Math.max(at, reset + LAW.gatePadMs);
+  };
+  check(h.requests, sinceRequests, 1);
+  check(h.requestsLong, sinceRequests, 1);
+  const tokenWindow = h.tokens ?? h.inputTokens;
+  if (tokenWindow) {
+    const tokensSince = state.tokensSent - (state.tickets.get(state.headersSeq)?.tokens ?? 0);
+    check(tokenWindow, Math.max(0, tokensSince), Math.min(tokens, tokenWindow.limit));
+  }
+  return at;
+}
+
+/** When the next request of `tokens` may go: `<= now` now; `Infinity` after an answer. */
+export function readyAt(state: DomainState, now: number, tokens: number): number {
+  if (state.inFlight >= Math.floor(state.cap)) return Number.POSITIVE_INFINITY;
+  const gate = gateAt(state, now, tokens);
+  if (gate > now && !state.gateShut) gateShut(state, now, gate);
+  state.gateShut = gate > now;
+  const at = Math.max(now, state.nextAt, state.pausedUntil, gate);
+  if (at > now) state.waited = true;
+  return at;
+}
+
+/**
+ * The headers' gate shut before any pace was set (the end of slow start): what the server took
+ * since the first send, over the time until the gate opens again, is what it allows (a fixed
+ * window's limit over its length, a bucket's refill); the pace starts there, so the gate's opening
+ * is not a burst.
+ */
+function gateShut(state: DomainState, now: number, opens: number): void {
+  if (paceOf(state) > 0) return;
+  const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
+  state.rate = Math.max(1, taken) / Math.max(1, opens - state.eventAt);
+  state.eventAt = now;
+  state.sentAtEvent = state.sent;
+  state.refusedSinceEvent = 0;
+  state.servedSinceEvent = 0;
+}
+
+/** A request of `tokens` goes now; returns its number. */
+export function sent(state: DomainState, now: number, tokens: number): number {
+  state.sent += 1;
+  state.tokensSent += tokens;
+  state.tickets.set(state.sent, {
+    sentAt: now,
+    tokens,
+    paceBound: state.waited,
+    capBound: state.inFlight + 1 >= state.cap / 2,
+  });
+  state.inFlight += 1;
+  state.waited = false;
+  const interval = intervalOf(state, tokens);
+  // A send a little late keeps the schedule's grid; after an idle spell the schedule starts afresh.
+  const late = now - state.nextAt;
+  state.nextAt = (late > 0 && late < interval ? state.nextAt : Math.max(state.nextAt, now)) + interval;
+  return state.sent;
+}
+
+/** A request given up before its answer: its place in flight is free again. */
+export function cancelled(state: DomainState, seq: number): void {
+  if (state.tickets.delete(seq)) state.inFlight = Math.max(0, state.inFlight - 1);
+}
+
+/** Pauses the domain until `until` (a retry-after, here or heard from elsewhere). */
+export function pause(state: DomainState, until: number): void {
+  state.pausedUntil = Math.max(state.pausedUntil, until);
+}
+
+export type Verdict = 'served' | 'refused' | 'error';
+
+/** Whether the answer's headers say the domain still had room when it was counted. */
+function roomShown(h: NormalizedLimits | undefined): boolean {
+  const remaining = h?.requests?.remaining ?? h?.tokens?.remaining;
+  return remaining !== undefined && remaining >= 1;
+}
+
+/**
+ * What an answer says of the pace: a 429 is a refusal; a 503 is one when it says when to retry, or
+ * follows another refusal with no headers showing room (a gateway or a full queue refuses in runs;
+ * a stray 503 is alone); every other failure is an error, which is not a rate signal.
+ */
+export function classify(state: DomainState, sample: Sample): Verdict {
+  if (sample.status === 429) return 'refused';
+  if (sample.status === 503) {
+    if (sample.headers?.retryAfterMs !== undefined) return 'refused';
+    if (state.lastRefused && !roomShown(sample.headers)) return 'refused';
+    return 'error';
+  }
+  return sample.status < 400 ? 'served' : 'error';
+}
+
+export function answered(state: DomainState, now: number, sample: Sample): Verdict {
+  const ticket = state.tickets.get(sample.seq);
+  if (ticket) {
+    state.tickets.delete(sample.seq);
+    state.inFlight = Math.max(0, state.inFlight - 1);
+  }
+  const verdict = classify(state, sample);
+  state.lastRefused = verdict === 'refused' || sample.status === 503;
+  learnHeaders(state, sample, ticket?.sentAt ?? now);
+  if (verdict === 'served') served(state, sample, ticket);
+  else if (verdict === 'refused') refused(state, now, sample, ticket);
+  // After the cut (which measures what the server took before this pause): wait as told.
+  const retryAfter = sample.headers?.retryAfterMs;
+  if (retryAfter !== undefined && (sample.status === 429 || sample.status === 503))
+    pause(state, now + retryAfter);
+  return verdict;
+}
+
+function learnHeaders(state: DomainState, sample: Sample, sentAt: number): void {
+  const h = sample.headers;
+  if (!h || (!h.requests && !h.tokens && !h.inputTokens && !h.requestsLong)) return;
+  if (sample.seq < state.headersSeq) return;
+  state.headers = h;
+  state.headersSeq = sample.seq;
+  state.headersAt = sentAt;
+}
+
+function served(state: DomainState, sample: Sample, ticket: Ticket | undefined): void {
+  state.refusalRun = 0;
+  state.servedSinceEvent += 1;
+  const latency = sample.latencyMs;
+  if (Number.isFinite(latency) && latency >= 0) {
+    state.latencyFast =
+      state.latencyFast === 0 ? latency : state.latencyFast + LAW.fastWeight * (latency - state.latencyFast);
+    state.latencySlow =
+      state.latencySlow === 0 ? latency : state.latencySlow + LAW.slowWeight * (latency - state.latencySlow);
+  }
+  if (!ticket || sample.seq <= state.cutSeq) return;
+  // Served with the pace binding: climb, faster the longer no refusal came (CUBIC's shape: slow
+  // near the last cut, then probing for a limit that rose).
+  const climb = LAW.climb * Math.min(LAW.maxSpeedup, 1 + state.servedSinceEvent / LAW.probeAfter);
+  if (ticket.paceBound && state.rate > 0) state.rate *= 1 + climb;
+  // Served with the in-flight bound binding and latency not climbing: one more in flight (a
+  // doubling per round trip, as fast as a bare loop fills its concurrency). Refusals cut the pace,
+  // not this bound; a queue growing in front of the work (the fast latency average above the slow
+  // one) stops it.
+  const warm = state.sent > 1 / LAW.slowWeight;
+  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow)) state.cap += 1;
+}
+
+function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
+  state.refusedSinceEvent += 1;
+  if (sample.seq <= state.cutSeq) return;
+  const run = state.refusalRun;
+  state.refusalRun += 1;
+  cut(state, now, LAW.cut ** (1 + run));
+  // Refused again with nothing served since: the limit is spent for now. Wait, doubling, unless
+  // the server said how long.
+  if (run > 0 && sample.headers?.retryAfterMs === undefined) {
+    const base = Math.max(intervalOf(state, ticket?.tokens ?? 1), 1);
+    pause(state, now + Math.min(MAX_WAIT_MS, base * 2 ** Math.min(30, run)));
+  }
+}
+
+/**
+ * A new loss event: the pace becomes `factor` × the lowest of what it was, the rate requests go
+ * out at now (in flight ÷ latency: Little's law, once latency is known), and the rate the server
+ * took since the last event when that was under half the pace (a window, not the pace, limited).
+ */
+function cut(state: DomainState, now: number, factor: number): void {
+  // What the server took since the last event: sent and not refused (refusals come back at once;
+  // the served may still be on their way).
+  // (A pause since, this law's own or a retry-after, is not time the server could take any.)
+  const span = Math.max(1, now - Math.max(state.eventAt, Math.min(now, state.pausedUntil)));
+  const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
+  const servedRate = Math.max(1, taken) / span;
+  const pace = paceOf(state);
+  // (Over less than a round trip since the event, too little was seen to say the pace was not it.)
+  const seen = span >= state.latencySlow;
+  let base = pace > 0 && (servedRate >= 0.5 * pace || !seen) ? pace : servedRate;
+  if (state.latencySlow > 0) base = Math.min(base, (state.inFlight + 1) / state.latencySlow);
+  state.rate = factor * base;
+  state.cutSeq = state.sent;
+  state.eventAt = now;
+  state.servedSinceEvent = 0;
+  state.sentAtEvent = state.sent;
+  state.refusedSinceEvent = 0;
+  state.nextAt = Math.max(state.nextAt, now + intervalOf(state, 1));
+}
