@@ -174,11 +174,32 @@ async function download(
 ): Promise<void> {
   if (!id) return;
   const text = await (await client.files.content(id, req(env))).text();
-  for (const source of text.split('\n')) {
-    if (source.trim() === '') continue;
-    const line = JSON.parse(source) as Record<string, unknown>;
-    const index = indexOfCustomId(line['custom_id']);
-    if (index !== undefined) into.set(index, lineOutcome(line));
+  let bad = 0;
+  let firstBad = 0;
+  text.split('\n').forEach((source, k) => {
+    if (source.trim() === '') return;
+    const line = parseLine(source);
+    const index = line ? indexOfCustomId(line['custom_id']) : undefined;
+    if (line && index !== undefined) into.set(index, lineOutcome(line));
+    else if (!line && bad++ === 0) firstBad = k + 1;
+  });
+  // A line cut short or not an object affects its own row alone: unanswered, it is asked again.
+  if (bad > 0) {
+    env.logger.warn(
+      `file ${id}: ${bad} line(s) not a JSON object, first line ${firstBad}; their requests are asked again`,
+    );
+  }
+}
+
+/** One line of an output or error file as an object, or undefined when it is not JSON or not an object. */
+function parseLine(source: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(source);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

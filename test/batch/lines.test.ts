@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPrompts } from '../../src/prompts/index.js';
@@ -42,6 +44,55 @@ describe('backend batch: lines that fail', () => {
     expect(s.sim.stats().objects.batchesCreated).toBe(3);
     const state = JSON.parse(await readFile(join(`${s.output}.keybatch`, 'batches.json'), 'utf8'));
     expect(state.groups[0].shards.map((sh: { attempt: number }) => sh.attempt)).toEqual([1, 2, 3]);
+  }, 60_000);
+
+  it('a malformed line in an output file (cut short, or null) affects its own row alone: asked again, the shard kept', async () => {
+    const s = await setup();
+    // In front of the simulator: the first output file downloaded loses half its second line and gains a `null` line.
+    let corrupted = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(
+          ([name]) => !['host', 'content-length', 'connection'].includes(name),
+        ),
+      ) as Record<string, string>;
+      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+      const upstream = await fetch(`${s.sim.url.replace(/\/v1$/, '')}${req.url}`, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body && req.method !== 'GET' ? { body } : {}),
+      });
+      let text = Buffer.from(await upstream.arrayBuffer());
+      if (/\/files\/[^/]+\/content$/.test(req.url ?? '') && corrupted++ === 0) {
+        const lines = text.toString('utf8').split('\n');
+        lines[1] = lines[1]!.slice(0, Math.floor(lines[1]!.length / 2));
+        lines.splice(2, 0, 'null');
+        text = Buffer.from(lines.join('\n'));
+      }
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      });
+      res.end(text);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const config = { key_list: [{ api_key: KEYS[2].key, base_url: `http://127.0.0.1:${port}/v1` }] };
+      const records = Array.from({ length: 4 }, (_, i) => ({ id: `r${i}`, prompt: `line ${i}` }));
+      const summary = await runPrompts(config, records, s.options({ backend: 'batch' }));
+      expect(summary).toMatchObject({ done: 4, failed: 0 });
+      const rows = await readRows(s.output);
+      expect(rows.map((r) => r['response'])).toEqual(records.map((r) => `echo: ${r.prompt}`));
+      // The shard's other rows kept; the cut one asked again in one more batch.
+      expect(s.sim.stats().objects.batchesCreated).toBe(2);
+      expect(s.logger.text()).toMatch(
+        /file \S+: 2 line\(s\) not a JSON object, first line 2; their requests are asked again/,
+      );
+    } finally {
+      proxy.close();
+    }
   }, 60_000);
 
   it('never polls, downloads or cancels a batch or file with a key of another organization (or, without one, another key)', async () => {
