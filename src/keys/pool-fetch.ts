@@ -77,6 +77,11 @@ export interface PoolFetchOptions {
    * @default 'auto'
    */
   tokenEstimate?: 'auto' | 'tokenizer' | 'length';
+  /**
+   * Once aborted, nothing more is sent: a request waiting for a key or a pacer slot, or for a
+   * retry, ends with the signal's reason (an `AbortError`); one already on the wire finishes.
+   */
+  stopSending?: AbortSignal;
 }
 
 const sleep = (ms: number, signal: AbortSignal | undefined) =>
@@ -172,6 +177,12 @@ function errorResponse(error: KeybatchError): Response {
   });
 }
 
+/** The error of a request not sent because the run stopped sending. */
+function notSent(stopSending: AbortSignal): KeybatchError {
+  const reason = stopSending.reason;
+  return reason instanceof KeybatchError ? reason : new AbortError('stopped: nothing more is sent');
+}
+
 export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {}): typeof fetch {
   const retry = { ...RETRY_DEFAULTS, ...options.retry };
   // Longer than Node's longest timer is no limit at all.
@@ -209,11 +220,17 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
     let moves = 0;
     let unreachableMoves = 0;
 
+    const stopSending = options.stopSending;
+    // Waiting for a key or a slot ends when either the caller's signal or `stopSending` aborts.
+    const waitSignal =
+      stopSending && signal ? AbortSignal.any([signal, stopSending]) : (stopSending ?? signal);
     for (;;) {
       let lease: Lease;
       try {
-        lease = await broker.acquire(request, signal);
+        if (stopSending?.aborted) throw stopSending.reason;
+        lease = await broker.acquire(request, waitSignal);
       } catch (error) {
+        if (stopSending?.aborted && !signal?.aborted) return errorResponse(notSent(stopSending));
         // The caller's own abort goes back as an abort (the SDK makes it APIUserAbortError);
         // anything else of ours (no usable key, pool closed) is handed over to be thrown as itself.
         if (error instanceof KeybatchError && !signal?.aborted) return errorResponse(error);

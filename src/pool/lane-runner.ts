@@ -25,8 +25,13 @@ export function createLaneRunner<T, R, A>(
   fn: PipelineTask<T, R, A>,
   pool: KeyPool,
   opts: ResolvedOptions<A, T>,
+  stopped?: AbortSignal,
 ): LaneRunner {
-  if (typeof fn === 'function') return inProcessRunner(fn as TaskFunction, pool, opts.client ?? {});
+  if (typeof fn === 'function') {
+    const client =
+      opts.drainStopsSending && stopped ? { ...opts.client, stopSending: stopped } : (opts.client ?? {});
+    return inProcessRunner(fn as TaskFunction, pool, client);
+  }
   const { onAttempt: _, fetch: __, ...settings } = opts.client ?? {};
   return threadRunner(moduleUrl(fn), pool, {
     threads: opts.workers,

@@ -46,6 +46,13 @@ export interface PipelineOptions<A = unknown, T = unknown> {
    * Ctrl-C does with `handleSignals`.
    */
   stopSignal?: AbortSignal;
+  /**
+   * On a first stop (drain), a request not yet on the wire is not sent: one waiting for a key or
+   * a pacer slot, or for its retry, ends the chunk as stopped (a rerun runs it). Meant for tasks of
+   * one request per item, like `runPrompts`; with several requests per chunk, the steps already
+   * paid for are lost. In-process lanes only. @default false
+   */
+  drainStopsSending?: boolean;
   /** Called about every `progressIntervalMs`, and once at the end. */
   onProgress?: (progress: Progress) => void;
   /** @default 1000 */

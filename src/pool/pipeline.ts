@@ -96,7 +96,9 @@ class Run<T, R, A> {
   private async executeHoldingDir(data: PipelineInput<T>): Promise<PipelineResult<R>> {
     const { opts } = this;
     // Worker threads start (and load the task module) while the input is checked and counted.
-    let runner = opts.distributed ? undefined : createLaneRunner(this.fn, this.pool, opts);
+    let runner = opts.distributed
+      ? undefined
+      : createLaneRunner(this.fn, this.pool, opts, this.halt.stoppedSignal);
     let input: OpenedInput<T>;
     let isDone: (i: number) => boolean;
     try {

@@ -30,12 +30,20 @@ export interface RunStopOptions {
 export class RunStop {
   /** Aborted to stop at once: every request of every lane listens to it. */
   readonly controller = new AbortController();
+  /** Aborted once the run stops in any way (`drainStopsSending`: nothing more is sent). */
+  readonly #stopped = new AbortController();
   #drainReason: string | undefined;
   #abortReason: string | undefined;
   #onDrain: (() => void) | undefined;
 
   constructor() {
     setMaxListeners(0, this.controller.signal);
+    setMaxListeners(0, this.#stopped.signal);
+  }
+
+  /** Aborted when the run starts stopping (a drain or an abort). */
+  get stoppedSignal(): AbortSignal {
+    return this.#stopped.signal;
   }
 
   /** No new chunks are to be taken. */
@@ -56,6 +64,7 @@ export class RunStop {
   drain(reason: string): void {
     if (this.#drainReason !== undefined) return;
     this.#drainReason = reason;
+    this.#stopped.abort(new AbortError(`stopped (${reason}): nothing more is sent`));
     this.#onDrain?.();
   }
 
@@ -63,6 +72,7 @@ export class RunStop {
   abort(reason: string): void {
     if (this.controller.signal.aborted) return;
     this.#abortReason = reason;
+    this.#stopped.abort(new AbortError(`aborted (${reason})`));
     this.controller.abort(new AbortError(`aborted (${reason})`));
   }
 

@@ -361,6 +361,8 @@ export async function runPrompts(
       concurrency: opts.concurrency,
       chunkSize: batchRun ? (opts.shardMaxRequests ?? MAX_SHARD_REQUESTS) : 1,
       chunkRetries: 0,
+      // One request per item: on a first stop, nothing waiting for a key or a slot is sent.
+      drainStopsSending: true,
       resume: opts.resume,
       handleSignals: opts.handleSignals,
       progressIntervalMs: opts.progressIntervalMs,
