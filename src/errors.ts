@@ -26,6 +26,8 @@ export type KeybatchErrorCode =
   | 'LIMIT_REACHED'
   /** The shared pool's Redis (`shared.url`, `--redis`, `KEYBATCH_REDIS`) could not be reached at start. */
   | 'REDIS_UNREACHABLE'
+  /** The response cache folder (`cache` / `--cache`) cannot be opened. */
+  | 'CACHE_INVALID'
   | 'ABORTED';
 
 export class KeybatchError extends Error {

@@ -20,6 +20,10 @@ export interface KeyedState<T> {
   waiting: Map<number, number>;
   keyOf: (item: T) => string;
   tag: ((item: T, position: number) => string | undefined) | undefined;
+  /** Whether a slot handed out in this run has its result already (a duplicate read now is answered). */
+  answered: (slot: number) => boolean;
+  /** A duplicate read after its slot's answer: counted as answered in this run. */
+  answeredLate: (slot: number) => void;
 }
 
 /** Positions that share the slot of `index` beyond the one that asked (0 if none). */
@@ -66,7 +70,8 @@ export async function* planKeyedChunks<T>(
         continue;
       }
       if (handedOut.has(slot)) {
-        state.waiting.set(slot, (state.waiting.get(slot) ?? 0) + 1);
+        if (state.answered(slot)) state.answeredLate(slot);
+        else state.waiting.set(slot, (state.waiting.get(slot) ?? 0) + 1);
         continue;
       }
       handedOut.add(slot);
@@ -88,8 +93,10 @@ export function openKeyedState<T>(
   dir: string | undefined,
   keyOf: (item: T) => string,
   rows: { tag(item: T, position: number): string | undefined } | undefined,
+  settled: Pick<KeyedState<T>, 'answered' | 'answeredLate'>,
 ): KeyedState<T> {
   return {
+    ...settled,
     slots: dir === undefined ? KeySlots.memory() : KeySlots.open(dir),
     order: new OrderBuilder(),
     tags: [],

@@ -76,8 +76,14 @@ class Run<T, R, A> {
   private coordinator: Coordinator | undefined;
   /** A content-keyed run (`itemKey`): slots, the order of positions, duplicates. Indices are slots. */
   private keyed: KeyedState<T> | undefined;
-  /** Slots recorded in this run (keyed runs): a duplicate read after its answer is skipped. */
+  /** Slots recorded in this run (keyed runs): a duplicate read after its answer counts as answered. */
   private readonly recordedNow = new DoneSet();
+  private readonly settled = {
+    answered: (slot: number) => this.recordedNow.has(slot),
+    answeredLate: (_slot: number) => {
+      this.recorder.counts.done += 1;
+    },
+  };
 
   constructor(
     private readonly pool: KeyPool,
@@ -153,7 +159,7 @@ class Run<T, R, A> {
       const chunks = this.keyed
         ? planKeyedChunks(
             input.batches,
-            (slot) => isDone(slot) || this.recordedNow.has(slot),
+            isDone,
             opts.chunkSize,
             this.plan,
             this.keyed,
@@ -199,7 +205,7 @@ class Run<T, R, A> {
     this.total = input.total ?? opts.total;
     const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
     if (!dir) {
-      if (opts.itemKey) this.keyed = openKeyedState(undefined, opts.itemKey, opts.keyedRows);
+      if (opts.itemKey) this.keyed = openKeyedState(undefined, opts.itemKey, opts.keyedRows, this.settled);
       return { input, isDone: () => false };
     }
     // Locked until execute() closes it; refuses an output this run directory did not write.
@@ -209,7 +215,7 @@ class Run<T, R, A> {
       fresh: !opts.resume,
       ...(opts.output ? { output: opts.output, overwrite } : {}),
     });
-    if (opts.itemKey) this.keyed = openKeyedState(dir, opts.itemKey, opts.keyedRows);
+    if (opts.itemKey) this.keyed = openKeyedState(dir, opts.itemKey, opts.keyedRows, this.settled);
     const scan = await this.runDir.scan();
     if (scan.tornLines > 0)
       this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);

@@ -21,7 +21,7 @@ export interface RecorderOptions<T> {
   logger: Logger;
   /**
    * A content-keyed run: how many more input positions share an index's answer (duplicates), and
-   * a call once an index has its result (a duplicate read after it is skipped, not awaited).
+   * a call once an index has its result (a duplicate read after it counts as answered).
    */
   shared?: { extra(index: number): number; recorded(index: number): void };
 }
