@@ -38,7 +38,9 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const keyOf = (identity: string): Buffer => {
   if (!IDENTITY_PATTERN.test(identity)) {
-    throw new RangeError(`A cache key must be a row identity (64 hex characters), got ${identity.length} characters`);
+    throw new RangeError(
+      `A cache key must be a row identity (64 hex characters), got ${identity.length} characters`,
+    );
   }
   return Buffer.from(identity, 'hex');
 };
@@ -60,13 +62,21 @@ export class ResponseCache {
       await mkdir(path, { recursive: true });
       // Loaded here, not at import: a run without a cache never loads the native store.
       const { open } = await import('lmdb');
-      const db = open<Entry, Buffer>({ path: join(path, 'responses.mdb'), keyEncoding: 'binary', compression: true });
+      const db = open<Entry, Buffer>({
+        path: join(path, 'responses.mdb'),
+        keyEncoding: 'binary',
+        compression: true,
+      });
       return new ResponseCache(path, db);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new KeybatchError('CACHE_INVALID', `Cache ${path} cannot be opened (${reason}); name another folder with --cache`, {
-        cause: error,
-      });
+      throw new KeybatchError(
+        'CACHE_INVALID',
+        `Cache ${path} cannot be opened (${reason}); name another folder with --cache`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 

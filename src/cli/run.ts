@@ -61,6 +61,8 @@ export interface RunFlags {
   /** `--dry-run`: check, estimate, send nothing. */
   dryRun?: boolean;
   fresh?: boolean;
+  /** `--cache <dir>`: the response cache. */
+  cache?: string;
   overwrite?: boolean;
   logDir?: string;
   quiet?: boolean;
@@ -224,6 +226,7 @@ export function runSettings(flags: RunFlags, paramsFile?: Record<string, unknown
   if (flags.workers !== undefined) settings.workers = flags.workers;
   if (flags.concurrency !== undefined) settings.concurrency = flags.concurrency;
   if (flags.logDir !== undefined) settings.logDir = flags.logDir;
+  if (flags.cache !== undefined) settings.cache = flags.cache;
   const params = requestParams(paramsFile, flags);
   if (Object.keys(params).length > 0) settings.params = params;
   if (flags.waitTimeout !== undefined) settings.pool = { waitTimeoutMs: flags.waitTimeout };

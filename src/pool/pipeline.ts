@@ -157,13 +157,7 @@ class Run<T, R, A> {
     void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
     try {
       const chunks = this.keyed
-        ? planKeyedChunks(
-            input.batches,
-            isDone,
-            opts.chunkSize,
-            this.plan,
-            this.keyed,
-          )
+        ? planKeyedChunks(input.batches, isDone, opts.chunkSize, this.plan, this.keyed)
         : planChunks(input.batches, isDone, opts.chunkSize, this.plan);
       const loops: Promise<void>[] = [];
       if (opts.distributed) {

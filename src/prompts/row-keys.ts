@@ -6,8 +6,8 @@
  * thing share one answer, not one id.
  */
 import { resolve } from 'node:path';
-import { namespaceOf, rowIdentity } from '../identity/index.js';
 import { hashFile } from '../files/load.js';
+import { namespaceOf, rowIdentity } from '../identity/index.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import { DEFAULT_BASE_URL } from '../keys/pool-fetch.js';
 import type { PipelineInput } from '../pool/input.js';
@@ -34,7 +34,12 @@ type FileHashes = ReadonlyArray<readonly [string, string | null]>;
 /** The identity of one job: its request as sent (model, params, record fields), files by content. */
 export function jobIdentity(job: PromptJob, settings: IdentitySettings, files?: FileHashes): string {
   const body = requestBody(job, settings.model, settings.params);
-  return rowIdentity({ namespace: settings.namespace, endpoint: job.endpoint, body, ...(files ? { files } : {}) });
+  return rowIdentity({
+    namespace: settings.namespace,
+    endpoint: job.endpoint,
+    body,
+    ...(files ? { files } : {}),
+  });
 }
 
 /** A job with its key; only a job that names files waits (for their hashes). */

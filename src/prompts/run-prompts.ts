@@ -234,7 +234,14 @@ export async function runPrompts(
     if (opts.cache) {
       const cache = await ResponseCache.open(opts.cache);
       tally.cached = 0;
-      cacheUse = { cache, format: opts.format, raw: opts.raw, model: opts.model, params: opts.params, logger };
+      cacheUse = {
+        cache,
+        format: opts.format,
+        raw: opts.raw,
+        model: opts.model,
+        params: opts.params,
+        logger,
+      };
     }
 
     const batch = opts.format === 'batch';
@@ -369,9 +376,11 @@ export async function runPrompts(
       const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(
         pool,
         data,
-        cacheUse ? cachedTask(sender, cacheUse, () => {
+        cacheUse
+          ? cachedTask(sender, cacheUse, () => {
               tally.cached = (tally.cached ?? 0) + 1;
-            }) : sender,
+            })
+          : sender,
         pipelineOptions,
       );
       if (cacheUse) logger.debug(`cache ${cacheUse.cache.path}: ${tally.cached} answered from it`);

@@ -78,7 +78,10 @@ describe('rows known by their request', () => {
 
   it('the Batch API output format puts each position in its own custom_id', async () => {
     const s = await setup({ latencyMs: 0 });
-    const records = [{ id: 'x', prompt: 'same' }, { id: 'y', prompt: 'same' }];
+    const records = [
+      { id: 'x', prompt: 'same' },
+      { id: 'y', prompt: 'same' },
+    ];
     await runPrompts(s.config, records, s.options({ format: 'batch' }));
     expect(s.sim.stats().requests).toBe(1);
     const rows = await readRows(s.output);

@@ -58,7 +58,11 @@ describe('runPrompts validation', () => {
     await runPrompts(s.config, prompts, s.options({ params: { temperature: 0 } }));
     const requests = () => s.sim.requests().length;
     const first = requests();
-    const otherModel = await runPrompts(s.config, prompts, s.options({ model: 'gpt-4o', params: { temperature: 0 } }));
+    const otherModel = await runPrompts(
+      s.config,
+      prompts,
+      s.options({ model: 'gpt-4o', params: { temperature: 0 } }),
+    );
     expect(otherModel).toMatchObject({ done: 2, skipped: 0 });
     expect((await readRows(s.output)).map((r) => r['model'])).toEqual(['gpt-4o', 'gpt-4o']);
     const otherParams = await runPrompts(s.config, prompts, s.options({ params: { temperature: 1 } }));
@@ -68,7 +72,11 @@ describe('runPrompts validation', () => {
     expect(back).toMatchObject({ done: 0, skipped: 2 });
     expect((await readRows(s.output)).map((r) => r['model'])).toEqual([MODEL, MODEL]);
     expect(requests()).toBe(first + 4);
-    const fresh = await runPrompts(s.config, prompts, s.options({ resume: false, params: { temperature: 0 } }));
+    const fresh = await runPrompts(
+      s.config,
+      prompts,
+      s.options({ resume: false, params: { temperature: 0 } }),
+    );
     expect(fresh).toMatchObject({ done: 2, skipped: 0 });
     await expect(runPrompts(s.config, prompts, s.options({ raw: true }))).rejects.toBeInstanceOf(
       CheckpointMismatchError,
