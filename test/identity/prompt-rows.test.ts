@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readRunStatus } from '../../src/pool/status.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { readRows, usePromptSetup } from '../prompts/helpers.js';
 
@@ -61,6 +62,7 @@ describe('rows known by their request', () => {
     const rows = await readRows(s.output);
     expect(rows.map((r) => r['id'])).toEqual(records.map((r) => r.id));
     expect(rows.map((r) => r['response'])).toEqual(records.map((r) => `echo: ${r.prompt}`));
+    expect(await readRunStatus(s.output)).toMatchObject({ total: 1000, done: 1000, failed: 0, pending: 0 });
   });
 
   it('rows without ids keep their own position as id when duplicated or moved', async () => {
