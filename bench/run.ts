@@ -7,6 +7,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { cache } from './cache.js';
 import { distributed } from './distributed.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { describeMachine, otherLoad, waitForQuiet } from './lib/machine.js';
@@ -17,7 +18,16 @@ import { reload } from './reload.js';
 import { resume } from './resume.js';
 import { shared } from './shared.js';
 
-const BENCHMARKS: readonly Benchmark[] = [ratelimit, overhead, pipeline, resume, reload, distributed, shared];
+const BENCHMARKS: readonly Benchmark[] = [
+  ratelimit,
+  overhead,
+  pipeline,
+  resume,
+  reload,
+  distributed,
+  shared,
+  cache,
+];
 /** Others' processes may use at most this share of the cores when a benchmark starts. */
 const QUIET_BUSY = 0.2;
 const QUIET_WAIT_MS = 10 * 60_000;

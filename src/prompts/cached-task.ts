@@ -52,10 +52,17 @@ export function cachedTask(task: Task, use: CacheUse, onHit: () => void): Task {
   };
 }
 
-/** Puts a successful answer in the cache; a failed write is a warning (the run's checkpoint has the row). */
-export function remember(use: CacheUse | undefined, job: PromptJob, answer: unknown): void {
+/**
+ * Puts a successful answer in the cache; resolves once it is committed (visible to a later run,
+ * and kept through a kill: lmdb's commit is in the file mapping before fsync), so a row is in the
+ * cache before the checkpoint records it and a second output never pays for an answer the first
+ * one has. A failed write is a warning (the run's checkpoint still has the row).
+ */
+export async function remember(use: CacheUse | undefined, job: PromptJob, answer: unknown): Promise<void> {
   if (!use || job.key === undefined) return;
-  use.cache.put(job.key, answer).catch((error: Error) => {
-    use.logger.warn(`cache ${use.cache.path}: an answer was not stored (${error.message})`);
-  });
+  try {
+    await use.cache.put(job.key, answer);
+  } catch (error) {
+    use.logger.warn(`cache ${use.cache.path}: an answer was not stored (${(error as Error).message})`);
+  }
 }

@@ -264,7 +264,7 @@ export async function runPrompts(
             );
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(ticket, billed?.model ?? body['model'], billed?.usage);
-            remember(cacheUse, job, answer);
+            await remember(cacheUse, job, answer);
             if (batch) {
               tally.answered((answer as { usage?: unknown } | null)?.usage);
               return batchSuccess(job, answer, requestIdOf(answer));
@@ -317,7 +317,7 @@ export async function runPrompts(
           fresh: !opts.resume,
           stop: batchStop.signal,
           onAnswer: (job, body, answer) => {
-            remember(cacheUse, job, answer);
+            void remember(cacheUse, job, answer);
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(undefined, billed?.model ?? body['model'], billed?.usage);
             tally.answered(billed?.usage);
