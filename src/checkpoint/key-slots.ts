@@ -21,8 +21,13 @@ const WORDS = KEY_BYTES / 4;
 /** The table is kept at most half full, so a lookup probes about 1.5 entries on average. */
 const MAX_LOAD = 0.5;
 
+/** A key that is already a sha256 in hex (a row identity): its bytes are used as they are. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** The 16-byte key of an item key string. */
 export function keyBytes(itemKey: string): Buffer {
+  if (itemKey.length === 64 && SHA256_HEX.test(itemKey))
+    return Buffer.from(itemKey.slice(0, 2 * KEY_BYTES), 'hex');
   return createHash('sha256').update(itemKey, 'utf8').digest().subarray(0, KEY_BYTES);
 }
 

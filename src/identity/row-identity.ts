@@ -24,16 +24,27 @@ export interface RequestIdentity {
 /** The form of an identity: 64 lowercase hex characters (fits every provider's `custom_id`: ≤ 64, [A-Za-z0-9_-]). */
 export const IDENTITY_PATTERN = /^[0-9a-f]{64}$/;
 
-/** JSON with object keys sorted at every depth (arrays keep their order): one text per value. */
+/** The JSON text of `value` with object keys sorted; undefined where JSON has no text (undefined, functions). */
+function canonical(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const toJson = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJson === 'function') return canonical(toJson.call(value));
+  if (Array.isArray(value)) return `[${value.map((item) => canonical(item) ?? 'null').join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    const text = canonical(record[key]);
+    if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * JSON with object keys sorted at every depth (arrays keep their order): one text per value, the
+ * same as `JSON.stringify` gives for the same keys in sorted order.
+ */
 export function canonicalJson(value: unknown): string {
-  return (
-    JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-      return sorted;
-    }) ?? 'null'
-  );
+  return canonical(value) ?? 'null';
 }
 
 /** The identity of a request: sha256 (hex) of its canonical JSON. */
