@@ -39,6 +39,8 @@ export interface ShardEnv {
   signal?: AbortSignal;
   /** Called when a batch's state or counts changed. */
   onChange?: () => void;
+  /** The item of a result line's `custom_id` (a row identity); else it is read as `i-<index>`. */
+  indexOf?: (customId: unknown) => number | undefined;
 }
 
 export class RunningBatches extends EventEmitter {
@@ -179,7 +181,7 @@ async function download(
   for (const source of text.split('\n')) {
     if (source.trim() === '') continue;
     const line = JSON.parse(source) as Record<string, unknown>;
-    const index = indexOfCustomId(line['custom_id']);
+    const index = env.indexOf?.(line['custom_id']) ?? indexOfCustomId(line['custom_id']);
     if (index !== undefined) into.set(index, lineOutcome(line));
   }
 }
