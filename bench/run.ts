@@ -7,6 +7,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { cache } from './cache.js';
 import { distributed } from './distributed.js';
 import type { BenchContext, Benchmark } from './lib/bench.js';
 import { describeMachine, otherLoad, waitForQuiet } from './lib/machine.js';
@@ -27,6 +28,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   distributed,
   shared,
   schema,
+  cache,
 ];
 /** Others' processes may use at most this share of the cores when a benchmark starts. */
 const QUIET_BUSY = 0.2;

@@ -34,6 +34,8 @@ export type KeybatchErrorCode =
   | 'FILTERED'
   /** Structured outputs: the model refused (`refusal`, or a refusal as plain text where JSON was due). */
   | 'REFUSED'
+  /** The response cache folder (`cache` / `--cache`) cannot be opened. */
+  | 'CACHE_INVALID'
   | 'ABORTED';
 
 /** The codes of an answer that came back but is not a valid structured output (a row's `error.code`). */

@@ -1,5 +1,6 @@
 /** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
 
+export { type CacheStats, defaultCacheDir, ResponseCache } from './cache/index.js';
 export type { DistributedStatus } from './dist/coordinator.js';
 export type { DistributedOptions } from './dist/options.js';
 export { type StartWorkerOptions, startWorker, type WorkerHandle } from './dist/worker.js';
@@ -17,6 +18,7 @@ export {
 } from './errors.js';
 export { globFiles } from './files/glob.js';
 export { globRecords } from './files/glob-records.js';
+export { canonicalJson, namespaceOf, type RequestIdentity, rowIdentity } from './identity/index.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
 export type { ConfigFile } from './keys/config.js';

@@ -196,7 +196,10 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     const jobs = new Map(chunk.map((job) => [job.index, job]));
     const bodies = new Map(chunk.map((job) => [job.index, linesBody(job, opts)]));
     const outcomes = new Map<number, LineOutcome>();
+    // Lines are named by row identity (custom_id); older batches of this run by `i-<index>`.
+    const byKey = new Map(chunk.flatMap((job) => (job.key ? [[job.key, job.index] as const] : [])));
     const env: ShardEnv = {
+      indexOf: (customId) => (typeof customId === 'string' ? byKey.get(customId) : undefined),
       state: st,
       logger: opts.logger,
       pollIntervalMs: opts.pollIntervalMs,
@@ -217,6 +220,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
         const items: ShardItem[] = pending.map((index) => ({
           index,
           endpoint: (jobs.get(index) as PromptJob).endpoint,
+          key: jobs.get(index)?.key,
           body: bodies.get(index) as Record<string, unknown>,
         }));
         const planned = planShards(items, opts.shardMaxRequests, opts.shardMaxBytes);
@@ -237,6 +241,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
             const items = fromRanges(shard.indices).map((index) => ({
               index,
               endpoint: (jobs.get(index) as PromptJob).endpoint,
+              key: jobs.get(index)?.key,
               body: bodies.get(index) as Record<string, unknown>,
             }));
             const [planned] = planShards(items, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);

@@ -39,6 +39,8 @@ export interface ShardEnv {
   signal?: AbortSignal;
   /** Called when a batch's state or counts changed. */
   onChange?: () => void;
+  /** The item of a result line's `custom_id` (a row identity); else it is read as `i-<index>`. */
+  indexOf?: (customId: unknown) => number | undefined;
 }
 
 export class RunningBatches extends EventEmitter {
@@ -179,7 +181,7 @@ async function download(
   text.split('\n').forEach((source, k) => {
     if (source.trim() === '') return;
     const line = parseLine(source);
-    const index = line ? indexOfCustomId(line['custom_id']) : undefined;
+    const index = line ? (env.indexOf?.(line['custom_id']) ?? indexOfCustomId(line['custom_id'])) : undefined;
     if (line && index !== undefined) into.set(index, lineOutcome(line));
     else if (!line && bad++ === 0) firstBad = k + 1;
   });

@@ -20,6 +20,8 @@ export const ENDPOINT_URLS: Readonly<Record<Endpoint, string>> = Object.freeze(
 /** One request of a shard: its item's input position, endpoint and request body. */
 export interface ShardItem {
   index: number;
+  /** The row identity: the line's `custom_id` (64 hex characters); without it, `i-<index>`. */
+  key?: string | undefined;
   endpoint: Endpoint;
   body: Record<string, unknown>;
 }
@@ -32,7 +34,7 @@ export interface PlannedShard {
   bytes: number;
 }
 
-/** The `custom_id` of an item: its input position (the record's own id stays in the row). */
+/** The `custom_id` of an item without an identity: its input position (the record's own id stays in the row). */
 export const customIdOf = (index: number): string => `i-${index}`;
 
 export function indexOfCustomId(customId: unknown): number | undefined {
@@ -43,7 +45,8 @@ export function indexOfCustomId(customId: unknown): number | undefined {
 
 export function shardLine(item: ShardItem): string {
   const url = ENDPOINT_URLS[item.endpoint];
-  return `${JSON.stringify({ custom_id: customIdOf(item.index), method: 'POST', url, body: item.body })}\n`;
+  const customId = item.key ?? customIdOf(item.index);
+  return `${JSON.stringify({ custom_id: customId, method: 'POST', url, body: item.body })}\n`;
 }
 
 /**

@@ -36,6 +36,18 @@ const MIN_WINDOW = 64 * 1024;
 /** The read-ahead windows of all lane files together stay under this. */
 const WINDOWS_BUDGET = 64 * 1024 * 1024;
 
+/**
+ * A content-keyed run's merge: lane files record results by slot; output line p is slot
+ * `order[p]`'s record, passed through `line` (e.g. to put the position's own id in the row).
+ */
+export interface MergeLayout {
+  order: Uint32Array;
+  /** Slots in the run directory (every slot is below it). */
+  slots: number;
+  /** The output line of position p from its slot's record (without '\n'); undefined: as stored. */
+  line?: (position: number, stored: Buffer) => Buffer | undefined;
+}
+
 /** Where each item's chosen record is. `file[i]`: 0 none, k+1 success in file k, -(k+1) failure in file k. */
 interface Locations {
   file: Int32Array;
@@ -53,18 +65,20 @@ export async function mergeRunDir(
   output: string,
   total: number,
   beforeRename?: (temp: string) => Promise<void>,
+  layout?: MergeLayout,
 ): Promise<MergeResult> {
   if (!Number.isSafeInteger(total) || total < 0) {
     throw new RangeError(`merge total must be an integer >= 0, got ${String(total)}`);
   }
   const files = (await listLaneFiles(dir)).map((f) => f.path);
-  const where = await locate(files, total);
+  const where = await locate(files, layout ? layout.slots : total);
+  const slotOf = layout ? (i: number) => layout.order[i]! : (i: number) => i;
 
   let failed = 0;
   let missingCount = 0;
   const missing: number[] = [];
   for (let i = 0; i < total; i++) {
-    const f = where.file[i]!;
+    const f = where.file[slotOf(i)]!;
     if (f < 0) failed++;
     else if (f === 0) {
       missingCount++;
@@ -75,7 +89,7 @@ export async function mergeRunDir(
 
   const temp = mergeTemp(output, process.pid);
   try {
-    await writeOrdered(files, where, total, temp);
+    await writeOrdered(files, where, total, temp, layout);
     await beforeRename?.(temp);
     await rename(temp, output);
   } catch (error) {
@@ -168,7 +182,13 @@ class Window {
 }
 
 /** Pass 2. */
-async function writeOrdered(files: string[], where: Locations, total: number, temp: string): Promise<void> {
+async function writeOrdered(
+  files: string[],
+  where: Locations,
+  total: number,
+  temp: string,
+  layout?: MergeLayout,
+): Promise<void> {
   const windowSize = Math.max(
     MIN_WINDOW,
     Math.min(MAX_WINDOW, Math.floor(WINDOWS_BUDGET / Math.max(1, files.length))),
@@ -196,7 +216,8 @@ async function writeOrdered(files: string[], where: Locations, total: number, te
   };
 
   try {
-    for (let i = 0; i < total; i++) {
+    for (let p = 0; p < total; p++) {
+      const i = layout ? layout.order[p]! : p;
       const f = where.file[i]!;
       const k = Math.abs(f) - 1;
       const offset = where.offset[i]!;
@@ -211,7 +232,15 @@ async function writeOrdered(files: string[], where: Locations, total: number, te
         if (w.have < length) throw changedWhileMerging(files[k]!);
       }
       const from = offset - w.start;
-      if (f > 0) {
+      const own = layout?.line;
+      if (own) {
+        const stored =
+          f > 0
+            ? w.buf.subarray(from, from + length)
+            : Buffer.from(errorLine(w.buf, from, from + length, files[k]!).slice(0, -1), 'utf8');
+        await push(own(p, stored) ?? stored);
+        await push(NEWLINE);
+      } else if (f > 0) {
         // Hot path: no await unless the output buffer is full.
         if (used + length + 1 <= outBuf.length) {
           w.buf.copy(outBuf, used, from, from + length);

@@ -7,6 +7,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointMismatchError, KeybatchError } from '../errors.js';
+import { KEYS_FILE } from './key-slots.js';
 import { laneFileName, listLaneFiles } from './lane-file.js';
 import { FileLaneWriter, type LaneWriter } from './lane-writer.js';
 import { acquireRunLock, type RunLock, removeStaleLockTemps } from './lock.js';
@@ -18,7 +19,8 @@ import {
   readManifest,
   writeManifest,
 } from './manifest.js';
-import { type MergeResult, mergeRunDir, removeStaleMergeTemps } from './merge.js';
+import { type MergeLayout, type MergeResult, mergeRunDir, removeStaleMergeTemps } from './merge.js';
+import { ORDER_FILE } from './order-file.js';
 import { checkOutputOwner } from './output-check.js';
 import { readResults, type ScanResult, scanRunDir } from './scan.js';
 import { checkpointWriteError } from './write-error.js';
@@ -60,7 +62,7 @@ export interface RunDir {
    * has no record. Once written, its size and modification time go in the manifest, so a later
    * run knows the file as its own.
    */
-  merge(output: string, total: number): Promise<MergeResult>;
+  merge(output: string, total: number, layout?: MergeLayout): Promise<MergeResult>;
   /** Closes open lane writers and deletes the directory (its lock with it). */
   remove(): Promise<void>;
   /** Closes open lane writers, waits for manifest writes, and releases the lock. Idempotent. */
@@ -121,6 +123,8 @@ async function openLocked(dir: string, init: RunDirInit, lock: RunLock): Promise
   const start = async (): Promise<RunDir> => {
     // Lane files go first: a crash in between leaves the old manifest, which refuses or matches.
     for (const file of await listLaneFiles(dir)) await rm(file.path, { force: true });
+    // A content-keyed run's slots and order go with the records that named them.
+    for (const name of [KEYS_FILE, ORDER_FILE]) await rm(join(dir, name), { force: true });
     const manifest: Manifest = {
       version: 1,
       fingerprint: init.fingerprint,
@@ -163,7 +167,9 @@ async function hasRecords(dir: string): Promise<boolean> {
 /** Temporary manifests left by a crash between write and rename (we hold the lock), and dead lock temps. */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (name.startsWith(`${MANIFEST}.tmp-`)) await rm(join(dir, name), { force: true });
+    if (name.startsWith(`${MANIFEST}.tmp-`) || name.startsWith(`${ORDER_FILE}.tmp-`)) {
+      await rm(join(dir, name), { force: true });
+    }
   }
   await removeStaleLockTemps(dir);
 }
@@ -222,17 +228,23 @@ class FileRunDir implements RunDir {
     return write;
   }
 
-  async merge(output: string, total: number): Promise<MergeResult> {
+  async merge(output: string, total: number, layout?: MergeLayout): Promise<MergeResult> {
     // The new output is recorded before it is renamed into place, the one it replaces kept beside
     // it until then: whenever the process dies, the file at `output` is one the manifest knows.
     let record: OutputRecord | undefined;
-    const result = await mergeRunDir(this.dir, output, total, async (temp) => {
-      const info = await stat(temp);
-      record = { size: info.size, mtimeMs: info.mtimeMs };
-      const { previousOutput: _, ...manifest } = this.#manifest;
-      if (manifest.output) (manifest as Manifest).previousOutput = manifest.output;
-      await this.#write({ ...manifest, output: record });
-    });
+    const result = await mergeRunDir(
+      this.dir,
+      output,
+      total,
+      async (temp) => {
+        const info = await stat(temp);
+        record = { size: info.size, mtimeMs: info.mtimeMs };
+        const { previousOutput: _, ...manifest } = this.#manifest;
+        if (manifest.output) (manifest as Manifest).previousOutput = manifest.output;
+        await this.#write({ ...manifest, output: record });
+      },
+      layout,
+    );
     if (record && this.#manifest.previousOutput) {
       const { previousOutput: _, ...manifest } = this.#manifest;
       // Best effort: until it is written, the previous output is still accepted as well.

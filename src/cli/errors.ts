@@ -30,6 +30,7 @@ const EXIT_BY_CODE: Readonly<Record<KeybatchErrorCode, number>> = Object.freeze(
   OUTPUT_REFUSED: EXIT.usage,
   CHECKPOINT_WRITE: EXIT.usage,
   REDIS_UNREACHABLE: EXIT.usage,
+  CACHE_INVALID: EXIT.usage,
   NO_USABLE_KEY: EXIT.stopped,
   ABORTED: EXIT.stopped,
   BUDGET_REACHED: EXIT.stopped,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MAX_CONCURRENCY, MAX_WORKERS } from '../pool/options.js';
 import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
+import { cacheCommand } from './cache.js';
 import { demoCommand } from './demo.js';
 import { EXIT, errorDetails, errorLine, exitCodeOf, isCommanderError } from './errors.js';
 import { estimateCommand } from './estimate.js';
@@ -195,6 +196,11 @@ function buildProgram(state: State): Command {
     )
     .option('--dry-run', 'check input, config and output path, print the estimate, send nothing')
     .option('--fresh', 'start over: ignore and replace the checkpoint')
+    .option(
+      '--cache <dir>',
+      'answer records asked before from this response cache (rows marked cached: true, no cost); add new answers to it',
+      nonEmpty,
+    )
     .option('--overwrite', 'let -o replace an existing file this run did not write (never the input)')
     .option(
       '--log-dir <dir>',
@@ -359,6 +365,33 @@ function buildProgram(state: State): Command {
     .option('--verbose', 'debug lines, and stack traces on errors')
     .action(async (flags) => {
       state.code = await workerCommand(flags);
+    });
+
+  const cache = program
+    .command('cache')
+    .description('the response cache (run --cache): its size, and removing old answers');
+  const cacheDir = [
+    '--cache <dir>',
+    'the cache folder (default: $KEYBATCH_CACHE, else $XDG_CACHE_HOME/keybatch, else ~/.cache/keybatch)',
+  ] as const;
+  cache
+    .command('stats')
+    .description('entries and size on disk')
+    .option(...cacheDir, nonEmpty)
+    .option('--json', 'as JSON')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (flags) => {
+      state.code = await cacheCommand('stats', flags);
+    });
+  cache
+    .command('prune')
+    .description('remove answers stored longer ago than --older-than')
+    .requiredOption('--older-than <age>', 'an age: 30d, 12h, 90m, 45s, 2w', nonEmpty)
+    .option(...cacheDir, nonEmpty)
+    .option('--json', 'as JSON')
+    .option('--verbose', 'stack traces on errors')
+    .action(async (flags) => {
+      state.code = await cacheCommand('prune', flags);
     });
 
   program

@@ -63,6 +63,8 @@ export interface RunFlags {
   /** `--dry-run`: check, estimate, send nothing. */
   dryRun?: boolean;
   fresh?: boolean;
+  /** `--cache <dir>`: the response cache. */
+  cache?: string;
   overwrite?: boolean;
   logDir?: string;
   quiet?: boolean;
@@ -241,6 +243,7 @@ export function runSettings(
   if (flags.workers !== undefined) settings.workers = flags.workers;
   if (flags.concurrency !== undefined) settings.concurrency = flags.concurrency;
   if (flags.logDir !== undefined) settings.logDir = flags.logDir;
+  if (flags.cache !== undefined) settings.cache = flags.cache;
   const params = requestParams(paramsFile, flags);
   if (Object.keys(params).length > 0) settings.params = params;
   if (flags.waitTimeout !== undefined) settings.pool = { waitTimeoutMs: flags.waitTimeout };

@@ -11,6 +11,8 @@ export interface SummaryInput {
   failed: number;
   /** Items already in the checkpoint. */
   skipped: number;
+  /** With a response cache: items of `done` answered from it (no request, no cost). */
+  cached?: number;
   durationMs: number;
   tokens?: { prompt: number; completion: number; total: number };
   /** Failed items by error code. */
@@ -72,6 +74,8 @@ export function formatSummary(summary: SummaryInput, context: SummaryContext): s
     .filter(Boolean)
     .join('; ');
   lines.push(`  failed    ${failed}${failed > 0 && causes ? ` (${causes})` : ''}`);
+  if (summary.cached !== undefined && summary.cached > 0)
+    lines.push(`  cached    ${summary.cached} (answered from the response cache, no cost)`);
   if (summary.skipped > 0)
     lines.push(`  skipped   ${summary.skipped} (already in the checkpoint, not sent again)`);
   if (context.stopped) {

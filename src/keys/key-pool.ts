@@ -102,6 +102,11 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     this.apply(parsed, false);
   }
 
+  /** The base URL of each key (no secret): which providers the pool reaches (row identities' namespace). */
+  baseUrls(): string[] {
+    return this.table.keys.map((entry) => this.table.baseUrlOf(entry));
+  }
+
   /** Replaces every full key in `text` by its redacted form. */
   scrub(text: string): string {
     return scrubSecrets(text, this.secrets);

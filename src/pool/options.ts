@@ -108,6 +108,23 @@ export interface PipelineOptions<A = unknown, T = unknown> {
    * @default none (local lanes)
    */
   distributed?: DistributedOptions;
+  /**
+   * Makes the run content-keyed: an item's identity is `itemKey(item)` instead of its position.
+   * A rerun over an input that grew, shrank, was edited or reordered runs only the items whose key
+   * has no result yet, and writes the output (or `results`) in the new input's order; items with the
+   * same key run once and their result fills every place. The checkpoint is then never refused for
+   * a different input (only for other `resultOptions`/`args`).
+   * @default none (an item is its position)
+   */
+  itemKey?: (item: T) => string;
+  /**
+   * @internal With `itemKey`: a tag per position kept for the merge (`tag`), and the output line of
+   * a position made from the stored result of its key and its tag (`line`; undefined: as stored).
+   */
+  keyedRows?: {
+    tag(item: T, position: number): string | undefined;
+    line(stored: Buffer, tag: string | undefined, position: number): Buffer | undefined;
+  };
   /** @internal Called with each chunk's results once they are checkpointed (runPrompts counts tokens of remote rows). */
   onResults?: (results: readonly unknown[]) => void;
 }
@@ -174,6 +191,9 @@ export function resolveOptions<A, T>(options: PipelineOptions<A, T> = {}): Resol
     }
   }
   if (resolved.distributed !== undefined) resolved.distributed = resolveDistributed(resolved.distributed);
+  if (resolved.itemKey !== undefined && typeof resolved.itemKey !== 'function') {
+    throw new InputError(`Expected \`itemKey\` to be a function, got ${describe(resolved.itemKey)}`);
+  }
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
     throw new InputError(`Expected \`onProgress\` to be a function, got ${describe(resolved.onProgress)}`);
   }

@@ -4,7 +4,7 @@
  * at the end merges the lane files into the output in input order.
  */
 
-import { checkOutputPath, DoneSet, openRunDir, type RunDir } from '../checkpoint/index.js';
+import { checkOutputPath, DoneSet, openRunDir, type RunDir, writeOrder } from '../checkpoint/index.js';
 import type { Coordinator } from '../dist/index.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
 import { KeyPool } from '../keys/key-pool.js';
@@ -13,6 +13,14 @@ import { AnswerMemo } from '../workers/answer-memo.js';
 import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
 import { afterFailedAttempt, isFinalRequestError } from './chunk-retry.js';
 import { type OpenedInput, openInput, type PipelineInput } from './input.js';
+import {
+  extraOf,
+  KEYED_FINGERPRINT,
+  type KeyedState,
+  openKeyedState,
+  planKeyedChunks,
+  resultsInOrder,
+} from './keyed-plan.js';
 import { createLaneRunner, openDistributedRunner, sleep } from './lane-runner.js';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Chunk, type PlanStats, planChunks } from './planner.js';
@@ -67,6 +75,16 @@ class Run<T, R, A> {
   private readonly recorder: Recorder<T, R>;
   /** A distributed run's coordinator: chunks go through its queue instead of to local lanes. */
   private coordinator: Coordinator | undefined;
+  /** A content-keyed run (`itemKey`): slots, the order of positions, duplicates. Indices are slots. */
+  private keyed: KeyedState<T> | undefined;
+  /** Slots recorded in this run (keyed runs): a duplicate read after its answer counts as answered. */
+  private readonly recordedNow = new DoneSet();
+  private readonly settled = {
+    answered: (slot: number) => this.recordedNow.has(slot),
+    answeredLate: (_slot: number) => {
+      this.recorder.counts.done += 1;
+    },
+  };
 
   constructor(
     private readonly pool: KeyPool,
@@ -80,6 +98,14 @@ class Run<T, R, A> {
       failureOutput: opts.failureOutput,
       scrub: (text: string) => pool.scrub(text),
       logger,
+      ...(opts.itemKey
+        ? {
+            shared: {
+              extra: (i: number) => extraOf(this.keyed as KeyedState<unknown> | undefined, i),
+              recorded: (i: number) => this.recordedNow.add(i),
+            },
+          }
+        : {}),
     };
     this.recorder = new Recorder<T, R>(options, this.results);
   }
@@ -133,7 +159,9 @@ class Run<T, R, A> {
     const ticker = this.startProgress();
     void this.pool.notify({ kind: 'started', message: `run started on ${input.label}` });
     try {
-      const chunks = planChunks(input.batches, isDone, opts.chunkSize, this.plan);
+      const chunks = this.keyed
+        ? planKeyedChunks(input.batches, isDone, opts.chunkSize, this.plan, this.keyed)
+        : planChunks(input.batches, isDone, opts.chunkSize, this.plan);
       const loops: Promise<void>[] = [];
       if (opts.distributed) {
         // A slot per chunk of the window; their results all go to lane file 0.
@@ -168,17 +196,23 @@ class Run<T, R, A> {
       await checkOutputPath(opts.output, { input: typeof data === 'string' ? data : opts.inputFile });
     }
     // Worker threads get a file's lines as bytes, and decode and parse them there, off the main thread.
-    const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' });
+    // A keyed run reads each item here for its key (worker threads get items, not lines).
+    const keyed = opts.itemKey !== undefined;
+    const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' && !keyed });
     this.total = input.total ?? opts.total;
     const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
-    if (!dir) return { input, isDone: () => false };
+    if (!dir) {
+      if (opts.itemKey) this.keyed = openKeyedState(undefined, opts.itemKey, opts.keyedRows, this.settled);
+      return { input, isDone: () => false };
+    }
     // Locked until execute() closes it; refuses an output this run directory did not write.
     this.runDir = await openRunDir(dir, {
-      fingerprint: input.fingerprint,
-      options: { args: opts.args ?? null, ...opts.resultOptions },
+      fingerprint: keyed ? KEYED_FINGERPRINT : input.fingerprint,
+      options: { args: opts.args ?? null, ...opts.resultOptions, ...(keyed ? { identity: 'content' } : {}) },
       fresh: !opts.resume,
       ...(opts.output ? { output: opts.output, overwrite } : {}),
     });
+    if (opts.itemKey) this.keyed = openKeyedState(dir, opts.itemKey, opts.keyedRows, this.settled);
     const scan = await this.runDir.scan();
     if (scan.tornLines > 0)
       this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);
@@ -423,6 +457,11 @@ class Run<T, R, A> {
     await this.coordinator?.refresh();
     this.report();
     const stopped = this.stopReason();
+    const keyed = this.keyed;
+    // The order of a keyed run's input, once read whole: what `status` and the merge go by.
+    if (keyed && this.runDir && this.plan.exhausted) {
+      await writeOrder(this.runDir.dir, keyed.order.slots, this.plan.seen);
+    }
     // Stopped after the last item had its record (a Ctrl-C as the run ends): it is finished.
     if (stopped && !this.everyItemRecorded()) {
       if (this.plan.exhausted) await this.runDir?.setTotal(this.plan.seen, false);
@@ -431,7 +470,16 @@ class Run<T, R, A> {
     const total = this.plan.exhausted ? this.plan.seen : (this.total ?? this.plan.seen);
     if (this.runDir) await this.runDir.setTotal(total, true);
     if (this.opts.output && this.runDir) {
-      const merged = await this.runDir.merge(this.opts.output, total);
+      const rows = this.opts.keyedRows;
+      const merged = await this.runDir.merge(
+        this.opts.output,
+        total,
+        keyed && {
+          order: keyed.order.slots,
+          slots: keyed.slots.size,
+          ...(rows ? { line: (p: number, stored: Buffer) => rows.line(stored, keyed.tags[p], p) } : {}),
+        },
+      );
       if (merged.missing.length > 0) {
         throw new KeybatchError(
           'CHECKPOINT_INVALID',
@@ -441,6 +489,10 @@ class Run<T, R, A> {
     }
     // Everything is checkpointed (and merged): nothing of the run stays in Redis.
     await this.coordinator?.complete();
+    if (!this.opts.output && keyed) {
+      const inOrder = resultsInOrder(keyed as KeyedState<unknown>, this.results, total);
+      for (let p = 0; p < total; p++) this.results[p] = inOrder[p]!;
+    }
     if (!this.opts.output) this.results.length = total;
     const stats = this.stats();
     // Not awaited: the pool's close() waits for deliveries, bounded (a hanging webhook never holds the exit).

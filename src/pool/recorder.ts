@@ -19,6 +19,11 @@ export interface RecorderOptions<T> {
   failureOutput: ((item: T, error: SerializedError) => unknown) | undefined;
   scrub: (text: string) => string;
   logger: Logger;
+  /**
+   * A content-keyed run: how many more input positions share an index's answer (duplicates), and
+   * a call once an index has its result (a duplicate read after it counts as answered).
+   */
+  shared?: { extra(index: number): number; recorded(index: number): void };
 }
 
 export class Recorder<T, R> {
@@ -96,9 +101,10 @@ export class Recorder<T, R> {
         this.results[i] = outputs[k] as R;
       });
     }
-    this.counts.failed += chunk.indices.length;
+    const weight = this.#weight(chunk);
+    this.counts.failed += weight;
     const code = data.code ?? (data.status ? String(data.status) : data.name);
-    this.errors[code] = (this.errors[code] ?? 0) + chunk.indices.length;
+    this.errors[code] = (this.errors[code] ?? 0) + weight;
     this.#noteFailures(chunk, data);
     this.options.logger.warn(
       `chunk ${chunk.chunkIndex} (items ${chunk.indices[0]}..${chunk.indices.at(-1)}) failed after ${attempts} attempts: ${data.message}`,
@@ -141,7 +147,17 @@ export class Recorder<T, R> {
   #count(chunk: Chunk<T>, refused: readonly string[]): void {
     for (const code of refused) this.errors[code] = (this.errors[code] ?? 0) + 1;
     this.counts.failed += refused.length;
-    this.counts.done += chunk.indices.length - refused.length;
+    this.counts.done += this.#weight(chunk) - refused.length;
+    const shared = this.options.shared;
+    if (shared) for (const i of chunk.indices) shared.recorded(i);
+  }
+
+  /** Input positions a chunk answers: its items, and in a content-keyed run their duplicates. */
+  #weight(chunk: Chunk<T>): number {
+    const shared = this.options.shared;
+    let weight = chunk.indices.length;
+    if (shared) for (const i of chunk.indices) weight += shared.extra(i);
+    return weight;
   }
 }
 

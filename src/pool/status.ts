@@ -6,8 +6,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finalErrorCode } from '../checkpoint/final-error.js';
-import { readManifest, readResults, scanRunDir } from '../checkpoint/index.js';
+import { readManifest, readOrder, readResults, scanRunDir } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
+import { KEYED_FINGERPRINT } from './keyed-plan.js';
 
 export interface RunStatus {
   /** The output file of the run. */
@@ -80,6 +81,18 @@ export async function readRunStatus(output: string, options: RunStatusOptions = 
     complete: manifest?.complete === true,
     outputWritten: await isFile(output),
   };
+  // A content-keyed run records by slot: count its input positions through their slots.
+  const order = manifest?.fingerprint === KEYED_FINGERPRINT ? await readOrder(dir) : undefined;
+  if (order) {
+    let done = 0;
+    let failed = 0;
+    for (const slot of order) {
+      if (refused.has(slot) || (scan.failed.has(slot) && !scan.done.has(slot))) failed++;
+      else if (scan.done.has(slot)) done++;
+    }
+    status.done = done;
+    status.failed = failed;
+  }
   if (manifest?.total !== undefined) {
     status.total = manifest.total;
     status.pending = Math.max(0, manifest.total - status.done - status.failed);

@@ -169,6 +169,15 @@ export interface PromptOptions {
    */
   writeTo?: string;
   /**
+   * The response cache: a folder (made if needed) holding answers by row identity, shared by every
+   * run and output that names it. A record whose request was answered before (same provider,
+   * endpoint, model, parameters and content) is answered from it, `"cached": true` in its row, at no
+   * cost; new successful answers are added. Errors are never cached and keys never stored.
+   * Off unless named (see docs/cache.md for why).
+   * @default none (no cache)
+   */
+  cache?: string;
+  /**
    * Send the records through `keybatch worker` processes (any number, on any machine) via a
    * BullMQ queue on this Redis; this process is the coordinator (input, checkpoint, output). Not
    * with `backend: 'batch'`, `budgetUsd` or records that name `files`.
@@ -254,6 +263,7 @@ const KNOWN = new Set<string>([
   'filesFrom',
   'upload',
   'writeTo',
+  'cache',
   'distributed',
   'schema',
   'reask',
@@ -382,6 +392,7 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   optionalString('filesDir', resolved.filesDir, true);
   checkFilesFrom(resolved.filesFrom);
   optionalString('writeTo', resolved.writeTo, true);
+  optionalString('cache', resolved.cache, true);
   if (resolved.upload !== undefined && typeof resolved.upload !== 'boolean') {
     fail('upload', 'a boolean', resolved.upload);
   }

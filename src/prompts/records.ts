@@ -25,6 +25,8 @@ export interface PromptJob {
   body: Record<string, unknown>;
   /** Local files the record names (paths as written), attached when it is sent. */
   files?: string[];
+  /** The row's identity (src/identity): set by runPrompts before the run. */
+  key?: string;
 }
 
 /** What of the options shapes a job. */

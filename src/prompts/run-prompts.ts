@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type OpenAI from 'openai';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
-import { dropItems } from '../checkpoint/drop.js';
+import { ResponseCache } from '../cache/index.js';
 import type { DistributedStatus } from '../dist/coordinator.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import { staleItems } from '../files/identity.js';
@@ -30,6 +30,7 @@ import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
 import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
+import { type CacheUse, cachedTask, remember } from './cached-task.js';
 import { ownFiles, readGuard, writeProtected } from './file-access.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
@@ -37,6 +38,7 @@ import { excludeDenied } from './progress-keys.js';
 import type { PromptJob } from './records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
 import { retryFailedItems } from './retry-failed.js';
+import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
 import {
   type ErrorRow,
   errorRow,
@@ -46,7 +48,7 @@ import {
   usageTokens,
 } from './rows.js';
 import { structuredRow } from './structured.js';
-import { openStructured, resultOptionsOf } from './structured-run.js';
+import { openStructured } from './structured-run.js';
 
 export interface RunSummary {
   /** Records in the input. */
@@ -57,6 +59,8 @@ export interface RunSummary {
   failed: number;
   /** Records skipped because the checkpoint already had them. */
   skipped: number;
+  /** With `cache`: records answered from the response cache in this run (counted in `done`; they cost nothing). */
+  cached?: number;
   durationMs: number;
   /** Tokens of this run's answers, from their `usage`. */
   tokens: TokenCounts;
@@ -85,6 +89,8 @@ export interface StoppedPromptRun {
 /** What the task counts as rows complete (this run only). */
 class Tally {
   readonly tokens: TokenCounts = { prompt: 0, completion: 0, total: 0 };
+  /** Rows answered from the cache; undefined without one. */
+  cached: number | undefined;
 
   constructor(readonly spend: RunSpend) {}
 
@@ -101,6 +107,7 @@ class Tally {
       done: stats.done,
       failed: stats.failed,
       skipped: stats.skipped,
+      ...(this.cached === undefined ? {} : { cached: this.cached }),
       durationMs: Date.now() - started,
       tokens: { ...this.tokens },
       errors: { ...stats.errors },
@@ -209,6 +216,7 @@ export async function runPrompts(
   const tally = new Tally(spend);
   let audit: AuditLog | undefined;
   let stopBatches: (() => void) | undefined;
+  let cacheUse: CacheUse | undefined;
   try {
     audit = opts.logDir ? await openAuditLog(opts.logDir, (text) => pool.scrub(text)) : undefined;
     if (audit) logger.info(`audit log: ${audit.path}`);
@@ -223,18 +231,33 @@ export async function runPrompts(
       client: clientOptions(opts, audit),
     });
     if (opts.resume && input.fileItems.length > 0) {
-      // A record answered from a file edited since is sent again (and only it).
+      // Their files' content is in their identity, so they are sent again; say which (and why).
       const stale = await staleItems(runDir, input.fileItems, guard);
-      if (stale.length > 0) {
-        await dropItems(
-          runDir,
-          stale.map((item) => item.index),
-        );
-        const names = stale.flatMap((item) => item.changed);
+      const names = stale.flatMap((item) => item.changed);
+      if (stale.length > 0)
         logger.info(
           `${stale.length} record(s) whose files changed since they were answered are sent again: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`,
         );
-      }
+    }
+    // Rows are known by their request: a changed input sends only what has no answer (src/identity).
+    const data = await withIdentities(input.data, {
+      namespace: poolNamespace(pool),
+      model: opts.model,
+      params: opts.params,
+      guard,
+      shape: (endpoint, body) => structured.body(endpoint, body),
+    });
+    if (opts.cache) {
+      const cache = await ResponseCache.open(opts.cache);
+      tally.cached = 0;
+      cacheUse = {
+        cache,
+        format: opts.format,
+        raw: opts.raw,
+        model: opts.model,
+        params: opts.params,
+        logger,
+      };
     }
 
     const batch = opts.format === 'batch';
@@ -294,6 +317,7 @@ export async function runPrompts(
               );
               return structuredRow(job, settled, body['model'], { raw: opts.raw, format: opts.format });
             }
+            await remember(cacheUse, job, answer);
             if (batch) {
               tally.answered((answer as { usage?: unknown } | null)?.usage);
               return batchSuccess(job, answer, requestIdOf(answer));
@@ -347,7 +371,8 @@ export async function runPrompts(
           stop: batchStop.signal,
           structured,
           reaskConcurrency: opts.workers * opts.concurrency,
-          onAnswer: (_job, body, answer) => {
+          onAnswer: (job, body, answer) => {
+            void remember(cacheUse, job, answer);
             const billed = answer as { model?: unknown; usage?: unknown } | null;
             spend.answered(undefined, billed?.model ?? body['model'], billed?.usage);
             tally.answered(billed?.usage);
@@ -368,17 +393,11 @@ export async function runPrompts(
       progressIntervalMs: opts.progressIntervalMs,
       logger,
       failureOutput: failureLine(opts.format),
-      resultOptions: {
-        model: opts.model,
-        system: opts.system,
-        endpoint: opts.endpoint,
-        params: opts.params,
-        // Older checkpoints have neither: rows without raw are the default, so they still match.
-        ...(opts.raw ? { raw: true } : {}),
-        ...(batch ? { format: 'batch' } : {}),
-        ...(input.fileFingerprint ? { input: input.fileFingerprint } : {}),
-        ...resultOptionsOf(structured),
-      },
+      // The request (model, system, endpoint, params, files) is in each row's identity; what
+      // shapes the stored rows is not, so a checkpoint made with another shape is refused.
+      resultOptions: { ...(opts.raw ? { raw: true } : {}), ...(batch ? { format: 'batch' } : {}) },
+      itemKey: (job) => job.key as string,
+      keyedRows: { tag: rowTag, line: rowLine(opts.format) },
       client: clientOptions(opts, audit),
     };
     if (opts.distributed) {
@@ -424,12 +443,18 @@ export async function runPrompts(
     }
 
     try {
+      const sender = batchRun ? batchRun.task : task;
       const { stats } = await runPipeline<PromptJob, PromptRow | BatchOutputLine>(
         pool,
-        input.data,
-        batchRun ? batchRun.task : task,
+        data,
+        cacheUse
+          ? cachedTask(sender, cacheUse, () => {
+              tally.cached = (tally.cached ?? 0) + 1;
+            })
+          : sender,
         pipelineOptions,
       );
+      if (cacheUse) logger.debug(`cache ${cacheUse.cache.path}: ${tally.cached} answered from it`);
       if (files.uploaded > 0)
         logger.info(`uploads: ${files.uploaded} file(s) uploaded (${runDir}/uploads.json)`);
       if (opts.writeTo !== undefined) {
@@ -447,6 +472,7 @@ export async function runPrompts(
     }
   } finally {
     stopBatches?.();
+    await cacheUse?.cache.close();
     await audit
       ?.close()
       .catch((error: Error) => logger.warn(`audit log ${audit?.path}: ${pool.scrub(error.message)}`));

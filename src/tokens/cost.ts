@@ -119,6 +119,8 @@ export class CostTally {
    */
   addRow(row: unknown): number | undefined {
     const r = asRecord(row);
+    // A row answered from the response cache cost nothing in this run.
+    if ((r as { cached?: unknown }).cached === true) return 0;
     if (r.usage !== undefined) return this.add(r.model, r.usage);
     const body = asRecord(asRecord(r.response).body);
     return this.add(body.model, body.usage);

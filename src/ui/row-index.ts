@@ -57,8 +57,13 @@ function rowCode(buf: Buffer, start: number, end: number): string | undefined {
   }
 }
 
+/** How a row answered from the response cache ends (`cached` is its last field): it cost nothing. */
+const CACHED_TAIL = Buffer.from('"cached":true}');
+
 /** The last `"total_tokens":N` of a row (its usage comes after the answer; answer text holds it escaped). */
 function rowTokens(buf: Buffer, start: number, end: number): number {
+  if (end - start > CACHED_TAIL.length && buf.subarray(end - CACHED_TAIL.length, end).equals(CACHED_TAIL))
+    return 0;
   const at = buf.subarray(start, end).lastIndexOf(TOKENS_KEY);
   if (at === -1) return 0;
   let p = start + at + TOKENS_KEY.length;
