@@ -40,8 +40,10 @@ export async function retryFailedItems(
   try {
     const manifest = await readManifest(path);
     if (manifest) {
-      // The pipeline's own option (`args`) stays as it was; the prompt options are the new ones.
-      const next = normalizeOptions({ args: manifest.options['args'] ?? null, ...options });
+      // The pipeline's own options (`args`, and `identity` of a content-keyed run) stay as they
+      // were; the prompt options are the new ones.
+      const { args = null, identity } = manifest.options as { args?: unknown; identity?: unknown };
+      const next = normalizeOptions({ args, ...(identity === undefined ? {} : { identity }), ...options });
       await writeManifest(path, { ...manifest, options: next, complete: false });
     }
   } finally {
