@@ -69,7 +69,9 @@ describe('nginx limit_req without burst', () => {
     });
   });
 
-  it('whether the run finishes or stops for want of a key, nothing is lost or paid twice', async () => {
+  it('whether the run finishes or stops for want of a key, nothing is lost or paid twice', {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
     // Today's pacer cools a key for a minute after nginx's bare 429s, so this run stops
     // (resumable) after WAIT_TIMEOUT_MS; with a pacer that holds 20 r/s it finishes.
     const t = await runThrough({ rows: ROWS, limiter, waitTimeoutMs: WAIT_TIMEOUT_MS });
