@@ -22,7 +22,7 @@ export interface ControllerOptions {
   rpm?: number | undefined;
   /** Configured tokens per minute. @default undefined */
   tpm?: number | undefined;
-  /** Fraction below a header limit to pace at. @default 0.02 */
+  /** Fraction below a header limit to pace at. @default 0.01 */
   margin?: number;
   /** Pace of slow start's first requests, per second. @default 10 */
   initialRatePerSecond?: number;
