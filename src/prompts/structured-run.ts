@@ -14,9 +14,3 @@ export async function openStructured(opts: ResolvedPromptOptions, logger: Logger
   if (opts.schema === undefined) return new Structured(undefined, reask, logger);
   return new Structured(await prepareSchema(opts.schema, 'the `schema` option'), reask, logger);
 }
-
-/** The checkpoint options of the structured settings (none without a schema, as before). */
-export function resultOptionsOf(structured: Structured): Record<string, unknown> {
-  if (!structured.schema) return {};
-  return { schema: { name: structured.schema.name, json: structured.schema.json }, reask: structured.reask };
-}
