@@ -19,27 +19,42 @@ import {
   type Verdict,
 } from './law.js';
 
-/** A reservation: `seq` when the request may go now, else the time to ask again (`Infinity`: after an answer). */
-export type Reservation = { seq: number; at?: undefined } | { seq?: undefined; at: number };
+/**
+ * A reservation: `seq` (the store's number for the request) when it may go now, else `waitMs`
+ * until it is worth asking again (`Infinity`: not before an answer frees a place in flight).
+ * A delay, not an instant: a Redis store runs on Redis's clock, which other machines share.
+ */
+export type Reservation = { seq: number; waitMs?: undefined } | { seq?: undefined; waitMs: number };
 
+/** A value now (the in-memory store) or later (the Redis store): callers `await` either. */
+export type Awaitable<T> = T | Promise<T>;
+
+export interface DomainConfig {
+  rpm?: number | undefined;
+  tpm?: number | undefined;
+}
+
+/**
+ * The one store of rate domains policy code takes. Every call runs one of the law's transitions
+ * (`law.ts`) atomically. `now` is the caller's clock; the Redis store uses Redis's own clock
+ * (`TIME`) unless it was opened with the caller's clock (the conformance test does).
+ */
 export interface DomainStore {
-  /** Opens `domain` with its configured limits, if it is not open yet. */
-  open(domain: string, now: number, config?: { rpm?: number | undefined; tpm?: number | undefined }): void;
-  reserve(domain: string, now: number, tokens: number): Reservation;
-  answer(domain: string, now: number, sample: Sample): Verdict;
-  cancel(domain: string, seq: number): void;
-  pause(domain: string, until: number): void;
+  /** Opens `domain` with its configured limits, if it is not open yet (a reload's new limits apply). */
+  open(domain: string, now: number, config?: DomainConfig): Awaitable<void>;
+  reserve(domain: string, now: number, tokens: number): Awaitable<Reservation>;
+  answer(domain: string, now: number, sample: Sample): Awaitable<Verdict>;
+  cancel(domain: string, seq: number): Awaitable<void>;
+  /** Pauses the domain for `ms` from now (a retry-after heard elsewhere, or a config's pause). */
+  pause(domain: string, now: number, ms: number): Awaitable<void>;
+  /** The domain as `pool.status().keys[i].pacing` shows it: the last state this process saw. */
   status(domain: string, now: number): PacingStatus;
 }
 
 export class MemoryStore implements DomainStore {
   private readonly domains = new Map<string, DomainState>();
 
-  open(
-    domain: string,
-    now: number,
-    config: { rpm?: number | undefined; tpm?: number | undefined } = {},
-  ): void {
+  open(domain: string, now: number, config: DomainConfig = {}): void {
     if (this.domains.has(domain)) return;
     const limits: { rpm?: number; tpm?: number } = {};
     if (config.rpm) limits.rpm = config.rpm;
@@ -59,7 +74,7 @@ export class MemoryStore implements DomainStore {
   reserve(domain: string, now: number, tokens: number): Reservation {
     const state = this.state(domain, now);
     const at = readyAt(state, now, tokens);
-    return at <= now ? { seq: sent(state, now, tokens) } : { at };
+    return at <= now ? { seq: sent(state, now, tokens) } : { waitMs: at - now };
   }
 
   answer(domain: string, now: number, sample: Sample): Verdict {
@@ -71,8 +86,8 @@ export class MemoryStore implements DomainStore {
     if (state) cancelled(state, seq);
   }
 
-  pause(domain: string, until: number): void {
-    pause(this.state(domain, until), until);
+  pause(domain: string, now: number, ms: number): void {
+    pause(this.state(domain, now), now + ms);
   }
 
   /** The domain as `pool.status().keys[i].pacing` shows it (the shape of earlier rounds). */

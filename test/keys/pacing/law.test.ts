@@ -93,7 +93,7 @@ describe('the pacing law', () => {
     store.answer(D, 5, answer(seq!, 429, 5, { retryAfterMs: 30_000 }));
     const next = store.reserve(D, 10, 1);
     expect(next.seq).toBeUndefined();
-    expect(next.at).toBeGreaterThanOrEqual(30_005);
+    expect(next.waitMs).toBeGreaterThanOrEqual(30_005 - 10);
     expect(store.status(D, 10).blockedUntil).toBe(30_005);
   });
 
@@ -104,7 +104,7 @@ describe('the pacing law', () => {
     const spent = { requests: { limit: 100, remaining: 0, resetMs: 500 }, dialect: 'openai' as const };
     store.answer(D, 1100, answer(seq!, 200, 100, spent));
     // Gated until the reset (sent at 1000 + 500 + a pad), the pace unchanged.
-    expect(store.reserve(D, 1100, 1).at).toBeGreaterThanOrEqual(1500);
+    expect(store.reserve(D, 1100, 1).waitMs).toBeGreaterThanOrEqual(1500 - 1100);
     expect(pace()).toBeGreaterThanOrEqual(before);
   });
 });

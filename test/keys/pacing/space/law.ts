@@ -8,7 +8,7 @@ export const lawPacer: PacerFactory = (processes) => {
   const pacer: HarnessPacer = {
     readyAt(now, tokens) {
       const reservation = store.reserve('domain', now, tokens);
-      if (reservation.seq === undefined) return reservation.at;
+      if (reservation.seq === undefined) return now + reservation.waitMs;
       pending.set(now, reservation.seq);
       return now;
     },
