@@ -76,6 +76,30 @@ describe('RedisStore', () => {
     expect(blockedUntil - nowA()).toBeLessThanOrEqual(60_000);
   });
 
+  it('on Redis’s clock, a reset instant heard by a process hours ahead gates the others as long as it said', async () => {
+    const a = new RedisStore(client, { namespace: 'reset-instant' });
+    const b = new RedisStore(client, { namespace: 'reset-instant' });
+    const nowA = () => Date.now();
+    const nowB = () => Date.now() + 3 * 3_600_000;
+    const seq = (await b.reserve('d', nowB(), 1)).seq ?? 0;
+    // Anthropic's reset is an instant (RFC 3339): 30 s from now on B's clock.
+    const at = nowB();
+    const reset = new Date(Math.ceil((at + 30_000) / 1000) * 1000).toISOString();
+    const headers = parseLimits(
+      {
+        'anthropic-ratelimit-requests-limit': '50',
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': reset,
+      },
+      at,
+    );
+    expect(headers?.requests?.resetAt).toBeDefined();
+    await b.answer('d', at, { seq, status: 200, latencyMs: 40, headers });
+    const held = await a.reserve('d', nowA(), 1);
+    expect(held.waitMs).toBeGreaterThan(25_000);
+    expect(held.waitMs).toBeLessThanOrEqual(31_100);
+  });
+
   it('frees the places in flight of a process that died once its tickets are older than ticketTtlMs', async () => {
     const dead = new RedisStore(client, { clock: 'caller', namespace: 'tickets', ticketTtlMs: 60_000 });
     const alive = new RedisStore(client, { clock: 'caller', namespace: 'tickets', ticketTtlMs: 60_000 });
