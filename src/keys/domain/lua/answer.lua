@@ -1,5 +1,5 @@
 --[[
-  answer: law.ts `answered` (with `classify`, `learnHeaders`, `served`, `refused`, `cut`).
+  answer: law.ts `answered` (with `classify`, `learnHeaders`, `growth`, `served`, `refused`, `cut`).
   KEYS[1..3] the domain (includes/domain.lua).
   ARGV[1] the caller's now, ARGV[2] the clock, ARGV[3] the request's seq, ARGV[4] the status,
   ARGV[5] the latency, ms ('' when not finite), ARGV[6..] the headers as name/value pairs
@@ -23,7 +23,8 @@ local function classify(state, sample)
   if sample.status == 429 then return 'refused' end
   if sample.status == 503 then
     if sample.headers and sample.headers.retryAfterMs ~= nil then return 'refused' end
-    if state.lastRefused and not roomShown(sample.headers) then return 'refused' end
+    local often = state.share503 > LAW_stray503
+    if (state.lastRefused or often) and not roomShown(sample.headers) then return 'refused' end
     return 'error'
   end
   return sample.status < 400 and 'served' or 'error'
@@ -40,10 +41,24 @@ local function learnHeaders(state, sample, sentAt)
   state.headersAt = sentAt
 end
 
+--- law.ts growth: how much one served answer that waited for its slot raises the pace.
+local function growth(state)
+  local perTrip = state.rate * state.latencySlow
+  if state.rate < state.good then return 1 / math.max(1, perTrip) end
+  local probe = LAW_climb * math.min(LAW_maxSpeedup, 1 + state.servedSinceEvent / LAW_probeAfter)
+  local cycle = math.log(1 / LAW_cut) / probe
+  local needed = LAW_costCycles * state.refusalCost
+  if needed > cycle then return (probe * cycle) / needed end
+  return probe
+end
+
 --- law.ts served
-local function served(state, sample, ticket)
-  state.refusalRun = 0
+local function served(state, now, sample, ticket)
   state.servedSinceEvent = state.servedSinceEvent + 1
+  state.servedCount = state.servedCount + 1
+  local gapFrom = math.max(state.lastServedAt, math.min(now, state.pausedUntil))
+  state.servedGap = average(state.servedGap, now - gapFrom, state.servedCount)
+  state.lastServedAt = now
   local latency = sample.latencyMs
   if latency ~= nil and latency >= 0 then
     if state.latencyFast == 0 then
@@ -58,10 +73,9 @@ local function served(state, sample, ticket)
     end
   end
   if not ticket or sample.seq <= state.cutSeq then return end
-  -- Served with the pace binding: climb, faster the longer no refusal came (CUBIC's shape: slow
-  -- near the last cut, then probing for a limit that rose).
-  local climb = LAW_climb * math.min(LAW_maxSpeedup, 1 + state.servedSinceEvent / LAW_probeAfter)
-  if ticket.paceBound and state.rate > 0 then state.rate = state.rate * (1 + climb) end
+  state.servedAfterCut = state.servedAfterCut + 1
+  state.refusalRun = 0
+  if ticket.paceBound and state.rate > 0 then state.rate = state.rate * (1 + growth(state)) end
   -- Served with the in-flight bound binding and latency not climbing: one more in flight.
   local warm = state.sent > 1 / LAW_slowWeight
   if ticket.capBound and (not warm or state.latencyFast <= LAW_gradient * state.latencySlow) then
@@ -70,19 +84,25 @@ local function served(state, sample, ticket)
 end
 
 --- law.ts cut
-local function cut(state, now, factor)
-  -- What the server took since the last event: sent and not refused; a pause since is not time the
-  -- server could take any.
-  local span = math.max(1, now - math.max(state.eventAt, math.min(now, state.pausedUntil)))
-  local taken = state.sent - state.sentAtEvent - state.refusedSinceEvent
-  local servedRate = math.max(1, taken) / span
+local function cut(state, now)
+  local span = math.max(1, now - state.eventAt)
+  -- What went and what was served lately (each over its last ~16), whichever is higher.
+  local lately = math.max(1 / math.max(state.sendGap, 1e-3), state.servedGap > 0 and 1 / state.servedGap or 0)
+  local going = lately
+  if not (state.sent > 1) then going = math.max(1, state.sent - state.sentAtEvent) / span end
   local pace = paceOf(state)
-  -- (Over less than a round trip since the event, too little was seen to say the pace was not it.)
-  local seen = span >= state.latencySlow
-  local base = servedRate
-  if pace > 0 and (servedRate >= 0.5 * pace or not seen) then base = pace end
-  if state.latencySlow > 0 then base = math.min(base, (state.inFlight + 1) / state.latencySlow) end
-  state.rate = factor * base
+  local base = going
+  if pace > 0 then base = math.min(pace, going) end
+  local inRun = state.refusalRun > 0
+  local slowStart = pace > 0 and pace < state.good
+  state.rate = base * LAW_cut ^ (1 + state.refusalRun)
+  if slowStart and not inRun then
+    state.good = pace / 2
+  elseif not inRun then
+    state.good = state.rate
+  end
+  state.refusalRun = state.refusalRun + 1
+  state.servedAfterCut = 0
   state.cutSeq = state.sent
   state.eventAt = now
   state.servedSinceEvent = 0
@@ -92,18 +112,12 @@ local function cut(state, now, factor)
 end
 
 --- law.ts refused
-local function refused(state, now, sample, ticket)
+local function refused(state, now, sample)
   state.refusedSinceEvent = state.refusedSinceEvent + 1
   if sample.seq <= state.cutSeq then return end
-  local run = state.refusalRun
-  state.refusalRun = state.refusalRun + 1
-  cut(state, now, LAW_cut ^ (1 + run))
-  -- Refused again with nothing served since: the limit is spent for now. Wait, doubling, unless
-  -- the server said how long.
-  if run > 0 and (not sample.headers or sample.headers.retryAfterMs == nil) then
-    local base = math.max(intervalOf(state, ticket and ticket.tokens or 1), 1)
-    pause(state, now + math.min(MAX_WAIT_MS, base * 2 ^ math.min(30, run)))
-  end
+  cut(state, now)
+  local pauseMs = sample.headers and sample.headers.retryAfterMs or 0
+  state.refusalCost = pauseMs * paceOf(state)
 end
 
 --- law.ts answered
@@ -115,11 +129,12 @@ local function answered(state, now, sample)
   end
   local verdict = classify(state, sample)
   state.lastRefused = verdict == 'refused' or sample.status == 503
+  state.share503 = state.share503 + LAW_gapWeight * ((sample.status == 503 and 1 or 0) - state.share503)
   learnHeaders(state, sample, ticket and ticket.sentAt or now)
   if verdict == 'served' then
-    served(state, sample, ticket)
+    served(state, now, sample, ticket)
   elseif verdict == 'refused' then
-    refused(state, now, sample, ticket)
+    refused(state, now, sample)
   end
   -- After the cut (which measures what the server took before this pause): wait as told.
   local retryAfter = sample.headers and sample.headers.retryAfterMs

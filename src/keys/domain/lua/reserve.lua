@@ -70,6 +70,10 @@ local function sent(state, now, tokens)
   })
   state.inFlight = state.inFlight + 1
   state.waited = false
+  -- (A pause is not a gap the pace or the server made: the gap counts from its end.)
+  local gapFrom = math.max(state.lastSentAt, math.min(now, state.pausedUntil))
+  state.sendGap = average(state.sendGap, now - gapFrom, state.sent)
+  state.lastSentAt = now
   local interval = intervalOf(state, tokens)
   -- A send a little late keeps the schedule's grid; after an idle spell the schedule starts afresh.
   local late = now - state.nextAt

@@ -1,7 +1,7 @@
 --[[
   What every transition shares: the clock, one domain's state read from and written to Redis, its
   tickets, the reply, and the law's helpers used by more than one transition (law.ts: `paceOf`,
-  `intervalOf`, `pause`). The constants (LAW_*, MAX_WAIT_MS) come first, generated from law.ts by
+  `intervalOf`, `pause`, `average`, `cancelled`). The constants (LAW_*, MAX_WAIT_MS) come first, generated from law.ts by
   lua-loader.ts, so the two stores cannot disagree on a number.
 
   KEYS[1] the domain's state (a hash, one field per number of `DomainState`, `h.*` its headers),
@@ -28,8 +28,9 @@ end
 
 -- The fields of DomainState, in law.ts's order: numbers, then flags.
 local NUMBERS = { 'rate', 'ceiling', 'tokenRate', 'nextAt', 'pausedUntil', 'cap', 'inFlight', 'sent',
-  'cutSeq', 'eventAt', 'servedSinceEvent', 'sentAtEvent', 'refusedSinceEvent', 'refusalRun',
-  'latencyFast', 'latencySlow', 'headersSeq', 'headersAt', 'tokensSent' }
+  'cutSeq', 'eventAt', 'servedSinceEvent', 'sentAtEvent', 'refusedSinceEvent', 'good', 'servedAfterCut',
+  'refusalRun', 'sendGap', 'servedCount', 'servedGap', 'lastSentAt', 'lastServedAt', 'refusalCost',
+  'latencyFast', 'latencySlow', 'share503', 'headersSeq', 'headersAt', 'tokensSent' }
 local FLAGS = { 'waited', 'gateShut', 'lastRefused' }
 -- The headers the law reads (NormalizedLimits): the dialect and four windows.
 local WINDOWS = { 'requests', 'requestsLong', 'tokens', 'inputTokens' }
@@ -51,12 +52,21 @@ local function initialState(now, config)
     servedSinceEvent = 0,
     sentAtEvent = 0,
     refusedSinceEvent = 0,
+    good = 0,
+    servedAfterCut = 0,
     refusalRun = 0,
+    refusalCost = 0,
+    sendGap = 0,
+    servedCount = 0,
+    servedGap = 0,
+    lastSentAt = now,
+    lastServedAt = now,
     waited = false,
     gateShut = false,
     latencyFast = 0,
     latencySlow = 0,
     lastRefused = false,
+    share503 = 0,
     headers = nil,
     headersSeq = 0,
     headersAt = 0,
@@ -190,6 +200,12 @@ end
 --- law.ts pause
 local function pause(state, untilAt)
   state.pausedUntil = math.max(state.pausedUntil, untilAt)
+end
+
+--- law.ts average: a running mean over about the last `1 / gapWeight` values (the plain mean of
+--- the first ones).
+local function average(mean, value, count)
+  return mean + math.max(LAW_gapWeight, 1 / math.max(1, count)) * (value - mean)
 end
 
 --- law.ts cancelled
