@@ -227,7 +227,7 @@ export class Trace {
     const expected = await apply(this.expected, action, now);
     const got = await apply(this.actual, action, now);
     const where = differ(expected, got);
-    if (where !== undefined) return fail(`the decision (${where})`, expected, got);
+    if (where !== undefined) return fail(`the decision (${where || 'value'})`, expected, got);
     this.record(action, expected);
     // (Only domains opened before: MemoryStore.status opens a domain it has not seen, at that time
     // and without its config, which a later call would then not change; a cancel opens nothing.)
