@@ -229,6 +229,9 @@ function gateShut(state: DomainState, now: number, opens: number): void {
   if (paceOf(state) > 0) return;
   const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
   state.rate = Math.max(1, taken) / Math.max(1, opens - state.eventAt);
+  // A guess from one window, not a refusal: it climbs as slow start until a refusal says where the
+  // limit is (the gate holds meanwhile).
+  state.good = Number.POSITIVE_INFINITY;
   state.eventAt = now;
   state.sentAtEvent = state.sent;
   state.refusedSinceEvent = 0;
@@ -347,7 +350,18 @@ function served(state: DomainState, now: number, sample: Sample, ticket: Ticket 
   // not this bound; a queue growing in front of the work (the fast latency average above the slow
   // one) stops it.
   const warm = state.sent > 1 / LAW.slowWeight;
-  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow)) state.cap += 1;
+  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow))
+    state.cap += Math.max(1, Math.min(state.cap, roomLeft(sample.headers) - state.inFlight));
+}
+
+/**
+ * Requests the answer's headers say are left now (0: none said). Where they show room beyond what
+ * is in flight, the in-flight bound may grow by that much, up to doubling per answer: a rate
+ * limiter that says it has room for a thousand more is not a slot-bound server to be felt out one
+ * request per answer (its latency still stops the growth when it climbs).
+ */
+function roomLeft(h: NormalizedLimits | undefined): number {
+  return h?.requests?.remaining ?? 0;
 }
 
 /**
