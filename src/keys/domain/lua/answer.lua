@@ -1,5 +1,6 @@
 --[[
-  answer: law.ts `answered` (with `classify`, `learnHeaders`, `growth`, `served`, `refused`, `cut`).
+  answer: law.ts `answered` (with `classify`, `learnHeaders`, `roomLeft`, `growth`, `served`, `refused`,
+  `cut`).
   KEYS[1..3] the domain (includes/domain.lua).
   ARGV[1] the caller's now, ARGV[2] the clock, ARGV[3] the request's seq, ARGV[4] the status,
   ARGV[5] the latency, ms ('' when not finite), ARGV[6..] the headers as name/value pairs
@@ -41,6 +42,13 @@ local function learnHeaders(state, sample, sentAt)
   state.headersAt = sentAt
 end
 
+--- law.ts roomLeft: requests the answer's headers say are left now (0: none said).
+local function roomLeft(h)
+  local remaining = h and h.requests and h.requests.remaining
+  if remaining == nil then return 0 end
+  return remaining
+end
+
 --- law.ts growth: how much one served answer that waited for its slot raises the pace.
 local function growth(state)
   local perTrip = state.rate * state.latencySlow
@@ -79,7 +87,7 @@ local function served(state, now, sample, ticket)
   -- Served with the in-flight bound binding and latency not climbing: one more in flight.
   local warm = state.sent > 1 / LAW_slowWeight
   if ticket.capBound and (not warm or state.latencyFast <= LAW_gradient * state.latencySlow) then
-    state.cap = state.cap + 1
+    state.cap = state.cap + math.max(1, math.min(state.cap, roomLeft(sample.headers) - state.inFlight))
   end
 end
 

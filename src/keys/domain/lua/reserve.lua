@@ -41,6 +41,9 @@ local function gateShut(state, now, opens)
   if paceOf(state) > 0 then return end
   local taken = state.sent - state.sentAtEvent - state.refusedSinceEvent
   state.rate = math.max(1, taken) / math.max(1, opens - state.eventAt)
+  -- A guess from one window, not a refusal: it climbs as slow start until a refusal says where the
+  -- limit is (the gate holds meanwhile).
+  state.good = math.huge
   state.eventAt = now
   state.sentAtEvent = state.sent
   state.refusedSinceEvent = 0
