@@ -10,7 +10,8 @@
   ARGV[1] the caller's now (ms), ARGV[2] 'caller' (use it) or 'redis' (use Redis's TIME).
 
   Numbers are written with %.17g, which reads back as the same double: the two stores never drift
-  (cjson would print 14 digits).
+  (cjson would print 14 digits). An infinite number (law.ts `good` after the gate's first shut) is
+  written `inf`, which `tonumber` reads back as math.huge.
 ]]
 
 local function num(x)
