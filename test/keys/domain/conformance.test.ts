@@ -35,23 +35,31 @@ function describeMismatch(seed: number, trace: number, m: Mismatch): string {
 describe('the Redis store runs the law as the in-memory store does', () => {
   const redis = useRedis();
   let client: Redis;
+  let second: Redis;
   beforeAll(async () => {
     client = new Redis(redis().url, { maxRetriesPerRequest: 1 });
-    await client.ping();
+    second = new Redis(redis().url, { maxRetriesPerRequest: 1 });
+    await Promise.all([client.ping(), second.ping()]);
   });
-  afterAll(() => client?.disconnect());
+  afterAll(() => {
+    client?.disconnect();
+    second?.disconnect();
+  });
 
-  it(`makes the same decisions on ${TRACES} random traces of ${STEPS} steps`, async () => {
+  it(`makes the same decisions on ${TRACES} random traces of ${STEPS} steps, from one process or two`, async () => {
     const seed = seedOf(process.env);
     console.log(`conformance: CONFORMANCE_SEED=${seed} (${TRACES} traces × ${STEPS} steps)`);
     const store = new RedisStore(client, { clock: 'caller', namespace: `conformance-${seed}` });
+    // A second process: its own connection and store on the same namespace.
+    const other = new RedisStore(second, { clock: 'caller', namespace: `conformance-${seed}` });
     const totals: TraceCounts = { steps: 0, seq: 0, wait: 0, full: 0, served: 0, refused: 0, error: 0 };
     const failures: string[] = [];
     const started = Date.now();
     let next = 0;
     const lane = async () => {
       for (let i = next++; i < TRACES && failures.length === 0; i = next++) {
-        const trace = new Trace(seed + i, `t${i}`, new MemoryStore(), store);
+        // Odd traces spread their calls over the two processes: the state is all in Redis.
+        const trace = new Trace(seed + i, `t${i}`, new MemoryStore(), i % 2 ? [store, other] : store);
         const mismatch = await trace.run(STEPS);
         if (mismatch) failures.push(describeMismatch(seed, i, mismatch));
         for (const [k, v] of Object.entries(trace.counts)) totals[k as keyof TraceCounts] += v;

@@ -124,14 +124,23 @@ export class Trace {
   private readonly domains: Domain[];
   private now: number;
   private readonly touched = new Set<string>();
+  /** Which of the actual stores (processes) makes each call, and which made a domain's last one. */
+  private readonly actor: Rng;
+  private readonly lastActor = new Map<string, DomainStore>();
 
+  /**
+   * `actual`: one store, or several that share their state (processes on one Redis): each call goes
+   * to one of them, and a domain's status is read from the one that made its last call (a store
+   * shows what it last saw).
+   */
   constructor(
     readonly seed: number,
     prefix: string,
     private readonly expected: DomainStore,
-    private readonly actual: DomainStore,
+    private readonly actual: DomainStore | readonly DomainStore[],
   ) {
     this.r = rng(seed);
+    this.actor = rng(seed ^ 0x5bd1e995);
     this.now = START + Math.floor(this.r() * 86_400_000);
     const count = 1 + Math.floor(this.r() * 3);
     this.domains = Array.from({ length: count }, (_, i) => ({
@@ -225,16 +234,19 @@ export class Trace {
       got,
     });
     const expected = await apply(this.expected, action, now);
-    const got = await apply(this.actual, action, now);
+    const stores = Array.isArray(this.actual) ? this.actual : [this.actual as DomainStore];
+    const store = pick(this.actor, stores);
+    const got = await apply(store, action, now);
     const where = differ(expected, got);
     if (where !== undefined) return fail(`the decision (${where || 'value'})`, expected, got);
     this.record(action, expected);
     // (Only domains opened before: MemoryStore.status opens a domain it has not seen, at that time
     // and without its config, which a later call would then not change; a cancel opens nothing.)
     if (action.kind !== 'cancel') this.touched.add(action.domain);
+    if (this.touched.has(action.domain)) this.lastActor.set(action.domain, store);
     for (const d of this.domains.filter((x) => this.touched.has(x.name))) {
       const want = comparable(this.expected.status(d.name, now), now);
-      const have = comparable(this.actual.status(d.name, now), now);
+      const have = comparable((this.lastActor.get(d.name) ?? store).status(d.name, now), now);
       const field = differ(want, have);
       if (field !== undefined) return fail(`status of ${d.name} (${field})`, want, have);
     }
