@@ -105,8 +105,14 @@ function drawSample(r: Rng, d: Domain, now: number): Sample {
   const status = r() < d.failShare ? pick(r, FAILURES) : r() < 0.9 ? 200 : 201;
   const dialect = r() < 0.9 ? d.dialect : pick(r, DIALECTS);
   const elapsed = now - ticket.sentAt;
-  const latencyMs =
-    r() < 0.05 ? Number.NaN : elapsed > 0 && r() < 0.7 ? elapsed : d.latencyMs * logUniform(r, 0.3, 5);
+  // A latency that is not a number, on answers that are not refusals (law.ts's cut takes a refusal's
+  // latency as its round trip without checking it is finite).
+  const unknown = r() < 0.05 && status !== 429 && status !== 503;
+  const latencyMs = unknown
+    ? Number.NaN
+    : elapsed > 0 && r() < 0.7
+      ? elapsed
+      : d.latencyMs * logUniform(r, 0.3, 5);
   return { seq: ticket.seq, status, latencyMs, headers: drawHeaders(r, dialect, status, now) };
 }
 

@@ -92,19 +92,24 @@ local function served(state, now, sample, ticket)
 end
 
 --- law.ts cut
-local function cut(state, now)
-  local span = math.max(1, now - state.eventAt)
+local function cut(state, now, roundTripMs)
   -- What went and what was served lately (each over its last ~16), whichever is higher.
   local lately = math.max(1 / math.max(state.sendGap, 1e-3), state.servedGap > 0 and 1 / state.servedGap or 0)
+  -- (Before anything was served, the only rate the refusals vouch for is one request per round trip,
+  -- the refusal's own. A latency that is not a finite number arrives as nil: 0 here, where law.ts
+  -- would compute with NaN.)
   local going = lately
-  if not (state.sent > 1) then going = math.max(1, state.sent - state.sentAtEvent) / span end
+  if state.servedCount == 0 then going = 1 / math.max(1, roundTripMs or 0) end
   local pace = paceOf(state)
   local base = going
   if pace > 0 then base = math.min(pace, going) end
   local inRun = state.refusalRun > 0
   local slowStart = pace > 0 and pace < state.good
   state.rate = base * LAW_cut ^ (1 + state.refusalRun)
-  if slowStart and not inRun then
+  -- (Nothing served yet: the pace is a guess, and slow start goes on until a refusal after a serve.)
+  if state.servedCount == 0 then
+    state.good = math.huge
+  elseif slowStart and not inRun then
     state.good = pace / 2
   elseif not inRun then
     state.good = state.rate
@@ -123,7 +128,7 @@ end
 local function refused(state, now, sample)
   state.refusedSinceEvent = state.refusedSinceEvent + 1
   if sample.seq <= state.cutSeq then return end
-  cut(state, now)
+  cut(state, now, sample.latencyMs)
   local pauseMs = sample.headers and sample.headers.retryAfterMs or 0
   state.refusalCost = pauseMs * paceOf(state)
 end

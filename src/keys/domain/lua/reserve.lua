@@ -78,9 +78,10 @@ local function sent(state, now, tokens)
   state.sendGap = average(state.sendGap, now - gapFrom, state.sent)
   state.lastSentAt = now
   local interval = intervalOf(state, tokens)
-  -- A send a little late keeps the schedule's grid; after an idle spell the schedule starts afresh.
+  -- A send late by a timer's slack keeps the schedule's grid; a later one starts it afresh (catching
+  -- up would put two requests closer than the pace, which a leaky bucket without burst refuses).
   local late = now - state.nextAt
-  local from = (late > 0 and late < interval) and state.nextAt or math.max(state.nextAt, now)
+  local from = (late > 0 and late <= LAW_timerSlackMs) and state.nextAt or math.max(state.nextAt, now)
   state.nextAt = from + interval
   return state.sent
 end
