@@ -110,6 +110,14 @@ export interface DomainState {
  *   300, ×6 at 500), so a limit that doubled, or a first estimate far too low, is found within a
  *   few hundred answers, while the cycle from a cut back to the limit stays about 100 answers;
  *   `maxSpeedup` bounds it (1% per answer: a doubling in 70 answers, never a jump).
+ * - `costCycles`: when a refusal costs a pause, a cycle from the cut back to the limit lasts at
+ *   least this many times the requests the pause costs, so probing wastes at most about 1/10.
+ * - `gapWeight`: one send's (one served answer's, one answer's) weight in the "what went lately"
+ *   averages and the 503 share: about the last 16, a few round trips of a small pool.
+ * - `stray503`: a 503 share above this is a server refusing, not stray errors (the issue's space
+ *   draws up to 5% of stray 500/503s, half of them 503s; twice that and more is a pattern).
+ * - `timerSlackMs`: how late a send may be and still keep the schedule's grid (Node's timers have
+ *   millisecond granularity and fire up to about a millisecond late).
  */
 export const LAW = Object.freeze({
   cut: 0.85,
@@ -416,7 +424,9 @@ function cut(state: DomainState, now: number, roundTripMs: number): void {
   const base = pace > 0 ? Math.min(pace, going) : going;
   const inRun = state.refusalRun > 0;
   const slowStart = pace > 0 && pace < state.good;
-  state.rate = base * LAW.cut ** (1 + state.refusalRun);
+  // (At most halved per event: the interval at most doubles, so a spent window is overshot by at
+  // most the time already spent in it, as exponential backoff does.)
+  state.rate = base * Math.max(0.5, LAW.cut ** (1 + state.refusalRun));
   // (Nothing served yet: the pace is a guess, and slow start goes on until a refusal after a serve.)
   if (state.servedCount === 0) state.good = Number.POSITIVE_INFINITY;
   else if (slowStart && !inRun) state.good = pace / 2;
