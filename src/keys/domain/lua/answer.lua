@@ -105,7 +105,8 @@ local function cut(state, now, roundTripMs)
   if pace > 0 then base = math.min(pace, going) end
   local inRun = state.refusalRun > 0
   local slowStart = pace > 0 and pace < state.good
-  state.rate = base * LAW_cut ^ (1 + state.refusalRun)
+  -- (At most halved per event: the interval at most doubles, as exponential backoff does.)
+  state.rate = base * math.max(0.5, LAW_cut ^ (1 + state.refusalRun))
   -- (Nothing served yet: the pace is a guess, and slow start goes on until a refusal after a serve.)
   if state.servedCount == 0 then
     state.good = math.huge
