@@ -32,6 +32,7 @@ import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
 import { type CacheUse, cachedTask, remember } from './cached-task.js';
 import { ownFiles, readGuard, writeProtected } from './file-access.js';
+import { warnFreshStart } from './fresh-start.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
 import { excludeDenied } from './progress-keys.js';
@@ -196,6 +197,7 @@ export async function runPrompts(
         : {}),
   });
   const inputFile = typeof prompts === 'string' ? prompts : undefined;
+  if (!opts.resume) await warnFreshStart(opts.output, logger);
   const runDir = `${opts.output}.keybatch`;
   const ownPool = !(config instanceof KeyPool);
   // A distributed run's pool is the one its workers share through Redis (their counters show here).
