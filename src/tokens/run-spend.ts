@@ -34,16 +34,21 @@ export async function configPrices(
 
 /**
  * The stop of a budget. Its message reads the ledger when it is read, so once the requests that
- * were in flight have settled it says what the run really spent and what is left.
+ * were in flight have settled it says what the run really spent and what is left; what they held
+ * reserved when the stop came is kept, since it is why a budget far from spent can stop a run.
  */
 function budgetReached(ledger: SpendLedger, next: number): KeybatchError {
   const error = new KeybatchError('BUDGET_REACHED', 'stopped: budget reached');
+  const held = { usd: ledger.reserved, requests: ledger.holders };
   Object.defineProperty(error, 'message', {
     enumerable: false,
     configurable: true,
     get: () => {
       const inFlight = ledger.reserved > 0 ? `, ${formatUsd(ledger.reserved)} in flight` : '';
-      return `stopped: budget ${formatUsd(ledger.capUsd)} reached: spent ${formatUsd(ledger.spent)}${inFlight}, ${formatUsd(ledger.left)} left; the next request may cost ${formatUsd(next)} (rerun with a larger --budget to continue)`;
+      const head = `stopped: budget ${formatUsd(ledger.capUsd)} reached: spent ${formatUsd(ledger.spent)}${inFlight}, ${formatUsd(ledger.left)} left; the next request may cost ${formatUsd(next)}`;
+      if (held.requests === 0) return `${head} (rerun with a larger --budget to continue)`;
+      const requests = held.requests === 1 ? '1 request' : `${held.requests} requests`;
+      return `${head}, and ${requests} in flight held ${formatUsd(held.usd)} of estimates when it stopped (each holds its output at max_tokens until answered); rerun with a larger --budget to continue`;
     },
   });
   return error;
