@@ -213,6 +213,7 @@ export async function runPrompts(
       checkpoint: `${opts.output}.keybatch`,
       resume: opts.resume,
       batch: opts.backend === 'batch',
+      warn: (line) => logger.warn(line),
     },
   );
   const tally = new Tally(spend);
