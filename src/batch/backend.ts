@@ -212,7 +212,10 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
       signal: ctx.signal,
     };
     let pending = chunk.map((job) => job.index);
-    for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+    // A shard too large for the enqueued token limit is split, not counted against the attempts.
+    let attempts = maxAttempts;
+    let splitTo = opts.shardMaxRequests;
+    for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
       let shards = group.shards.filter((s) => s.attempt === attempt);
       if (shards.length === 0) {
         if (opts.cancel)
@@ -223,7 +226,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
           key: jobs.get(index)?.key,
           body: bodies.get(index) as Record<string, unknown>,
         }));
-        const planned = planShards(items, opts.shardMaxRequests, opts.shardMaxBytes);
+        const planned = planShards(items, splitTo, opts.shardMaxBytes);
         shards = planned.map((p, n) => ({
           id: `${groupNo}-${attempt}-${n}`,
           attempt,
@@ -267,9 +270,15 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
         }
       }
       pending = next.sort((a, b) => a - b);
-      if (pending.length > 0 && attempt < maxAttempts) {
+      const tooLarge = shards.filter((shard) => shard.tooLarge && fromRanges(shard.indices).length > 1);
+      if (tooLarge.length > 0) {
+        const smallest = Math.min(...tooLarge.map((shard) => fromRanges(shard.indices).length));
+        splitTo = Math.min(splitTo, Math.ceil(smallest / 2));
+        attempts += 1;
+      }
+      if (pending.length > 0 && attempt < attempts) {
         opts.logger.info(
-          `${pending.length} request(s) of chunk ${groupNo} not answered; submitting them again (attempt ${attempt + 1} of ${maxAttempts})`,
+          `${pending.length} request(s) of chunk ${groupNo} not answered; submitting them again (attempt ${attempt + 1} of ${attempts})`,
         );
       }
     }

@@ -45,8 +45,11 @@ export interface ShardEnv {
 
 export class RunningBatches extends EventEmitter {
   count = 0;
+  /** Batches that began polling, ever: tells whether another batch was enqueued meanwhile. */
+  started = 0;
   add(delta: number): void {
     this.count += delta;
+    if (delta > 0) this.started += delta;
     this.emit('change');
   }
 }
@@ -206,6 +209,42 @@ function parseLine(source: string): Record<string, unknown> | undefined {
 }
 
 /**
+ * A batch refused `token_limit_exceeded` with nothing else of this run enqueued: waiting cannot
+ * help. Its lines go again in smaller shards (the backend halves them); a single request that
+ * alone passes the limit fails for good, with the reason.
+ */
+async function tooLarge(
+  env: ShardEnv,
+  shard: ShardRecord,
+  batch: OpenAI.Batches.Batch,
+  result: ShardResult,
+): Promise<ShardResult> {
+  const indices = fromRanges(shard.indices);
+  const why = env.scrub(describeErrors(batch));
+  if (!shard.tooLarge) {
+    await record(env, shard, { tooLarge: true, error: why });
+    env.logger.warn(
+      indices.length > 1
+        ? `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded with no other batch of this run enqueued: its ${indices.length} requests alone pass the organization's enqueued token limit; they go again in smaller shards`
+        : `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded with no other batch of this run enqueued: its one request alone passes the organization's enqueued token limit; it fails (send it without --batch)`,
+    );
+  }
+  if (indices.length === 1) {
+    const message = `this request alone passes the organization's enqueued token limit of the Batch API (${why}); send it without --batch`;
+    const error = { code: 'token_limit_exceeded', message };
+    result.set(indices[0] as number, {
+      kind: 'final',
+      status: 400,
+      code: 'token_limit_exceeded',
+      message,
+      error,
+      requestId: null,
+    });
+  }
+  return result;
+}
+
+/**
  * Runs the shard to its end and reads its results. `input` builds the file's bytes (only if it
  * must be uploaded). Throws AbortError when stopped (batches left running, or cancelled).
  */
@@ -238,7 +277,10 @@ export async function runShard(
     }
   }
   for (;;) {
+    // Whether another batch of this run was enqueued while this one lived (see `tooLarge`).
+    const before = { count: env.running.count, started: env.running.started };
     const batch = await pollToEnd(client, env, shard);
+    const alone = before.count === 0 && env.running.count === 0 && env.running.started === before.started + 1;
     if (batch.status === 'cancelled' && env.cancel)
       throw new AbortError(
         `batch ${batch.id} cancelled; rerun without --cancel to submit its unanswered requests again`,
@@ -246,6 +288,7 @@ export async function runShard(
     if (batch.status !== 'failed') break;
     const errors = batch.errors?.data ?? [];
     if (errors.some((e) => e.code === 'token_limit_exceeded')) {
+      if (alone || shard.tooLarge) return tooLarge(env, shard, batch, result);
       const retries = (shard.tokenLimitRetries ?? 0) + 1;
       if (retries > TOKEN_LIMIT_RETRIES) {
         await record(env, shard, { error: env.scrub(describeErrors(batch)) });

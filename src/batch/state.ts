@@ -41,6 +41,11 @@ export interface ShardRecord {
   errorFileId?: string | null;
   /** Batches of this shard that failed with `token_limit_exceeded` (the same file is submitted again). */
   tokenLimitRetries?: number;
+  /**
+   * Its batch failed `token_limit_exceeded` with no other batch of this run enqueued: its requests
+   * alone pass the organization's enqueued token limit, so they go again in smaller shards.
+   */
+  tooLarge?: boolean;
   /** A batch is being created from `fileId` (set before the request): a rerun without `batchId` looks for it. */
   creating?: boolean;
   /** The output and error files were read and their lines applied. */
