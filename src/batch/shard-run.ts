@@ -5,6 +5,7 @@
  * polls the recorded batch. A batch that failed with `token_limit_exceeded` is created again from
  * the same file once running batches have finished (or a poll interval passed).
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
@@ -98,6 +99,37 @@ async function findBatchOf(
     if (++seen > 10_000) break;
   }
   return undefined;
+}
+
+/** The file named `name` that a killed run uploaded but did not record, if the API has it. */
+async function findFileNamed(client: OpenAI, env: ShardEnv, name: string): Promise<string | undefined> {
+  let seen = 0;
+  for await (const file of client.files.list({ limit: 100 }, req(env))) {
+    if (file.filename === name) return file.id;
+    // Newest first: a run's own upload is near the top; this bounds the walk on a crowded account.
+    if (++seen > 10_000) break;
+  }
+  return undefined;
+}
+
+/**
+ * Uploads the shard's input file under a name recorded first, so a run killed mid-upload is
+ * followed by one that adopts that file rather than leaving it orphaned at the provider.
+ */
+async function uploadInput(client: OpenAI, env: ShardEnv, shard: ShardRecord, input: () => Buffer) {
+  if (env.stop.aborted) throw stopped();
+  const found = shard.uploadName ? await findFileNamed(client, env, shard.uploadName) : undefined;
+  if (found) {
+    await record(env, shard, { fileId: found });
+    env.logger.info(
+      `shard ${shard.id}: input file ${found} uploaded by a stopped run is used, not uploaded again`,
+    );
+    return;
+  }
+  const name = `keybatch-${shard.id}-${randomBytes(6).toString('hex')}.jsonl`;
+  await record(env, shard, { uploadName: name });
+  const file = await client.files.create({ file: await toFile(input(), name), purpose: 'batch' }, req(env));
+  await record(env, shard, { fileId: file.id });
 }
 
 async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
@@ -256,17 +288,7 @@ export async function runShard(
 ): Promise<ShardResult> {
   const result: ShardResult = new Map();
   if (env.cancel && !shard.batchId) throw stopped();
-  if (!shard.fileId) {
-    if (env.stop.aborted) throw stopped();
-    const file = await client.files.create(
-      {
-        file: await toFile(input(), `keybatch-${shard.id}.jsonl`),
-        purpose: 'batch',
-      },
-      req(env),
-    );
-    await record(env, shard, { fileId: file.id });
-  }
+  if (!shard.fileId) await uploadInput(client, env, shard, input);
   if (!shard.batchId) {
     // A run killed while creating it may have made the batch: look for it by its input file.
     const found = shard.creating ? await findBatchOf(client, env, shard.fileId as string) : undefined;

@@ -46,6 +46,11 @@ export interface ShardRecord {
    * alone pass the organization's enqueued token limit, so they go again in smaller shards.
    */
   tooLarge?: boolean;
+  /**
+   * The name its input file is uploaded under (random per upload, set before the upload): a rerun
+   * without `fileId` finds that file by it instead of uploading (and leaving) a second one.
+   */
+  uploadName?: string;
   /** A batch is being created from `fileId` (set before the request): a rerun without `batchId` looks for it. */
   creating?: boolean;
   /** The output and error files were read and their lines applied. */
