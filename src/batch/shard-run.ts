@@ -42,6 +42,8 @@ export interface ShardEnv {
   onChange?: () => void;
   /** The item of a result line's `custom_id` (a row identity); else it is read as `i-<index>`. */
   indexOf?: (customId: unknown) => number | undefined;
+  /** A result line whose `custom_id` no index is known for (yet): kept by the caller by its id. */
+  onUnknown?: (customId: string, outcome: LineOutcome) => void;
 }
 
 export class RunningBatches extends EventEmitter {
@@ -218,6 +220,8 @@ async function download(
     const line = parseLine(source);
     const index = line ? (env.indexOf?.(line['custom_id']) ?? indexOfCustomId(line['custom_id'])) : undefined;
     if (line && index !== undefined) into.set(index, lineOutcome(line));
+    else if (line && typeof line['custom_id'] === 'string' && env.onUnknown)
+      env.onUnknown(line['custom_id'], lineOutcome(line));
     else if (!line && bad++ === 0) firstBad = k + 1;
   });
   // A line cut short or not an object affects its own row alone: unanswered, it is asked again.
