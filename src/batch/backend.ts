@@ -21,11 +21,14 @@ import type { Structured } from '../prompts/structured.js';
 import type { TaskContext } from '../workers/types.js';
 import { affinityClient, affinityOf } from './affinity.js';
 import { batchReask, linesBody } from './reask.js';
-import { RunningBatches, runShard, type ShardEnv } from './shard-run.js';
+import { readShardKeys, SHARD_KEYS_DIR, writeShardKeys } from './shard-keys.js';
+import { type KeyedResult, ShardMemo } from './shard-memo.js';
+import { RunningBatches, type ShardEnv } from './shard-run.js';
 import { type LineOutcome, planShards, type ShardItem } from './shards.js';
 import {
   BATCHES_FILE,
   type BatchState,
+  contentKey,
   fromRanges,
   type ShardRecord,
   BatchState as State,
@@ -89,7 +92,10 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
   let current: BatchState | undefined;
   const state = (): Promise<BatchState> => {
     opened ??= (async () => {
-      if (opts.fresh) await rm(join(opts.runDir, BATCHES_FILE), { force: true });
+      if (opts.fresh) {
+        await rm(join(opts.runDir, BATCHES_FILE), { force: true });
+        await rm(join(opts.runDir, SHARD_KEYS_DIR), { recursive: true, force: true });
+      }
       const file = await State.open(opts.runDir);
       await file.checkLimits({
         shardMaxRequests: opts.shardMaxRequests,
@@ -102,6 +108,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
   };
   const waited = { ms: 0 };
   const running = new RunningBatches();
+  const memo = new ShardMemo(opts.runDir);
   const clients = new Map<string, OpenAI>();
   const scrub = (text: string) => opts.pool.scrub(text);
   let saidStop = false;
@@ -189,17 +196,21 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     shard.affinity = affinityOf(lease);
   };
 
+  /** A row's identity (its `custom_id`); a job without one is named by its position. */
+  const keyOfJob = (job: PromptJob): string => job.key ?? `@${job.index}`;
+
   const task = async (chunk: PromptJob[], ctx: TaskContext): Promise<Row[]> => {
     const st = await state();
-    const group = await st.group(chunk.map((job) => job.index));
+    // A group is the chunk's rows (identities, in order), wherever they stand in the input now.
+    const group = await st.group(
+      chunk.map((job) => job.index),
+      contentKey(chunk.map(keyOfJob)),
+    );
     const groupNo = st.groups.indexOf(group);
-    const jobs = new Map(chunk.map((job) => [job.index, job]));
+    const byKey = new Map(chunk.map((job) => [keyOfJob(job), job]));
     const bodies = new Map(chunk.map((job) => [job.index, linesBody(job, opts)]));
-    const outcomes = new Map<number, LineOutcome>();
-    // Lines are named by row identity (custom_id); older batches of this run by `i-<index>`.
-    const byKey = new Map(chunk.flatMap((job) => (job.key ? [[job.key, job.index] as const] : [])));
-    const env: ShardEnv = {
-      indexOf: (customId) => (typeof customId === 'string' ? byKey.get(customId) : undefined),
+    const outcomes = new Map<string, LineOutcome>();
+    const env: Omit<ShardEnv, 'indexOf' | 'onUnknown'> = {
       state: st,
       logger: opts.logger,
       pollIntervalMs: opts.pollIntervalMs,
@@ -211,65 +222,104 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
       onChange: report,
       signal: ctx.signal,
     };
-    let pending = chunk.map((job) => job.index);
-    for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+    const byIndex = new Map(chunk.map((job) => [job.index, job]));
+    /** The rows of a shard of this group: its keys file, else (recorded before them) its positions. */
+    const rowsOf = (shard: ShardRecord, keys: readonly string[] | undefined): PromptJob[] =>
+      keys
+        ? keys.flatMap((key) => byKey.get(key) ?? [])
+        : fromRanges(shard.indices).flatMap((index) => byIndex.get(index) ?? []);
+    const item = (job: PromptJob): ShardItem => ({
+      index: job.index,
+      endpoint: job.endpoint,
+      key: job.key,
+      body: bodies.get(job.index) as Record<string, unknown>,
+    });
+    const run = (shard: ShardRecord) =>
+      memo.run(
+        shard,
+        clientFor(shard),
+        env,
+        (keys) => {
+          const [planned] = planShards(
+            rowsOf(shard, keys).map(item),
+            Number.MAX_SAFE_INTEGER,
+            Number.MAX_SAFE_INTEGER,
+          );
+          return Buffer.from((planned?.lines ?? []).join(''));
+        },
+        (index) => {
+          const job = byIndex.get(index);
+          return job ? keyOfJob(job) : undefined;
+        },
+      );
+
+    // Rows that another chunking of the input already submitted (reordered or edited input):
+    // their batches are polled and their answers used, never submitted again.
+    const held = new Map<ShardRecord, string[]>();
+    for (const job of chunk) {
+      for (const shard of await memo.holding(st, group, keyOfJob(job))) {
+        held.set(shard, [...(held.get(shard) ?? []), keyOfJob(job)]);
+      }
+    }
+    const found = await Promise.all([...held.keys()].map(run));
+    for (const [k, keys] of [...held.values()].entries()) {
+      for (const key of keys) {
+        const outcome = found[k]?.get(key);
+        if (outcome && outcome.kind !== 'retry') outcomes.set(key, outcome);
+      }
+    }
+    let pending = chunk.filter((job) => !outcomes.has(keyOfJob(job)));
+    // A shard too large for the enqueued token limit is split, not counted against the attempts.
+    let attempts = maxAttempts;
+    let splitTo = opts.shardMaxRequests;
+    for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
       let shards = group.shards.filter((s) => s.attempt === attempt);
       if (shards.length === 0) {
         if (opts.cancel)
           throw new AbortError('--cancel: nothing more is submitted; rerun without --cancel to go on');
-        const items: ShardItem[] = pending.map((index) => ({
-          index,
-          endpoint: (jobs.get(index) as PromptJob).endpoint,
-          key: jobs.get(index)?.key,
-          body: bodies.get(index) as Record<string, unknown>,
-        }));
-        const planned = planShards(items, opts.shardMaxRequests, opts.shardMaxBytes);
+        const planned = planShards(pending.map(item), splitTo, opts.shardMaxBytes);
         shards = planned.map((p, n) => ({
           id: `${groupNo}-${attempt}-${n}`,
           attempt,
           endpoint: p.endpoint,
           indices: toRanges(p.indices),
         }));
-        for (const shard of shards)
-          await assignAffinity(shard, ctx, bodies.get(fromRanges(shard.indices)[0] as number)?.['model']);
+        for (const [n, shard] of shards.entries()) {
+          const jobs = (planned[n]?.indices ?? []).map((index) => byIndex.get(index) as PromptJob);
+          await writeShardKeys(opts.runDir, shard.id, jobs.map(keyOfJob));
+          await assignAffinity(shard, ctx, bodies.get(jobs[0]?.index as number)?.['model']);
+        }
         group.shards.push(...shards);
         await st.save();
       }
-      const results = await Promise.all(
-        shards.map((shard) =>
-          runShard(clientFor(shard), env, shard, () => {
-            const items = fromRanges(shard.indices).map((index) => ({
-              index,
-              endpoint: (jobs.get(index) as PromptJob).endpoint,
-              key: jobs.get(index)?.key,
-              body: bodies.get(index) as Record<string, unknown>,
-            }));
-            const [planned] = planShards(items, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-            return Buffer.from((planned?.lines ?? []).join(''));
-          }),
-        ),
-      ).catch((error: unknown) => {
+      const results = await Promise.all(shards.map(run)).catch((error: unknown) => {
         if (opts.stop.aborted) sayStopped();
         throw error;
       });
-      const next: number[] = [];
+      const next: PromptJob[] = [];
       for (const [k, shard] of shards.entries()) {
-        const result = results[k] as Map<number, LineOutcome>;
-        for (const index of fromRanges(shard.indices)) {
-          const outcome = result.get(index) ?? {
+        const result = results[k] as KeyedResult;
+        for (const job of rowsOf(shard, await readShardKeys(opts.runDir, shard.id))) {
+          const outcome = result.get(keyOfJob(job)) ?? {
             kind: 'retry' as const,
             status: null,
             code: shard.state === 'expired' ? 'batch_expired' : (shard.state ?? null),
             message: shard.error ?? `batch ${shard.batchId} (${shard.state}) gave no answer for this request`,
           };
-          outcomes.set(index, outcome);
-          if (outcome.kind === 'retry') next.push(index);
+          outcomes.set(keyOfJob(job), outcome);
+          if (outcome.kind === 'retry') next.push(job);
         }
       }
-      pending = next.sort((a, b) => a - b);
-      if (pending.length > 0 && attempt < maxAttempts) {
+      pending = next.sort((a, b) => a.index - b.index);
+      const tooLarge = shards.filter((shard) => shard.tooLarge && fromRanges(shard.indices).length > 1);
+      if (tooLarge.length > 0) {
+        const smallest = Math.min(...tooLarge.map((shard) => fromRanges(shard.indices).length));
+        splitTo = Math.min(splitTo, Math.ceil(smallest / 2));
+        attempts += 1;
+      }
+      if (pending.length > 0 && attempt < attempts) {
         opts.logger.info(
-          `${pending.length} request(s) of chunk ${groupNo} not answered; submitting them again (attempt ${attempt + 1} of ${maxAttempts})`,
+          `${pending.length} request(s) of chunk ${groupNo} not answered; submitting them again (attempt ${attempt + 1} of ${attempts})`,
         );
       }
     }
@@ -278,7 +328,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
         answerRow(
           job,
           bodies.get(job.index) as Record<string, unknown>,
-          outcomes.get(job.index) ?? {
+          outcomes.get(keyOfJob(job)) ?? {
             kind: 'retry',
             status: null,
             code: 'not_submitted',

@@ -5,6 +5,7 @@
  * polls the recorded batch. A batch that failed with `token_limit_exceeded` is created again from
  * the same file once running batches have finished (or a poll interval passed).
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
@@ -41,12 +42,17 @@ export interface ShardEnv {
   onChange?: () => void;
   /** The item of a result line's `custom_id` (a row identity); else it is read as `i-<index>`. */
   indexOf?: (customId: unknown) => number | undefined;
+  /** A result line whose `custom_id` no index is known for (yet): kept by the caller by its id. */
+  onUnknown?: (customId: string, outcome: LineOutcome) => void;
 }
 
 export class RunningBatches extends EventEmitter {
   count = 0;
+  /** Batches that began polling, ever: tells whether another batch was enqueued meanwhile. */
+  started = 0;
   add(delta: number): void {
     this.count += delta;
+    if (delta > 0) this.started += delta;
     this.emit('change');
   }
 }
@@ -95,6 +101,37 @@ async function findBatchOf(
     if (++seen > 10_000) break;
   }
   return undefined;
+}
+
+/** The file named `name` that a killed run uploaded but did not record, if the API has it. */
+async function findFileNamed(client: OpenAI, env: ShardEnv, name: string): Promise<string | undefined> {
+  let seen = 0;
+  for await (const file of client.files.list({ limit: 100 }, req(env))) {
+    if (file.filename === name) return file.id;
+    // Newest first: a run's own upload is near the top; this bounds the walk on a crowded account.
+    if (++seen > 10_000) break;
+  }
+  return undefined;
+}
+
+/**
+ * Uploads the shard's input file under a name recorded first, so a run killed mid-upload is
+ * followed by one that adopts that file rather than leaving it orphaned at the provider.
+ */
+async function uploadInput(client: OpenAI, env: ShardEnv, shard: ShardRecord, input: () => Buffer) {
+  if (env.stop.aborted) throw stopped();
+  const found = shard.uploadName ? await findFileNamed(client, env, shard.uploadName) : undefined;
+  if (found) {
+    await record(env, shard, { fileId: found });
+    env.logger.info(
+      `shard ${shard.id}: input file ${found} uploaded by a stopped run is used, not uploaded again`,
+    );
+    return;
+  }
+  const name = `keybatch-${shard.id}-${randomBytes(6).toString('hex')}.jsonl`;
+  await record(env, shard, { uploadName: name });
+  const file = await client.files.create({ file: await toFile(input(), name), purpose: 'batch' }, req(env));
+  await record(env, shard, { fileId: file.id });
 }
 
 async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
@@ -183,6 +220,8 @@ async function download(
     const line = parseLine(source);
     const index = line ? (env.indexOf?.(line['custom_id']) ?? indexOfCustomId(line['custom_id'])) : undefined;
     if (line && index !== undefined) into.set(index, lineOutcome(line));
+    else if (line && typeof line['custom_id'] === 'string' && env.onUnknown)
+      env.onUnknown(line['custom_id'], lineOutcome(line));
     else if (!line && bad++ === 0) firstBad = k + 1;
   });
   // A line cut short or not an object affects its own row alone: unanswered, it is asked again.
@@ -206,6 +245,42 @@ function parseLine(source: string): Record<string, unknown> | undefined {
 }
 
 /**
+ * A batch refused `token_limit_exceeded` with nothing else of this run enqueued: waiting cannot
+ * help. Its lines go again in smaller shards (the backend halves them); a single request that
+ * alone passes the limit fails for good, with the reason.
+ */
+async function tooLarge(
+  env: ShardEnv,
+  shard: ShardRecord,
+  batch: OpenAI.Batches.Batch,
+  result: ShardResult,
+): Promise<ShardResult> {
+  const indices = fromRanges(shard.indices);
+  const why = env.scrub(describeErrors(batch));
+  if (!shard.tooLarge) {
+    await record(env, shard, { tooLarge: true, error: why });
+    env.logger.warn(
+      indices.length > 1
+        ? `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded with no other batch of this run enqueued: its ${indices.length} requests alone pass the organization's enqueued token limit; they go again in smaller shards`
+        : `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded with no other batch of this run enqueued: its one request alone passes the organization's enqueued token limit; it fails (send it without --batch)`,
+    );
+  }
+  if (indices.length === 1) {
+    const message = `this request alone passes the organization's enqueued token limit of the Batch API (${why}); send it without --batch`;
+    const error = { code: 'token_limit_exceeded', message };
+    result.set(indices[0] as number, {
+      kind: 'final',
+      status: 400,
+      code: 'token_limit_exceeded',
+      message,
+      error,
+      requestId: null,
+    });
+  }
+  return result;
+}
+
+/**
  * Runs the shard to its end and reads its results. `input` builds the file's bytes (only if it
  * must be uploaded). Throws AbortError when stopped (batches left running, or cancelled).
  */
@@ -217,17 +292,7 @@ export async function runShard(
 ): Promise<ShardResult> {
   const result: ShardResult = new Map();
   if (env.cancel && !shard.batchId) throw stopped();
-  if (!shard.fileId) {
-    if (env.stop.aborted) throw stopped();
-    const file = await client.files.create(
-      {
-        file: await toFile(input(), `keybatch-${shard.id}.jsonl`),
-        purpose: 'batch',
-      },
-      req(env),
-    );
-    await record(env, shard, { fileId: file.id });
-  }
+  if (!shard.fileId) await uploadInput(client, env, shard, input);
   if (!shard.batchId) {
     // A run killed while creating it may have made the batch: look for it by its input file.
     const found = shard.creating ? await findBatchOf(client, env, shard.fileId as string) : undefined;
@@ -238,7 +303,10 @@ export async function runShard(
     }
   }
   for (;;) {
+    // Whether another batch of this run was enqueued while this one lived (see `tooLarge`).
+    const before = { count: env.running.count, started: env.running.started };
     const batch = await pollToEnd(client, env, shard);
+    const alone = before.count === 0 && env.running.count === 0 && env.running.started === before.started + 1;
     if (batch.status === 'cancelled' && env.cancel)
       throw new AbortError(
         `batch ${batch.id} cancelled; rerun without --cancel to submit its unanswered requests again`,
@@ -246,6 +314,7 @@ export async function runShard(
     if (batch.status !== 'failed') break;
     const errors = batch.errors?.data ?? [];
     if (errors.some((e) => e.code === 'token_limit_exceeded')) {
+      if (alone || shard.tooLarge) return tooLarge(env, shard, batch, result);
       const retries = (shard.tokenLimitRetries ?? 0) + 1;
       if (retries > TOKEN_LIMIT_RETRIES) {
         await record(env, shard, { error: env.scrub(describeErrors(batch)) });

@@ -5,6 +5,7 @@
  * same batches and never uploads or creates again what is recorded. It holds no API key: a shard
  * names its organization, or (for a key without one) a short SHA-256 of the key.
  */
+import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, KeybatchError } from '../errors.js';
@@ -41,6 +42,16 @@ export interface ShardRecord {
   errorFileId?: string | null;
   /** Batches of this shard that failed with `token_limit_exceeded` (the same file is submitted again). */
   tokenLimitRetries?: number;
+  /**
+   * Its batch failed `token_limit_exceeded` with no other batch of this run enqueued: its requests
+   * alone pass the organization's enqueued token limit, so they go again in smaller shards.
+   */
+  tooLarge?: boolean;
+  /**
+   * The name its input file is uploaded under (random per upload, set before the upload): a rerun
+   * without `fileId` finds that file by it instead of uploading (and leaving) a second one.
+   */
+  uploadName?: string;
   /** A batch is being created from `fileId` (set before the request): a rerun without `batchId` looks for it. */
   creating?: boolean;
   /** The output and error files were read and their lines applied. */
@@ -90,6 +101,13 @@ export function fromRanges(ranges: Ranges): number[] {
 /** The group key of a chunk: its first index, size and ranges, so the same chunk finds its shards. */
 export function groupKey(indices: readonly number[]): string {
   return JSON.stringify(toRanges(indices));
+}
+
+/** A chunk's group key from its rows' identities, in order (the same rows, wherever they stand). */
+export function contentKey(keys: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const key of keys) hash.update(`${key}\n`);
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Reads and writes `batches.json`; writes go one after another, each temp + rename. */
@@ -155,10 +173,15 @@ export class BatchState {
     return this.#data.groups;
   }
 
-  /** The group of a chunk, made (and saved) if new. */
-  async group(indices: readonly number[]): Promise<GroupRecord> {
-    const key = groupKey(indices);
-    let group = this.#data.groups.find((g) => g.key === key && !g.recorded);
+  /**
+   * The group of a chunk, made (and saved) if new: found by `key` (its rows' identities), else a
+   * group recorded by positions (before rows were known by identity) for the same positions.
+   */
+  async group(indices: readonly number[], key = groupKey(indices)): Promise<GroupRecord> {
+    const positional = groupKey(indices);
+    let group =
+      this.#data.groups.find((g) => g.key === key && !g.recorded) ??
+      this.#data.groups.find((g) => g.key === positional && !g.recorded);
     if (!group) {
       group = { key, indices: toRanges(indices), shards: [] };
       this.#data.groups.push(group);

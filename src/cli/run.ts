@@ -226,11 +226,16 @@ export function configPathShown(
   return existsSync('config.json') ? 'config.json' : undefined;
 }
 
+/** Why `--budget` and `--batch` do not go together (the README says the same). */
+const BUDGET_WITH_BATCH =
+  '--budget cannot be used with --batch: a batch is billed for all its rows once submitted, so a cap could only be kept by holding back each shard’s whole estimate, which is not built; see the cost first with keybatch estimate <input> --batch';
+
 export function runSettings(
   flags: RunFlags,
   paramsFile?: Record<string, unknown>,
   schema?: Record<string, unknown>,
 ): RunSettings {
+  if (flags.budget !== undefined && flags.batch === true) throw new InputError(BUDGET_WITH_BATCH);
   const settings: RunSettings = { output: flags.output, resume: !flags.fresh };
   if (schema !== undefined) settings.schema = schema;
   if (flags.reask !== undefined) settings.reask = flags.reask;

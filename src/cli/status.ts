@@ -64,7 +64,7 @@ export async function statusCommand(output: string, flags: StatusFlags = {}): Pr
   }
   const lines = [
     `output: ${report.output}`,
-    `output written: ${report.outputWritten ? 'yes' : 'no'}`,
+    `output written: ${report.outputWritten ? 'yes' : report.outputStale ? 'no (the file there is an earlier run’s output, older than this checkpoint)' : 'no'}`,
     `checkpoint: ${report.checkpoint}`,
     `total: ${report.total ?? 'unknown'}`,
     `done: ${report.done}`,

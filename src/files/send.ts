@@ -79,6 +79,8 @@ export class FileInputs {
   readonly #log: HashLog;
   readonly #uploads: UploadCache | undefined;
   readonly #clients = new Map<string, OpenAI>();
+  /** Servers found without `/v1/files` (said once each). */
+  readonly #noFiles = new Set<string>();
   readonly #gate: ByteGate;
 
   private constructor(opts: FileInputOptions, uploads: UploadCache | undefined) {
@@ -195,6 +197,14 @@ export class FileInputs {
     );
   }
 
+  /** Says once per server that it has no `/v1/files`, so its files go inline. */
+  #noFilesApi(affinity: Affinity): void {
+    const where = affinity.baseURL ?? 'the server';
+    if (this.#noFiles.has(where)) return;
+    this.#noFiles.add(where);
+    this.#opts.logger.warn(`--upload: ${where} has no /v1/files (404); files are sent inline`);
+  }
+
   #clientFor(affinity: Affinity): OpenAI {
     const key = JSON.stringify(affinity);
     let client = this.#clients.get(key);
@@ -237,6 +247,10 @@ export class FileInputs {
     checkTogether(inline, inlineMax);
     const affinity = await this.#pickAffinity(ctx, body['model']);
     const client = this.#clientFor(affinity);
+    if (!(await uploads.hasFilesApi(affinity, client, ctx.signal))) {
+      this.#noFilesApi(affinity);
+      return this.#sendInline(endpoint, body, files, ctx, sender);
+    }
     for (let attempt = 0; ; attempt++) {
       const attachments: Attachment[] = [];
       for (const file of files) {

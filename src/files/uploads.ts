@@ -49,6 +49,8 @@ export class UploadCache {
   #data: UploadsJson;
   #write: Promise<void> = Promise.resolve();
   readonly #pending = new Map<string, Promise<string>>();
+  /** Per organization: whether its server has `/v1/files` (asked once, with a GET). */
+  readonly #filesApi = new Map<string, Promise<boolean>>();
   /** Uploads made through this cache (not found in it). */
   uploaded = 0;
 
@@ -108,6 +110,29 @@ export class UploadCache {
       this.#pending.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * Whether the server of `affinity` has `/v1/files`: a GET of one file, once per organization.
+   * A GET is asked, not the upload itself: a 404 on a POST route that never answered reads as a
+   * wrong base URL and takes the key out; on a GET it is an answer (vLLM, many proxies have none).
+   */
+  hasFilesApi(affinity: Affinity, client: OpenAI, signal?: AbortSignal): Promise<boolean> {
+    const key = affinityKey(affinity);
+    let known = this.#filesApi.get(key);
+    if (!known) {
+      known = client.files.list({ limit: 1 }, signal ? { signal } : {}).then(
+        () => true,
+        (error: unknown) => {
+          const status = (error as { status?: unknown }).status;
+          if (status === 404 || status === 405) return false;
+          this.#filesApi.delete(key);
+          throw error;
+        },
+      );
+      this.#filesApi.set(key, known);
+    }
+    return known;
   }
 
   /** Forgets an upload the API no longer has (the next `idOf` uploads it again). */

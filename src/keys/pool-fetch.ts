@@ -31,6 +31,14 @@ export const POOL_BASE_URL = 'http://keybatch.pool/v1';
 export const ERROR_HEADER = 'x-keybatch-error';
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
+/**
+ * `text` with every key of the pool (when the broker knows them, in one pass: keys sharing a long
+ * prefix are told apart) and the lease's own key redacted.
+ */
+function scrubAll(broker: KeyBroker, text: string, lease: Lease): string {
+  return scrubSecret(broker.scrub ? broker.scrub(text) : text, lease.apiKey, lease.label);
+}
+
 /** Moves to another key (quota, rate limit, invalid, no access) allowed for one request. */
 const MAX_KEY_MOVES = 1000;
 /** Moves away from an unreachable key (refused, DNS, TLS, cross-origin redirect, 404 route) for one request. */
@@ -333,8 +341,8 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           }
           let text: string;
           try {
-            // An answer that echoes the key (or a piece of it) is redacted before anyone sees it.
-            text = scrubSecret(await answer.text(), lease.apiKey, lease.label);
+            // An answer that echoes a key of the pool (or a piece of one) is redacted before anyone sees it.
+            text = scrubAll(broker, await answer.text(), lease);
           } catch (error) {
             await failed(error);
             continue;
@@ -348,10 +356,8 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
           return response;
         }
 
-        // An error body that echoes the key (some proxies do) is redacted, and cut to 4 KiB.
-        const text = capErrorBody(
-          scrubSecret(await answer.text().catch(() => ''), lease.apiKey, lease.label),
-        );
+        // An error body that echoes a key (some proxies do) is redacted, and cut to 4 KiB.
+        const text = capErrorBody(scrubAll(broker, await answer.text().catch(() => ''), lease));
         limit.done();
         const body = errorBody(text);
         const outcome = classifyStatus(status, body);

@@ -63,6 +63,8 @@ export interface KeyBroker {
   release(lease: Lease, result: LeaseResult): void;
   /** Whether some key's config has `tpm` (token estimates then use the real tokenizer). */
   tokenLimited?(): boolean;
+  /** `text` with every key of the pool, and every long piece of one, redacted (answers may echo any of them). */
+  scrub?(text: string): string;
 }
 
 /** One key in `pool.status()`, redacted. */

@@ -25,8 +25,13 @@ export interface RunStatus {
   pending?: number;
   /** Every item has a record (the run reached its end). */
   complete: boolean;
-  /** The merged output file exists. */
+  /** The merged output file of this checkpoint exists (a file older than the checkpoint is not it). */
   outputWritten: boolean;
+  /**
+   * A file is at `output` but it is older than the checkpoint's start: an earlier run's output
+   * (before `--fresh`, or another run's), not this checkpoint's rows.
+   */
+  outputStale?: boolean;
 }
 
 export interface RunStatusOptions {
@@ -39,10 +44,11 @@ export function defaultRunDir(output: string): string {
   return `${output}.keybatch`;
 }
 
-const isFile = (path: string) =>
+/** Whether `path` is a file, and whether it was written before `since` (ms). */
+const fileAge = (path: string, since: number) =>
   stat(path).then(
-    (info) => info.isFile(),
-    () => false,
+    (info) => ({ file: info.isFile(), older: info.mtimeMs < since }),
+    () => ({ file: false, older: false }),
   );
 
 /**
@@ -73,14 +79,19 @@ export async function readRunStatus(output: string, options: RunStatusOptions = 
     if (finalErrorCode(value) === undefined) refused.delete(i);
     else refused.add(i);
   });
+  // A checkpoint started (or started over) after the file was written cannot be what it holds;
+  // counted in whole seconds, since some file systems keep no finer modification times.
+  const started = manifest ? Math.floor(Date.parse(manifest.createdAt) / 1000) * 1000 : Number.NaN;
+  const written = await fileAge(output, Number.isFinite(started) ? started : Number.NEGATIVE_INFINITY);
   const status: RunStatus = {
     output,
     checkpoint: dir,
     done: scan.done.size - refused.size,
     failed: scan.failed.size + refused.size,
     complete: manifest?.complete === true,
-    outputWritten: await isFile(output),
+    outputWritten: written.file && !written.older,
   };
+  if (written.file && written.older) status.outputStale = true;
   // A content-keyed run records by slot: count its input positions through their slots.
   const order = manifest?.fingerprint === KEYED_FINGERPRINT ? await readOrder(dir) : undefined;
   if (order) {

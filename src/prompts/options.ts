@@ -413,7 +413,7 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
     fail('cancel', 'a boolean', resolved.cancel);
   if (resolved.budgetUsd !== undefined && resolved.backend === 'batch') {
     throw new InputError(
-      "`budgetUsd` is not supported with `backend: 'batch'` yet (batch answers are not priced at Batch API rates)",
+      "`budgetUsd` cannot be kept with `backend: 'batch'`: a batch is billed for all its rows once submitted, so a cap could only be kept by holding back each shard's whole estimate, which is not built",
     );
   }
   if (resolved.limit !== undefined && resolved.backend === 'batch') {

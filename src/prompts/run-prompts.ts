@@ -32,8 +32,10 @@ import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
 import { type CacheUse, cachedTask, remember } from './cached-task.js';
 import { ownFiles, readGuard, writeProtected } from './file-access.js';
+import { warnFreshStart } from './fresh-start.js';
 import { type PromptInput, preparePrompts } from './input.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
+import { ProgressHistory } from './progress-history.js';
 import { excludeDenied } from './progress-keys.js';
 import type { PromptJob } from './records.js';
 import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
@@ -196,6 +198,7 @@ export async function runPrompts(
         : {}),
   });
   const inputFile = typeof prompts === 'string' ? prompts : undefined;
+  if (!opts.resume) await warnFreshStart(opts.output, logger);
   const runDir = `${opts.output}.keybatch`;
   const ownPool = !(config instanceof KeyPool);
   // A distributed run's pool is the one its workers share through Redis (their counters show here).
@@ -211,6 +214,7 @@ export async function runPrompts(
       checkpoint: `${opts.output}.keybatch`,
       resume: opts.resume,
       batch: opts.backend === 'batch',
+      warn: (line) => logger.warn(line),
     },
   );
   const tally = new Tally(spend);
@@ -432,8 +436,11 @@ export async function runPrompts(
     // "ready" counts only keys that can serve the run's model.
     const keysFor = (p: Progress): Progress =>
       model === undefined ? p : excludeDenied(p, pool.status().keys, model);
-    if (onProgress)
-      pipelineOptions.onProgress = (p) => onProgress({ ...keysFor(p), spentUsd: spend.cost.usd });
+    const history = new ProgressHistory(runDir, started);
+    pipelineOptions.onProgress = (p) => {
+      history.record(p.done, p.failed);
+      onProgress?.({ ...keysFor(p), spentUsd: spend.cost.usd });
+    };
     if (input.total !== undefined) pipelineOptions.total = input.total;
     if (opts.limit !== undefined) pipelineOptions.limit = opts.limit;
     if (opts.retryFailed && opts.resume) {
@@ -453,7 +460,7 @@ export async function runPrompts(
             })
           : sender,
         pipelineOptions,
-      );
+      ).finally(() => history.finish());
       if (cacheUse) logger.debug(`cache ${cacheUse.cache.path}: ${tally.cached} answered from it`);
       if (files.uploaded > 0)
         logger.info(`uploads: ${files.uploaded} file(s) uploaded (${runDir}/uploads.json)`);

@@ -87,11 +87,14 @@ export interface CostSummary {
   knownUsd: number;
   /** Models of answers with `usage` but no price, sorted. */
   unknownModels: string[];
+  /** Of `knownUsd`, what answers without `usage` cost by their reserved estimate (a budget's run). */
+  estimatedUsd?: number;
 }
 
 /** Adds up answers' costs (one `add` per output row); rows without `usage` cost nothing. */
 export class CostTally {
   private known = 0;
+  private estimated = 0;
   private readonly unknown = new Set<string>();
 
   constructor(
@@ -126,9 +129,21 @@ export class CostTally {
     return this.add(body.model, body.usage);
   }
 
+  /** Adds an answer that carried no `usage` at its estimated cost. */
+  addEstimate(usdEstimate: number): void {
+    this.known = usd(this.known + usdEstimate);
+    this.estimated = usd(this.estimated + usdEstimate);
+  }
+
   get summary(): CostSummary {
     const unknownModels = [...this.unknown].sort();
-    return { usd: unknownModels.length > 0 ? null : this.known, knownUsd: this.known, unknownModels };
+    const summary: CostSummary = {
+      usd: unknownModels.length > 0 ? null : this.known,
+      knownUsd: this.known,
+      unknownModels,
+    };
+    if (this.estimated > 0) summary.estimatedUsd = this.estimated;
+    return summary;
   }
 }
 
@@ -154,7 +169,10 @@ export function formatUsd(value: number | null | undefined): string {
 
 /** A cost summary in one phrase: `$1.23`, or `unknown (model foo; $0.50 for the rest)`. */
 export function formatCost(cost: CostSummary): string {
-  if (cost.usd !== null) return formatUsd(cost.usd);
+  const estimated = cost.estimatedUsd
+    ? ` (${formatUsd(cost.estimatedUsd)} of it estimated: answers without usage)`
+    : '';
+  if (cost.usd !== null) return `${formatUsd(cost.usd)}${estimated}`;
   const rest = cost.knownUsd > 0 ? `; ${formatUsd(cost.knownUsd)} for the rest` : '';
   return `unknown (no price for ${cost.unknownModels.join(', ')}${rest})`;
 }

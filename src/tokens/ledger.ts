@@ -14,6 +14,7 @@ const usd = (value: number): number => Math.round(value * 1e12) / 1e12;
 export class SpendLedger {
   private spentUsd: number;
   private reservedUsd = 0;
+  private open = 0;
 
   /**
    * @param capUsd The budget, USD.
@@ -30,6 +31,7 @@ export class SpendLedger {
   reserve(estimateUsd: number): Reservation | undefined {
     if (usd(this.spentUsd + this.reservedUsd + estimateUsd) > this.capUsd) return undefined;
     this.reservedUsd = usd(this.reservedUsd + estimateUsd);
+    this.open += 1;
     return { usd: estimateUsd, open: true };
   }
 
@@ -47,6 +49,7 @@ export class SpendLedger {
   private release(reservation: Reservation): void {
     if (!reservation.open) return;
     reservation.open = false;
+    this.open -= 1;
     this.reservedUsd = Math.max(0, usd(this.reservedUsd - reservation.usd));
   }
 
@@ -56,6 +59,11 @@ export class SpendLedger {
 
   get reserved(): number {
     return this.reservedUsd;
+  }
+
+  /** Reservations not settled or refunded yet (requests in flight). */
+  get holders(): number {
+    return this.open;
   }
 
   /** What is left of the cap once the spent figure is counted (never negative). */

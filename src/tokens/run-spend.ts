@@ -9,10 +9,11 @@ import { InputError, KeybatchError } from '../errors.js';
 import { type ConfigFile, parseConfig } from '../keys/config.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { CompletionMean } from './completion-mean.js';
-import { type CostSummary, CostTally, estimateCost, formatUsd } from './cost.js';
+import { billedTokens, type CostSummary, CostTally, estimateCost, formatUsd } from './cost.js';
 import { type Endpoint, estimateRequestTokens } from './estimate.js';
 import { type Reservation, SpendLedger } from './ledger.js';
 import { type PriceOverrides, type PriceTable, priceTable } from './prices.js';
+import { readJournalSpend, SpendJournal } from './spend-journal.js';
 
 /** Output tokens assumed for a request that caps none (no max_tokens and kin). */
 export const DEFAULT_OUTPUT_ASSUMPTION = 256;
@@ -34,16 +35,21 @@ export async function configPrices(
 
 /**
  * The stop of a budget. Its message reads the ledger when it is read, so once the requests that
- * were in flight have settled it says what the run really spent and what is left.
+ * were in flight have settled it says what the run really spent and what is left; what they held
+ * reserved when the stop came is kept, since it is why a budget far from spent can stop a run.
  */
 function budgetReached(ledger: SpendLedger, next: number): KeybatchError {
   const error = new KeybatchError('BUDGET_REACHED', 'stopped: budget reached');
+  const held = { usd: ledger.reserved, requests: ledger.holders };
   Object.defineProperty(error, 'message', {
     enumerable: false,
     configurable: true,
     get: () => {
       const inFlight = ledger.reserved > 0 ? `, ${formatUsd(ledger.reserved)} in flight` : '';
-      return `stopped: budget ${formatUsd(ledger.capUsd)} reached: spent ${formatUsd(ledger.spent)}${inFlight}, ${formatUsd(ledger.left)} left; the next request may cost ${formatUsd(next)} (rerun with a larger --budget to continue)`;
+      const head = `stopped: budget ${formatUsd(ledger.capUsd)} reached: spent ${formatUsd(ledger.spent)}${inFlight}, ${formatUsd(ledger.left)} left; the next request may cost ${formatUsd(next)}`;
+      if (held.requests === 0) return `${head} (rerun with a larger --budget to continue)`;
+      const requests = held.requests === 1 ? '1 request' : `${held.requests} requests`;
+      return `${head}, and ${requests} in flight held ${formatUsd(held.usd)} of estimates when it stopped (each holds its output at max_tokens until answered); rerun with a larger --budget to continue`;
     },
   });
   return error;
@@ -61,6 +67,13 @@ export interface RunSpendInit {
   outputAssumption?: number;
   /** The answers are billed at Batch API prices (the run's backend is `batch`). @default false */
   batch?: boolean;
+  /**
+   * With a budget: the run directory whose spend journal keeps what rows cannot (reservations in
+   * flight at a kill, answers without usage); read when `checkpoint` is given (a resume).
+   */
+  journal?: string | undefined;
+  /** Called once, the first time an answer carries no `usage` under a budget. */
+  warn?: ((line: string) => void) | undefined;
 }
 
 /** The reservation of one request (undefined without a budget). */
@@ -73,6 +86,9 @@ export class RunSpend {
   private readonly all: CostTally;
   private readonly ledger: SpendLedger | undefined;
   private readonly mean: CompletionMean;
+  private readonly ids = new WeakMap<Reservation, number>();
+  private journal: SpendJournal | undefined;
+  private warn: ((line: string) => void) | undefined;
 
   private constructor(
     private readonly prices: PriceTable,
@@ -110,8 +126,12 @@ export class RunSpend {
       await readResults(init.checkpoint, (i, value) => rows.set(i, value));
       for (const row of rows.values()) previous.addRow(row);
     }
+    // What rows cannot show: requests in flight at a kill, answers without usage (a resume only).
+    const carried =
+      budgetUsd !== undefined && init.journal && init.checkpoint ? await readJournalSpend(init.journal) : 0;
+    if (carried > 0) previous.addEstimate(carried);
     const spent = previous.summary.knownUsd;
-    return new RunSpend(
+    const spend = new RunSpend(
       prices,
       budgetUsd,
       spent,
@@ -119,6 +139,9 @@ export class RunSpend {
       init.outputAssumption ?? DEFAULT_OUTPUT_ASSUMPTION,
       init.batch === true,
     );
+    if (budgetUsd !== undefined && init.journal) spend.journal = new SpendJournal(init.journal, carried);
+    spend.warn = init.warn;
+    return spend;
   }
 
   /**
@@ -141,19 +164,38 @@ export class RunSpend {
     const cost = estimateCost(estimate, match.price);
     const ticket = ledger.reserve(cost);
     if (!ticket) throw budgetReached(ledger, cost);
+    if (this.journal) this.ids.set(ticket, this.journal.reserved(cost));
     return ticket;
   }
 
-  /** An answer came back: its actual cost settles its reservation. */
+  /**
+   * An answer came back: its actual cost settles its reservation. Without `usage` (some servers
+   * and proxies omit it) its reserved estimate is what it cost, so a budget still holds.
+   */
   answered(ticket: SpendTicket, model: unknown, usage: unknown): void {
+    const id = ticket ? this.ids.get(ticket) : undefined;
+    if (ticket && this.ledger && billedTokens(usage) === undefined) {
+      this.ledger.settle(ticket, ticket.usd);
+      this.run.addEstimate(ticket.usd);
+      this.all.addEstimate(ticket.usd);
+      if (id !== undefined) this.journal?.estimated(id, ticket.usd);
+      this.warn?.(
+        `answers carry no usage (the server or a proxy leaves it out): spend is counted at each request's reserved estimate, output at its max_tokens`,
+      );
+      this.warn = undefined;
+      return;
+    }
     const cost = this.run.add(model, usage);
     this.all.add(model, usage);
     if (ticket && this.ledger) this.ledger.settle(ticket, cost ?? ticket.usd);
+    if (id !== undefined) this.journal?.settled(id);
   }
 
   /** The request got no answer that bills (a failure): its reservation is freed. */
   failed(ticket: SpendTicket): void {
     if (ticket && this.ledger) this.ledger.refund(ticket);
+    const id = ticket ? this.ids.get(ticket) : undefined;
+    if (id !== undefined) this.journal?.settled(id);
   }
 
   /** This run's answers' cost. */
@@ -183,6 +225,8 @@ export interface PromptSpendOptions {
   resume: boolean;
   /** The run goes through the Batch API: its answers cost Batch API prices. */
   batch?: boolean;
+  /** Called once, the first time an answer carries no `usage` under a budget. */
+  warn?: (line: string) => void;
 }
 
 /** The spend of a runPrompts run: prices from config.json `prices` and the table, spent from the checkpoint. */
@@ -197,6 +241,8 @@ export async function openRunSpend(
     model: typeof options.model === 'string' ? options.model : undefined,
     checkpoint: options.resume ? options.checkpoint : undefined,
     batch: options.batch === true,
+    journal: options.checkpoint,
+    warn: options.warn,
   });
 }
 

@@ -12,6 +12,7 @@ import { ProgressMeter } from '../pool/progress.js';
 import { type RunStatus, readRunStatus } from '../pool/status.js';
 import { readCheckpointCost } from '../tokens/run-spend.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
+import { readRunHistory } from './run-history.js';
 import type { DashboardSource } from './server.js';
 import { SummaryTracker } from './summary.js';
 import type { RowsPage, RowsQuery } from './types.js';
@@ -78,7 +79,11 @@ export class RunDirSource implements DashboardSource {
 
   /** Reads the run directory of `output` once (no checkpoint there is `INPUT_INVALID`), then polls it. */
   static async open(output: string, options: RunDirSourceOptions = {}): Promise<RunDirSource> {
-    const source = new RunDirSource(output, await readRunStatus(output), options.intervalMs ?? 1000);
+    const status = await readRunStatus(output);
+    const source = new RunDirSource(output, status, options.intervalMs ?? 1000);
+    const manifest = await readManifest(join(status.checkpoint, 'manifest.json')).catch(() => undefined);
+    const since = manifest ? Date.parse(manifest.createdAt) : 0;
+    source.tracker.seedHistory(await readRunHistory(status.checkpoint, since), status.complete);
     await source.read();
     source.schedule();
     return source;

@@ -75,6 +75,8 @@ export interface TrackerInit {
 export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }> {
   private current: DashboardSummary;
   private last: Totals | undefined;
+  /** The chart is a finished run's own history: no more points. */
+  private frozen = false;
 
   constructor(init: TrackerInit) {
     super();
@@ -112,7 +114,7 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
     const now = Date.now();
     const totals = pool ? poolTotals(pool, now) : itemTotals(progress, now);
     if (!this.last) this.last = totals;
-    const point = historyPoint(this.last, totals);
+    const point = this.frozen ? undefined : historyPoint(this.last, totals);
     if (point) {
       pushPoint(this.current.history, point);
       this.last = totals;
@@ -141,6 +143,16 @@ export class SummaryTracker extends EventEmitter<{ change: [DashboardSummary] }>
       keyStates: progress.keys,
       updatedAt: new Date(now).toISOString(),
     };
+    this.emit('change', this.current);
+  }
+
+  /**
+   * The chart's points from before this tracker (a run read from its directory); with `final`
+   * (the run is finished) nothing more is added, so the chart stays the run's own.
+   */
+  seedHistory(points: readonly HistoryPoint[], final: boolean): void {
+    for (const point of points) pushPoint(this.current.history, point);
+    this.frozen = final && points.length > 0;
     this.emit('change', this.current);
   }
 

@@ -78,4 +78,63 @@ describe('backend batch: a batch created but not recorded', () => {
     expect(s.sim.stats().objects.filesCreated).toBe(1);
     expect(s.sim.stats().objects.batchesCreated).toBe(1);
   }, 60_000);
+
+  it('an input file uploaded but not recorded is found by its recorded name on the rerun, not uploaded again (no orphan)', async () => {
+    const key = KEYS[0];
+    const s = await setup({}, [key]);
+    const prompts = ['uno', 'dos', 'tres'];
+    const indices = [0, 1, 2];
+    const [shard] = planShards(
+      indices.map((index) => ({
+        index,
+        endpoint: 'chat' as const,
+        body: { model: MODEL, messages: [{ role: 'user', content: prompts[index] }] },
+      })),
+      100,
+      1e9,
+    );
+    const sdk = new OpenAI({
+      apiKey: key.key,
+      organization: key.organization,
+      baseURL: s.sim.url,
+      maxRetries: 0,
+    });
+    // The killed run: its name was recorded, the upload went through, its id was never recorded.
+    const uploadName = 'keybatch-0-1-0-5eed5eed5eed.jsonl';
+    await sdk.files.create({
+      file: await toFile(Buffer.from(shard?.lines.join('') ?? ''), uploadName),
+      purpose: 'batch',
+    });
+    const runDir = `${s.output}.keybatch`;
+    await mkdir(runDir);
+    const recorded = {
+      version: 1,
+      groups: [
+        {
+          key: groupKey(indices),
+          indices: toRanges(indices),
+          shards: [
+            {
+              id: '0-1-0',
+              attempt: 1,
+              endpoint: 'chat',
+              indices: toRanges(indices),
+              affinity: { organization: key.organization, baseURL: s.config.key_list[0]?.base_url },
+              uploadName,
+            },
+          ],
+        },
+      ],
+    };
+    await writeFile(join(runDir, 'batches.json'), JSON.stringify(recorded));
+    await runPrompts(
+      s.config,
+      prompts.map((prompt) => ({ prompt })),
+      s.options({ backend: 'batch' }),
+    );
+    const rows = await readRows(s.output);
+    expect(rows.map((r) => r['response'])).toEqual(prompts.map((p) => `echo: ${p}`));
+    expect(s.sim.stats().objects.filesCreated).toBe(1);
+    expect(s.logger.text()).toContain('uploaded by a stopped run is used, not uploaded again');
+  }, 60_000);
 });

@@ -145,4 +145,26 @@ describe('backend batch: lines that fail', () => {
     expect(objects.batchesCreated).toBeGreaterThan(3);
     expect(s.logger.text()).toContain('token_limit_exceeded');
   }, 60_000);
+
+  it('a shard that can never fit the enqueued token limit is split (not recreated 63 times); a request that alone passes it fails once, saying why', async () => {
+    const s = await setup(
+      { batch: { dayMs: 4000, validateMs: 30, processMs: 300, finalizeMs: 30, enqueuedTokenLimit: 5 } },
+      [KEYS[0]],
+    );
+    const records = Array.from({ length: 8 }, (_, i) => ({ id: i, prompt: `tokens ${i}` }));
+    // One request far larger than the limit: it can never be enqueued.
+    const huge = { id: 8, prompt: `tokens ${'many '.repeat(40)}` };
+    await runPrompts(s.config, [...records, huge], s.options({ backend: 'batch', shardMaxRequests: 9 }));
+    const rows = await readRows(s.output);
+    expect(rows.slice(0, 8).map((r) => r['response'])).toEqual(records.map((r) => `echo: ${r.prompt}`));
+    expect(rows[8]?.['error']).toMatchObject({
+      code: 'token_limit_exceeded',
+      message: expect.stringMatching(/alone passes the organization's enqueued token limit/),
+    });
+    // 9 -> 5+4 -> 3+2+2+2 (… -> the huge one alone): a few dozen at most, not 3 × 21.
+    expect(s.sim.stats().objects.batchesCreated).toBeLessThan(40);
+    expect(s.logger.text()).toMatch(
+      /its 9 requests alone pass the organization's enqueued token limit; they go again in smaller shards/,
+    );
+  }, 120_000);
 });

@@ -31,7 +31,7 @@ describe('batch options', () => {
       'at most 50000',
     );
     expect(() => resolvePromptOptions({ ...base, cancel: true })).toThrow("needs `backend: 'batch'`");
-    expect(() => resolvePromptOptions({ ...base, backend: 'batch', budgetUsd: 1 })).toThrow('not supported');
+    expect(() => resolvePromptOptions({ ...base, backend: 'batch', budgetUsd: 1 })).toThrow('cannot be kept');
     expect(() => resolvePromptOptions({ ...base, backend: 'batch', pollIntervalMs: 0 })).toThrow(
       'pollIntervalMs',
     );

@@ -92,6 +92,30 @@ describe('backend batch: resume', () => {
     await expectComplete(s, prompts);
   }, 90_000);
 
+  it('kill -9 while polling, then rerun over the input reordered: the running batches are found by row identity, none is submitted again', async () => {
+    const s = await setup({ batch: SLOW });
+    const prompts = await prepare(s, 7);
+    const first = startChild(s);
+    await until(
+      () => s.sim.stats().objects.batchesCreated === 3 && routeCount(s.sim, 'batches.get') >= 3,
+      'polling',
+    );
+    first.proc.kill('SIGKILL');
+    expect((await first.exit).signal).toBe('SIGKILL');
+    const created = { ...s.sim.stats().objects };
+    // The same records, last first: every chunk of the rerun holds other positions than before.
+    const lines = (await readFile(join(s.dir, 'in.jsonl'), 'utf8')).split('\n').reverse();
+    await writeFile(join(s.dir, 'in.jsonl'), lines.join('\n'));
+    const second = startChild(s);
+    expect(await second.exit, second.stderr()).toEqual({ code: 0, signal: null });
+    const after = s.sim.stats().objects;
+    expect(after.filesCreated, second.stderr()).toBe(created.filesCreated);
+    expect(after.batchesCreated).toBe(created.batchesCreated);
+    const rows = await readRows(s.output);
+    expect(rows.map((r) => r['id'])).toEqual(prompts.map((_, i) => i).reverse());
+    expect(rows.map((r) => r['response'])).toEqual(prompts.map((p) => `echo: ${p}`).reverse());
+  }, 90_000);
+
   it('kill -9 during the downloads, then rerun: no new file or batch, every row once in order', async () => {
     // The kill lands while downloads are under way: a gate in front of the simulator lets the first
     // download through and holds every later one, so the run cannot have checkpointed every row,

@@ -52,7 +52,7 @@ describe('keybatch run --budget', () => {
     expect(first.code).toBe(3);
     const last = lines(first.stderr).at(-1)!;
     expect(last).toMatch(
-      /^keybatch: stopped: budget \$0\.000100 reached: spent \$0\.\d+, \$0\.\d+ left; the next request may cost \$0\.\d+ \(rerun with a larger --budget to continue\); rerun the same command to resume: /,
+      /^keybatch: stopped: budget \$0\.000100 reached: spent \$0\.\d+, \$0\.\d+ left; the next request may cost \$0\.\d+( \(rerun with a larger --budget to continue\)|, and \d requests? in flight held \$0\.\d+ of estimates when it stopped \(each holds its output at max_tokens until answered\); rerun with a larger --budget to continue); rerun the same command to resume: /,
     );
     const sent = sim.requests().length;
     expect(sent).toBeGreaterThan(0);
@@ -107,6 +107,19 @@ describe('keybatch run --budget', () => {
     const dry = await cli([...base, '-m', 'house-model', '--budget', '5', '--dry-run'], { cwd: dir });
     expect(dry.code).toBe(2);
     expect(lines(dry.stderr)).toHaveLength(1);
+  }, 120_000);
+
+  it('--budget with --batch is refused with one line in the flags’ names and the README’s reason, exit 2, nothing sent', async () => {
+    const { sim, dir, base } = await setup('sk-test-cli-budget-0004', records(3));
+    const result = await cli([...base, '-m', 'gpt-4o-mini', '--batch', '--budget', '5'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^keybatch: --budget cannot be used with --batch: a batch is billed for all its rows once submitted, /,
+      ),
+    ]);
+    expect(result.stderr).not.toMatch(/budgetUsd|backend|not priced/);
+    expect(sim.requests()).toHaveLength(0);
   }, 120_000);
 });
 

@@ -100,6 +100,50 @@ describe('answers leave no key and no huge body behind', () => {
     }
   });
 
+  it('an answer or an error echoing another key of the pool is redacted too, not only the key that served it', async () => {
+    const other = 'sk-test-answers-OTHER-9z8y7x6w5v4u';
+    const url = await server((body, res) => {
+      const fail = body.includes('fail');
+      res.writeHead(fail ? 400 : 200, { 'content-type': 'application/json' });
+      const text = `both keys: ${KEY} and ${other}.`;
+      res.end(JSON.stringify(fail ? { error: { message: text, code: 'bad' } } : completion(text)));
+    });
+    const dir = await tempDir();
+    const output = join(dir, 'out.jsonl');
+    const logger = collectingLogger();
+    const config = {
+      key_list: [
+        { api_key: KEY, base_url: url },
+        { api_key: other, base_url: url },
+      ],
+    };
+    await runPrompts(
+      config,
+      [
+        { id: 'ok', prompt: 'echo' },
+        { id: 'bad', prompt: 'fail' },
+      ],
+      {
+        output,
+        model: 'gpt-4o-mini',
+        handleSignals: false,
+        logger,
+        logDir: join(dir, 'logs'),
+        pool: { watch: false, notify: false },
+        client: { retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 2 } },
+      },
+    );
+    const text = await readFile(output, 'utf8');
+    expect(text).toContain('both keys: sk-…4e5f and sk-…5v4u.');
+    for (const [path, content] of [...(await everything(dir)), ['logs', logger.text()] as [string, string]]) {
+      for (const secret of [KEY, other]) {
+        for (let i = 0; i + 12 <= secret.length; i++) {
+          if (content.includes(secret.slice(i, i + 12))) throw new Error(`${path} holds a piece of a key`);
+        }
+      }
+    }
+  });
+
   it('a 400 with a 2 MB HTML body: the row, the lane record and the audit line hold at most 4 KiB of it', async () => {
     const page = `<html><body>${'<p>server error page</p>'.repeat(90_000)}</body></html>`;
     expect(page.length).toBeGreaterThan(2_000_000);

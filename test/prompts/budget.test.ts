@@ -3,6 +3,8 @@ import { InputError, KeybatchError } from '../../src/errors.js';
 import { type RunSummary, runPrompts } from '../../src/prompts/index.js';
 import { CostTally } from '../../src/tokens/cost.js';
 import { priceTable } from '../../src/tokens/prices.js';
+import { startGate } from '../gate.js';
+import { until } from '../helpers.js';
 import { readRows, usePromptSetup } from './helpers.js';
 
 const setup = usePromptSetup();
@@ -66,6 +68,34 @@ describe('runPrompts budgetUsd', () => {
     const rows = await readRows(s.output);
     expect(rows).toHaveLength(input.length);
     expect(summary.budget?.spentUsd).toBe(rowsCost(rows).usd);
+  }, 60_000);
+
+  it('a stop while reservations hold the budget says so: what the requests in flight held, not only what is left', async () => {
+    const s = await setup();
+    // Two requests in flight, held by the gate, each reserving its output at max_tokens 4000
+    // (~$0.0024 at gpt-4o-mini's price): a third does not fit a $0.005 budget, then they settle to cents' fractions.
+    const gate = await startGate(s.sim.url, () => true);
+    try {
+      const config = { key_list: s.config.key_list.map((key) => ({ ...key, base_url: gate.url })) };
+      const input = Array.from({ length: 6 }, (_, i) => ({
+        id: i,
+        prompt: `reserve ${i}`,
+        max_tokens: 4000,
+      }));
+      const run = stopped(
+        runPrompts(config, input, s.options({ budgetUsd: 0.005, workers: 1, concurrency: 3 })),
+      );
+      await until(() => gate.held() === 2, 20_000, 'two requests held');
+      gate.release();
+      const error = await run;
+      expect(error.code).toBe('BUDGET_REACHED');
+      expect(s.sim.requests()).toHaveLength(2);
+      expect(error.message).toMatch(
+        /^stopped: budget \$0\.005000 reached: spent \$0\.0000\d+, \$0\.004\d+ left; the next request may cost \$0\.0024\d+, and 2 requests in flight held \$0\.0048\d+ of estimates when it stopped \(each holds its output at max_tokens until answered\); rerun with a larger --budget to continue$/,
+      );
+    } finally {
+      await gate.close();
+    }
   }, 60_000);
 
   it('a run reports its cost; an unknown model is "unknown" and a budget on it is refused', async () => {

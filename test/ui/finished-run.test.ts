@@ -3,6 +3,7 @@
  * its summary has the total, an elapsed time that is the run's own (not the dashboard's), and a
  * browser on it reaches network idle: the event stream ends with the run instead of staying open.
  */
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyPool } from '../../src/keys/key-pool.js';
@@ -87,6 +88,48 @@ describe('the dashboard of a finished run', () => {
       expect([...open]).toEqual([]);
     } finally {
       await dashboard.close();
+      source.close();
+    }
+  }, 90_000);
+
+  it('draws the run’s own chart: the points it wrote while running, not a flat line from when the dashboard opened', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    const output = join(dir, 'out.jsonl');
+    await writeJsonl(
+      input,
+      Array.from({ length: 8 }, (_, i) => ({ id: `chart-${i}`, prompt: `chart prompt ${i}` })),
+    );
+    const pool = await KeyPool.open(
+      { key_list: [{ api_key: KEY, base_url: sim.url }] },
+      { logger: silentLogger, notify: false, watch: false },
+    );
+    try {
+      // One request at a time, 300 ms each: the run lasts 2.4 s or more, ticks every 200 ms.
+      await runPrompts(pool, input, {
+        model: 'gpt-4o-mini',
+        output,
+        handleSignals: false,
+        logger: silentLogger,
+        concurrency: 1,
+        progressIntervalMs: 200,
+      });
+    } finally {
+      await pool.close();
+    }
+    const ended = Date.now() / 1000;
+    const source = await RunDirSource.open(output, { intervalMs: 100 });
+    try {
+      const { history } = source.tracker.summary;
+      expect(history.t.length).toBeGreaterThanOrEqual(1);
+      expect(history.ok.some((rate) => rate > 0)).toBe(true);
+      for (const t of history.t) expect(t).toBeLessThanOrEqual(ended);
+      // The dashboard goes on reading the directory; a finished run's chart stays its own.
+      const points = history.t.length;
+      await once(source.tracker, 'change');
+      await once(source.tracker, 'change');
+      expect(source.tracker.summary.history.t).toHaveLength(points);
+    } finally {
       source.close();
     }
   }, 90_000);
