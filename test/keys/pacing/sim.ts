@@ -88,7 +88,7 @@ export function lawPacer(config: DomainConfig = {}): SimPacer {
       allowed = { at: now, seq: reservation.seq };
       return now;
     },
-    onSend(now) {
+    onSend() {
       const seq = allowed!.seq;
       allowed = undefined;
       return seq;
