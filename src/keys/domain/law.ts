@@ -57,8 +57,24 @@ export interface DomainState {
   servedSinceEvent: number;
   sentAtEvent: number;
   refusedSinceEvent: number;
-  /** Refusals since the last served answer (the pace is cut deeper, the pause doubles, with each). */
+  /**
+   * The pace found good at the last loss event that ended a cycle of served answers (TCP's
+   * ssthresh): below it the pace climbs as slow start does, doubling per round trip, so a run of
+   * refusals (a spent window) that cut it far down costs round trips to undo, not thousands of answers.
+   */
+  good: number;
+  /** Answers of requests sent after the last cut that were served (the pace held there). */
+  servedAfterCut: number;
+  /** Loss events in a row with nothing sent after a cut served between (a spent window): each cuts deeper. */
   refusalRun: number;
+  /** The mean gap between sends and between served answers over about the last 16 of each, ms (0: none yet). */
+  sendGap: number;
+  servedCount: number;
+  servedGap: number;
+  lastSentAt: number;
+  lastServedAt: number;
+  /** What the last refusal's pause cost: requests the pace would have sent meanwhile. */
+  refusalCost: number;
   /** Someone asked to send and was held by the pace since the last send. */
   waited: boolean;
   /** The headers' gate was shut at the last look. */
@@ -68,6 +84,8 @@ export interface DomainState {
   latencySlow: number;
   /** The status of the answer before (two refusals in a row make a 503 a refusal). */
   lastRefused: boolean;
+  /** The share of 503s among about the last 16 answers. */
+  share503: number;
   /** The newest headers (by send order): their request's number and send time. */
   headers: NormalizedLimits | undefined;
   headersSeq: number;
@@ -103,6 +121,9 @@ export const LAW = Object.freeze({
   gatePadMs: 25,
   probeAfter: 100,
   maxSpeedup: 10,
+  costCycles: 10,
+  gapWeight: 1 / 16,
+  stray503: 0.1,
 });
 
 export function initialState(now: number, config: { rpm?: number; tpm?: number } = {}): DomainState {
@@ -120,12 +141,21 @@ export function initialState(now: number, config: { rpm?: number; tpm?: number }
     servedSinceEvent: 0,
     sentAtEvent: 0,
     refusedSinceEvent: 0,
+    good: 0,
+    servedAfterCut: 0,
     refusalRun: 0,
+    refusalCost: 0,
+    sendGap: 0,
+    servedCount: 0,
+    servedGap: 0,
+    lastSentAt: now,
+    lastServedAt: now,
     waited: false,
     gateShut: false,
     latencyFast: 0,
     latencySlow: 0,
     lastRefused: false,
+    share503: 0,
     headers: undefined,
     headersSeq: 0,
     headersAt: 0,
@@ -199,6 +229,9 @@ function gateShut(state: DomainState, now: number, opens: number): void {
   if (paceOf(state) > 0) return;
   const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
   state.rate = Math.max(1, taken) / Math.max(1, opens - state.eventAt);
+  // A guess from one window, not a refusal: it climbs as slow start until a refusal says where the
+  // limit is (the gate holds meanwhile).
+  state.good = Number.POSITIVE_INFINITY;
   state.eventAt = now;
   state.sentAtEvent = state.sent;
   state.refusedSinceEvent = 0;
@@ -217,6 +250,10 @@ export function sent(state: DomainState, now: number, tokens: number): number {
   });
   state.inFlight += 1;
   state.waited = false;
+  // (A pause is not a gap the pace or the server made: the gap counts from its end.)
+  const from = Math.max(state.lastSentAt, Math.min(now, state.pausedUntil));
+  state.sendGap = average(state.sendGap, now - from, state.sent);
+  state.lastSentAt = now;
   const interval = intervalOf(state, tokens);
   // A send a little late keeps the schedule's grid; after an idle spell the schedule starts afresh.
   const late = now - state.nextAt;
@@ -251,7 +288,8 @@ export function classify(state: DomainState, sample: Sample): Verdict {
   if (sample.status === 429) return 'refused';
   if (sample.status === 503) {
     if (sample.headers?.retryAfterMs !== undefined) return 'refused';
-    if (state.lastRefused && !roomShown(sample.headers)) return 'refused';
+    const often = state.share503 > LAW.stray503;
+    if ((state.lastRefused || often) && !roomShown(sample.headers)) return 'refused';
     return 'error';
   }
   return sample.status < 400 ? 'served' : 'error';
@@ -265,9 +303,10 @@ export function answered(state: DomainState, now: number, sample: Sample): Verdi
   }
   const verdict = classify(state, sample);
   state.lastRefused = verdict === 'refused' || sample.status === 503;
+  state.share503 += LAW.gapWeight * ((sample.status === 503 ? 1 : 0) - state.share503);
   learnHeaders(state, sample, ticket?.sentAt ?? now);
-  if (verdict === 'served') served(state, sample, ticket);
-  else if (verdict === 'refused') refused(state, now, sample, ticket);
+  if (verdict === 'served') served(state, now, sample, ticket);
+  else if (verdict === 'refused') refused(state, now, sample);
   // After the cut (which measures what the server took before this pause): wait as told.
   const retryAfter = sample.headers?.retryAfterMs;
   if (retryAfter !== undefined && (sample.status === 429 || sample.status === 503))
@@ -284,9 +323,17 @@ function learnHeaders(state: DomainState, sample: Sample, sentAt: number): void 
   state.headersAt = sentAt;
 }
 
-function served(state: DomainState, sample: Sample, ticket: Ticket | undefined): void {
-  state.refusalRun = 0;
+/** A running mean over about the last `1 / gapWeight` values (the plain mean of the first ones). */
+function average(mean: number, value: number, count: number): number {
+  return mean + Math.max(LAW.gapWeight, 1 / Math.max(1, count)) * (value - mean);
+}
+
+function served(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
   state.servedSinceEvent += 1;
+  state.servedCount += 1;
+  const from = Math.max(state.lastServedAt, Math.min(now, state.pausedUntil));
+  state.servedGap = average(state.servedGap, now - from, state.servedCount);
+  state.lastServedAt = now;
   const latency = sample.latencyMs;
   if (Number.isFinite(latency) && latency >= 0) {
     state.latencyFast =
@@ -295,50 +342,81 @@ function served(state: DomainState, sample: Sample, ticket: Ticket | undefined):
       state.latencySlow === 0 ? latency : state.latencySlow + LAW.slowWeight * (latency - state.latencySlow);
   }
   if (!ticket || sample.seq <= state.cutSeq) return;
-  // Served with the pace binding: climb, faster the longer no refusal came (CUBIC's shape: slow
-  // near the last cut, then probing for a limit that rose).
-  const climb = LAW.climb * Math.min(LAW.maxSpeedup, 1 + state.servedSinceEvent / LAW.probeAfter);
-  if (ticket.paceBound && state.rate > 0) state.rate *= 1 + climb;
+  state.servedAfterCut += 1;
+  state.refusalRun = 0;
+  if (ticket.paceBound && state.rate > 0) state.rate *= 1 + growth(state);
   // Served with the in-flight bound binding and latency not climbing: one more in flight (a
   // doubling per round trip, as fast as a bare loop fills its concurrency). Refusals cut the pace,
   // not this bound; a queue growing in front of the work (the fast latency average above the slow
   // one) stops it.
   const warm = state.sent > 1 / LAW.slowWeight;
-  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow)) state.cap += 1;
-}
-
-function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
-  state.refusedSinceEvent += 1;
-  if (sample.seq <= state.cutSeq) return;
-  const run = state.refusalRun;
-  state.refusalRun += 1;
-  cut(state, now, LAW.cut ** (1 + run));
-  // Refused again with nothing served since: the limit is spent for now. Wait, doubling, unless
-  // the server said how long.
-  if (run > 0 && sample.headers?.retryAfterMs === undefined) {
-    const base = Math.max(intervalOf(state, ticket?.tokens ?? 1), 1);
-    pause(state, now + Math.min(MAX_WAIT_MS, base * 2 ** Math.min(30, run)));
-  }
+  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow))
+    state.cap += Math.max(1, Math.min(state.cap, roomLeft(sample.headers) - state.inFlight));
 }
 
 /**
- * A new loss event: the pace becomes `factor` × the lowest of what it was, the rate requests go
- * out at now (in flight ÷ latency: Little's law, once latency is known), and the rate the server
- * took since the last event when that was under half the pace (a window, not the pace, limited).
+ * Requests the answer's headers say are left now (0: none said). Where they show room beyond what
+ * is in flight, the in-flight bound may grow by that much, up to doubling per answer: a rate
+ * limiter that says it has room for a thousand more is not a slot-bound server to be felt out one
+ * request per answer (its latency still stops the growth when it climbs).
  */
-function cut(state: DomainState, now: number, factor: number): void {
-  // What the server took since the last event: sent and not refused (refusals come back at once;
-  // the served may still be on their way).
-  // (A pause since, this law's own or a retry-after, is not time the server could take any.)
-  const span = Math.max(1, now - Math.max(state.eventAt, Math.min(now, state.pausedUntil)));
-  const taken = state.sent - state.sentAtEvent - state.refusedSinceEvent;
-  const servedRate = Math.max(1, taken) / span;
+function roomLeft(h: NormalizedLimits | undefined): number {
+  return h?.requests?.remaining ?? 0;
+}
+
+/**
+ * How much one served answer that waited for its slot raises the pace. Under the good pace (after a
+ * run of refusals): slow start, a doubling per round trip (1 / the requests one round trip holds).
+ * At or above it: 0.1%, faster the longer no refusal came (CUBIC's shape: slow near the last cut,
+ * then probing for a limit that rose), and slower when a refusal costs a pause (a cycle from the cut
+ * back to the limit lasts at least `costCycles` times the requests one refusal's pause costs, so
+ * probing wastes at most about 1/costCycles of the time).
+ */
+function growth(state: DomainState): number {
+  const perTrip = state.rate * state.latencySlow;
+  if (state.rate < state.good) return 1 / Math.max(1, perTrip);
+  const probe = LAW.climb * Math.min(LAW.maxSpeedup, 1 + state.servedSinceEvent / LAW.probeAfter);
+  const cycle = Math.log(1 / LAW.cut) / probe;
+  const needed = LAW.costCycles * state.refusalCost;
+  return needed > cycle ? (probe * cycle) / needed : probe;
+}
+
+function refused(state: DomainState, now: number, sample: Sample): void {
+  state.refusedSinceEvent += 1;
+  if (sample.seq <= state.cutSeq) return;
+  cut(state, now);
+  const pauseMs = sample.headers?.retryAfterMs ?? 0;
+  state.refusalCost = pauseMs * paceOf(state);
+}
+
+/**
+ * A new loss event. The pace becomes `cut` × the lower of what it was and the rate requests went
+ * out at (in flight ÷ latency, Little's law, once latency is known; else what went since the last
+ * event over the time since); events in a row with nothing served between (a spent window, a pace
+ * far too fast) cut deeper each time (cut², cut³, …), so a pace k times too fast is found in about
+ * √(2·log k / log(1/cut)) events, not log k / log(1/cut).
+ *
+ * The good pace (slow start's end, TCP's ssthresh): an event in the middle of slow start (the pace
+ * under the good pace, doubling each round trip) overshot by at most the last doubling, so half the
+ * pace is good; an event after a cycle of served answers makes the new pace the good one; an event
+ * in a run keeps it (the run is the window, not the pace).
+ */
+function cut(state: DomainState, now: number): void {
+  const span = Math.max(1, now - state.eventAt);
+  // What went and what was served lately (each over its last ~16), whichever is higher: the pace
+  // may have been far above what was sent (held by the bound or the headers' gate), and the server
+  // served at least the served rate.
+  const lately = Math.max(1 / Math.max(state.sendGap, 1e-3), state.servedGap > 0 ? 1 / state.servedGap : 0);
+  const going = state.sent > 1 ? lately : Math.max(1, state.sent - state.sentAtEvent) / span;
   const pace = paceOf(state);
-  // (Over less than a round trip since the event, too little was seen to say the pace was not it.)
-  const seen = span >= state.latencySlow;
-  let base = pace > 0 && (servedRate >= 0.5 * pace || !seen) ? pace : servedRate;
-  if (state.latencySlow > 0) base = Math.min(base, (state.inFlight + 1) / state.latencySlow);
-  state.rate = factor * base;
+  const base = pace > 0 ? Math.min(pace, going) : going;
+  const inRun = state.refusalRun > 0;
+  const slowStart = pace > 0 && pace < state.good;
+  state.rate = base * LAW.cut ** (1 + state.refusalRun);
+  if (slowStart && !inRun) state.good = pace / 2;
+  else if (!inRun) state.good = state.rate;
+  state.refusalRun += 1;
+  state.servedAfterCut = 0;
   state.cutSeq = state.sent;
   state.eventAt = now;
   state.servedSinceEvent = 0;

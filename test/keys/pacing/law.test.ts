@@ -71,8 +71,11 @@ describe('the pacing law', () => {
       now += 1000;
       const [seq] = sendAll(store, now);
       expect(store.answer(D, now + 100, answer(seq!, i % 2 === 0 ? 500 : 503))).toBe('error');
-      const [next] = sendAll(store, now + 200);
-      store.answer(D, now + 300, answer(next!, 200));
+      // Stray: one failure in 20 answers (the space draws up to 5%).
+      for (let k = 0; k < 19; k++) {
+        const [next] = sendAll(store, now + 200 + 30 * k);
+        store.answer(D, now + 210 + 30 * k, answer(next!, 200));
+      }
     }
     expect(pace()).toBeGreaterThanOrEqual(before);
   });
