@@ -110,6 +110,14 @@ export interface DomainState {
  *   300, ×6 at 500), so a limit that doubled, or a first estimate far too low, is found within a
  *   few hundred answers, while the cycle from a cut back to the limit stays about 100 answers;
  *   `maxSpeedup` bounds it (1% per answer: a doubling in 70 answers, never a jump).
+ * - `costCycles`: when a refusal costs a pause, a cycle from the cut back to the limit lasts at
+ *   least this many times the requests the pause costs, so probing wastes at most about 1/10.
+ * - `gapWeight`: one send's (one served answer's, one answer's) weight in the "what went lately"
+ *   averages and the 503 share: about the last 16, a few round trips of a small pool.
+ * - `stray503`: a 503 share above this is a server refusing, not stray errors (the issue's space
+ *   draws up to 5% of stray 500/503s, half of them 503s; twice that and more is a pattern).
+ * - `timerSlackMs`: how late a send may be and still keep the schedule's grid (Node's timers have
+ *   millisecond granularity and fire up to about a millisecond late).
  */
 export const LAW = Object.freeze({
   cut: 0.85,
@@ -124,6 +132,7 @@ export const LAW = Object.freeze({
   costCycles: 10,
   gapWeight: 1 / 16,
   stray503: 0.1,
+  timerSlackMs: 2,
 });
 
 export function initialState(now: number, config: { rpm?: number; tpm?: number } = {}): DomainState {
@@ -255,9 +264,11 @@ export function sent(state: DomainState, now: number, tokens: number): number {
   state.sendGap = average(state.sendGap, now - from, state.sent);
   state.lastSentAt = now;
   const interval = intervalOf(state, tokens);
-  // A send a little late keeps the schedule's grid; after an idle spell the schedule starts afresh.
+  // A send late by a timer's slack keeps the schedule's grid; a later one starts it afresh (catching
+  // up would put two requests closer than the pace, which a leaky bucket without burst refuses).
   const late = now - state.nextAt;
-  state.nextAt = (late > 0 && late < interval ? state.nextAt : Math.max(state.nextAt, now)) + interval;
+  state.nextAt =
+    (late > 0 && late <= LAW.timerSlackMs ? state.nextAt : Math.max(state.nextAt, now)) + interval;
   return state.sent;
 }
 
@@ -384,7 +395,7 @@ function growth(state: DomainState): number {
 function refused(state: DomainState, now: number, sample: Sample): void {
   state.refusedSinceEvent += 1;
   if (sample.seq <= state.cutSeq) return;
-  cut(state, now);
+  cut(state, now, sample.latencyMs);
   const pauseMs = sample.headers?.retryAfterMs ?? 0;
   state.refusalCost = pauseMs * paceOf(state);
 }
@@ -401,19 +412,24 @@ function refused(state: DomainState, now: number, sample: Sample): void {
  * pace is good; an event after a cycle of served answers makes the new pace the good one; an event
  * in a run keeps it (the run is the window, not the pace).
  */
-function cut(state: DomainState, now: number): void {
-  const span = Math.max(1, now - state.eventAt);
+function cut(state: DomainState, now: number, roundTripMs: number): void {
   // What went and what was served lately (each over its last ~16), whichever is higher: the pace
   // may have been far above what was sent (held by the bound or the headers' gate), and the server
   // served at least the served rate.
   const lately = Math.max(1 / Math.max(state.sendGap, 1e-3), state.servedGap > 0 ? 1 / state.servedGap : 0);
-  const going = state.sent > 1 ? lately : Math.max(1, state.sent - state.sentAtEvent) / span;
+  // (Before anything was served, the only rate the refusals vouch for is one request per round trip,
+  // the refusal's own; what went in the first burst says nothing of the limit.)
+  const going = state.servedCount === 0 ? 1 / Math.max(1, roundTripMs) : lately;
   const pace = paceOf(state);
   const base = pace > 0 ? Math.min(pace, going) : going;
   const inRun = state.refusalRun > 0;
   const slowStart = pace > 0 && pace < state.good;
-  state.rate = base * LAW.cut ** (1 + state.refusalRun);
-  if (slowStart && !inRun) state.good = pace / 2;
+  // (At most halved per event: the interval at most doubles, so a spent window is overshot by at
+  // most the time already spent in it, as exponential backoff does.)
+  state.rate = base * Math.max(0.5, LAW.cut ** (1 + state.refusalRun));
+  // (Nothing served yet: the pace is a guess, and slow start goes on until a refusal after a serve.)
+  if (state.servedCount === 0) state.good = Number.POSITIVE_INFINITY;
+  else if (slowStart && !inRun) state.good = pace / 2;
   else if (!inRun) state.good = state.rate;
   state.refusalRun += 1;
   state.servedAfterCut = 0;
