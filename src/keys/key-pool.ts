@@ -327,16 +327,26 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const done = (answer: Reservation | undefined) => {
       waiter.signal?.removeEventListener('abort', onAbort);
       const waiting = this.asking.delete(waiter);
+      // A key found out while the store answered (rejected, spent, denied the model: here or in
+      // another process) gets no request: the send is cancelled and the request picks again.
+      const found = waiting && !this.table.usable(entry, waiter.request);
       if (answer?.seq !== undefined) {
-        if (waiting && !this.closed) waiter.resolve(this.lease(entry, answer.seq, Date.now()));
-        else entry.pacer.cancel(answer.seq);
-        return;
+        if (waiting && !this.closed && !found) {
+          waiter.resolve(this.lease(entry, answer.seq, Date.now()));
+          return;
+        }
+        entry.pacer.cancel(answer.seq);
       }
       if (!waiting) return;
       if (waiter.signal?.aborted) {
         waiter.reject(new AbortError());
         return;
       }
+      if (waiter.signal && !waiter.onAbort)
+        waiter.onAbort = () => {
+          this.removeWaiter(waiter);
+          waiter.reject(new AbortError());
+        };
       this.waiters.unshift(waiter);
       if (waiter.onAbort) waiter.signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.dispatch();

@@ -194,6 +194,12 @@ export class KeyTable {
     return entry.config.models === undefined || entry.config.models.includes(model);
   }
 
+  /** Whether the key may serve the request now (not found out, and allowed the model meanwhile). */
+  usable(entry: KeyEntry, request: LeaseRequest): boolean {
+    const live = entry.state === 'ready' || entry.state === 'cooling';
+    return live && this.serves(entry, request.model, request.organization, request.keyHash);
+  }
+
   /** Cooling keys whose time has passed become ready again; returns the changes. */
   thaw(now: number): StateChange[] {
     const changes: StateChange[] = [];

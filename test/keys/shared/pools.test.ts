@@ -102,6 +102,8 @@ describe('pools sharing one Redis', () => {
     await until(() => a.pool.status().keys[0]!.pacing?.blockedUntil !== undefined, 5000, 'the pause heard');
     const controller = new AbortController();
     const waiting = a.pool.acquire({ tokens: 1, workerId: 0 }, controller.signal);
+    // Long enough for the store's answer (a wait) to put the request back in the queue.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const aborted = Date.now();
     controller.abort();
     await expect(waiting).rejects.toBeInstanceOf(AbortError);
