@@ -24,7 +24,7 @@ export { type ClientOptions, createClient } from './keys/client.js';
 export type { ConfigFile } from './keys/config.js';
 export { KeyPool, type KeyPoolOptions, type PoolEvents } from './keys/key-pool.js';
 export type { ReloadDiff, StateChange } from './keys/key-table.js';
-export type { PacingMode, PacingStatus } from './keys/pacing/controller.js';
+export type { PacingMode, PacingStatus } from './keys/pacing/controller-types.js';
 export type { LearnedLimits } from './keys/pacing/learned.js';
 export type { AttemptInfo } from './keys/pool-fetch.js';
 export {

@@ -3,7 +3,7 @@ export { type ClientOptions, createClient } from './client.js';
 export { type ConfigFile, type KeyConfig, loadConfigFile, type PoolConfig, parseConfig } from './config.js';
 export { KeyPool, type KeyPoolOptions, type PoolEvents } from './key-pool.js';
 export type { ReloadDiff, StateChange } from './key-table.js';
-export type { PacingMode, PacingStatus } from './pacing/controller.js';
+export type { PacingMode, PacingStatus } from './pacing/controller-types.js';
 export type { LearnedLimits } from './pacing/learned.js';
 export { type AttemptInfo, createPoolFetch, type PoolFetchOptions } from './pool-fetch.js';
 export { redactKey } from './redact.js';

@@ -1,7 +1,8 @@
 /**
  * KeyPool: the one place keys live. Leases a usable key per request attempt, records what the API
- * answered, paces each rate domain (`pacing/controller.ts`), and when no key is usable waits (notifying), watching
- * config.json for an edit that fixes it.
+ * answered, paces each rate domain through its store (`domain/store.ts`: the law in memory, or
+ * shared through Redis), and when no key is usable waits (notifying), watching config.json for an
+ * edit that fixes it.
  */
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
@@ -16,15 +17,17 @@ import {
   type PoolConfig,
   resolveConfigSource,
 } from './config.js';
+import { type DomainStore, MemoryStore, type Reservation } from './domain/store.js';
 import { groupCosts } from './group-status.js';
 import { type KeyEntry, KeyTable, type StateChange } from './key-table.js';
+import { isPending, whenReady } from './pacing/domain-pacer.js';
 import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { blockedLine, stateChangeLine, stopLine } from './pool-lines.js';
 import type { Granted, KeyPoolOptions, PoolEvents, Waiter } from './pool-options.js';
 import { redactKey, scrubSecrets } from './redact.js';
-import { type AdmitWaiter, admit } from './shared/admission.js';
-import { openShared } from './shared/open.js';
+import { connectShared, openShared, sharedStore } from './shared/open.js';
 import type { SharedPool } from './shared/shared-pool.js';
+import { SlotStore } from './shared/slot-store.js';
 import { judgeWait, timerDelay } from './stops.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
 import { ConfigWatcher } from './watch.js';
@@ -55,34 +58,46 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   private blockedSince: number | undefined;
   private closed = false;
   private shared: SharedPool | undefined;
-  /** Slot waits of a shared pool, ended by close(). */
-  private readonly admissions = new Set<() => void>();
+  /** Waiters whose reservation an asynchronous store has not answered yet (close() ends them). */
+  private readonly asking = new Set<Waiter>();
 
   /** Opens a pool from a config.json path, a parsed config object, or (none) the defaults. */
   static async open(config?: string | ConfigFile, options: KeyPoolOptions = {}): Promise<KeyPool> {
     const env = options.env ?? process.env;
     const source = await resolveConfigSource(config, env, exists);
     const parsed = source.parsed ?? (await loadConfigFile(source.path!));
-    const pool = new KeyPool(parsed, source.path, options);
+    const redis = await connectShared(options.shared, env);
+    let pool: KeyPool | undefined;
     try {
-      pool.shared = await openShared(options.shared, env, pool.table, {
-        logger: pool.logger,
-        onChange: (change) => pool.emit('key-state', change),
-        dispatch: () => pool.dispatch(),
-      });
+      const store = redis ? sharedStore(redis, () => pool?.shared) : new MemoryStore();
+      pool = new KeyPool(parsed, source.path, options, store);
+      if (redis && store instanceof SlotStore) {
+        const self = pool;
+        self.shared = await openShared(redis, store, self.table, {
+          logger: self.logger,
+          onChange: (change) => self.emit('key-state', change),
+          dispatch: () => self.dispatch(),
+        });
+      }
       if (source.path && options.watch !== false) await pool.watch(source.path, parsed);
     } catch (error) {
-      await pool.close();
+      if (pool) await pool.close();
+      await redis?.close();
       throw error;
     }
     return pool;
   }
 
-  private constructor(parsed: ParsedConfig, configPath: string | undefined, options: KeyPoolOptions) {
+  private constructor(
+    parsed: ParsedConfig,
+    configPath: string | undefined,
+    options: KeyPoolOptions,
+    store: DomainStore,
+  ) {
     super();
     this.configPath = configPath;
     const env = options.env ?? process.env;
-    this.table = new KeyTable(Date.now, env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL);
+    this.table = new KeyTable(Date.now, env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL, store);
     this.logger = options.logger ?? consoleLogger();
     this.waitTimeoutMs = options.waitTimeoutMs ?? Number.POSITIVE_INFINITY;
     if (!(this.waitTimeoutMs >= 0)) {
@@ -168,12 +183,18 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   acquire(request: LeaseRequest, signal?: AbortSignal): Promise<Lease> {
     if (this.closed) return Promise.reject(new AbortError('the key pool is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError());
-    if (this.waiters.length === 0 && this.blockedSince === undefined && !this.shared) {
-      // Nobody is queued and a key may be free now: lease it at once, without a waiter.
+    if (this.waiters.length === 0 && this.blockedSince === undefined) {
+      // Nobody is queued and a key may be free now: lease it at once, without a waiter, when its
+      // domain's store answers at once (in memory) and says go.
       const now = Date.now();
       for (const change of this.table.thaw(now)) this.stateChanged(change);
       const pick = this.table.pick(request, now);
-      if (pick.kind === 'key') return Promise.resolve(this.grant(pick.index, request, now));
+      if (pick.kind === 'key') {
+        const entry = this.table.keys[pick.index]!;
+        const reservation = this.table.reserve(entry, request.tokens, now);
+        if (isPending(reservation)) return this.waitReservation(request, signal, entry, reservation);
+        if (reservation.seq !== undefined) return Promise.resolve(this.lease(entry, reservation.seq, now));
+      }
     }
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = { request, resolve, reject, signal, onAbort: undefined };
@@ -195,12 +216,22 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     if (!granted) return;
     this.leases.delete(lease.leaseId);
     const now = Date.now();
-    const change = this.table.settle(granted.entry, granted.seq, result, now, granted.grantedAt);
-    this.shared?.settled(granted.entry, granted.seq, result);
-    if (change) {
-      this.shared?.localChange(granted.entry, change, now);
-      this.stateChanged(change);
-    }
+    const settled = this.table.settle(granted.entry, granted.seq, result, now, granted.grantedAt);
+    const after = whenReady(settled, (change) => {
+      if (change) {
+        this.shared?.localChange(granted.entry, change, Date.now());
+        this.stateChanged(change);
+      }
+      this.dispatch();
+    });
+    if (isPending(after)) after.catch((error: unknown) => this.storeFailed(error));
+  }
+
+  /** A store call failed (a Redis store lost mid-call): said once per failure; the pool goes on. */
+  private storeFailed(error: unknown): void {
+    this.logger.warn(
+      `rate domain store: ${this.scrub(error instanceof Error ? error.message : String(error))}`,
+    );
     this.dispatch();
   }
 
@@ -233,10 +264,14 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       const waiter = this.waiters[i]!;
       const pick = this.table.pick(waiter.request, now);
       if (pick.kind === 'key') {
+        const entry = this.table.keys[pick.index]!;
+        const reservation = this.table.reserve(entry, waiter.request.tokens, now);
+        // Refused by the domain's store: its wait now shows in the key's `readyAt`; pick again.
+        if (!isPending(reservation) && reservation.seq === undefined) continue;
         this.removeWaiter(waiter);
-        if (this.shared) this.admitShared(waiter, this.table.keys[pick.index]!, now);
-        else waiter.resolve(this.grant(pick.index, waiter.request, now));
         served = true;
+        if (isPending(reservation)) this.asked(waiter, entry, reservation);
+        else waiter.resolve(this.lease(entry, reservation.seq!, now));
         continue;
       }
       if (pick.kind === 'none' && this.table.modelUnavailable(waiter.request.model)) {
@@ -265,36 +300,65 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     this.schedule(wakeAt, now);
   }
 
-  private grant(index: number, request: LeaseRequest, now: number): Lease {
-    const entry = this.table.keys[index]!;
-    return this.lease(entry, this.table.leased(entry, request.tokens, now), now);
+  /** A lease whose reservation a store answers later: a waiter of its own until then. */
+  private waitReservation(
+    request: LeaseRequest,
+    signal: AbortSignal | undefined,
+    entry: KeyEntry,
+    reservation: Promise<Reservation>,
+  ): Promise<Lease> {
+    return new Promise<Lease>((resolve, reject) => {
+      this.asked({ request, resolve, reject, signal, onAbort: undefined }, entry, reservation);
+    });
   }
 
-  /** A shared pool's grant: the send's slot is reserved in Redis first (`shared/admission.ts`). */
-  private admitShared(waiter: Waiter, entry: KeyEntry, now: number): void {
-    admit(
-      {
-        table: this.table,
-        shared: this.shared!,
-        lease: (key, seq, at) => this.lease(key, seq, at),
-        requeue: (again: AdmitWaiter) => {
-          this.waiters.unshift(waiter);
-          if (again.signal && waiter.onAbort)
-            again.signal.addEventListener('abort', waiter.onAbort, { once: true });
-          this.dispatch();
-        },
-        track: (cancel) => {
-          this.admissions.add(cancel);
-          return () => this.admissions.delete(cancel);
-        },
-      },
-      waiter,
-      entry,
-      now,
-    );
+  /**
+   * The store answers the waiter's reservation later: a send leases the key, unless the waiter was
+   * aborted or the pool closed meanwhile (the send is cancelled in the store); a wait puts the
+   * waiter back at the front of the queue, the domain's wait known to key selection.
+   */
+  private asked(waiter: Waiter, entry: KeyEntry, reservation: Promise<Reservation>): void {
+    this.asking.add(waiter);
+    const onAbort = () => {
+      if (!this.asking.delete(waiter)) return;
+      waiter.reject(new AbortError());
+    };
+    waiter.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (answer: Reservation | undefined) => {
+      waiter.signal?.removeEventListener('abort', onAbort);
+      const waiting = this.asking.delete(waiter);
+      // A key found out while the store answered (rejected, spent, denied the model: here or in
+      // another process) gets no request: the send is cancelled and the request picks again.
+      const found = waiting && !this.table.usable(entry, waiter.request);
+      if (answer?.seq !== undefined) {
+        if (waiting && !this.closed && !found) {
+          waiter.resolve(this.lease(entry, answer.seq, Date.now()));
+          return;
+        }
+        entry.pacer.cancel(answer.seq);
+      }
+      if (!waiting) return;
+      if (waiter.signal?.aborted) {
+        waiter.reject(new AbortError());
+        return;
+      }
+      if (waiter.signal && !waiter.onAbort)
+        waiter.onAbort = () => {
+          this.removeWaiter(waiter);
+          waiter.reject(new AbortError());
+        };
+      this.waiters.unshift(waiter);
+      if (waiter.onAbort) waiter.signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.dispatch();
+    };
+    reservation.then(done, (error: unknown) => {
+      this.storeFailed(error);
+      done(undefined);
+    });
   }
 
   private lease(entry: KeyEntry, seq: number, now: number): Lease {
+    this.table.leased(entry);
     const lease: Lease = {
       leaseId: this.nextLease++,
       keyId: entry.id,
@@ -410,7 +474,10 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
       this.removeWaiter(waiter);
       waiter.reject(new AbortError('the key pool was closed'));
     }
-    for (const cancel of [...this.admissions]) cancel();
+    for (const waiter of [...this.asking]) {
+      this.asking.delete(waiter);
+      waiter.reject(new AbortError('the key pool was closed'));
+    }
     await Promise.all([this.watcher?.close(), this.notifier?.close(), this.shared?.close()]);
   }
 }

@@ -8,7 +8,8 @@ import { CostTally } from '../tokens/cost.js';
 import { type PriceTable, priceTable } from '../tokens/prices.js';
 import type { Outcome } from './classify.js';
 import type { KeyConfig, PoolConfig } from './config.js';
-import { PacingController } from './pacing/controller.js';
+import { type Awaitable, type DomainStore, MemoryStore, type Reservation } from './domain/store.js';
+import { DomainPacer, whenReady } from './pacing/domain-pacer.js';
 import { redactKey } from './redact.js';
 import { type KeyView, type Pick, pickKey } from './select.js';
 import type { KeyState, KeyStatus, LeaseRequest, LeaseResult } from './types.js';
@@ -23,8 +24,8 @@ export interface KeyEntry {
   state: KeyState;
   coolingUntil: number;
   denied: Set<string>;
-  /** The pacer of the key's rate domain (shared by a group's keys). */
-  pacer: PacingController;
+  /** The key's rate domain in the store (shared by a group's keys). */
+  pacer: DomainPacer;
   requests: number;
   successes: number;
   inFlight: number;
@@ -73,7 +74,7 @@ export class KeyTable {
   /** Whether some key's config has `tpm`. */
   tokenLimited = false;
   private nextId = 1;
-  private pacers = new Map<string, PacingController>();
+  private pacers = new Map<string, DomainPacer>();
   /** Per worker: where its rotation goes next. */
   private cursors = new Map<number, number>();
   /** config.json `prices` over the bundled table; replaced on every apply. */
@@ -89,10 +90,12 @@ export class KeyTable {
   /**
    * @param now the clock (tests pass a fake one)
    * @param defaultBaseUrl the base URL of keys without `base_url`, for messages
+   * @param store where every rate domain's law runs (in memory for one process)
    */
   constructor(
     private readonly now: () => number,
     private readonly defaultBaseUrl = 'https://api.openai.com/v1',
+    readonly store: DomainStore = new MemoryStore(),
   ) {}
 
   /** Applies a (re)loaded config: new keys join, removed keys leave, changed keys start fresh. */
@@ -100,7 +103,7 @@ export class KeyTable {
     const old = new Map(this.keys.map((entry) => [entry.config.apiKey, entry]));
     const diff: ReloadDiff = { added: [], removed: [], changed: [], kept: 0, retried: [] };
     this.prices = priceTable(config.prices);
-    const pacers = new Map<string, PacingController>();
+    const pacers = new Map<string, DomainPacer>();
     const keys = config.keys.map((keyConfig) => {
       const previous = old.get(keyConfig.apiKey);
       old.delete(keyConfig.apiKey);
@@ -146,11 +149,12 @@ export class KeyTable {
     return entry.config.group !== undefined ? `group:${entry.config.group}` : `key:${entry.id}`;
   }
 
-  private create(config: KeyConfig, pacers: Map<string, PacingController>): KeyEntry {
+  private create(config: KeyConfig, pacers: Map<string, DomainPacer>): KeyEntry {
     const id = this.nextId++;
-    const group = config.group !== undefined ? `group:${config.group}` : `key:${id}`;
+    const group = this.groupOf({ id, config });
+    // A group's domain outlives its keys' edits (a reload keeps what its law learned).
     let pacer = pacers.get(group) ?? (config.group !== undefined ? this.pacers.get(group) : undefined);
-    pacer ??= new PacingController(this.now(), { rpm: config.rpm, tpm: config.tpm });
+    pacer ??= new DomainPacer(this.store, group, this.now(), { rpm: config.rpm, tpm: config.tpm });
     pacers.set(group, pacer);
     return {
       id,
@@ -190,6 +194,12 @@ export class KeyTable {
     return entry.config.models === undefined || entry.config.models.includes(model);
   }
 
+  /** Whether the key may serve the request now (not found out, and allowed the model meanwhile). */
+  usable(entry: KeyEntry, request: LeaseRequest): boolean {
+    const live = entry.state === 'ready' || entry.state === 'cooling';
+    return live && this.serves(entry, request.model, request.organization, request.keyHash);
+  }
+
   /** Cooling keys whose time has passed become ready again; returns the changes. */
   thaw(now: number): StateChange[] {
     const changes: StateChange[] = [];
@@ -208,7 +218,7 @@ export class KeyTable {
         (entry.state === 'ready' || entry.state === 'cooling') &&
         this.serves(entry, request.model, request.organization, request.keyHash);
       if (!usable) return { usable, readyAt: Number.POSITIVE_INFINITY, headroom: 0 };
-      const readyAt = Math.max(entry.coolingUntil, entry.pacer.readyAt(now, request.tokens));
+      const readyAt = Math.max(entry.coolingUntil, entry.pacer.readyAt());
       return { usable, readyAt, headroom: entry.pacer.headroom() };
     });
     const start = this.cursors.get(request.workerId) ?? this.keyIndex + request.workerId;
@@ -249,28 +259,38 @@ export class KeyTable {
     return [...counts].map(([why, n]) => `${n} ${why}`).join(', ') || 'no keys';
   }
 
-  /** A lease was granted; returns its sequence number in the key's pacer. */
-  leased(entry: KeyEntry, tokens: number, now: number): number {
-    entry.inFlight += 1;
-    entry.requests += 1;
-    return entry.pacer.onSend(now, tokens);
+  /**
+   * Asks the key's rate domain for a send of `tokens` now (the store's law decides). A refusal
+   * shows in the next `pick` as the domain's wait.
+   */
+  reserve(entry: KeyEntry, tokens: number, now: number): Awaitable<Reservation> {
+    return entry.pacer.reserve(now, tokens);
   }
 
-  /** Records how an attempt ended; returns the state change it caused, if any. */
+  /** A lease on the key was handed out (its domain reserved the send). */
+  leased(entry: KeyEntry): void {
+    entry.inFlight += 1;
+    entry.requests += 1;
+  }
+
+  /**
+   * Records how an attempt ended; returns the state change it caused, if any (later when the
+   * domain's store answers later: a cooling follows the store's pause).
+   */
   settle(
     entry: KeyEntry,
     seq: number,
     result: LeaseResult,
     now: number,
     grantedAt = now,
-  ): StateChange | undefined {
+  ): Awaitable<StateChange | undefined> {
     entry.inFlight = Math.max(0, entry.inFlight - 1);
     if (result.outcome === 'cancelled') {
       entry.requests = Math.max(0, entry.requests - 1);
-      entry.pacer.onCancel(seq);
+      entry.pacer.cancel(seq);
       return undefined;
     }
-    entry.pacer.onAnswer(now, {
+    const answered = entry.pacer.answer(now, {
       seq,
       status: pacingStatus(result),
       latencyMs: now - grantedAt,
@@ -304,20 +324,25 @@ export class KeyTable {
         if (result.model === undefined || entry.denied.has(result.model)) return undefined;
         entry.denied.add(result.model);
         return { ...change, to: 'denied', model: result.model };
-      case 'rate_limit': {
-        // The pacer pauses its domain itself (retry-after of any dialect, clamped to 24 h, or its
-        // own pause after a loss); the key shows as cooling while that pause lasts.
-        if (entry.state !== 'ready' && entry.state !== 'cooling') return undefined;
-        const until = entry.pacer.status(now).blockedUntil ?? 0;
-        if (until <= now) return undefined;
-        entry.coolingUntil = until;
-        const from = entry.state;
-        entry.state = 'cooling';
-        return from === 'cooling' ? undefined : { ...change, to: 'cooling', until };
-      }
+      case 'rate_limit':
+        // The law pauses the domain itself (retry-after of any dialect, clamped to 24 h, or a run
+        // of refusals); the key shows as cooling while that pause lasts.
+        return whenReady(answered, () => this.cool(entry, change));
       default:
         return undefined;
     }
+  }
+
+  /** The key cools while its domain is paused (after a refusal); the change, if it is one. */
+  private cool(entry: KeyEntry, change: Omit<StateChange, 'to'>): StateChange | undefined {
+    if (entry.state !== 'ready' && entry.state !== 'cooling') return undefined;
+    const now = this.now();
+    const until = entry.pacer.status(now).blockedUntil ?? 0;
+    if (until <= now) return undefined;
+    entry.coolingUntil = until;
+    const from = entry.state;
+    entry.state = 'cooling';
+    return from === 'cooling' ? undefined : { ...change, from, to: 'cooling', until };
   }
 
   /** One more attempt that could not reach the key's endpoint; the third in a row takes the key out. */

@@ -1,7 +1,7 @@
 /** Types shared by the pool, the pool-aware fetch and the worker-thread key broker. */
 import type { CostSummary } from '../tokens/cost.js';
 import type { Outcome } from './classify.js';
-import type { PacingStatus } from './pacing/controller.js';
+import type { PacingStatus } from './pacing/controller-types.js';
 import type { NormalizedLimits } from './pacing/dialects.js';
 
 export type KeyState = 'ready' | 'cooling' | 'exhausted' | 'invalid';

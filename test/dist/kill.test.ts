@@ -32,7 +32,9 @@ const KILLED_CONCURRENCY = 2;
 
 describe('a distributed run with workers and a coordinator killed', () => {
   it('writes every item exactly once, in input order, and leaves nothing in Redis', async () => {
-    sim = await startSimulator({ keys: [{ key: KEY }], latencyMs: 40 });
+    // 400 ms an answer: the run lasts ~10 s at the first worker's 2 chunks × 4, long enough for a
+    // second worker to start and join mid-run (nothing limits the key, so the pool does not slow it).
+    sim = await startSimulator({ keys: [{ key: KEY }], latencyMs: 400 });
     const dir = await tempDir();
     const config = join(dir, 'config.json');
     await writeConfig(config, [{ api_key: KEY, base_url: sim.url }]);

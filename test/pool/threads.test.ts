@@ -1,8 +1,8 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LAW } from '../../src/keys/domain/law.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { PROBE_IN_FLIGHT } from '../../src/keys/pacing/controller.js';
 import { runPipeline } from '../../src/pool/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import type { TaskFunction } from '../../src/workers/types.js';
@@ -88,9 +88,9 @@ describe('runPipeline on worker threads', () => {
       chunkSize: 2,
     });
     expect(results.map((r) => r.text)).toEqual(data.map((d) => `echo: ${d}`));
-    // Lanes that asked before the first answer may each have tried it (at most the probe count);
+    // Lanes that asked before the first answer may each have tried it (at most the law's first in-flight bound);
     // once its 429 is known, no lane uses it again.
-    expect(s.stats().byKey['sk-…0004']?.requests).toBeLessThanOrEqual(PROBE_IN_FLIGHT);
+    expect(s.stats().byKey['sk-…0004']?.requests).toBeLessThanOrEqual(LAW.initialCap);
     expect(pool.status().keys[0]?.state).toBe('exhausted');
   });
 

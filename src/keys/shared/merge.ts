@@ -1,9 +1,8 @@
 /**
  * The shared pool's policy as pure functions: what a key's fields in Redis mean for this process's
- * view of the key, which counter deltas to send, and which learned limits a domain adopts.
+ * view of the key, and which counter deltas to send.
  * No Redis and no clock here: Redis's `now` and the local `now` are passed in.
  */
-import type { NormalizedLimits } from '../pacing/dialects.js';
 import { MAX_WAIT_MS } from '../pacing/durations.js';
 import type { SharedCounters } from '../types.js';
 
@@ -115,30 +114,4 @@ export function counterDeltas(current: Counters, flushed: Counters): string {
   for (const [outcome, count] of Object.entries(current.errors))
     add(`e:${outcome}`, count, flushed.errors[outcome] ?? 0);
   return parts.join(' ');
-}
-
-/** The part of a domain's limits other processes may start from: each window's size, no counts. */
-export function shareableLimits(limits: NormalizedLimits | undefined): NormalizedLimits | undefined {
-  if (!limits) return undefined;
-  const out: NormalizedLimits = {};
-  const window = (w: NormalizedLimits['requests']) =>
-    w && Number.isFinite(w.limit) && w.limit > 0
-      ? { limit: w.limit, ...(w.windowMs !== undefined ? { windowMs: w.windowMs } : {}) }
-      : undefined;
-  if (limits.dialect) out.dialect = limits.dialect;
-  for (const field of ['requests', 'requestsLong', 'tokens', 'inputTokens', 'outputTokens'] as const) {
-    const w = window(limits[field]);
-    if (w) out[field] = w;
-  }
-  return out.requests || out.tokens || out.inputTokens ? out : undefined;
-}
-
-/** A domain's `learned` field back as limits (undefined when absent or not limits). */
-export function parseLearned(text: string | undefined): NormalizedLimits | undefined {
-  if (!text) return undefined;
-  try {
-    return shareableLimits(JSON.parse(text) as NormalizedLimits);
-  } catch {
-    return undefined;
-  }
 }

@@ -18,7 +18,7 @@ export const TTL_MS = Object.freeze({
   salt: 30 * 86_400_000,
   /** A key's state (invalid, exhausted, denied models, cooling) and its counters. */
   key: 86_400_000,
-  /** A rate domain's schedule, pause and learned limits. */
+  /** A rate domain's schedule and pause. */
   domain: 3_600_000,
 });
 

@@ -1,9 +1,13 @@
-/** Opening a pool's shared side: the `shared` option (or `KEYBATCH_REDIS`) checked, Redis reached, the first sync done. */
+/**
+ * Opening a pool's shared side: the `shared` option (or `KEYBATCH_REDIS`) checked, Redis reached,
+ * the domain store over it, the first sync done.
+ */
 import { ConfigError } from '../../errors.js';
 import type { KeyTable } from '../key-table.js';
 import { checkNamespace, DEFAULT_NAMESPACE } from './naming.js';
 import { RedisStore } from './redis-store.js';
 import { SharedPool, type SharedPoolHooks } from './shared-pool.js';
+import { SlotStore } from './slot-store.js';
 
 export interface SharedOptions {
   /** `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS). */
@@ -16,13 +20,11 @@ export interface SharedOptions {
   namespace?: string;
 }
 
-/** The shared side of a pool, or undefined when the pool is not shared. */
-export async function openShared(
+/** Redis for a shared pool (reached, its salt read), or undefined when the pool is not shared. */
+export async function connectShared(
   options: SharedOptions | false | undefined,
   env: NodeJS.ProcessEnv,
-  table: KeyTable,
-  hooks: SharedPoolHooks,
-): Promise<SharedPool | undefined> {
+): Promise<RedisStore | undefined> {
   if (options === false) return undefined;
   const fromEnv = env['KEYBATCH_REDIS'];
   const resolved = options ?? (fromEnv ? { url: fromEnv } : undefined);
@@ -35,8 +37,22 @@ export async function openShared(
   const namespace = resolved.namespace ?? DEFAULT_NAMESPACE;
   const problem = checkNamespace(namespace);
   if (problem) throw new ConfigError(problem);
-  const store = await RedisStore.open(resolved.url, namespace, env['KEYBATCH_SECRET'] || undefined);
-  const shared = new SharedPool(store, table, hooks);
+  return RedisStore.open(resolved.url, namespace, env['KEYBATCH_SECRET'] || undefined);
+}
+
+/** The domain store of a shared pool: its rate domains paced through Redis. */
+export function sharedStore(redis: RedisStore, shared: () => SharedPool | undefined): SlotStore {
+  return new SlotStore(redis, (domain) => shared()?.redisDomain(domain));
+}
+
+/** The shared side of a pool on `redis`, its first sync done. */
+export async function openShared(
+  redis: RedisStore,
+  store: SlotStore,
+  table: KeyTable,
+  hooks: SharedPoolHooks,
+): Promise<SharedPool> {
+  const shared = new SharedPool(redis, store, table, hooks);
   await shared.tick();
   shared.start();
   return shared;

@@ -7,18 +7,14 @@ import { Redis } from 'ioredis';
 import { KeybatchError } from '../../errors.js';
 import { MAX_WAIT_MS } from '../pacing/durations.js';
 import { keyedHash, type Names, names, newSalt, redactUrl, secretKey, TTL_MS } from './naming.js';
-import { CHECK, LOSS, MARK, PAUSE, REFUND, RESERVE, SERVED, SYNC } from './scripts.js';
+import { MARK, PAUSE, REFUND, RESERVE, SYNC } from './scripts.js';
 
 /** A slot in a domain's shared schedule. */
 export type Slot =
-  /**
-   * `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund); `slots`:
-   * granted in all; `probe`: the domain's one send after a loss pause; `cut` (also when refused):
-   * the ceiling, per minute, at which another process just ended the domain's slow start.
-   */
-  | { granted: true; delayMs: number; at: number; slots: number; probe: boolean; cut?: number }
+  /** `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund). */
+  | { granted: true; delayMs: number; at: number }
   /** The schedule is full for now: ask again in `retryMs`. */
-  | { granted: false; retryMs: number; slots: number; cut?: number }
+  | { granted: false; retryMs: number }
   /** Redis is not reachable: this process decides alone. */
   | { granted: true; delayMs: 0; local: true };
 
@@ -39,19 +35,8 @@ export interface RedisStoreEvents {
 }
 
 interface Commands {
-  kbReserve(
-    domain: string,
-    cost: number,
-    ahead: number,
-    ttl: number,
-    probeMs: number,
-    retryMs: number,
-    freshMs: number,
-  ): Promise<Array<number | string>>;
-  kbLoss(...args: Array<string | number>): Promise<number[]>;
-  kbCheck(domain: string, freshMs: number): Promise<[number, string]>;
-  kbServed(domain: string, at: number, probe: number): Promise<number>;
-  kbRefund(domain: string, at: number, cost: number, probe: number): Promise<number>;
+  kbReserve(domain: string, cost: number, ahead: number, ttl: number): Promise<number[]>;
+  kbRefund(domain: string, at: number, cost: number): Promise<number>;
   kbPause(domain: string, ms: number, ttl: number): Promise<number>;
   kbMark(
     key: string,
@@ -63,10 +48,6 @@ interface Commands {
   ): Promise<number>;
   kbSync(count: number, ...args: Array<string | number>): Promise<unknown[]>;
 }
-
-/** A script's fresh cut ('' when none) as an optional field. */
-const cutOf = (text: number | string | undefined): { cut?: number } =>
-  text === '' || text === undefined ? {} : { cut: Number(text) };
 
 /** A wait read from Redis, clamped like one read from headers: 0..24 h (anyone may write Redis). */
 export const clampWait = (ms: number): number =>
@@ -110,9 +91,6 @@ export class RedisStore {
     this.client.defineCommand('kbReserve', { numberOfKeys: 1, lua: RESERVE });
     this.client.defineCommand('kbRefund', { numberOfKeys: 1, lua: REFUND });
     this.client.defineCommand('kbPause', { numberOfKeys: 1, lua: PAUSE });
-    this.client.defineCommand('kbLoss', { numberOfKeys: 1, lua: LOSS });
-    this.client.defineCommand('kbCheck', { numberOfKeys: 1, lua: CHECK });
-    this.client.defineCommand('kbServed', { numberOfKeys: 1, lua: SERVED });
     this.client.defineCommand('kbMark', { numberOfKeys: 1, lua: MARK });
     this.client.defineCommand('kbSync', { lua: SYNC });
   }
@@ -202,108 +180,33 @@ export class RedisStore {
     return this.names.domain(hash);
   }
 
-  /**
-   * `probeMs`: how long a probe out holds other slots back; `retryMs`: how soon to ask again
-   * meanwhile; `freshMs`: how long after a slow start's end its cut is handed on (`cut`).
-   */
-  async reserve(
-    domain: string,
-    costMs: number,
-    maxAheadMs: number,
-    probeMs = 1000,
-    retryMs = 250,
-    freshMs = 2000,
-  ): Promise<Slot> {
+  /** A slot of `costMs` in the domain's schedule, granted when it starts within `maxAheadMs`. */
+  async reserve(domain: string, costMs: number, maxAheadMs: number): Promise<Slot> {
     if (!this.up) return { granted: true, delayMs: 0, local: true };
     try {
-      const cost = Math.max(0, Math.ceil(costMs));
-      const [granted, delay, at, slots, probe, cutText] = await this.client.kbReserve(
+      const [granted, delay, at] = await this.client.kbReserve(
         this.names.domain(domain),
-        cost,
+        Math.max(0, Math.ceil(costMs)),
         Math.ceil(maxAheadMs),
         TTL_MS.domain,
-        Math.ceil(probeMs),
-        Math.ceil(retryMs),
-        Math.ceil(freshMs),
       );
-      const cut = cutOf(cutText);
       return granted === 1
-        ? {
-            granted: true,
-            delayMs: clampWait(Number(delay)),
-            at: Number(at),
-            slots: Number(slots),
-            probe: probe === 1,
-            ...cut,
-          }
-        : { granted: false, retryMs: clampWait(Number(delay)), slots: Number(slots), ...cut };
+        ? { granted: true, delayMs: clampWait(Number(delay)), at: Number(at) }
+        : { granted: false, retryMs: clampWait(Number(delay)) };
     } catch {
       return { granted: true, delayMs: 0, local: true };
     }
   }
 
-  /** Gives back a slot not used (`probe`: it was the domain's probe, which the next slot becomes again). */
-  async refund(domain: string, at: number, costMs: number, probe = false): Promise<void> {
+  /** Gives back a slot not used. */
+  async refund(domain: string, at: number, costMs: number): Promise<void> {
     if (!this.up) return;
-    await this.client
-      .kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs)), probe ? 1 : 0)
-      .catch(() => {});
+    await this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))).catch(() => {});
   }
 
   async pause(domain: string, ms: number): Promise<void> {
     if (!this.up || !(ms > 0)) return;
     await this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain).catch(() => {});
-  }
-
-  /**
-   * A new loss event of a request whose slot started at `at` (Redis's clock): `LOSS` in
-   * `scripts.ts`. Returns the domain's run of losses, when it was last counted and how long the
-   * domain is paused; undefined when Redis is not reachable.
-   */
-  async loss(
-    domain: string,
-    at: number,
-    loss: { ms: number; baseMs: number; capMs: number; cutPerMinute?: number | undefined },
-    probe: boolean,
-    dedupMs: number,
-  ): Promise<{ run: number; lossAt: number; pausedMs: number } | undefined> {
-    if (!this.up) return undefined;
-    try {
-      const [run, lossAt, pausedMs] = await this.client.kbLoss(
-        this.names.domain(domain),
-        Math.round(at),
-        Math.ceil(loss.ms),
-        Math.ceil(loss.baseMs),
-        Math.ceil(loss.capMs),
-        probe ? 1 : 0,
-        Math.ceil(dedupMs),
-        TTL_MS.domain,
-        loss.cutPerMinute === undefined ? '' : String(loss.cutPerMinute),
-      );
-      return { run: Number(run), lossAt: Number(lossAt), pausedMs: clampWait(Number(pausedMs)) };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * Before a slot reserved a while ago goes (`CHECK`): how long the domain is paused now, and its
-   * fresh cut; undefined when Redis is not reachable.
-   */
-  async check(domain: string, freshMs: number): Promise<{ pausedMs: number; cut?: number } | undefined> {
-    if (!this.up) return undefined;
-    try {
-      const [pausedMs, cut] = await this.client.kbCheck(this.names.domain(domain), Math.ceil(freshMs));
-      return { pausedMs: clampWait(Number(pausedMs)), ...cutOf(cut) };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** A request whose slot started at `at` was served (`probe`: it was the domain's probe). */
-  async served(domain: string, at: number, probe: boolean): Promise<void> {
-    if (!this.up) return;
-    await this.client.kbServed(this.names.domain(domain), Math.round(at), probe ? 1 : 0).catch(() => {});
   }
 
   /**
@@ -348,7 +251,7 @@ export class RedisStore {
   /** One sync tick (see SYNC); undefined when Redis is not reachable. */
   async sync(
     keys: ReadonlyArray<{ hash: string; deltas: string }>,
-    domains: ReadonlyArray<{ hash: string; learned: string }>,
+    domains: ReadonlyArray<{ hash: string }>,
   ): Promise<SyncReply | undefined> {
     if (!this.up) return undefined;
     const names = [
@@ -363,7 +266,6 @@ export class RedisStore {
       TTL_MS.domain,
       TTL_MS.salt,
       ...keys.map((k) => k.deltas),
-      ...domains.map((d) => d.learned),
     ];
     try {
       const reply = await this.client.kbSync(names.length, ...names, ...args);

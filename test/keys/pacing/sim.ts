@@ -1,13 +1,11 @@
 /**
  * A discrete-event simulation of one rate domain: a fake clock, an event queue, a client with N lanes
- * that sends through a `PacingController`, and a server model from `limiters.ts`. Deterministic for
- * a seed; no wall clock anywhere.
+ * that sends through the pacing law (an in-memory domain store), and a server model from
+ * `limiters.ts`. Deterministic for a seed; no wall clock anywhere.
  */
-import {
-  type ControllerOptions,
-  PacingController,
-  type PacingStatus,
-} from '../../../src/keys/pacing/controller.js';
+import type { Sample } from '../../../src/keys/domain/law.js';
+import { type DomainConfig, MemoryStore } from '../../../src/keys/domain/store.js';
+import type { PacingStatus } from '../../../src/keys/pacing/controller-types.js';
 import { parseLimits } from '../../../src/keys/pacing/dialects.js';
 import type { ServerModel, Verdict } from './limiters.js';
 
@@ -69,8 +67,36 @@ function before(a: Event, b: Event): boolean {
   return a.t < b.t || (a.t === b.t && a.n < b.n);
 }
 
-/** What the simulation drives: the controller, or a baseline with the same four calls. */
-export type SimPacer = Pick<PacingController, 'readyAt' | 'onSend' | 'onAnswer' | 'status'>;
+/** What the simulation drives: the law, or a baseline with the same four calls. */
+export interface SimPacer {
+  readyAt(now: number, tokens: number): number;
+  onSend(now: number, tokens: number): number;
+  onAnswer(now: number, answer: Sample): void;
+  status(now: number): PacingStatus;
+}
+
+/** The law on one in-memory domain, as the four calls (a send the store allowed is taken at once). */
+export function lawPacer(config: DomainConfig = {}): SimPacer {
+  const store = new MemoryStore();
+  store.open('domain', 0, config);
+  let allowed: { at: number; seq: number } | undefined;
+  return {
+    readyAt(now, tokens) {
+      if (allowed?.at === now) return now;
+      const reservation = store.reserve('domain', now, tokens);
+      if (reservation.seq === undefined) return now + reservation.waitMs;
+      allowed = { at: now, seq: reservation.seq };
+      return now;
+    },
+    onSend() {
+      const seq = allowed!.seq;
+      allowed = undefined;
+      return seq;
+    },
+    onAnswer: (now, answer) => void store.answer('domain', now, answer),
+    status: (now) => store.status('domain', now),
+  };
+}
 
 export interface SimOptions {
   server: ServerModel;
@@ -85,7 +111,8 @@ export interface SimOptions {
   /** Length of the buckets convergence is judged over. */
   bucketMs: number;
   seed: number;
-  controller?: ControllerOptions;
+  /** The domain's configured limits (`rpm`, `tpm`). */
+  controller?: DomainConfig;
   /** Each request's tokens: counted at admission (prompt + max_tokens) and really used. @default 1 and 1 */
   tokens?: (random: () => number) => { estimate: number; used: number };
   /** Whether answers tell the pacer their usage. @default true */
@@ -116,7 +143,7 @@ export function simulate(options: SimOptions): SimResult {
   const random = rng(options.seed);
   const queue = new EventQueue();
   const schedule = (t: number, fn: () => void) => queue.push(t, fn);
-  const controller: SimPacer = options.pacer ?? new PacingController(0, options.controller);
+  const controller: SimPacer = options.pacer ?? lawPacer(options.controller);
   const buckets = Math.ceil(options.durationMs / options.bucketMs);
   const okIn = new Array<number>(buckets).fill(0);
   const refusedIn = new Array<number>(buckets).fill(0);

@@ -3,7 +3,7 @@
  * pacing through the pacer the factory gives it (one shared domain, or one each), against the
  * scenario's server. Deterministic for a seed; no wall clock.
  */
-import type { Answer } from '../../../../src/keys/pacing/controller.js';
+import type { Sample as Answer } from '../../../../src/keys/domain/law.js';
 import { parseLimits } from '../../../../src/keys/pacing/dialects.js';
 import { EventQueue, rng } from '../sim.js';
 import type { Scenario } from './draw.js';

@@ -1,4 +1,7 @@
 /**
+ * FROZEN COPY (issue 24): the pacer the pool ran before the law, kept only as the harness's
+ * "earlier pacer" to compare against (`space/today.ts`). Not used by the library.
+ *
  * One rate domain's pacer (a key, or a group of keys sharing limits). Pure state, the clock passed
  * in as `now` (ms) on every call, so it runs the same in a discrete-event test as in the pool.
  *
@@ -11,6 +14,10 @@
  * In every mode: one send per interval (no bursts), in flight at most rate × latency × 2 (Little's
  * law with a margin), and a `retry-after` pauses the whole domain.
  */
+
+import { MINUTE_MS, type NormalizedLimits } from '../../../../../src/keys/pacing/dialects.js';
+import { MAX_WAIT_MS } from '../../../../../src/keys/pacing/durations.js';
+import { learnedLimits } from '../../../../../src/keys/pacing/learned.js';
 import {
   AIMD_DEFAULTS,
   type AimdOptions,
@@ -27,10 +34,7 @@ import {
 } from './aimd.js';
 import type { Answer, ControllerOptions, PacingStatus, SharedLoss } from './controller-types.js';
 import { PROBE_IN_FLIGHT } from './controller-types.js';
-import { MINUTE_MS, type NormalizedLimits } from './dialects.js';
-import { MAX_WAIT_MS } from './durations.js';
 import { gateAt, hasPace, isSpent, paceFromLimits, spentReset } from './header-model.js';
-import { learnedLimits } from './learned.js';
 import { calibrateWindows, type WindowSeen } from './window-estimate.js';
 
 export type { Answer, ControllerOptions, PacingMode, PacingStatus, SharedLoss } from './controller-types.js';

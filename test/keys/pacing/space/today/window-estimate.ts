@@ -6,7 +6,11 @@
  * limiters the same figure scatters around the window. The largest estimate seen (at most a minute)
  * is kept: it converges on a bucket's window and never paces a minute window faster than its limit.
  */
-import { type LimitWindow, MINUTE_MS, type NormalizedLimits } from './dialects.js';
+import {
+  type LimitWindow,
+  MINUTE_MS,
+  type NormalizedLimits,
+} from '../../../../../src/keys/pacing/dialects.js';
 
 /** Fewest units used in a window before its reset says anything. */
 const MIN_USED = 1;

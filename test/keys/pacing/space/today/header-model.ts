@@ -3,7 +3,11 @@
  * less a margin) and a gate (nothing more once `remaining`, less what was sent since, is spent).
  * Pure functions over the parsed headers; rates are per millisecond.
  */
-import { type LimitWindow, MINUTE_MS, type NormalizedLimits } from './dialects.js';
+import {
+  type LimitWindow,
+  MINUTE_MS,
+  type NormalizedLimits,
+} from '../../../../../src/keys/pacing/dialects.js';
 
 export interface HeaderPace {
   /** Requests per ms, or undefined when the headers give no request limit. */
