@@ -32,6 +32,8 @@ export interface Ticket {
    * at most twice what the caller keeps in flight.
    */
   capBound: boolean;
+  /** Tokens sent by the domain up to and including it. */
+  tokensAt: number;
 }
 
 export interface DomainState {
@@ -90,6 +92,8 @@ export interface DomainState {
   headers: NormalizedLimits | undefined;
   headersSeq: number;
   headersAt: number;
+  /** Tokens sent up to and including the newest headers' request (the token gate counts from there). */
+  headersTokens: number;
   tickets: Map<number, Ticket>;
   tokensSent: number;
 }
@@ -168,6 +172,7 @@ export function initialState(now: number, config: { rpm?: number; tpm?: number }
     headers: undefined,
     headersSeq: 0,
     headersAt: 0,
+    headersTokens: 0,
     tickets: new Map(),
     tokensSent: 0,
   };
@@ -211,7 +216,7 @@ export function gateAt(state: DomainState, now: number, tokens: number): number 
   check(h.requestsLong, sinceRequests, 1);
   const tokenWindow = h.tokens ?? h.inputTokens;
   if (tokenWindow) {
-    const tokensSince = state.tokensSent - (state.tickets.get(state.headersSeq)?.tokens ?? 0);
+    const tokensSince = state.tokensSent - state.headersTokens;
     check(tokenWindow, Math.max(0, tokensSince), Math.min(tokens, tokenWindow.limit));
   }
   return at;
@@ -256,6 +261,7 @@ export function sent(state: DomainState, now: number, tokens: number): number {
     tokens,
     paceBound: state.waited,
     capBound: state.inFlight + 1 >= state.cap / 2,
+    tokensAt: state.tokensSent,
   });
   state.inFlight += 1;
   state.waited = false;
@@ -315,7 +321,7 @@ export function answered(state: DomainState, now: number, sample: Sample): Verdi
   const verdict = classify(state, sample);
   state.lastRefused = verdict === 'refused' || sample.status === 503;
   state.share503 += LAW.gapWeight * ((sample.status === 503 ? 1 : 0) - state.share503);
-  learnHeaders(state, sample, ticket?.sentAt ?? now);
+  learnHeaders(state, sample, ticket?.sentAt ?? now, ticket?.tokensAt ?? state.tokensSent);
   if (verdict === 'served') served(state, now, sample, ticket);
   else if (verdict === 'refused') refused(state, now, sample);
   // After the cut (which measures what the server took before this pause): wait as told.
@@ -325,13 +331,14 @@ export function answered(state: DomainState, now: number, sample: Sample): Verdi
   return verdict;
 }
 
-function learnHeaders(state: DomainState, sample: Sample, sentAt: number): void {
+function learnHeaders(state: DomainState, sample: Sample, sentAt: number, tokensAt: number): void {
   const h = sample.headers;
   if (!h || (!h.requests && !h.tokens && !h.inputTokens && !h.requestsLong)) return;
   if (sample.seq < state.headersSeq) return;
   state.headers = h;
   state.headersSeq = sample.seq;
   state.headersAt = sentAt;
+  state.headersTokens = tokensAt;
 }
 
 /** A running mean over about the last `1 / gapWeight` values (the plain mean of the first ones). */
@@ -419,7 +426,8 @@ function cut(state: DomainState, now: number, roundTripMs: number): void {
   const lately = Math.max(1 / Math.max(state.sendGap, 1e-3), state.servedGap > 0 ? 1 / state.servedGap : 0);
   // (Before anything was served, the only rate the refusals vouch for is one request per round trip,
   // the refusal's own; what went in the first burst says nothing of the limit.)
-  const going = state.servedCount === 0 ? 1 / Math.max(1, roundTripMs) : lately;
+  const trip = Number.isFinite(roundTripMs) ? roundTripMs : 0;
+  const going = state.servedCount === 0 ? 1 / Math.max(1, trip) : lately;
   const pace = paceOf(state);
   const base = pace > 0 ? Math.min(pace, going) : going;
   const inRun = state.refusalRun > 0;

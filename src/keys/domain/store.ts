@@ -92,7 +92,7 @@ export class MemoryStore implements DomainStore {
 
   /** The domain as `pool.status().keys[i].pacing` shows it (the shape of earlier rounds). */
   status(domain: string, now: number): PacingStatus {
-    const state = this.state(domain, now);
+    const state = this.domains.get(domain) ?? initialState(now); // (not opened by a look)
     const pace = paceOf(state);
     const status: PacingStatus = {
       mode: state.headers ? 'headers' : pace > 0 ? 'observed' : 'slow-start',

@@ -136,3 +136,21 @@ describe('the pacing law recovers', () => {
     expect(store.status(D, 1000).inFlightCap).toBe(32);
   });
 });
+
+describe('the token gate', () => {
+  it('counts the tokens sent since the newest headers, not every token ever sent', () => {
+    const store = new MemoryStore();
+    // A bucket that refills as fast as it is spent: every answer says 5,000 tokens are left.
+    const room = {
+      tokens: { limit: 10_000, remaining: 5_000, resetMs: 60_000 },
+      dialect: 'openai' as const,
+    };
+    let now = 0;
+    for (let i = 0; i < 100; i++) {
+      const r = store.reserve(D, now, 100);
+      expect(r.seq, `request ${i} (${100 * i} tokens sent in all)`).toBeDefined();
+      store.answer(D, now + 5, sample(r.seq!, 200, 5, room));
+      now += 10;
+    }
+  });
+});

@@ -32,7 +32,7 @@ local function classify(state, sample)
 end
 
 --- law.ts learnHeaders
-local function learnHeaders(state, sample, sentAt)
+local function learnHeaders(state, sample, sentAt, tokensAt)
   local h = sample.headers
   if not h or (not h.requests and not h.tokens and not h.inputTokens and not h.requestsLong) then return end
   if sample.seq < state.headersSeq then return end
@@ -40,6 +40,7 @@ local function learnHeaders(state, sample, sentAt)
   state.headersChanged = true
   state.headersSeq = sample.seq
   state.headersAt = sentAt
+  state.headersTokens = tokensAt
 end
 
 --- law.ts roomLeft: requests the answer's headers say are left now (0: none said).
@@ -144,7 +145,7 @@ local function answered(state, now, sample)
   local verdict = classify(state, sample)
   state.lastRefused = verdict == 'refused' or sample.status == 503
   state.share503 = state.share503 + LAW_gapWeight * ((sample.status == 503 and 1 or 0) - state.share503)
-  learnHeaders(state, sample, ticket and ticket.sentAt or now)
+  learnHeaders(state, sample, ticket and ticket.sentAt or now, ticket and ticket.tokensAt or state.tokensSent)
   if verdict == 'served' then
     served(state, now, sample, ticket)
   elseif verdict == 'refused' then

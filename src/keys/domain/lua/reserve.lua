@@ -29,8 +29,7 @@ local function gateAt(state, now, tokens)
   check(h.requestsLong, sinceRequests, 1)
   local tokenWindow = h.tokens or h.inputTokens
   if tokenWindow then
-    local ticket = getTicket(state.headersSeq)
-    local tokensSince = state.tokensSent - (ticket and ticket.tokens or 0)
+    local tokensSince = state.tokensSent - state.headersTokens
     check(tokenWindow, math.max(0, tokensSince), math.min(tokens, tokenWindow.limit))
   end
   return at
@@ -70,6 +69,7 @@ local function sent(state, now, tokens)
     tokens = tokens,
     paceBound = state.waited,
     capBound = state.inFlight + 1 >= state.cap / 2,
+    tokensAt = state.tokensSent,
   })
   state.inFlight = state.inFlight + 1
   state.waited = false
