@@ -32,6 +32,11 @@ export interface RedisStoreEvents {
   onLost?(reason: string): void;
   /** It is back, the salt checked again (`saltChanged`: Redis came back empty, every name changed). */
   onRestored?(saltChanged: boolean): void;
+  /**
+   * Redis is up but unhealthy, said once per kind: `slow` (a call took `detail`, e.g. "1.3 s": frozen,
+   * swapping, or far away) or `refused` (a command refused, `detail` its error: full, read-only).
+   */
+  onTrouble?(kind: 'slow' | 'refused', detail: string): void;
 }
 
 interface Commands {
@@ -56,6 +61,14 @@ export const clampWait = (ms: number): number =>
 const CONNECT_TIMEOUT_MS = 5000;
 /** A command not answered by then counts as Redis lost for that decision (the pool decides alone). */
 const COMMAND_TIMEOUT_MS = 2000;
+/**
+ * A call slower than this is said once: four sync periods (250 ms each), so the pool waits on Redis
+ * far more than it shares; a healthy Redis answers in a millisecond (a few over a network), and a
+ * busy process's event-loop delays stay well under a second.
+ */
+const SLOW_CALL_MS = 1000;
+/** Errors by which a reachable Redis refuses a command (full, a read-only replica, a failed save, busy). */
+const REFUSALS = /^(OOM|READONLY|MISCONF|BUSY|NOREPLICAS)\b/;
 
 function reasonOf(error: unknown): string {
   const { code, message } = error as { code?: unknown; message?: unknown };
@@ -127,6 +140,29 @@ export class RedisStore {
   }
 
   /** Where the store's events go (the pool that uses it). */
+  private readonly troubled = new Set<'slow' | 'refused'>();
+
+  /** Runs one call to Redis, saying once (per kind) when it was slow or refused; rethrows. */
+  private async timed<T>(call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } catch (error) {
+      const message = String((error as { message?: unknown }).message ?? error).split('\n')[0] ?? '';
+      if (REFUSALS.test(message)) this.trouble('refused', message);
+      throw error;
+    } finally {
+      const ms = performance.now() - started;
+      if (ms >= SLOW_CALL_MS && this.up) this.trouble('slow', `${(ms / 1000).toFixed(1)} s`);
+    }
+  }
+
+  private trouble(kind: 'slow' | 'refused', detail: string): void {
+    if (this.troubled.has(kind)) return;
+    this.troubled.add(kind);
+    this.events.onTrouble?.(kind, detail);
+  }
+
   listen(events: RedisStoreEvents): void {
     this.events = events;
   }
@@ -184,11 +220,13 @@ export class RedisStore {
   async reserve(domain: string, costMs: number, maxAheadMs: number): Promise<Slot> {
     if (!this.up) return { granted: true, delayMs: 0, local: true };
     try {
-      const [granted, delay, at] = await this.client.kbReserve(
-        this.names.domain(domain),
-        Math.max(0, Math.ceil(costMs)),
-        Math.ceil(maxAheadMs),
-        TTL_MS.domain,
+      const [granted, delay, at] = await this.timed(() =>
+        this.client.kbReserve(
+          this.names.domain(domain),
+          Math.max(0, Math.ceil(costMs)),
+          Math.ceil(maxAheadMs),
+          TTL_MS.domain,
+        ),
       );
       return granted === 1
         ? { granted: true, delayMs: clampWait(Number(delay)), at: Number(at) }
@@ -201,12 +239,16 @@ export class RedisStore {
   /** Gives back a slot not used. */
   async refund(domain: string, at: number, costMs: number): Promise<void> {
     if (!this.up) return;
-    await this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))).catch(() => {});
+    await this.timed(() =>
+      this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))),
+    ).catch(() => {});
   }
 
   async pause(domain: string, ms: number): Promise<void> {
     if (!this.up || !(ms > 0)) return;
-    await this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain).catch(() => {});
+    await this.timed(() =>
+      this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain),
+    ).catch(() => {});
   }
 
   /**
@@ -236,16 +278,16 @@ export class RedisStore {
     detail: { reason?: string; model?: string; coolMs?: number } = {},
   ): Promise<void> {
     if (!this.up) return;
-    await this.client
-      .kbMark(
+    await this.timed(() =>
+      this.client.kbMark(
         this.names.key(key),
         state,
         detail.reason ?? '',
         detail.model ?? '',
         Math.ceil(detail.coolMs ?? 0),
         TTL_MS.key,
-      )
-      .catch(() => {});
+      ),
+    ).catch(() => {});
   }
 
   /** One sync tick (see SYNC); undefined when Redis is not reachable. */
@@ -268,7 +310,7 @@ export class RedisStore {
       ...keys.map((k) => k.deltas),
     ];
     try {
-      const reply = await this.client.kbSync(names.length, ...names, ...args);
+      const reply = await this.timed(() => this.client.kbSync(names.length, ...names, ...args));
       const localNow = Date.now();
       const salt = reply[1];
       if (typeof salt !== 'string' || salt !== this.salt) {

@@ -60,6 +60,12 @@ export class SharedPool {
         hooks.logger.info(`Redis at ${redactUrl(store.url)} is back: the key pool is shared again`);
         void this.republish(saltChanged);
       },
+      onTrouble: (kind, detail) =>
+        hooks.logger.warn(
+          kind === 'slow'
+            ? `Redis at ${redactUrl(store.url)} took ${detail} to answer one call (frozen, swapping or far away?): the shared key pool waits on it; the trouble is Redis, not the keys`
+            : `Redis at ${redactUrl(store.url)} refused a write (${detail}): the shared key pool cannot record what its processes learn; if it is full, free memory or raise maxmemory; the trouble is Redis, not the keys`,
+        ),
     });
   }
 
