@@ -134,6 +134,45 @@ export function readJsonAnswer(
 }
 
 /**
+ * How much of a stream's end waits for the next chunk when every key of the pool is scrubbed: only
+ * a trailing run of characters a key can hold (visible ASCII, no whitespace), so an event that ends
+ * in `\n\n` waits for nothing; longer than any provider's key (the longest seen are under 200).
+ */
+const STREAM_HOLD_CHARS = 512;
+
+/**
+ * A streamed text answer with `scrub` (every key of the pool, and pieces of them, redacted) applied
+ * as whole answers are: what could be the start of a key split between chunks waits for the next.
+ */
+export function scrubStreamWith(response: Response, scrub: (text: string) => string): Response {
+  if (!response.body) return response;
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let held = '';
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        // Cut the raw text after its last whitespace (no key holds one) and scrub what goes; the
+        // rest waits unscrubbed, whole, for the next chunk.
+        const text = held + decoder.decode(chunk, { stream: true });
+        let cut = Math.max(0, text.length - STREAM_HOLD_CHARS);
+        const space = text.slice(cut).search(/\s\S*$/);
+        if (space >= 0) cut += space + 1;
+        held = text.slice(cut);
+        if (cut > 0) controller.enqueue(encoder.encode(scrub(text.slice(0, cut))));
+      },
+      flush(controller) {
+        const text = scrub(held + decoder.decode());
+        if (text) controller.enqueue(encoder.encode(text));
+      },
+    }),
+  );
+  const { status, statusText, headers, url } = response;
+  const scrubbed = new Response(body, { status, statusText, headers });
+  return Object.defineProperty(scrubbed, 'url', { value: url });
+}
+
+/**
  * A streamed text answer (`text/event-stream`) with every piece of `key` replaced by `label`, as
  * whole answers are. The last `key.length` characters (and a piece that reaches into them) wait
  * for the next chunk, so a key split between two chunks is caught too.

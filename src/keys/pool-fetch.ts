@@ -12,6 +12,7 @@ import {
   readJsonAnswer,
   scrubError,
   scrubStream,
+  scrubStreamWith,
   setCredentials,
   textResponse,
 } from './answers.js';
@@ -337,7 +338,10 @@ export function createPoolFetch(broker: KeyBroker, options: PoolFetchOptions = {
             report({ outcome: 'ok', status });
             const response = answer.response(() => limit.done());
             const events = answer.headers.get('content-type')?.includes('text/event-stream') ?? false;
-            return events ? scrubStream(response, lease.apiKey, lease.label) : response;
+            if (!events) return response;
+            return broker.scrub
+              ? scrubStreamWith(response, (text) => scrubAll(broker, text, lease))
+              : scrubStream(response, lease.apiKey, lease.label);
           }
           let text: string;
           try {

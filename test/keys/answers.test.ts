@@ -199,4 +199,48 @@ describe('answers leave no key and no huge body behind', () => {
     expect(text).toBe('key: sk-…4e5f!piece: sk-…4e5f!');
     expect(pool.status().keys[0]).toMatchObject({ inFlight: 0, successes: 1 });
   });
+
+  it('a streamed answer echoing another key of the pool, split over many writes, is redacted too', async () => {
+    const other = 'sk-test-answers-OTHER-9z8y7x6w5v4u';
+    const event = (content: string) =>
+      `data: ${JSON.stringify({
+        id: 'c',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta: { content }, finish_reason: null }],
+      })}\n\n`;
+    const url = await server((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = event(`other: ${other}!`) + event(`piece: ${other.slice(2, 20)}!`) + 'data: [DONE]\n\n';
+      const parts = events.match(/[\s\S]{1,7}/g) ?? [];
+      const next = () => {
+        const part = parts.shift();
+        if (part === undefined) res.end();
+        else res.write(part, () => setImmediate(next));
+      };
+      next();
+    });
+    const pool = await KeyPool.open(
+      {
+        key_list: [
+          { api_key: KEY, base_url: url },
+          { api_key: other, base_url: `${url}/other` },
+        ],
+      },
+      { logger: collectingLogger(), notify: false },
+    );
+    cleanup(pool);
+    const stream = await createClient(pool).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? '';
+    expect(text).toMatch(/^other: sk-…5v4u!piece: /);
+    for (const secret of [KEY, other]) {
+      for (let i = 0; i + 12 <= secret.length; i++) expect(text).not.toContain(secret.slice(i, i + 12));
+    }
+  });
 });
