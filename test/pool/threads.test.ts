@@ -109,7 +109,9 @@ describe('runPipeline on worker threads', () => {
       workers: 2,
       chunkSize: 1,
     });
-    await until(() => pool.blocked, 10_000, 'the pool to block');
+    // Both lanes may have been granted the spent key before its first 429 was known: wait for those answers too.
+    const settled = () => pool.blocked && pool.status().keys.every((k) => k.inFlight === 0);
+    await until(settled, 10_000, 'the pool to block with nothing in flight');
     const before = s.stats().requests;
     const temp = `${config}.tmp`;
     await writeFile(temp, JSON.stringify({ key_list: [{ api_key: 'sk-test-added-0007', base_url: s.url }] }));
