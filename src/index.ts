@@ -1,10 +1,10 @@
 /** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
 
 export { type CacheStats, defaultCacheDir, ResponseCache } from './cache/index.js';
-export type { DistributedStatus } from './dist/coordinator.js';
-export type { DistributedOptions } from './dist/options.js';
-export { type StartWorkerOptions, startWorker, type WorkerHandle } from './dist/worker.js';
-export type { WorkerStatus } from './dist/worker-watch.js';
+export type { DistributedStatus } from './distributed/coordinator.js';
+export type { DistributedOptions } from './distributed/options.js';
+export { type StartWorkerOptions, startWorker, type WorkerHandle } from './distributed/worker.js';
+export type { WorkerStatus } from './distributed/worker-watch.js';
 export {
   AbortError,
   CheckpointMismatchError,
@@ -42,8 +42,8 @@ export type { SharedOptions } from './keys/shared/open.js';
 export type { KeyState, KeyStatus, PoolStatus, SharedCounters, SharedStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
-export type { PipelineInput } from './pool/input.js';
-export type { PipelineOptions } from './pool/options.js';
+export type { PipelineInput } from './pipeline/input.js';
+export type { PipelineOptions } from './pipeline/options.js';
 export {
   type PipelineConfig,
   type PipelineResult,
@@ -51,9 +51,9 @@ export {
   type PipelineTask,
   runPipeline,
   type StoppedRun,
-} from './pool/pipeline.js';
-export type { Progress } from './pool/progress.js';
-export { type RunStatus, type RunStatusOptions, readRunStatus } from './pool/status.js';
+} from './pipeline/pipeline.js';
+export type { Progress } from './pipeline/progress.js';
+export { type RunStatus, type RunStatusOptions, readRunStatus } from './pipeline/status.js';
 export {
   type BatchLine,
   type Endpoint,

@@ -15,7 +15,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputError } from '../errors.js';
-import { defaultRunDir } from '../pool/status.js';
+import { defaultRunDir } from '../pipeline/status.js';
 
 /** The output file of `-o -`, in the current directory. */
 export const STDOUT_OUTPUT = 'keybatch-stdout.jsonl';

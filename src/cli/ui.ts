@@ -5,7 +5,7 @@
  * Either prints one line on stderr: `keybatch: dashboard at http://127.0.0.1:<port>/?token=<token>`.
  */
 import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
-import type { Progress } from '../pool/progress.js';
+import type { Progress } from '../pipeline/progress.js';
 import { LiveSource } from '../ui/live.js';
 import { RunDirSource } from '../ui/run-dir.js';
 import { startDashboard } from '../ui/server.js';

@@ -1,10 +1,10 @@
 /** runPrompts' options: one defaults constant, every value validated up front, the result frozen. */
-import type { DistributedOptions } from '../dist/options.js';
+import type { DistributedOptions } from '../distributed/options.js';
 import { InputError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
-import type { Progress } from '../pool/progress.js';
+import type { Progress } from '../pipeline/progress.js';
 import type { SchemaInput } from '../schema/schema.js';
 import { mapParams } from './endpoint-params.js';
 

@@ -10,7 +10,7 @@ import type { ReadGuard } from '../files/read-guard.js';
 import { namespaceOf, rowIdentity } from '../identity/index.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import { DEFAULT_BASE_URL } from '../keys/pool-fetch.js';
-import type { PipelineInput } from '../pool/input.js';
+import type { PipelineInput } from '../pipeline/input.js';
 import type { OutputFormat } from './options.js';
 import type { PromptJob } from './records.js';
 import { requestBody } from './requests.js';

@@ -11,7 +11,7 @@ import type { EncodedResults } from '../checkpoint/record.js';
 import { AbortError, deserializeError } from '../errors.js';
 import { type ClientOptions, createClient } from '../keys/client.js';
 import type { KeyBroker } from '../keys/types.js';
-import { markFinalRequest } from '../pool/chunk-retry.js';
+import { markFinalRequest } from '../pipeline/chunk-retry.js';
 import { type AnswerMemo, memoFetch } from './answer-memo.js';
 import { serveBroker } from './broker-host.js';
 import { needsTypeScript } from './load-task.js';

@@ -14,7 +14,7 @@ import { startWorkerCli, useChildren } from './helpers.js';
 const redis = useRedis();
 const tempDir = useTempDir();
 useChildren();
-const TASK = new URL('../fixtures/dist/double-task.mjs', import.meta.url);
+const TASK = new URL('../fixtures/distributed/double-task.mjs', import.meta.url);
 
 describe('results by their events', () => {
   it('takes each result from its event while a slow coordinator lets a window of chunks complete', async () => {

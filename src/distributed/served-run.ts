@@ -9,7 +9,7 @@ import { serializeRecord } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
-import { isFinalRequestError } from '../pool/chunk-retry.js';
+import { isFinalRequestError } from '../pipeline/chunk-retry.js';
 import type { ClientSettings } from '../workers/protocol.js';
 import { inProcessRunner, type LaneRunner } from '../workers/runners.js';
 import type { TaskFunction } from '../workers/types.js';

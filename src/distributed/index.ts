@@ -1,4 +1,4 @@
-/** Distributed runs: the coordinator (runPipeline's side) and `keybatch worker` (src/dist/worker.ts). */
+/** Distributed runs: the coordinator (runPipeline's side) and `keybatch worker` (src/distributed/worker.ts). */
 import { InputError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPool } from '../keys/key-pool.js';

@@ -15,7 +15,7 @@ import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AbortError, deserializeError, KeybatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { markFinalRequest } from '../pool/chunk-retry.js';
+import { markFinalRequest } from '../pipeline/chunk-retry.js';
 import type { ClientSettings } from '../workers/protocol.js';
 import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
 import {

@@ -4,7 +4,7 @@
  * request to the signal keybatch gives the chunk).
  */
 import { describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { startSimulator } from '../../src/sim/index.js';
 import type { TaskFunction } from '../../src/workers/types.js';
 import { collectingLogger, useCleanup } from '../helpers.js';

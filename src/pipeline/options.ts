@@ -1,5 +1,5 @@
 /** runPipeline's options: all optional, one defaults constant, validated up front, frozen. */
-import { type DistributedOptions, resolveDistributed } from '../dist/options.js';
+import { type DistributedOptions, resolveDistributed } from '../distributed/options.js';
 import { InputError, type SerializedError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startWorker } from '../../src/dist/worker.js';
+import { startWorker } from '../../src/distributed/worker.js';
 import { type Progress, runPipeline } from '../../src/index.js';
 import { collectingLogger, OFFLINE_CONFIG, until, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
@@ -9,7 +9,7 @@ import { runKeys } from './helpers.js';
 
 const redis = useRedis();
 const tempDir = useTempDir();
-const TASK = new URL('../fixtures/dist/double-task.mjs', import.meta.url);
+const TASK = new URL('../fixtures/distributed/double-task.mjs', import.meta.url);
 
 describe('a distributed run in one process', () => {
   it('runs every chunk on a worker and writes the output in input order', async () => {

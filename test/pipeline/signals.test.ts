@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, InputError } from '../../src/errors.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, until, useTempDir } from '../helpers.js';
 import { checkpointLines, startPipelineChild } from './pipeline-child.js';

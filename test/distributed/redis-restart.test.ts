@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker } from '../../src/dist/worker.js';
+import { startWorker } from '../../src/distributed/worker.js';
 import { runPipeline } from '../../src/index.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { checkpointLines } from '../cli/helpers.js';
@@ -22,7 +22,7 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const TASK = new URL('../fixtures/dist/pid-task.mjs', import.meta.url);
+const TASK = new URL('../fixtures/distributed/pid-task.mjs', import.meta.url);
 const KEY = 'sk-test-dist-restart-key-0001';
 
 describe('Redis restarted mid-run', () => {

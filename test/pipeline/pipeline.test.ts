@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CheckpointMismatchError, InputError } from '../../src/errors.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();

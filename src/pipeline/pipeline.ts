@@ -5,7 +5,7 @@
  */
 
 import { checkOutputPath, DoneSet, openRunDir, type RunDir, writeOrder } from '../checkpoint/index.js';
-import type { Coordinator } from '../dist/index.js';
+import type { Coordinator } from '../distributed/index.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';

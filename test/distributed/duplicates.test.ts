@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { jobId, queueName } from '../../src/dist/names.js';
-import { startWorker } from '../../src/dist/worker.js';
+import { jobId, queueName } from '../../src/distributed/names.js';
+import { startWorker } from '../../src/distributed/worker.js';
 import { type PipelineStats, runPipeline } from '../../src/index.js';
 import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 import { useRedis } from '../redis.js';
@@ -17,7 +17,7 @@ import { runKeys } from './helpers.js';
 
 const redis = useRedis();
 const tempDir = useTempDir();
-const TASK = new URL('../fixtures/dist/double-task.mjs', import.meta.url);
+const TASK = new URL('../fixtures/distributed/double-task.mjs', import.meta.url);
 const DATA = Array.from({ length: 20 }, (_, n) => ({ n }));
 
 function run(output: string, limit?: number) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LAW } from '../../src/keys/domain/law.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import type { TaskFunction } from '../../src/workers/types.js';
 import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';

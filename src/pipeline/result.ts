@@ -1,5 +1,5 @@
 /** What runPipeline resolves with, and what a stopped run carries. */
-import type { DistributedStatus } from '../dist/coordinator.js';
+import type { DistributedStatus } from '../distributed/coordinator.js';
 import type { SerializedError } from '../errors.js';
 import type { ConfigFile } from '../keys/config.js';
 import type { KeyPool } from '../keys/key-pool.js';

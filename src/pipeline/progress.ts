@@ -1,5 +1,5 @@
 /** Progress of a run: counts, rate over a sliding window, ETA, tokens and key states. */
-import type { WorkerStatus } from '../dist/worker-watch.js';
+import type { WorkerStatus } from '../distributed/worker-watch.js';
 import type { PoolStatus } from '../keys/types.js';
 
 export interface Progress {

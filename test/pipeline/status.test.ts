@@ -2,8 +2,8 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AbortError, InputError, KeybatchError } from '../../src/errors.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
-import { readRunStatus } from '../../src/pool/status.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
+import { readRunStatus } from '../../src/pipeline/status.js';
 import { collectingLogger, OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();

@@ -6,8 +6,8 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { importsOf, moduleGraph } from '../../src/dist/module-graph.js';
-import { moduleHash } from '../../src/dist/task-identity.js';
+import { importsOf, moduleGraph } from '../../src/distributed/module-graph.js';
+import { moduleHash } from '../../src/distributed/task-identity.js';
 import { useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();

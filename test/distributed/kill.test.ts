@@ -24,7 +24,7 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const TASK = fileURLToPath(new URL('../fixtures/dist/pid-task.mjs', import.meta.url));
+const TASK = fileURLToPath(new URL('../fixtures/distributed/pid-task.mjs', import.meta.url));
 const KEY = 'sk-test-dist-kill-key-0001';
 const ITEMS = 240;
 const CHUNK = 4;

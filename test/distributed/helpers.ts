@@ -5,7 +5,7 @@ import { afterEach } from 'vitest';
 import { TSX } from '../helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const COORDINATOR = fileURLToPath(new URL('../fixtures/dist/coordinator-child.ts', import.meta.url));
+const COORDINATOR = fileURLToPath(new URL('../fixtures/distributed/coordinator-child.ts', import.meta.url));
 
 export interface Child {
   proc: ChildProcessWithoutNullStreams;

@@ -2,7 +2,7 @@ import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { countJsonl, readJsonl, readJsonlBlocks, readJsonlByteBlocks } from '../../src/pool/jsonl.js';
+import { countJsonl, readJsonl, readJsonlBlocks, readJsonlByteBlocks } from '../../src/pipeline/jsonl.js';
 import { useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();

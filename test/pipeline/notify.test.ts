@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { collectingLogger, receiver, until, useCleanup } from '../helpers.js';
 
 const cleanup = useCleanup();
