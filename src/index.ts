@@ -17,7 +17,6 @@ export {
   StructuredOutputError,
 } from './errors.js';
 export { globFiles } from './files/glob.js';
-export { globRecords } from './files/glob-records.js';
 export { canonicalJson, namespaceOf, type RequestIdentity, rowIdentity } from './identity/index.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
@@ -54,6 +53,7 @@ export {
 } from './pipeline/pipeline.js';
 export type { Progress } from './pipeline/progress.js';
 export { type RunStatus, type RunStatusOptions, readRunStatus } from './pipeline/status.js';
+export { globRecords } from './prompts/glob-records.js';
 export {
   type BatchLine,
   type Endpoint,

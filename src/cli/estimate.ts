@@ -15,13 +15,13 @@ import {
 import { ConfigError, InputError } from '../errors.js';
 import { type KeyConfig, loadConfigFile, type ParsedConfig, parseConfig } from '../keys/config.js';
 import { preparePrompts } from '../prompts/input.js';
-import type { Endpoint } from '../prompts/options.js';
-import type { PromptJob } from '../prompts/records.js';
-import { requestBody } from '../prompts/requests.js';
+import { DEFAULT_OUTPUT_ASSUMPTION } from '../prompts/run-spend.js';
+import type { Endpoint } from '../requests/endpoint.js';
+import type { PromptJob } from '../requests/records.js';
+import { requestBody } from '../requests/requests.js';
 import { formatUsd } from '../tokens/cost.js';
 import { priceTable } from '../tokens/prices.js';
 import { poolRate, type RunEstimate, RunEstimator, runSeconds } from '../tokens/run-estimate.js';
-import { DEFAULT_OUTPUT_ASSUMPTION } from '../tokens/run-spend.js';
 import { EXIT } from './errors.js';
 import { formatDuration } from './format.js';
 import { readParamsFile, requestParams } from './request-flags.js';

@@ -6,8 +6,8 @@
 import { type BatchStatus, batchLines, readBatchStatus } from '../batch/status.js';
 import { type PoolStatus, type RunStatus, readRunStatus } from '../index.js';
 import { readSharedPool, sharedRows } from '../keys/shared/report.js';
+import { readCheckpointCost } from '../prompts/run-spend.js';
 import { type CostSummary, formatCost } from '../tokens/cost.js';
-import { readCheckpointCost } from '../tokens/run-spend.js';
 import { EXIT } from './errors.js';
 import { countByCode, type FailedItem, readFailures } from './failures.js';
 import { formatCounts, table } from './format.js';
