@@ -5,23 +5,16 @@ import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import type { Progress } from '../pipeline/progress.js';
+import {
+  describeValue,
+  ENDPOINTS,
+  type Endpoint,
+  isPlainObject,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from '../requests/endpoint.js';
+import { mapParams } from '../requests/endpoint-params.js';
 import type { SchemaInput } from '../schema/schema.js';
-import { mapParams } from './endpoint-params.js';
-
-/** The API a prompt record is sent to (OpenAI Batch API lines take theirs from `url`). */
-export type Endpoint = 'chat' | 'responses' | 'completions' | 'embeddings';
-
-export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
-  'chat',
-  'responses',
-  'completions',
-  'embeddings',
-]);
-
-/** The shape of the output lines. */
-export type OutputFormat = 'rows' | 'batch';
-
-export const OUTPUT_FORMATS: readonly OutputFormat[] = Object.freeze(['rows', 'batch']);
 
 export interface PromptOptions {
   /**
@@ -294,21 +287,6 @@ const RESERVED_PARAMS: Readonly<Record<string, string>> = Object.freeze({
   input: 'it comes from each record',
   instructions: 'pass it as the `system` option',
 });
-
-export function describeValue(value: unknown): string {
-  let shown: string;
-  try {
-    shown = typeof value === 'function' ? 'function' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    shown = String(value);
-  }
-  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
-  return `\`${shown}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function fail(name: string, expected: string, value: unknown): never {
   throw new InputError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`);

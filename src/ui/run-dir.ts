@@ -10,7 +10,7 @@ import { BATCHES_FILE } from '../batch/state.js';
 import { readManifest } from '../checkpoint/manifest.js';
 import { ProgressMeter } from '../pipeline/progress.js';
 import { type RunStatus, readRunStatus } from '../pipeline/status.js';
-import { readCheckpointCost } from '../tokens/run-spend.js';
+import { readCheckpointCost } from '../prompts/run-spend.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
 import { readRunHistory } from './run-history.js';
 import type { DashboardSource } from './server.js';
