@@ -1,9 +1,8 @@
-/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
+/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. The library; the simulator is also at `keybatch/simulator`, `keybatch worker`'s startWorker at `keybatch/distributed`. */
 
 export { type CacheStats, defaultCacheDir, ResponseCache } from './cache/index.js';
 export type { DistributedStatus } from './distributed/coordinator.js';
 export type { DistributedOptions } from './distributed/options.js';
-export { type StartWorkerOptions, startWorker, type WorkerHandle } from './distributed/worker.js';
 export type { WorkerStatus } from './distributed/worker-watch.js';
 export {
   AbortError,
@@ -17,7 +16,6 @@ export {
   StructuredOutputError,
 } from './errors.js';
 export { globFiles } from './files/glob.js';
-export { globRecords } from './files/glob-records.js';
 export { canonicalJson, namespaceOf, type RequestIdentity, rowIdentity } from './identity/index.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
@@ -54,6 +52,7 @@ export {
 } from './pipeline/pipeline.js';
 export type { Progress } from './pipeline/progress.js';
 export { type RunStatus, type RunStatusOptions, readRunStatus } from './pipeline/status.js';
+export { globRecords } from './prompts/glob-records.js';
 export {
   type BatchLine,
   type Endpoint,
@@ -80,6 +79,8 @@ export {
   type SchemaInput,
   type StructuredAnswer,
 } from './schema/public.js';
+// The simulator's home is `keybatch/simulator`. startSimulator stays here too (the contract names
+// it); its types too, until bench/ imports them from the subpath.
 export {
   type RecordedRequest,
   type SimBatchOptions,

@@ -14,8 +14,8 @@ import { hostname } from 'node:os';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AbortError, deserializeError, KeybatchError } from '../errors.js';
+import { markFinalRequest } from '../keys/final-request.js';
 import type { Logger } from '../logger.js';
-import { markFinalRequest } from '../pipeline/chunk-retry.js';
 import type { ClientSettings } from '../workers/protocol.js';
 import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
 import {

@@ -7,11 +7,11 @@
 
 import { KeybatchError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
-import type { PromptJob } from '../prompts/records.js';
-import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../prompts/requests.js';
-import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
-import { Structured, structuredRow } from '../prompts/structured.js';
+import { type BatchOutputLine, batchRefused, batchSuccess } from '../requests/batch-format.js';
+import type { PromptJob } from '../requests/records.js';
+import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../requests/requests.js';
+import { errorRow, type PromptRow, successRow } from '../requests/rows.js';
+import { Structured, structuredRow } from '../requests/structured.js';
 import { jsonSchema, type SchemaEndpoint } from '../schema/index.js';
 import { DEFAULT_REASK } from '../schema/settle.js';
 import type { TaskFunction } from '../workers/types.js';

@@ -1,5 +1,5 @@
 /** Where a run's chunks go: local lanes (in-process or worker threads), or a distributed run's queue. */
-import type { Coordinator } from '../distributed/index.js';
+import type { Coordinator } from '../distributed/coordinator.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
 import { moduleUrl } from '../workers/load-task.js';
@@ -50,7 +50,7 @@ export async function openDistributedRunner<A, T>(init: {
   isDone: (i: number) => boolean;
 }): Promise<Coordinator> {
   const { opts } = init;
-  const { openCoordinator } = await import('../distributed/index.js');
+  const { openCoordinator } = await import('../distributed/open-coordinator.js');
   return openCoordinator({
     distributed: opts.distributed!,
     fn: init.fn,

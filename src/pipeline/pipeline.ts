@@ -5,13 +5,14 @@
  */
 
 import { checkOutputPath, DoneSet, openRunDir, type RunDir, writeOrder } from '../checkpoint/index.js';
-import type { Coordinator } from '../distributed/index.js';
+import type { Coordinator } from '../distributed/coordinator.js';
 import { InputError, KeybatchError, keybatchErrorOf } from '../errors.js';
+import { isFinalRequestError } from '../keys/final-request.js';
 import { KeyPool } from '../keys/key-pool.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { AnswerMemo } from '../workers/answer-memo.js';
 import type { ChunkJob, ChunkOutcome, LaneRunner } from '../workers/runners.js';
-import { afterFailedAttempt, isFinalRequestError } from './chunk-retry.js';
+import { afterFailedAttempt } from './chunk-retry.js';
 import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import {
   extraOf,

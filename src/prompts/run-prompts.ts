@@ -24,23 +24,9 @@ import type { PipelineInput } from '../pipeline/input.js';
 import type { PipelineOptions } from '../pipeline/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pipeline/pipeline.js';
 import type { Progress } from '../pipeline/progress.js';
-import type { SchemaEndpoint } from '../schema/index.js';
-import type { CostSummary } from '../tokens/cost.js';
-import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
-import type { TaskContext } from '../workers/types.js';
-import { type AuditLog, openAuditLog } from './audit-log.js';
-import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
-import { type CacheUse, cachedTask, remember } from './cached-task.js';
-import { ownFiles, readGuard, writeProtected } from './file-access.js';
-import { warnFreshStart } from './fresh-start.js';
-import { type PromptInput, preparePrompts } from './input.js';
-import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
-import { ProgressHistory } from './progress-history.js';
-import { excludeDenied } from './progress-keys.js';
-import type { PromptJob } from './records.js';
-import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
-import { retryFailedItems } from './retry-failed.js';
-import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
+import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from '../requests/batch-format.js';
+import type { PromptJob } from '../requests/records.js';
+import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../requests/requests.js';
 import {
   type ErrorRow,
   errorRow,
@@ -48,8 +34,22 @@ import {
   successRow,
   type TokenCounts,
   usageTokens,
-} from './rows.js';
-import { structuredRow } from './structured.js';
+} from '../requests/rows.js';
+import { structuredRow } from '../requests/structured.js';
+import type { SchemaEndpoint } from '../schema/index.js';
+import type { CostSummary } from '../tokens/cost.js';
+import type { TaskContext } from '../workers/types.js';
+import { type AuditLog, openAuditLog } from './audit-log.js';
+import { type CacheUse, cachedTask, remember } from './cached-task.js';
+import { ownFiles, readGuard, writeProtected } from './file-access.js';
+import { warnFreshStart } from './fresh-start.js';
+import { type PromptInput, preparePrompts } from './input.js';
+import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
+import { ProgressHistory } from './progress-history.js';
+import { excludeDenied } from './progress-keys.js';
+import { retryFailedItems } from './retry-failed.js';
+import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
+import { openRunSpend, type RunSpend } from './run-spend.js';
 import { openStructured } from './structured-run.js';
 
 export interface RunSummary {

@@ -11,7 +11,7 @@ import { runLockHeld } from '../checkpoint/lock.js';
 import { readManifest } from '../checkpoint/manifest.js';
 import { ProgressMeter } from '../pipeline/progress.js';
 import { type RunStatus, readRunStatus } from '../pipeline/status.js';
-import { readCheckpointCost } from '../tokens/run-spend.js';
+import { readCheckpointCost } from '../prompts/run-spend.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
 import { readRunHistory } from './run-history.js';
 import type { DashboardSource } from './server.js';

@@ -20,7 +20,7 @@ import {
 } from '../schema/index.js';
 import { type Settled, settleStructured, sumUsage } from '../schema/settle.js';
 import type { BatchOutputLine } from './batch-format.js';
-import type { Endpoint } from './options.js';
+import type { Endpoint } from './endpoint.js';
 import type { PromptJob } from './records.js';
 import { errorRow, type PromptRow, successRow } from './rows.js';
 

@@ -8,12 +8,12 @@ import { readResults } from '../checkpoint/index.js';
 import { InputError, KeybatchError } from '../errors.js';
 import { type ConfigFile, parseConfig } from '../keys/config.js';
 import { KeyPool } from '../keys/key-pool.js';
-import { CompletionMean } from './completion-mean.js';
-import { billedTokens, type CostSummary, CostTally, estimateCost, formatUsd } from './cost.js';
-import { type Endpoint, estimateRequestTokens } from './estimate.js';
-import { type Reservation, SpendLedger } from './ledger.js';
-import { type PriceOverrides, type PriceTable, priceTable } from './prices.js';
-import { readJournalSpend, SpendJournal } from './spend-journal.js';
+import { CompletionMean } from '../tokens/completion-mean.js';
+import { billedTokens, type CostSummary, CostTally, estimateCost, formatUsd } from '../tokens/cost.js';
+import { type Endpoint, estimateRequestTokens } from '../tokens/estimate.js';
+import { type Reservation, SpendLedger } from '../tokens/ledger.js';
+import { type PriceOverrides, type PriceTable, priceTable } from '../tokens/prices.js';
+import { readJournalSpend, SpendJournal } from '../tokens/spend-journal.js';
 
 /** Output tokens assumed for a request that caps none (no max_tokens and kin). */
 export const DEFAULT_OUTPUT_ASSUMPTION = 256;

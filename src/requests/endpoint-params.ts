@@ -6,7 +6,7 @@
  * chat and responses take many, and new ones appear: they refuse only parameters known to belong to
  * another endpoint. completions and embeddings are fixed: they take only what is listed.
  */
-import type { Endpoint } from './options.js';
+import type { Endpoint } from './endpoint.js';
 
 /** Renamed on an endpoint: `max_tokens` is `max_output_tokens` on responses. */
 const RENAMED: Readonly<Record<Endpoint, Readonly<Record<string, string>>>> = Object.freeze({

@@ -5,7 +5,7 @@
  *   failure: { id, system_prompt, prompt, error: { status, code, message } }
  */
 import { capErrorText } from '../keys/redact.js';
-import type { Endpoint } from './options.js';
+import type { Endpoint } from './endpoint.js';
 import type { PromptJob } from './records.js';
 
 export interface SuccessRow {

@@ -5,8 +5,8 @@ import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/ch
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { EmbeddingCreateParams } from 'openai/resources/embeddings';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
+import type { Endpoint } from './endpoint.js';
 import { mapParams, runParamsFor } from './endpoint-params.js';
-import type { Endpoint } from './options.js';
 import type { PromptJob } from './records.js';
 
 /** Statuses of an answer that can never succeed as sent: the item gets a final row with `error`. */

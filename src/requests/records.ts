@@ -7,8 +7,9 @@
  * `tool_choice`, `temperature`, …) and the entries of its `params` object are request parameters:
  * they are sent, and win over the run's `params`.
  */
+
+import { describeValue, type Endpoint, isPlainObject } from './endpoint.js';
 import { mapParams, runParamsFor } from './endpoint-params.js';
-import { describeValue, type Endpoint, isPlainObject } from './options.js';
 
 /** One record, ready to send. Plain data (it is fingerprinted and held by the pipeline). */
 export interface PromptJob {

@@ -1,6 +1,7 @@
 /** `--glob '<pattern>' --prompt '<text>'`: one record per matching file, in path order. */
-import type { PromptRecord } from '../prompts/input.js';
-import { type GlobOptions, globFiles } from './glob.js';
+
+import { type GlobOptions, globFiles } from '../files/glob.js';
+import type { PromptRecord } from './input.js';
 
 /** `{ id: path, prompt, files: [path] }` for each file `pattern` matches (paths relative to `cwd`). */
 export async function globRecords(
