@@ -1,18 +1,9 @@
-/**
- * runPrompts: single-round prompt batches as a task on runPipeline (one prompt per chunk). The
- * task sends each record through the pool-aware client and returns its output row: the answer, or
- * `error` for an answer that can never succeed (400/404/422). Transient failures are thrown, so
- * the pipeline records the item as failed (with the same row shape) and a rerun retries it.
- */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type OpenAI from 'openai';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { ResponseCache } from '../cache/index.js';
 import type { DistributedStatus } from '../distributed/coordinator.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import { staleItems } from '../files/identity.js';
-import { FileProblem } from '../files/load.js';
 import { writeAnswers } from '../files/mirror.js';
 import { FileInputs } from '../files/send.js';
 import type { ClientOptions } from '../keys/client.js';
@@ -24,33 +15,24 @@ import type { PipelineInput } from '../pipeline/input.js';
 import type { PipelineOptions } from '../pipeline/options.js';
 import { type PipelineConfig, type PipelineStats, runPipeline } from '../pipeline/pipeline.js';
 import type { Progress } from '../pipeline/progress.js';
-import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from '../requests/batch-format.js';
+import { type BatchOutputLine, batchFailure } from '../requests/batch-format.js';
 import type { PromptJob } from '../requests/records.js';
-import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../requests/requests.js';
-import {
-  type ErrorRow,
-  errorRow,
-  type PromptRow,
-  successRow,
-  type TokenCounts,
-  usageTokens,
-} from '../requests/rows.js';
-import { structuredRow } from '../requests/structured.js';
-import type { SchemaEndpoint } from '../schema/index.js';
+import { type ErrorRow, errorRow, type PromptRow, type TokenCounts } from '../requests/rows.js';
 import type { CostSummary } from '../tokens/cost.js';
-import type { TaskContext } from '../workers/types.js';
 import { type AuditLog, openAuditLog } from './audit-log.js';
 import { type CacheUse, cachedTask, remember } from './cached-task.js';
 import { ownFiles, readGuard, writeProtected } from './file-access.js';
 import { warnFreshStart } from './fresh-start.js';
 import { type PromptInput, preparePrompts } from './input.js';
+import { onlineTask, sending } from './online-task.js';
 import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
 import { ProgressHistory } from './progress-history.js';
 import { excludeDenied } from './progress-keys.js';
 import { retryFailedItems } from './retry-failed.js';
 import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
-import { openRunSpend, type RunSpend } from './run-spend.js';
+import { openRunSpend } from './run-spend.js';
 import { openStructured } from './structured-run.js';
+import { Tally } from './tally.js';
 
 export interface RunSummary {
   /** Records in the input. */
@@ -88,41 +70,6 @@ export interface StoppedPromptRun {
   stats: PipelineStats;
 }
 
-/** What the task counts as rows complete (this run only). */
-class Tally {
-  readonly tokens: TokenCounts = { prompt: 0, completion: 0, total: 0 };
-  /** Rows answered from the cache; undefined without one. */
-  cached: number | undefined;
-
-  constructor(readonly spend: RunSpend) {}
-
-  answered(usage: unknown): void {
-    const counts = usageTokens(usage);
-    this.tokens.prompt += counts.prompt;
-    this.tokens.completion += counts.completion;
-    this.tokens.total += counts.total;
-  }
-
-  summary(stats: PipelineStats, started: number, output: string): RunSummary {
-    return {
-      total: stats.total,
-      done: stats.done,
-      failed: stats.failed,
-      skipped: stats.skipped,
-      ...(this.cached === undefined ? {} : { cached: this.cached }),
-      durationMs: Date.now() - started,
-      tokens: { ...this.tokens },
-      errors: { ...stats.errors },
-      keys: stats.keys,
-      output,
-      checkpoint: stats.checkpoint ?? `${output}.keybatch`,
-      cost: this.spend.cost,
-      ...(this.spend.budget ? { budget: this.spend.budget } : {}),
-      ...(stats.distributed ? { distributed: stats.distributed } : {}),
-    };
-  }
-}
-
 /** The line of an item the pipeline recorded as failed (after the client's retries). */
 function failureLine(format: ResolvedPromptOptions['format']) {
   return (job: PromptJob, error: SerializedError): ErrorRow | BatchOutputLine =>
@@ -147,11 +94,6 @@ const formatCodes = (codes: Record<string, number>) =>
     .map(([code, n]) => `${code} ${n}`)
     .join(', ');
 
-type Billed = { model?: unknown; usage?: unknown } | null;
-
-/** The job whose request is being sent, for the audit log's `id` (attempts run inside `send`). */
-const sending = new AsyncLocalStorage<PromptJob>();
-
 function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined): ClientOptions {
   const own = opts.client?.onAttempt;
   if (!audit) return { ...opts.client };
@@ -163,12 +105,6 @@ function clientOptions(opts: ResolvedPromptOptions, audit: AuditLog | undefined)
     },
   };
 }
-
-/** The `x-request-id` the SDK keeps on an answer (not enumerable). */
-const requestIdOf = (answer: unknown): string | null => {
-  const id = (answer as { _request_id?: unknown } | null)?._request_id;
-  return typeof id === 'string' ? id : null;
-};
 
 /**
  * Sends every prompt record once and writes one output line per record, in input order, to
@@ -265,93 +201,7 @@ export async function runPrompts(
     }
 
     const batch = opts.format === 'batch';
-    /** Sends one more request of a job (a re-ask), billed and counted like the first. */
-    const sendMore = async (
-      job: PromptJob,
-      client: OpenAI,
-      next: Record<string, unknown>,
-      signal: AbortSignal,
-    ) => {
-      const ticket = spend.reserve(job.endpoint, next);
-      try {
-        const answer = (await sending.run(job, () => send(client, job.endpoint, next, signal))) as Billed;
-        spend.answered(ticket, answer?.model ?? next['model'], answer?.usage);
-        tally.answered(answer?.usage);
-        return answer;
-      } catch (error) {
-        spend.failed(ticket);
-        throw error;
-      }
-    };
-    const task = (chunk: PromptJob[], ctx: TaskContext): Promise<Array<PromptRow | BatchOutputLine>> =>
-      Promise.all(
-        chunk.map(async (job) => {
-          const body = structured.body(job.endpoint, requestBody(job, opts.model, opts.params));
-          const ticket = spend.reserve(job.endpoint, body);
-          // What went on the wire (files attached) and through which client: a re-ask continues it.
-          let sent = { client: ctx.client, body };
-          let paid = false;
-          try {
-            const answer = await sending.run(job, () =>
-              job.files
-                ? files.send(
-                    job as PromptJob & { files: string[] },
-                    body,
-                    ctx,
-                    (client, full) => {
-                      sent = { client, body: full };
-                      return send(client, job.endpoint, full, ctx.signal);
-                    },
-                    isFinalAnswer,
-                  )
-                : send(ctx.client, job.endpoint, body, ctx.signal),
-            );
-            const billed = answer as Billed;
-            spend.answered(ticket, billed?.model ?? body['model'], billed?.usage);
-            paid = true;
-            const schema = structured.schemaFor(job.endpoint, body);
-            if (schema) {
-              tally.answered(billed?.usage);
-              const settled = await structured.settle(
-                job.endpoint as SchemaEndpoint,
-                sent.body,
-                answer,
-                schema,
-                (next) => sendMore(job, sent.client, next, ctx.signal),
-              );
-              return structuredRow(job, settled, body['model'], { raw: opts.raw, format: opts.format });
-            }
-            await remember(cacheUse, job, answer);
-            if (batch) {
-              tally.answered((answer as { usage?: unknown } | null)?.usage);
-              return batchSuccess(job, answer, requestIdOf(answer));
-            }
-            const row = successRow(job, job.endpoint, answer, body['model'], opts.raw);
-            tally.answered(row.usage);
-            return row;
-          } catch (error) {
-            if (!paid) spend.failed(ticket);
-            if (error instanceof FileProblem) {
-              const answer = { status: null, code: error.code, message: error.message };
-              if (!batch) return errorRow(job, answer);
-              return batchRefused(job, { ...answer, status: 400, requestId: null, error: answer });
-            }
-            if (!isFinalAnswer(error)) throw transientError(error);
-            const answer = {
-              status: error.status ?? null,
-              code: error.code ?? null,
-              message: pool.scrub(apiMessage(error)),
-            };
-            if (!batch) return errorRow(job, answer);
-            return batchRefused(job, {
-              ...answer,
-              status: error.status as number,
-              requestId: error.requestID ?? null,
-              error: JSON.parse(pool.scrub(JSON.stringify(error.error ?? null))),
-            });
-          }
-        }),
-      );
+    const task = onlineTask({ opts, pool, spend, tally, structured, files, cacheUse });
 
     // backend 'batch': the same rows through the Batch API, a chunk per shard (src/batch).
     const batchStop =
