@@ -91,6 +91,10 @@ export class SlotStore implements DomainStore {
     this.local.pause(domain, now, ms);
   }
 
+  unpause(domain: string, now: number): void {
+    this.local.unpause(domain, now);
+  }
+
   /** A pause read from Redis (the sync): held apart from the law's own, so a config save ends it. */
   heardPause(domain: string, until: number): void {
     this.heard.set(domain, Math.max(this.heard.get(domain) ?? 0, until));
