@@ -26,8 +26,8 @@ import { blockedLine, stateChangeLine, stopLine } from './pool-lines.js';
 import type { Granted, KeyPoolOptions, PoolEvents, Waiter } from './pool-options.js';
 import { redactKey, scrubSecrets } from './redact.js';
 import { connectShared, openShared, sharedStore } from './shared/open.js';
+import { SharedDomainStore } from './shared/shared-domains.js';
 import type { SharedPool } from './shared/shared-pool.js';
-import { SlotStore } from './shared/slot-store.js';
 import { judgeWait, timerDelay } from './stops.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
 import { ConfigWatcher } from './watch.js';
@@ -71,7 +71,7 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     try {
       const store = redis ? sharedStore(redis, () => pool?.shared) : new MemoryStore();
       pool = new KeyPool(parsed, source.path, options, store);
-      if (redis && store instanceof SlotStore) {
+      if (redis && store instanceof SharedDomainStore) {
         const self = pool;
         self.shared = await openShared(redis, store, self.table, {
           logger: self.logger,

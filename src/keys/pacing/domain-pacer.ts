@@ -28,6 +28,8 @@ export class DomainPacer {
    * an answer frees a place in flight). Any answer or cancel here resets it: the pace may have moved.
    */
   private notBefore = 0;
+  /** A config save's unpause not yet done in an asynchronous store: reservations go after it. */
+  private unpausing: Promise<void> | undefined;
 
   constructor(
     readonly store: DomainStore,
@@ -52,6 +54,14 @@ export class DomainPacer {
 
   /** Asks the store for a send of `tokens` now; a refusal is kept as the domain's `readyAt`. */
   reserve(now: number, tokens: number): Awaitable<Reservation> {
+    const unpausing = this.unpausing;
+    if (unpausing) {
+      this.asking += 1;
+      return unpausing.then(() => {
+        this.asking -= 1;
+        return this.reserve(Date.now(), tokens);
+      });
+    }
     const reservation = this.store.reserve(this.name, now, tokens);
     if (!isPending(reservation)) return this.took(reservation, now);
     this.asking += 1;
@@ -86,14 +96,31 @@ export class DomainPacer {
     if (isPending(done)) done.catch(() => {});
   }
 
-  /** A pause heard from elsewhere (another process through Redis): no sends for `ms` from now. */
+  /** Pauses the domain for `ms` from now (a pause heard from elsewhere, or a test's). */
   pause(now: number, ms: number): Awaitable<void> {
     this.notBefore = 0;
     return this.store.pause(this.name, now, ms);
   }
 
-  /** A config save: waits learned from the store's last answer are asked again. */
-  forget(): void {
+  /**
+   * A config save: the domain's pause ends (in every process, for a store in Redis), and waits
+   * learned from the store's last answer are asked again. Reservations asked meanwhile go after it.
+   */
+  unpause(now: number): Awaitable<void> {
+    this.notBefore = 0;
+    const done = this.store.unpause(this.name, now);
+    if (!isPending(done)) return done;
+    const unpausing: Promise<void> = done.then(
+      () => this.unpaused(unpausing),
+      () => this.unpaused(unpausing),
+    );
+    this.unpausing = unpausing;
+    return unpausing;
+  }
+
+  private unpaused(unpausing: Promise<void>): void {
+    if (this.unpausing === unpausing) this.unpausing = undefined;
+    // (A reservation answered before the unpause may have brought the old pause back here.)
     this.notBefore = 0;
   }
 
