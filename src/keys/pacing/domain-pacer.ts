@@ -18,6 +18,12 @@ export function whenReady<T, U>(value: Awaitable<T>, next: (value: T) => U): Awa
   return isPending(value) ? value.then(next) : next(value);
 }
 
+/**
+ * While a reservation is being asked, key selection looks again this much later: a store round trip
+ * to a local Redis is a fraction of a millisecond, and a timer fires no sooner than 1 ms.
+ */
+const ASKING_RECHECK_MS = 1;
+
 export class DomainPacer {
   /** This process's requests in flight on the domain (the store counts every process's). */
   private inFlight = 0;
@@ -28,6 +34,13 @@ export class DomainPacer {
    * an answer frees a place in flight). Any answer or cancel here resets it: the pace may have moved.
    */
   private notBefore = 0;
+  /**
+   * Reservations this process may have asked an asynchronous store at once: 1 after a wait, doubled
+   * by each send granted. Every waiting request would otherwise ask when the wait ends, and all but
+   * one be told to wait again (tens of store calls per send); while sends are granted, asks overlap
+   * as much as the requests do (a store round trip per send would bound a fast server's pace).
+   */
+  private askLimit = 1;
   /** A config save's unpause not yet done in an asynchronous store: reservations go after it. */
   private unpausing: Promise<void> | undefined;
 
@@ -42,8 +55,12 @@ export class DomainPacer {
     if (isPending(opened)) opened.catch(() => {});
   }
 
-  /** When a request may be worth asking for: `<= now` now, `Infinity` after an answer. */
+  /**
+   * When a request may be worth asking for: `<= now` now, `Infinity` after an answer; while as many
+   * reservations as allowed are being asked, a moment later (their answers decide).
+   */
   readyAt(): number {
+    if (this.asking >= this.askLimit) return Math.max(this.notBefore, Date.now() + ASKING_RECHECK_MS);
     return this.notBefore;
   }
 
@@ -78,8 +95,13 @@ export class DomainPacer {
   }
 
   private took(reservation: Reservation, now: number): Reservation {
-    if (reservation.seq !== undefined) this.inFlight += 1;
-    else this.notBefore = now + reservation.waitMs;
+    if (reservation.seq !== undefined) {
+      this.inFlight += 1;
+      this.askLimit *= 2;
+    } else {
+      this.notBefore = now + reservation.waitMs;
+      this.askLimit = 1;
+    }
     return reservation;
   }
 

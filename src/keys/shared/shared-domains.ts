@@ -57,9 +57,16 @@ export class SharedDomainStore implements DomainStore {
     private redisName: (domain: string) => string | undefined,
   ) {}
 
-  /** Names the domains in Redis from now on (the pool's shared side, once it exists). */
-  nameBy(redisName: (domain: string) => string | undefined): void {
+  /** Waits for the keys' states read from Redis to be recent, if they are not (the pool's sync). */
+  private fresh: () => Promise<void> | undefined = () => undefined;
+
+  /**
+   * The pool's shared side, once it exists: how it names the domains in Redis, and how a send
+   * granted waits until the keys' states it was read with are recent (`SharedPool.fresh`).
+   */
+  attach(redisName: (domain: string) => string | undefined, fresh: () => Promise<void> | undefined): void {
     this.redisName = redisName;
+    this.fresh = fresh;
   }
 
   open(domain: string, now: number, config: DomainConfig = {}): void {
@@ -107,7 +114,11 @@ export class SharedDomainStore implements DomainStore {
       const local = this.local.reserve(domain, now, tokens);
       return local.seq !== undefined ? { seq: -local.seq } : local;
     }
-    if (shared.seq !== undefined) return shared;
+    if (shared.seq !== undefined) {
+      // (A process stalled past a sync, on a busy machine, would send on what it knew before it.)
+      await this.fresh();
+      return shared;
+    }
     if (shared.waitMs !== Number.POSITIVE_INFINITY) return { waitMs: clampWait(shared.waitMs) };
     return { waitMs: this.fullPollMs(domain, now) };
   }

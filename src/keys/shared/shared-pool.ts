@@ -16,6 +16,13 @@ import type { SharedDomainStore } from './shared-domains.js';
 
 /** How often a process adds its counters and reads back the others' findings. */
 export const SYNC_MS = 250;
+/**
+ * A send granted waits for a sync when the keys' states were last read longer ago than this (a
+ * process stalled on a busy machine misses its ticks): twice the period, half the second in which
+ * a key found out in one process must reach every other, the other half for the finder's write and
+ * the request's trip.
+ */
+export const FRESH_MS = 2 * SYNC_MS;
 
 export interface SharedPoolHooks {
   logger: Logger;
@@ -40,6 +47,8 @@ export class SharedPool {
   private readonly totals = new Map<string, Counters>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** When the keys' states were last read from Redis (local clock). */
+  private syncedAt = Number.NEGATIVE_INFINITY;
   /** Keys cooling because Redis said so (a config save clears that). */
   private readonly coolingFromRedis = new Set<KeyEntry>();
   /** Coolings a config save cleared (`key:<hash>:<value>`): a sync racing the clear does not bring them back. */
@@ -51,7 +60,10 @@ export class SharedPool {
     private readonly table: KeyTable,
     private readonly hooks: SharedPoolHooks,
   ) {
-    domains.nameBy((domain) => this.redisDomain(domain));
+    domains.attach(
+      (domain) => this.redisDomain(domain),
+      () => this.fresh(),
+    );
     store.listen({
       onLost: (reason) =>
         hooks.logger.warn(
@@ -84,6 +96,12 @@ export class SharedPool {
     return this.ticking;
   }
 
+  /** A sync when the keys' states are older than FRESH_MS (and Redis is there to read them from). */
+  fresh(): Promise<void> | undefined {
+    if (!this.store.connected || Date.now() - this.syncedAt <= FRESH_MS) return undefined;
+    return this.tick();
+  }
+
   private domainOf(entry: KeyEntry): string {
     return this.store.hash(domainText(entry.config.apiKey, entry.config.group));
   }
@@ -110,6 +128,7 @@ export class SharedPool {
     });
     const reply = await this.store.sync(keys);
     if (!reply) return;
+    this.syncedAt = reply.localNow;
     let changed = false;
     entries.forEach((entry, i) => {
       this.flushed.set(entry, keys[i]!.now);
