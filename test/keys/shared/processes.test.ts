@@ -79,7 +79,7 @@ describe.each<SimLimiter['kind']>(['bucket', 'sliding'])('three processes on one
     // every process sees every send and refusal. What is left is the law's own start on a short run
     // (180 requests, about 4 s: 8 in flight unpaced, doubling per round trip until the first refusal;
     // pacing-http's one-process runs of 40-80 requests miss the same way), and for IETF headers the
-    // whole-second resets (docs/pacing.md): 0-4.3% refused (bucket) and 10-19% (sliding) in 5 runs.
+    // whole-second resets (docs/pacing.md): 0-4.3% refused (bucket) and 10-19% (sliding) in 4 runs.
     console.log(`three processes, ${kind}: refused ${(100 * refused).toFixed(1)}%`);
     expect(refused).toBeLessThan(0.5);
   });
