@@ -3,10 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Installs (or names) the system binaries the tests drive: chromium, redis-server, nginx, haproxy.
-    globalSetup: ['test/setup/binaries.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Installs (or names) the system binaries the tests drive: chromium, redis-server, nginx, haproxy;
+    // builds dist/ when src/ is newer (the CLI tests run the built command).
+    globalSetup: ['test/setup/binaries.ts', 'test/setup/build.ts'],
+    // Generous: CLI tests spawn several children in turn, and the suite must hold with both cores busy.
+    testTimeout: 90_000,
+    hookTimeout: 60_000,
     pool: 'forks',
     fileParallelism: true,
   },

@@ -1,10 +1,9 @@
-/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. */
+/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. The library; the simulator is also at `keybatch/simulator`, `keybatch worker`'s startWorker at `keybatch/distributed`. */
 
 export { type CacheStats, defaultCacheDir, ResponseCache } from './cache/index.js';
-export type { DistributedStatus } from './dist/coordinator.js';
-export type { DistributedOptions } from './dist/options.js';
-export { type StartWorkerOptions, startWorker, type WorkerHandle } from './dist/worker.js';
-export type { WorkerStatus } from './dist/worker-watch.js';
+export type { DistributedStatus } from './distributed/coordinator.js';
+export type { DistributedOptions } from './distributed/options.js';
+export type { WorkerStatus } from './distributed/worker-watch.js';
 export {
   AbortError,
   CheckpointMismatchError,
@@ -17,7 +16,6 @@ export {
   StructuredOutputError,
 } from './errors.js';
 export { globFiles } from './files/glob.js';
-export { globRecords } from './files/glob-records.js';
 export { canonicalJson, namespaceOf, type RequestIdentity, rowIdentity } from './identity/index.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
@@ -42,8 +40,8 @@ export type { SharedOptions } from './keys/shared/open.js';
 export type { KeyState, KeyStatus, PoolStatus, SharedCounters, SharedStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
-export type { PipelineInput } from './pool/input.js';
-export type { PipelineOptions } from './pool/options.js';
+export type { PipelineInput } from './pipeline/input.js';
+export type { PipelineOptions } from './pipeline/options.js';
 export {
   type PipelineConfig,
   type PipelineResult,
@@ -51,9 +49,10 @@ export {
   type PipelineTask,
   runPipeline,
   type StoppedRun,
-} from './pool/pipeline.js';
-export type { Progress } from './pool/progress.js';
-export { type RunStatus, type RunStatusOptions, readRunStatus } from './pool/status.js';
+} from './pipeline/pipeline.js';
+export type { Progress } from './pipeline/progress.js';
+export { type RunStatus, type RunStatusOptions, readRunStatus } from './pipeline/status.js';
+export { globRecords } from './prompts/glob-records.js';
 export {
   type BatchLine,
   type Endpoint,
@@ -80,6 +79,8 @@ export {
   type SchemaInput,
   type StructuredAnswer,
 } from './schema/public.js';
+// The simulator's home is `keybatch/simulator`. startSimulator stays here too (the contract names
+// it); its types too, until bench/ imports them from the subpath.
 export {
   type RecordedRequest,
   type SimBatchOptions,

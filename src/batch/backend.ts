@@ -13,17 +13,18 @@ import { AbortError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
-import { type BatchOutputLine, batchRefused, batchSuccess } from '../prompts/batch-format.js';
-import type { OutputFormat } from '../prompts/options.js';
-import type { PromptJob } from '../prompts/records.js';
-import { errorRow, type PromptRow, successRow } from '../prompts/rows.js';
-import type { Structured } from '../prompts/structured.js';
+import { type BatchOutputLine, batchRefused, batchSuccess } from '../requests/batch-format.js';
+import type { OutputFormat } from '../requests/endpoint.js';
+import type { PromptJob } from '../requests/records.js';
+import { errorRow, type PromptRow, successRow } from '../requests/rows.js';
+import type { Structured } from '../requests/structured.js';
 import type { TaskContext } from '../workers/types.js';
 import { affinityClient, affinityOf } from './affinity.js';
+import { EnqueuedBatches } from './enqueued.js';
 import { batchReask, linesBody } from './reask.js';
 import { readShardKeys, SHARD_KEYS_DIR, writeShardKeys } from './shard-keys.js';
 import { type KeyedResult, ShardMemo } from './shard-memo.js';
-import { RunningBatches, type ShardEnv } from './shard-run.js';
+import type { ShardEnv } from './shard-run.js';
 import { type LineOutcome, planShards, type ShardItem } from './shards.js';
 import {
   BATCHES_FILE,
@@ -107,7 +108,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
     return opened;
   };
   const waited = { ms: 0 };
-  const running = new RunningBatches();
+  const queue = new EnqueuedBatches();
   const memo = new ShardMemo(opts.runDir);
   const clients = new Map<string, OpenAI>();
   const scrub = (text: string) => opts.pool.scrub(text);
@@ -216,7 +217,7 @@ export function batchBackend(opts: BatchBackendOptions): BatchBackend {
       pollIntervalMs: opts.pollIntervalMs,
       stop: opts.stop,
       cancel: opts.cancel,
-      running,
+      queue,
       waited,
       scrub,
       onChange: report,

@@ -8,11 +8,11 @@
  * answers are billed and counted through `onAnswer` like the batch's.
  */
 import pLimit from 'p-limit';
-import type { BatchOutputLine } from '../prompts/batch-format.js';
-import type { PromptJob } from '../prompts/records.js';
-import { apiMessage, isFinalAnswer, requestBody, send } from '../prompts/requests.js';
-import { errorRow, type PromptRow } from '../prompts/rows.js';
-import { structuredRow } from '../prompts/structured.js';
+import type { BatchOutputLine } from '../requests/batch-format.js';
+import type { PromptJob } from '../requests/records.js';
+import { apiMessage, isFinalAnswer, requestBody, send } from '../requests/requests.js';
+import { errorRow, type PromptRow } from '../requests/rows.js';
+import { structuredRow } from '../requests/structured.js';
 import type { SchemaEndpoint } from '../schema/index.js';
 import type { Settled } from '../schema/settle.js';
 import type { TaskContext } from '../workers/types.js';

@@ -3,14 +3,16 @@
  * backoff) to a final state, download its output and error files. Every step is recorded in
  * `batches.json` before it is taken further, and a recorded step is never taken again: a rerun
  * polls the recorded batch. A batch that failed with `token_limit_exceeded` is created again from
- * the same file once running batches have finished (or a poll interval passed).
+ * the same file once a batch that held the queue at its creation has ended, or split when none
+ * did (`enqueued.ts`).
  */
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
 import { AbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { EnqueuedBatches, Ticket } from './enqueued.js';
 import {
   ENDPOINT_URLS,
   indexOfCustomId,
@@ -31,8 +33,8 @@ export interface ShardEnv {
   /** The first stop (Ctrl-C, stopSignal): polling stops, batches stay (or are cancelled with `cancel`). */
   stop: AbortSignal;
   cancel: boolean;
-  /** Counts batches running in this process; emits 'change'. */
-  running: RunningBatches;
+  /** The batches of this run and whether each holds tokens in its organization's queue. */
+  queue: EnqueuedBatches;
   /** Time spent waiting on batches (ms), across shards. */
   waited: { ms: number };
   scrub: (text: string) => string;
@@ -44,17 +46,6 @@ export interface ShardEnv {
   indexOf?: (customId: unknown) => number | undefined;
   /** A result line whose `custom_id` no index is known for (yet): kept by the caller by its id. */
   onUnknown?: (customId: string, outcome: LineOutcome) => void;
-}
-
-export class RunningBatches extends EventEmitter {
-  count = 0;
-  /** Batches that began polling, ever: tells whether another batch was enqueued meanwhile. */
-  started = 0;
-  add(delta: number): void {
-    this.count += delta;
-    if (delta > 0) this.started += delta;
-    this.emit('change');
-  }
 }
 
 /** What a finished shard says about its lines, by input position; missing ones were never answered. */
@@ -134,21 +125,34 @@ async function uploadInput(client: OpenAI, env: ShardEnv, shard: ShardRecord, in
   await record(env, shard, { fileId: file.id });
 }
 
-async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<void> {
+/** The queue a shard's batches count against: its organization (or key without one). */
+const scopeOf = (shard: ShardRecord): string => JSON.stringify(shard.affinity ?? {});
+
+async function createBatch(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<Ticket> {
   await record(env, shard, { creating: true });
-  const batch = await client.batches.create(
-    {
-      input_file_id: shard.fileId as string,
-      endpoint: ENDPOINT_URLS[shard.endpoint as keyof typeof ENDPOINT_URLS] as '/v1/chat/completions',
-      completion_window: '24h',
-      metadata: { keybatch_shard: shard.id },
-    },
-    req(env),
-  );
+  const ticket = env.queue.creating(scopeOf(shard));
+  let batch: OpenAI.Batches.Batch;
+  try {
+    batch = await client.batches.create(
+      {
+        input_file_id: shard.fileId as string,
+        endpoint: ENDPOINT_URLS[shard.endpoint as keyof typeof ENDPOINT_URLS] as '/v1/chat/completions',
+        completion_window: '24h',
+        metadata: { keybatch_shard: shard.id },
+      },
+      req(env),
+    );
+  } catch (error) {
+    env.queue.release(ticket);
+    throw error;
+  }
+  env.queue.created(ticket);
+  env.queue.observe(ticket, batch.status);
   await record(env, shard, { batchId: batch.id, state: batch.status, creating: false });
   env.logger.info(
     `batch ${batch.id} created for shard ${shard.id} (${fromRanges(shard.indices).length} requests)`,
   );
+  return ticket;
 }
 
 function describeErrors(batch: OpenAI.Batches.Batch): string {
@@ -159,13 +163,18 @@ function describeErrors(batch: OpenAI.Batches.Batch): string {
 }
 
 /** Polls the shard's batch until it is over (completed, failed, expired, cancelled). */
-async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<OpenAI.Batches.Batch> {
+async function pollToEnd(
+  client: OpenAI,
+  env: ShardEnv,
+  shard: ShardRecord,
+  ticket: Ticket,
+): Promise<OpenAI.Batches.Batch> {
   let unchanged = 0;
   let cancelAsked = false;
-  env.running.add(1);
   try {
     for (;;) {
       const batch = await client.batches.retrieve(shard.batchId as string, req(env));
+      env.queue.observe(ticket, batch.status);
       const counts = batch.request_counts ?? { total: 0, completed: 0, failed: 0 };
       const moved =
         batch.status !== shard.state ||
@@ -201,7 +210,7 @@ async function pollToEnd(client: OpenAI, env: ShardEnv, shard: ShardRecord): Pro
       env.waited.ms += Date.now() - started;
     }
   } finally {
-    env.running.add(-1);
+    env.queue.release(ticket);
   }
 }
 
@@ -245,8 +254,8 @@ function parseLine(source: string): Record<string, unknown> | undefined {
 }
 
 /**
- * A batch refused `token_limit_exceeded` with nothing else of this run enqueued: waiting cannot
- * help. Its lines go again in smaller shards (the backend halves them); a single request that
+ * A batch refused `token_limit_exceeded` while no other batch of this run held tokens in the queue
+ * (those created beside it were refused too): waiting cannot help. Its lines go again in smaller shards (the backend halves them); a single request that
  * alone passes the limit fails for good, with the reason.
  */
 async function tooLarge(
@@ -280,6 +289,63 @@ async function tooLarge(
   return result;
 }
 
+/** Waits while a batch open at the refused one's creation may hold tokens; then judges the refusal. */
+async function settle(env: ShardEnv, ticket: Ticket): Promise<'again' | 'alone'> {
+  const started = Date.now();
+  try {
+    for (;;) {
+      const judgement = env.queue.judge(ticket);
+      if (judgement !== 'wait') return judgement;
+      await wait(2 ** 31 - 1, env.stop, env.queue);
+      if (env.stop.aborted) throw stopped();
+    }
+  } finally {
+    env.waited.ms += Date.now() - started;
+  }
+}
+
+/**
+ * The shard's batch was refused `token_limit_exceeded`: too large alone (see `tooLarge`), out of
+ * retries (its lines are left unanswered), or a new batch of the same file once the queue moved.
+ */
+async function afterRefusal(
+  client: OpenAI,
+  env: ShardEnv,
+  shard: ShardRecord,
+  batch: OpenAI.Batches.Batch,
+  ticket: Ticket,
+): Promise<Ticket | 'too large' | 'out of retries'> {
+  if (shard.tooLarge || (await settle(env, ticket)) === 'alone') return 'too large';
+  const retries = (shard.tokenLimitRetries ?? 0) + 1;
+  if (retries > TOKEN_LIMIT_RETRIES) {
+    await record(env, shard, { error: env.scrub(describeErrors(batch)) });
+    return 'out of retries';
+  }
+  env.logger.info(
+    `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded; a batch of this run held the queue: submitting it again`,
+  );
+  // A run killed while creating it again may have made it: adopt that one.
+  const made = shard.creating ? await findBatchOf(client, env, shard.fileId as string, batch.id) : undefined;
+  if (made) {
+    await record(env, shard, { batchId: made.id, state: made.status, creating: false });
+    return env.queue.adopt(scopeOf(shard));
+  }
+  await record(env, shard, { tokenLimitRetries: retries });
+  return createBatch(client, env, shard);
+}
+
+/** Creates the shard's batch, or adopts the one a run killed while creating it made. */
+async function submit(client: OpenAI, env: ShardEnv, shard: ShardRecord): Promise<Ticket> {
+  // A run killed while creating it may have made the batch: look for it by its input file.
+  const found = shard.creating ? await findBatchOf(client, env, shard.fileId as string) : undefined;
+  if (found) {
+    await record(env, shard, { batchId: found.id, state: found.status });
+    return env.queue.adopt(scopeOf(shard));
+  }
+  if (env.stop.aborted) throw stopped();
+  return createBatch(client, env, shard);
+}
+
 /**
  * Runs the shard to its end and reads its results. `input` builds the file's bytes (only if it
  * must be uploaded). Throws AbortError when stopped (batches left running, or cancelled).
@@ -293,20 +359,9 @@ export async function runShard(
   const result: ShardResult = new Map();
   if (env.cancel && !shard.batchId) throw stopped();
   if (!shard.fileId) await uploadInput(client, env, shard, input);
-  if (!shard.batchId) {
-    // A run killed while creating it may have made the batch: look for it by its input file.
-    const found = shard.creating ? await findBatchOf(client, env, shard.fileId as string) : undefined;
-    if (found) await record(env, shard, { batchId: found.id, state: found.status });
-    else {
-      if (env.stop.aborted) throw stopped();
-      await createBatch(client, env, shard);
-    }
-  }
+  let ticket = shard.batchId ? env.queue.adopt(scopeOf(shard)) : await submit(client, env, shard);
   for (;;) {
-    // Whether another batch of this run was enqueued while this one lived (see `tooLarge`).
-    const before = { count: env.running.count, started: env.running.started };
-    const batch = await pollToEnd(client, env, shard);
-    const alone = before.count === 0 && env.running.count === 0 && env.running.started === before.started + 1;
+    const batch = await pollToEnd(client, env, shard, ticket);
     if (batch.status === 'cancelled' && env.cancel)
       throw new AbortError(
         `batch ${batch.id} cancelled; rerun without --cancel to submit its unanswered requests again`,
@@ -314,29 +369,10 @@ export async function runShard(
     if (batch.status !== 'failed') break;
     const errors = batch.errors?.data ?? [];
     if (errors.some((e) => e.code === 'token_limit_exceeded')) {
-      if (alone || shard.tooLarge) return tooLarge(env, shard, batch, result);
-      const retries = (shard.tokenLimitRetries ?? 0) + 1;
-      if (retries > TOKEN_LIMIT_RETRIES) {
-        await record(env, shard, { error: env.scrub(describeErrors(batch)) });
-        return result;
-      }
-      env.logger.info(
-        `batch ${batch.id} (shard ${shard.id}): token_limit_exceeded; waiting for running batches, then submitting it again`,
-      );
-      const started = Date.now();
-      if (env.running.count > 0) await wait(2 ** 31 - 1, env.stop, env.running);
-      else await wait(env.pollIntervalMs, env.stop);
-      env.waited.ms += Date.now() - started;
-      if (env.stop.aborted) throw stopped();
-      // A run killed while creating it again may have made it: adopt that one.
-      const made = shard.creating
-        ? await findBatchOf(client, env, shard.fileId as string, batch.id)
-        : undefined;
-      if (made) await record(env, shard, { batchId: made.id, state: made.status, creating: false });
-      else {
-        await record(env, shard, { tokenLimitRetries: retries });
-        await createBatch(client, env, shard);
-      }
+      const next = await afterRefusal(client, env, shard, batch, ticket);
+      if (next === 'too large') return tooLarge(env, shard, batch, result);
+      if (next === 'out of retries') return result;
+      ticket = next;
       continue;
     }
     // Refused at validation: the lines it names fail for good, the others are sent again.

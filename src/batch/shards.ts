@@ -3,8 +3,8 @@
  * each, at most `maxRequests` lines and `maxBytes` bytes), the input file's lines, and what a
  * line of an output or error file means for its item.
  */
-import type { Endpoint } from '../prompts/options.js';
-import { BATCH_URLS } from '../prompts/records.js';
+import type { Endpoint } from '../requests/endpoint.js';
+import { BATCH_URLS } from '../requests/records.js';
 
 /** The Batch API's limits of one input file. */
 export const MAX_SHARD_REQUESTS = 50_000;

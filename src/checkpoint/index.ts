@@ -5,7 +5,14 @@ export { finalErrorCode } from './final-error.js';
 export { Fingerprint, fingerprintFile, fingerprintValues } from './fingerprint.js';
 export { KeySlots, keyBytes } from './key-slots.js';
 export type { LaneWriter } from './lane-writer.js';
-export { acquireRunLock, isProcessAlive, LOCK_FILE, type LockOwner, type RunLock } from './lock.js';
+export {
+  acquireRunLock,
+  isProcessAlive,
+  LOCK_FILE,
+  type LockOwner,
+  type RunLock,
+  runLockHeld,
+} from './lock.js';
 export { type Manifest, type OutputRecord, readManifest } from './manifest.js';
 export { type MergeLayout, type MergeResult, removeStaleMergeTemps } from './merge.js';
 export { OrderBuilder, readOrder, writeOrder } from './order-file.js';

@@ -65,6 +65,15 @@ function holderAlive(owner: LockOwner): boolean {
   return isProcessAlive(owner.pid);
 }
 
+/**
+ * Whether a live process (or one of another host) holds `<dir>/lock` now: a run is still writing
+ * that directory. Read-only; an unreadable lock holds nothing.
+ */
+export async function runLockHeld(dir: string): Promise<boolean> {
+  const found = await readLock(join(dir, LOCK_FILE));
+  return found?.owner !== undefined && holderAlive(found.owner);
+}
+
 function lockedError(dir: string, owner: LockOwner): KeybatchError {
   const where = owner.hostname === hostname() ? owner.hostname : `host ${owner.hostname}`;
   const remedy =

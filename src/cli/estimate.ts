@@ -5,23 +5,29 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError, InputError } from '../index.js';
 import {
   checkOutputOwner,
   checkOutputPath,
+  DEFAULT_OUTPUT_ASSUMPTION,
+  type Endpoint,
+  formatUsd,
+  type KeyConfig,
+  loadConfigFile,
   type OutputRecord,
+  type ParsedConfig,
+  type PromptJob,
+  parseConfig,
+  poolRate,
+  preparePrompts,
+  priceTable,
+  type RunEstimate,
+  RunEstimator,
   readManifest,
+  requestBody,
+  runSeconds,
   scanRunDir,
-} from '../checkpoint/index.js';
-import { ConfigError, InputError } from '../errors.js';
-import { type KeyConfig, loadConfigFile, type ParsedConfig, parseConfig } from '../keys/config.js';
-import { preparePrompts } from '../prompts/input.js';
-import type { Endpoint } from '../prompts/options.js';
-import type { PromptJob } from '../prompts/records.js';
-import { requestBody } from '../prompts/requests.js';
-import { formatUsd } from '../tokens/cost.js';
-import { priceTable } from '../tokens/prices.js';
-import { poolRate, type RunEstimate, RunEstimator, runSeconds } from '../tokens/run-estimate.js';
-import { DEFAULT_OUTPUT_ASSUMPTION } from '../tokens/run-spend.js';
+} from '../internal.js';
 import { EXIT } from './errors.js';
 import { formatDuration } from './format.js';
 import { readParamsFile, requestParams } from './request-flags.js';

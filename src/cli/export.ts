@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
-import { finalErrorCode, readManifest } from '../checkpoint/index.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../index.js';
+import { finalErrorCode, readManifest } from '../internal.js';
 import { EXIT } from './errors.js';
 
 export interface ExportFlags {

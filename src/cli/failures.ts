@@ -7,9 +7,9 @@
  * retryable: the latest record is a failure (5xx, timeouts, … after the client's retries); a rerun
  *            sends the item again.
  */
-import { finalErrorCode, readResults, scanRunDir } from '../checkpoint/index.js';
-import { InputError } from '../errors.js';
-import { readRunStatus } from '../index.js';
+
+import { InputError, readRunStatus } from '../index.js';
+import { finalErrorCode, readResults, scanRunDir } from '../internal.js';
 import { EXIT } from './errors.js';
 import { table } from './format.js';
 

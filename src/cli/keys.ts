@@ -3,8 +3,7 @@
  * each key. Exit code 1 when probing and no key answered ok.
  */
 import { describeKeys, type KeyDescription, type ProbeResult, probeKeys } from '../index.js';
-import { formatLearned } from '../keys/pacing/learned.js';
-import { readSharedPool, sharedRows } from '../keys/shared/report.js';
+import { formatLearned, readSharedPool, sharedRows } from '../internal.js';
 import { EXIT } from './errors.js';
 import { table } from './format.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { MAX_CONCURRENCY, MAX_WORKERS } from '../pool/options.js';
+import { MAX_CONCURRENCY, MAX_WORKERS } from '../internal.js';
 import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
 import { cacheCommand } from './cache.js';
 import { demoCommand } from './demo.js';

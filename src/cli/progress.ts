@@ -6,7 +6,7 @@
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { Logger, Progress } from '../index.js';
-import { formatUsd } from '../tokens/cost.js';
+import { formatUsd } from '../internal.js';
 import { formatDuration, formatRate } from './format.js';
 import { type Fields, fitFields, wrapWords } from './progress-fit.js';
 

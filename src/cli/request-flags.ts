@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
-import { InputError } from '../errors.js';
+import { InputError } from '../index.js';
 
 /** One `--param key=value`: commander's collector (`[...previous, [key, value]]`). */
 export function collectParam(

@@ -3,11 +3,18 @@
  * run, from its checkpoint, read-only. Exit code: 0 complete, 1 complete with final failures,
  * 3 incomplete (items pending, or failures a rerun retries).
  */
-import { type BatchStatus, batchLines, readBatchStatus } from '../batch/status.js';
+
 import { type PoolStatus, type RunStatus, readRunStatus } from '../index.js';
-import { readSharedPool, sharedRows } from '../keys/shared/report.js';
-import { type CostSummary, formatCost } from '../tokens/cost.js';
-import { readCheckpointCost } from '../tokens/run-spend.js';
+import {
+  type BatchStatus,
+  batchLines,
+  type CostSummary,
+  formatCost,
+  readBatchStatus,
+  readCheckpointCost,
+  readSharedPool,
+  sharedRows,
+} from '../internal.js';
 import { EXIT } from './errors.js';
 import { countByCode, type FailedItem, readFailures } from './failures.js';
 import { formatCounts, table } from './format.js';

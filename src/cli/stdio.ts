@@ -14,8 +14,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { InputError } from '../errors.js';
-import { defaultRunDir } from '../pool/status.js';
+import { InputError } from '../index.js';
+import { defaultRunDir } from '../internal.js';
 
 /** The output file of `-o -`, in the current directory. */
 export const STDOUT_OUTPUT = 'keybatch-stdout.jsonl';

@@ -1,6 +1,6 @@
 /** The end-of-run summary: counts, errors, tokens, time, where the output is, and a per-key table. */
 import type { KeyStatus } from '../index.js';
-import { formatCost, formatUsd } from '../tokens/cost.js';
+import { formatCost, formatUsd } from '../internal.js';
 import { formatCounts, formatDuration, table } from './format.js';
 
 /** What a finished run (RunSummary) or a stopped one (the error's `stats`) tells. */

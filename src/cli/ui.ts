@@ -4,11 +4,8 @@
  * `keybatch run … --ui [port]` serves the live page of the run it runs, for as long as it runs.
  * Either prints one line on stderr: `keybatch: dashboard at http://127.0.0.1:<port>/?token=<token>`.
  */
-import { KeyPool, type KeyPoolOptions } from '../keys/key-pool.js';
-import type { Progress } from '../pool/progress.js';
-import { LiveSource } from '../ui/live.js';
-import { RunDirSource } from '../ui/run-dir.js';
-import { startDashboard } from '../ui/server.js';
+import { KeyPool, type KeyPoolOptions, type Progress } from '../index.js';
+import { LiveSource, RunDirSource, startDashboard } from '../internal.js';
 import { EXIT } from './errors.js';
 import type { Display } from './progress.js';
 

@@ -3,7 +3,8 @@
  * serves distributed runs until stopped. The first SIGINT/SIGTERM/SIGHUP lets the chunks running
  * finish, then exits 0; a second abandons them (they go back to the queue for another worker).
  */
-import { consoleLogger, type Progress, startWorker } from '../index.js';
+import { startWorker } from '../distributed/index.js';
+import { consoleLogger, type Progress } from '../index.js';
 import { EXIT } from './errors.js';
 import { signalExitCode } from './interrupt.js';
 import { redactRedisUrl } from './redact-url.js';

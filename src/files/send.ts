@@ -14,7 +14,7 @@ import type { Affinity } from '../batch/state.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
-import type { PromptJob } from '../prompts/records.js';
+import type { PromptJob } from '../requests/records.js';
 import type { TaskContext } from '../workers/types.js';
 import { ByteGate } from './byte-gate.js';
 import { type FileHashes, HashLog } from './identity.js';

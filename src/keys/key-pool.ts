@@ -25,8 +25,7 @@ import { DEFAULT_BASE_URL } from './pool-fetch.js';
 import { blockedLine, stateChangeLine, stopLine } from './pool-lines.js';
 import type { Granted, KeyPoolOptions, PoolEvents, Waiter } from './pool-options.js';
 import { redactKey, scrubSecrets } from './redact.js';
-import { connectShared, openShared, sharedStore } from './shared/open.js';
-import { SharedDomainStore } from './shared/shared-domains.js';
+import type { SharedOptions } from './shared/open.js';
 import type { SharedPool } from './shared/shared-pool.js';
 import { judgeWait, timerDelay } from './stops.js';
 import type { KeyBroker, Lease, LeaseRequest, LeaseResult, PoolStatus } from './types.js';
@@ -39,6 +38,15 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
+
+/**
+ * Whether the pool is to be shared through Redis (`shared`, or `KEYBATCH_REDIS` unless
+ * `shared: false`): only then are the Redis modules loaded, so `import 'keybatch'` loads no Redis
+ * client. `connectShared` validates what is asked.
+ */
+function sharedAsked(shared: SharedOptions | false | undefined, env: NodeJS.ProcessEnv): boolean {
+  return shared !== false && (shared !== undefined || Boolean(env['KEYBATCH_REDIS']));
+}
 
 export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
   /** The config file behind the pool, if it came from one. */
@@ -66,14 +74,15 @@ export class KeyPool extends EventEmitter<PoolEvents> implements KeyBroker {
     const env = options.env ?? process.env;
     const source = await resolveConfigSource(config, env, exists);
     const parsed = source.parsed ?? (await loadConfigFile(source.path!));
-    const redis = await connectShared(options.shared, env);
+    const sharing = sharedAsked(options.shared, env) ? await import('./shared/open.js') : undefined;
+    const redis = await sharing?.connectShared(options.shared, env);
     let pool: KeyPool | undefined;
     try {
-      const store = redis ? sharedStore(redis, () => pool?.shared) : new MemoryStore();
-      pool = new KeyPool(parsed, source.path, options, store);
-      if (redis && store instanceof SharedDomainStore) {
+      const slots = redis && sharing?.sharedStore(redis, () => pool?.shared);
+      pool = new KeyPool(parsed, source.path, options, slots || new MemoryStore());
+      if (redis && sharing && slots) {
         const self = pool;
-        self.shared = await openShared(redis, store, self.table, {
+        self.shared = await sharing.openShared(redis, slots, self.table, {
           logger: self.logger,
           onChange: (change) => self.emit('key-state', change),
           dispatch: () => self.dispatch(),

@@ -7,12 +7,12 @@
  */
 import type { ResponseCache } from '../cache/index.js';
 import type { Logger } from '../logger.js';
+import { type BatchOutputLine, batchSuccess } from '../requests/batch-format.js';
+import type { OutputFormat } from '../requests/endpoint.js';
+import type { PromptJob } from '../requests/records.js';
+import { requestBody } from '../requests/requests.js';
+import { type PromptRow, successRow } from '../requests/rows.js';
 import type { TaskContext } from '../workers/types.js';
-import { type BatchOutputLine, batchSuccess } from './batch-format.js';
-import type { OutputFormat } from './options.js';
-import type { PromptJob } from './records.js';
-import { requestBody } from './requests.js';
-import { type PromptRow, successRow } from './rows.js';
 
 type Row = PromptRow | BatchOutputLine;
 type Task = (chunk: PromptJob[], ctx: TaskContext) => Promise<Row[]>;

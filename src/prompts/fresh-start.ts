@@ -3,7 +3,7 @@
  * answers already paid for: say so, once, with how many, before anything is discarded.
  */
 import type { Logger } from '../logger.js';
-import { readRunStatus } from '../pool/status.js';
+import { readRunStatus } from '../pipeline/status.js';
 
 /** Warns that the answers recorded for `output` are about to be discarded; silent when there are none. */
 export async function warnFreshStart(output: string, logger: Logger): Promise<void> {

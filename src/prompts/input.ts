@@ -8,9 +8,9 @@ import { stat } from 'node:fs/promises';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { InputError } from '../errors.js';
 import type { FileItem } from '../files/identity.js';
-import type { PipelineInput } from '../pool/input.js';
-import { readJsonl } from '../pool/jsonl.js';
-import { type PromptJob, type RecordDefaults, RecordProblem, toJob } from './records.js';
+import type { PipelineInput } from '../pipeline/input.js';
+import { readJsonl } from '../pipeline/jsonl.js';
+import { type PromptJob, type RecordDefaults, RecordProblem, toJob } from '../requests/records.js';
 
 /** A message of a `messages` record (chat message params, or any `{ role, content }` object). */
 export type PromptMessage =

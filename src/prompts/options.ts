@@ -1,27 +1,20 @@
 /** runPrompts' options: one defaults constant, every value validated up front, the result frozen. */
-import type { DistributedOptions } from '../dist/options.js';
+import type { DistributedOptions } from '../distributed/options.js';
 import { InputError } from '../errors.js';
 import type { ClientOptions } from '../keys/client.js';
 import type { KeyPoolOptions } from '../keys/key-pool.js';
 import type { Logger } from '../logger.js';
-import type { Progress } from '../pool/progress.js';
+import type { Progress } from '../pipeline/progress.js';
+import {
+  describeValue,
+  ENDPOINTS,
+  type Endpoint,
+  isPlainObject,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from '../requests/endpoint.js';
+import { mapParams } from '../requests/endpoint-params.js';
 import type { SchemaInput } from '../schema/schema.js';
-import { mapParams } from './endpoint-params.js';
-
-/** The API a prompt record is sent to (OpenAI Batch API lines take theirs from `url`). */
-export type Endpoint = 'chat' | 'responses' | 'completions' | 'embeddings';
-
-export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
-  'chat',
-  'responses',
-  'completions',
-  'embeddings',
-]);
-
-/** The shape of the output lines. */
-export type OutputFormat = 'rows' | 'batch';
-
-export const OUTPUT_FORMATS: readonly OutputFormat[] = Object.freeze(['rows', 'batch']);
 
 export interface PromptOptions {
   /**
@@ -295,21 +288,6 @@ const RESERVED_PARAMS: Readonly<Record<string, string>> = Object.freeze({
   instructions: 'pass it as the `system` option',
 });
 
-export function describeValue(value: unknown): string {
-  let shown: string;
-  try {
-    shown = typeof value === 'function' ? 'function' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    shown = String(value);
-  }
-  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
-  return `\`${shown}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function fail(name: string, expected: string, value: unknown): never {
   throw new InputError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`);
 }
@@ -373,6 +351,20 @@ function validateSchemaOptions(resolved: ResolvedPromptOptions): void {
 /** Validates every option, fills in the defaults, and freezes the result. */
 export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOptions {
   if (!isPlainObject(options)) fail('options', 'an object with at least `output`', options);
+  checkKnown(options);
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved = { ...PROMPT_DEFAULTS, ...given } as Resolving;
+  checkPaths(resolved);
+  checkBackend(resolved);
+  checkRequests(resolved);
+  checkRun(resolved);
+  return Object.freeze({ ...resolved, params: Object.freeze({ ...resolved.params }) });
+}
+
+type Resolving = ResolvedPromptOptions & Record<string, unknown>;
+
+/** Every option is one runPrompts knows (a request parameter is pointed to `params`). */
+function checkKnown(options: PromptOptions): void {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
       throw new InputError(
@@ -380,9 +372,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       );
     }
   }
-  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const resolved = { ...PROMPT_DEFAULTS, ...given } as ResolvedPromptOptions & Record<string, unknown>;
+}
 
+/** The output, the model and the files and folders a run reads or writes. */
+function checkPaths(resolved: Resolving): void {
   if (typeof resolved.output !== 'string' || resolved.output === '') {
     fail('output', 'a file path (the .jsonl to write)', resolved.output);
   }
@@ -399,6 +392,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (resolved.writeTo !== undefined && resolved.format === 'batch') {
     throw new InputError("`writeTo` writes answers of rows: it is not supported with `format: 'batch'`");
   }
+}
+
+/** The backend (online or Batch API) and what each allows: limit, budget, distributed, cancel. */
+function checkBackend(resolved: Resolving): void {
   if (resolved.limit !== undefined) integer('limit', resolved.limit, 1);
   if (resolved.backend !== undefined && resolved.backend !== 'online' && resolved.backend !== 'batch') {
     fail('backend', "'online' or 'batch'", resolved.backend);
@@ -435,6 +432,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       "`cancel` cancels the batches of a batch run: it needs `backend: 'batch'` (--batch)",
     );
   }
+}
+
+/** The endpoint, the system prompt, the schema and the request parameters. */
+function checkRequests(resolved: Resolving): void {
   if (!ENDPOINTS.includes(resolved.endpoint)) {
     fail('endpoint', `one of ${ENDPOINTS.map((e) => `'${e}'`).join(', ')}`, resolved.endpoint);
   }
@@ -453,6 +454,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (!OUTPUT_FORMATS.includes(resolved.format)) {
     fail('format', OUTPUT_FORMATS.map((f) => `'${f}'`).join(' or '), resolved.format);
   }
+}
+
+/** How the run goes: lanes, progress, signals, the logger, the pool and client options. */
+function checkRun(resolved: Resolving): void {
   integer('workers', resolved.workers, 1);
   integer('concurrency', resolved.concurrency, 1);
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
@@ -477,5 +482,4 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   for (const key of ['pool', 'client'] as const) {
     if (resolved[key] !== undefined && !isPlainObject(resolved[key])) fail(key, 'an object', resolved[key]);
   }
-  return Object.freeze({ ...resolved, params: Object.freeze({ ...resolved.params }) });
 }

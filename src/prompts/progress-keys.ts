@@ -3,7 +3,7 @@
  * leaves it out, is not "ready".
  */
 import type { KeyStatus } from '../keys/types.js';
-import type { Progress } from '../pool/progress.js';
+import type { Progress } from '../pipeline/progress.js';
 
 /** `progress` with the ready keys that cannot serve `model` counted as `denied` instead. */
 export function excludeDenied(progress: Progress, keys: readonly KeyStatus[], model: string): Progress {

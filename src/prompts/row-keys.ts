@@ -10,10 +10,10 @@ import type { ReadGuard } from '../files/read-guard.js';
 import { namespaceOf, rowIdentity } from '../identity/index.js';
 import type { KeyPool } from '../keys/key-pool.js';
 import { DEFAULT_BASE_URL } from '../keys/pool-fetch.js';
-import type { PipelineInput } from '../pool/input.js';
-import type { OutputFormat } from './options.js';
-import type { PromptJob } from './records.js';
-import { requestBody } from './requests.js';
+import type { PipelineInput } from '../pipeline/input.js';
+import type { OutputFormat } from '../requests/endpoint.js';
+import type { PromptJob } from '../requests/records.js';
+import { requestBody } from '../requests/requests.js';
 
 /** What of a run shapes its rows' identities. */
 export interface IdentitySettings {

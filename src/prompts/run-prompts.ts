@@ -9,7 +9,7 @@ import type OpenAI from 'openai';
 import { batchBackend, batchStopSignal } from '../batch/backend.js';
 import { MAX_SHARD_BYTES, MAX_SHARD_REQUESTS } from '../batch/shards.js';
 import { ResponseCache } from '../cache/index.js';
-import type { DistributedStatus } from '../dist/coordinator.js';
+import type { DistributedStatus } from '../distributed/coordinator.js';
 import { KeybatchError, type SerializedError } from '../errors.js';
 import { staleItems } from '../files/identity.js';
 import { FileProblem } from '../files/load.js';
@@ -20,27 +20,13 @@ import { KeyPool } from '../keys/key-pool.js';
 import type { AttemptInfo } from '../keys/pool-fetch.js';
 import type { KeyStatus } from '../keys/types.js';
 import { consoleLogger } from '../logger.js';
-import type { PipelineInput } from '../pool/input.js';
-import type { PipelineOptions } from '../pool/options.js';
-import { type PipelineConfig, type PipelineStats, runPipeline } from '../pool/pipeline.js';
-import type { Progress } from '../pool/progress.js';
-import type { SchemaEndpoint } from '../schema/index.js';
-import type { CostSummary } from '../tokens/cost.js';
-import { openRunSpend, type RunSpend } from '../tokens/run-spend.js';
-import type { TaskContext } from '../workers/types.js';
-import { type AuditLog, openAuditLog } from './audit-log.js';
-import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from './batch-format.js';
-import { type CacheUse, cachedTask, remember } from './cached-task.js';
-import { ownFiles, readGuard, writeProtected } from './file-access.js';
-import { warnFreshStart } from './fresh-start.js';
-import { type PromptInput, preparePrompts } from './input.js';
-import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
-import { ProgressHistory } from './progress-history.js';
-import { excludeDenied } from './progress-keys.js';
-import type { PromptJob } from './records.js';
-import { apiMessage, isFinalAnswer, requestBody, send, transientError } from './requests.js';
-import { retryFailedItems } from './retry-failed.js';
-import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
+import type { PipelineInput } from '../pipeline/input.js';
+import type { PipelineOptions } from '../pipeline/options.js';
+import { type PipelineConfig, type PipelineStats, runPipeline } from '../pipeline/pipeline.js';
+import type { Progress } from '../pipeline/progress.js';
+import { type BatchOutputLine, batchFailure, batchRefused, batchSuccess } from '../requests/batch-format.js';
+import type { PromptJob } from '../requests/records.js';
+import { apiMessage, isFinalAnswer, requestBody, send, transientError } from '../requests/requests.js';
 import {
   type ErrorRow,
   errorRow,
@@ -48,8 +34,22 @@ import {
   successRow,
   type TokenCounts,
   usageTokens,
-} from './rows.js';
-import { structuredRow } from './structured.js';
+} from '../requests/rows.js';
+import { structuredRow } from '../requests/structured.js';
+import type { SchemaEndpoint } from '../schema/index.js';
+import type { CostSummary } from '../tokens/cost.js';
+import type { TaskContext } from '../workers/types.js';
+import { type AuditLog, openAuditLog } from './audit-log.js';
+import { type CacheUse, cachedTask, remember } from './cached-task.js';
+import { ownFiles, readGuard, writeProtected } from './file-access.js';
+import { warnFreshStart } from './fresh-start.js';
+import { type PromptInput, preparePrompts } from './input.js';
+import { type PromptOptions, type ResolvedPromptOptions, resolvePromptOptions } from './options.js';
+import { ProgressHistory } from './progress-history.js';
+import { excludeDenied } from './progress-keys.js';
+import { retryFailedItems } from './retry-failed.js';
+import { poolNamespace, rowLine, rowTag, withIdentities } from './row-keys.js';
+import { openRunSpend, type RunSpend } from './run-spend.js';
 import { openStructured } from './structured-run.js';
 
 export interface RunSummary {

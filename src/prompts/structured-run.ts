@@ -4,10 +4,10 @@
  * goes in the checkpoint's options (a run with another schema is other results).
  */
 import type { Logger } from '../logger.js';
+import { Structured } from '../requests/structured.js';
 import { prepareSchema } from '../schema/schema.js';
 import { DEFAULT_REASK } from '../schema/settle.js';
 import type { ResolvedPromptOptions } from './options.js';
-import { Structured } from './structured.js';
 
 export async function openStructured(opts: ResolvedPromptOptions, logger: Logger): Promise<Structured> {
   const reask = opts.reask ?? DEFAULT_REASK;

@@ -2,7 +2,6 @@
  * What a run would send, before it is sent: requests, tokens (the real tokenizer), cost online
  * and with the Batch API, and the time at the pool's configured rpm/tpm. Pure over request bodies.
  */
-import type { KeyConfig } from '../keys/config.js';
 import { BATCH_DISCOUNT, estimateCost } from './cost.js';
 import { type Endpoint, estimateRequestTokens } from './estimate.js';
 import type { PriceTable } from './prices.js';
@@ -105,15 +104,23 @@ export interface PoolRate {
   tpm: number | undefined;
 }
 
+/** What `poolRate` reads of a key's config (a `KeyConfig` of config.json fits: tokens knows no keys). */
+export interface KeyRateConfig {
+  readonly group?: string | undefined;
+  readonly rpm?: number | undefined;
+  readonly tpm?: number | undefined;
+  readonly models?: readonly string[] | undefined;
+}
+
 /**
  * The pool's configured rate for `model`: per group (keys of a group share one budget: its
  * members' highest figure), summed; a key that may serve the model but has no limit makes that
  * dimension unbounded (undefined).
  */
-export function poolRate(keys: readonly KeyConfig[], model: string | undefined): PoolRate {
+export function poolRate(keys: readonly KeyRateConfig[], model: string | undefined): PoolRate {
   const serving = keys.filter((key) => !key.models || model === undefined || key.models.includes(model));
   if (serving.length === 0) return { rpm: undefined, tpm: undefined };
-  const groups = new Map<string, KeyConfig[]>();
+  const groups = new Map<string, KeyRateConfig[]>();
   serving.forEach((key, i) => {
     const name = key.group === undefined ? `\u0000${i}` : key.group;
     groups.set(name, [...(groups.get(name) ?? []), key]);

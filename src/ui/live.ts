@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import type { KeyPool } from '../keys/key-pool.js';
-import type { Progress } from '../pool/progress.js';
-import { defaultRunDir } from '../pool/status.js';
+import type { Progress } from '../pipeline/progress.js';
+import { defaultRunDir } from '../pipeline/status.js';
 import { failuresByCode, RowReader } from './rows.js';
 import type { DashboardSource } from './server.js';
 import { SummaryTracker } from './summary.js';

@@ -78,14 +78,20 @@ export class RowReader {
     this.costFactor = options.costFactor ?? COST_FACTOR;
   }
 
-  /** The current index (rebuilt if stale and old enough; `fresh` skips the age limit). */
+  /**
+   * The current index (rebuilt if stale and old enough; `fresh` skips the age limit). When the
+   * run's output has just been merged, the index of its lane files is replaced at once: the
+   * finished page loads its rows once more, and they must come from the output.
+   */
   async current(fresh = false): Promise<RowIndex> {
     if (this.building) return this.building;
+    const source = this.source();
     const age = Date.now() - this.builtAt;
-    if (this.index && !fresh && age < Math.max(this.minAgeMs, this.buildMs * this.costFactor))
+    const switched = this.index !== undefined && (this.index.from === 'output') !== source.merged;
+    if (this.index && !fresh && !switched && age < Math.max(this.minAgeMs, this.buildMs * this.costFactor))
       return this.index;
     const started = Date.now();
-    this.building = buildRowIndex(this.source(), this.index).finally(() => {
+    this.building = buildRowIndex(source, this.index).finally(() => {
       this.building = undefined;
     });
     const index = await this.building;

@@ -7,10 +7,11 @@
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BATCHES_FILE } from '../batch/state.js';
+import { runLockHeld } from '../checkpoint/lock.js';
 import { readManifest } from '../checkpoint/manifest.js';
-import { ProgressMeter } from '../pool/progress.js';
-import { type RunStatus, readRunStatus } from '../pool/status.js';
-import { readCheckpointCost } from '../tokens/run-spend.js';
+import { ProgressMeter } from '../pipeline/progress.js';
+import { type RunStatus, readRunStatus } from '../pipeline/status.js';
+import { readCheckpointCost } from '../prompts/run-spend.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
 import { readRunHistory } from './run-history.js';
 import type { DashboardSource } from './server.js';
@@ -44,6 +45,18 @@ async function runElapsedMs(status: RunStatus): Promise<number | undefined> {
     if (info?.isFile() && !path.endsWith('lock')) last = Math.max(last, info.mtimeMs);
   }
   return last - started;
+}
+
+/**
+ * A run is finished once its checkpoint is complete and its output written. A run marks its
+ * checkpoint complete before it merges the output: while it still holds the directory's lock, the
+ * output is coming (ending the page's stream then would leave it the checkpoint's rows). A
+ * complete run whose writer is gone is finished, output or not (it may have been moved since).
+ */
+async function finished(status: RunStatus): Promise<boolean> {
+  if (!status.complete) return false;
+  if (status.outputWritten) return true;
+  return !(await runLockHeld(status.checkpoint).catch(() => false));
 }
 
 export class RunDirSource implements DashboardSource {
@@ -133,7 +146,7 @@ export class RunDirSource implements DashboardSource {
       await this.checkpointCost(status),
     );
     this.tracker.setFailures(failuresByCode(index));
-    this.tracker.end(status.complete ? 'finished' : 'running');
+    this.tracker.end((await finished(status)) ? 'finished' : 'running');
   }
 
   /**

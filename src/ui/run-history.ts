@@ -2,7 +2,9 @@
  * The chart of a run read from its directory: the points runPrompts wrote to `progress.jsonl`
  * while it ran (`{ run, t, done, failed }`, counts of that run), turned into the rates the live
  * chart shows. Lines older than the checkpoint's start (an earlier run, before `--fresh`) and
- * lines that do not parse (a torn last line) are left out.
+ * lines that do not parse (a torn last line) are left out. A run's first line is measured from the
+ * run's start (its `run`, where its counts were zero), so a run shorter than two lines a second
+ * apart still has its point.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,12 +41,11 @@ export async function readRunHistory(checkpoint: string, sinceMs: number): Promi
   for (const source of text.split('\n')) {
     const line = source === '' ? undefined : parse(source);
     if (!line || line.t < sinceMs) continue;
-    // A resumed run counts from zero again: no rate across two runs.
-    if (previous && previous.run === line.run) {
-      const point = historyPoint(itemTotals(previous, previous.t), itemTotals(line, line.t));
-      if (point) points.push(point);
-      else continue;
-    }
+    // A run's first line is measured from its start; a resumed run counts from zero again.
+    const from = previous?.run === line.run ? previous : { run: line.run, t: line.run, done: 0, failed: 0 };
+    const point = historyPoint(itemTotals(from, from.t), itemTotals(line, line.t));
+    if (point) points.push(point);
+    else if (previous?.run === line.run) continue;
     previous = line;
   }
   return points;

@@ -1,11 +1,11 @@
 /**
  * The dashboard's summary of a run, kept up to date from what the progress display already gets:
- * `Progress` snapshots (src/pool/progress.ts) with `pool.status()` for a live run, or the same
+ * `Progress` snapshots (src/pipeline/progress.ts) with `pool.status()` for a live run, or the same
  * snapshots made from `readRunStatus` for a run read from its checkpoint.
  */
 import { EventEmitter } from 'node:events';
 import type { PoolStatus } from '../keys/types.js';
-import type { Progress } from '../pool/progress.js';
+import type { Progress } from '../pipeline/progress.js';
 import type { DashboardSummary, History, HistoryPoint } from './types.js';
 
 /** Points kept for the chart: 30 minutes at one a second. */

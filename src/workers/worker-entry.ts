@@ -7,7 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { encodeResults } from '../checkpoint/record.js';
 import { serializeError } from '../errors.js';
 import { createClient } from '../keys/client.js';
-import { isFinalRequestError } from '../pool/chunk-retry.js';
+import { isFinalRequestError } from '../keys/final-request.js';
 import { AnswerMemo, memoFetch } from './answer-memo.js';
 import { PortBroker } from './broker-client.js';
 import { loadTask } from './load-task.js';

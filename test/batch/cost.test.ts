@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { statusCommand } from '../../src/cli/status.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import type { PromptInput } from '../../src/prompts/input.js';
-import { readCheckpointCost } from '../../src/tokens/run-spend.js';
+import { readCheckpointCost } from '../../src/prompts/run-spend.js';
 import { useBatchSetup } from './helpers.js';
 
 const setup = useBatchSetup();

@@ -5,7 +5,7 @@ import { attachFiles } from '../../src/files/parts.js';
 import { AnswerWriter, safeSegments } from '../../src/files/write-to.js';
 import { silentLogger } from '../../src/logger.js';
 import { runPrompts } from '../../src/prompts/index.js';
-import { type RecordDefaults, toJob } from '../../src/prompts/records.js';
+import { type RecordDefaults, toJob } from '../../src/requests/records.js';
 import { OFFLINE_CONFIG, useTempDir } from '../helpers.js';
 
 const tempDir = useTempDir();

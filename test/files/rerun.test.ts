@@ -1,7 +1,7 @@
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { globRecords } from '../../src/files/glob-records.js';
+import { globRecords } from '../../src/prompts/glob-records.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { readRows, usePromptSetup } from '../prompts/helpers.js';
 import { copyFixtures, FIXTURE_PATHS, modelRequests } from './helpers.js';

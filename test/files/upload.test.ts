@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { globRecords } from '../../src/files/glob-records.js';
 import { UploadCache } from '../../src/files/uploads.js';
 import { redactKey } from '../../src/keys/redact.js';
+import { globRecords } from '../../src/prompts/glob-records.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, useTempDir } from '../helpers.js';

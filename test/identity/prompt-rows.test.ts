@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readRunStatus } from '../../src/pool/status.js';
+import { readRunStatus } from '../../src/pipeline/status.js';
 import { runPrompts } from '../../src/prompts/index.js';
 import { readRows, usePromptSetup } from '../prompts/helpers.js';
 

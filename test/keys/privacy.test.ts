@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/keys/client.js';
 import { KeyPool } from '../../src/keys/key-pool.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { startSimulator } from '../../src/sim/index.js';
 import { collectingLogger, until, useCleanup, useTempDir } from '../helpers.js';
 

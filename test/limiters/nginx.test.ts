@@ -16,6 +16,12 @@ const RUN_TIMEOUT_MS = 60_000;
 const UTILISATION_ROWS = 400;
 /** 400 rows at 0.9 of the limit take 11 s; the rest is room for a busy machine. */
 const UTILISATION_TIMEOUT_MS = 60_000;
+/**
+ * The floor a longer run must clear: far above the 0.001-0.04 the pacer before the law reached here
+ * (issue 24), and below the 0.39 seen with the suite at maxWorkers 2 beside three other test runs
+ * (load 8 on 2 cores), where the machine, not the pacer, sets the pace.
+ */
+const UTILISATION_FLOOR = 0.25;
 /** The run stops (resumable) when no key is usable this long, so a pacer that waits out a minute stops instead of hanging. */
 const WAIT_TIMEOUT_MS = 3000;
 
@@ -50,7 +56,7 @@ describe('nginx limit_req burst=10 nodelay', () => {
     expect(t.stopped).toBe(false);
     expectExactlyOnce(t, UTILISATION_ROWS);
     console.log(`utilisation ${t.utilisation.toFixed(3)}, refused ${(100 * t.refused).toFixed(2)}%`);
-    expect(t.utilisation).toBeGreaterThan(0.4);
+    expect(t.utilisation).toBeGreaterThan(UTILISATION_FLOOR);
   });
 
   it.todo(
@@ -90,7 +96,7 @@ describe('nginx limit_req without burst', () => {
     expect(t.stopped).toBe(false);
     expectExactlyOnce(t, UTILISATION_ROWS);
     console.log(`utilisation ${t.utilisation.toFixed(3)}, refused ${(100 * t.refused).toFixed(2)}%`);
-    expect(t.utilisation).toBeGreaterThan(0.4);
+    expect(t.utilisation).toBeGreaterThan(UTILISATION_FLOOR);
   });
 
   it.todo(

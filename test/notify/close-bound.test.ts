@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyPool } from '../../src/keys/key-pool.js';
 import { Notifier } from '../../src/notify/index.js';
-import { runPipeline } from '../../src/pool/pipeline.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { collectingLogger, type Receiver, startReceiver } from './receiver.js';
 
 const receivers: Receiver[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { type PromptOptions, runPrompts } from '../../src/prompts/index.js';
 import { resolvePromptOptions } from '../../src/prompts/options.js';
-import { type RecordDefaults, toJob } from '../../src/prompts/records.js';
+import { type RecordDefaults, toJob } from '../../src/requests/records.js';
 import { OFFLINE_CONFIG } from '../helpers.js';
 
 const defaults: RecordDefaults = { endpoint: 'chat', system: undefined, hasModel: true };

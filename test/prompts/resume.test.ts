@@ -2,7 +2,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointMismatchError, InputError } from '../../src/errors.js';
-import type { Progress } from '../../src/pool/progress.js';
+import type { Progress } from '../../src/pipeline/progress.js';
 import { type RunSummary, runPrompts } from '../../src/prompts/index.js';
 import { MODEL, readRows, usePromptSetup } from './helpers.js';
 

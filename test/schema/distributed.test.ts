@@ -1,7 +1,7 @@
 /** A distributed prompt run with a schema: the workers check and re-ask as the local run does. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startWorker } from '../../src/dist/worker.js';
+import { startWorker } from '../../src/distributed/worker.js';
 import { runPrompts } from '../../src/index.js';
 import { collectingLogger } from '../helpers.js';
 import { readRows, usePromptSetup } from '../prompts/helpers.js';

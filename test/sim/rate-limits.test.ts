@@ -34,14 +34,15 @@ describe('request rate limits', () => {
   });
 
   it('serves again once the bucket has refilled for one request', async () => {
-    const s = await start({ keys: [{ key: 'sk-rl-refill-0002', requestsPerWindow: 2, windowMs: 200 }] });
+    // One request refills every 1.5 s: three requests fit in that even on a loaded machine.
+    const s = await start({ keys: [{ key: 'sk-rl-refill-0002', requestsPerWindow: 2, windowMs: 3000 }] });
     const client = clientFor(s, 'sk-rl-refill-0002');
     await chat(client, 'a');
     await chat(client, 'b');
     const error = await rejectionOf(chat(client, 'c'));
     const wait = Number((error['headers'] as Headers).get('retry-after-ms'));
     expect(wait).toBeGreaterThan(0);
-    expect(wait).toBeLessThanOrEqual(100);
+    expect(wait).toBeLessThanOrEqual(1500);
     await new Promise((resolve) => setTimeout(resolve, wait + 5));
     await expect(chat(client, 'c')).resolves.toBeDefined();
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { parseConfig } from '../../src/keys/config.js';
-import { configPrices } from '../../src/tokens/run-spend.js';
+import { configPrices } from '../../src/prompts/run-spend.js';
 import { useTempDir } from '../helpers.js';
 
 const key_list = [{ api_key: 'sk-config-prices-test-0001' }];

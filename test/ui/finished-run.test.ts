@@ -4,6 +4,8 @@
  * browser on it reaches network idle: the event stream ends with the run instead of staying open.
  */
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyPool } from '../../src/keys/key-pool.js';
@@ -17,6 +19,8 @@ import { tempDirs, writeJsonl } from '../cli/helpers.js';
 import { type Browser, openBrowser } from './helpers.js';
 
 const KEY = 'sk-test-ui-finished-key-cccc-4001';
+/** The chart's screenshot goes to the OS temp directory when KEYBATCH_SCREENSHOT=1, else the test's own. */
+const SCREENSHOT = process.env['KEYBATCH_SCREENSHOT'] === '1';
 const tempDir = tempDirs();
 let sim: Simulator;
 let browser: Browser;
@@ -92,9 +96,7 @@ describe('the dashboard of a finished run', () => {
     }
   }, 90_000);
 
-  // Skipped: passes on the branch that built it (r3-harden, 2562dc8) and fails on main since the
-  // pacing law was merged (no progress point written: history empty); not yet understood.
-  it.skip('draws the run’s own chart: the points it wrote while running, not a flat line from when the dashboard opened', async () => {
+  it('draws the run’s own chart: the points it wrote while running, not a flat line from when the dashboard opened', async () => {
     const dir = await tempDir();
     const input = join(dir, 'in.jsonl');
     const output = join(dir, 'out.jsonl');
@@ -107,12 +109,15 @@ describe('the dashboard of a finished run', () => {
       { logger: silentLogger, notify: false, watch: false },
     );
     try {
-      // One request at a time, 300 ms each: the run lasts 2.4 s or more, ticks every 200 ms.
+      // One request at a time (one lane, one in flight: `concurrency` is per lane, and there are
+      // four lanes by default), 300 ms each: the run lasts 2.4 s or more, ticks every 200 ms.
+      // Before, four went at once and the run could end in 0.7 s, under two lines a second apart.
       await runPrompts(pool, input, {
         model: 'gpt-4o-mini',
         output,
         handleSignals: false,
         logger: silentLogger,
+        workers: 1,
         concurrency: 1,
         progressIntervalMs: 200,
       });
@@ -131,6 +136,19 @@ describe('the dashboard of a finished run', () => {
       await once(source.tracker, 'change');
       await once(source.tracker, 'change');
       expect(source.tracker.summary.history.t).toHaveLength(points);
+      // The page draws it: a screenshot to look at (KEYBATCH_SCREENSHOT=1: in the temp directory).
+      const dashboard = await startDashboard(source);
+      try {
+        const { page } = browser;
+        await page.goto(dashboard.url);
+        await page.waitForSelector('#chart canvas', { timeout: 20_000 });
+        expect(await page.textContent('#state')).toBe('finished');
+        const shot = join(SCREENSHOT ? tmpdir() : dir, 'keybatch-finished-chart.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        expect(existsSync(shot)).toBe(true);
+      } finally {
+        await dashboard.close();
+      }
     } finally {
       source.close();
     }

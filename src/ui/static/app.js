@@ -60,11 +60,17 @@
       width: Math.max(300, target.clientWidth),
       height: 220,
       scales: {
-        // At least the last minute, so the first points do not stretch the axis over years.
+        // Running: at least the last minute, so the first points do not stretch the axis over
+        // years. Ended: the run's own time, from its start to its last point (a run of seconds
+        // is not squeezed into the edge of a minute).
         x: {
           time: true,
-          range: (_u, min, max) =>
-            min === null ? [Date.now() / 1000 - 60, Date.now() / 1000] : [Math.min(min, max - 60), max],
+          range: (_u, min, max) => {
+            if (min === null) return [Date.now() / 1000 - 60, Date.now() / 1000];
+            const ended = lastSummary !== undefined && lastSummary.state !== 'running';
+            const span = ended ? Math.max(max - min, (lastSummary.elapsedMs ?? 0) / 1000, 1) : 60;
+            return [Math.min(min, max - span), max];
+          },
         },
         y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
       },
