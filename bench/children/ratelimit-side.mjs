@@ -10,7 +10,6 @@
  * taken (this process's share) or the deadline passes. Protocol: the child sends `ready`; the
  * parent answers `{ deadline }`; the child sends `{ ok, failed, finishedAt }` and exits.
  */
-import { setMaxListeners } from 'node:events';
 import Bottleneck from 'bottleneck';
 import OpenAI from 'openai';
 import pLimit from 'p-limit';
@@ -27,9 +26,18 @@ import pLimit from 'p-limit';
 const args = JSON.parse(process.argv[2] ?? '{}');
 const MODEL = 'gpt-4o-mini';
 
-/** Aborted at the deadline: a request still waiting then (for a key, a retry, a slot) is cut, not counted. */
+/**
+ * Aborted at the deadline: a request still waiting then (for a key, a retry, a slot) is cut, not
+ * counted. Each request has a signal of its own, aborted from here (`inFlight`): one signal shared by
+ * every request would collect a listener per request it was passed to (the SDK, the pool), O(n²)
+ * over a 100,000-request row.
+ */
 const stop = new AbortController();
-setMaxListeners(0, stop.signal);
+/** @type {Set<AbortController>} */
+const inFlight = new Set();
+stop.signal.addEventListener('abort', () => {
+  for (const request of inFlight) request.abort();
+});
 
 /**
  * One prompt for every request: the simulator's stats keep a count per distinct prompt, and the
@@ -41,6 +49,18 @@ const BODY = {
   max_tokens: 16,
 };
 const body = (/** @type {number} */ _n) => BODY;
+
+/** Runs request `n` with a signal of its own, aborted at the deadline, forgotten when it settles. */
+async function run(/** @type {number} */ lane, /** @type {number} */ n) {
+  const request = new AbortController();
+  if (stop.signal.aborted) request.abort();
+  inFlight.add(request);
+  try {
+    return await call(lane, n, request.signal);
+  } finally {
+    inFlight.delete(request);
+  }
+}
 
 /** One call per lane and request: resolves true when answered, false when it failed for good. */
 async function makeCall() {
@@ -58,8 +78,8 @@ async function makeCall() {
     );
     const clients = Array.from({ length: 4 }, (_, workerId) => lib.createClient(pool, { workerId }));
     return {
-      call: (/** @type {number} */ lane, /** @type {number} */ n) =>
-        clients[lane % clients.length].chat.completions.create(body(n), { signal: stop.signal }),
+      call: (/** @type {number} */ lane, /** @type {number} */ n, /** @type {AbortSignal} */ signal) =>
+        clients[lane % clients.length].chat.completions.create(body(n), { signal }),
       close: () => pool.close(),
     };
   }
@@ -67,7 +87,7 @@ async function makeCall() {
   const sdks = args.keys.map((apiKey) => new OpenAI({ apiKey, baseURL: args.baseURL }));
   if (args.side === 'bare') {
     return {
-      call: (lane, n) => sdks[lane % sdks.length].chat.completions.create(body(n), { signal: stop.signal }),
+      call: (lane, n, signal) => sdks[lane % sdks.length].chat.completions.create(body(n), { signal }),
       close: async () => {},
     };
   }
@@ -79,9 +99,9 @@ async function makeCall() {
       }),
   );
   return {
-    call: (lane, n) => {
+    call: (lane, n, signal) => {
       const k = lane % sdks.length;
-      return limiters[k].schedule(() => sdks[k].chat.completions.create(body(n), { signal: stop.signal }));
+      return limiters[k].schedule(() => sdks[k].chat.completions.create(body(n), { signal }));
     },
     close: async () => {
       await Promise.all(limiters.map((l) => l.disconnect()));
@@ -107,7 +127,7 @@ await Promise.all(
     limit(async () => {
       while (more()) {
         const n = taken++;
-        await call(lane, n).then(
+        await run(lane, n).then(
           () => ok++,
           () => {
             if (!stop.signal.aborted) failed++;

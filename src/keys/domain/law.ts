@@ -288,6 +288,15 @@ export function pause(state: DomainState, until: number): void {
   state.pausedUntil = Math.max(state.pausedUntil, until);
 }
 
+/**
+ * Ends the domain's pause now (a config save: the user's word that the keys are good, issue 23).
+ * Only the pause: the pace, the schedule and what the law learned stay, so a domain whose limit
+ * still holds is paced as before rather than flooded.
+ */
+export function unpause(state: DomainState, now: number): void {
+  state.pausedUntil = Math.min(state.pausedUntil, now);
+}
+
 export type Verdict = 'served' | 'refused' | 'error';
 
 /** Whether the answer's headers say the domain still had room when it was counted. */

@@ -21,6 +21,7 @@ export const TRANSITIONS = Object.freeze({
   answer: 'kbLawAnswer',
   cancel: 'kbLawCancel',
   pause: 'kbLawPause',
+  unpause: 'kbLawUnpause',
 });
 
 export type Transition = keyof typeof TRANSITIONS;

@@ -202,6 +202,11 @@ export class RedisStore implements DomainStore {
     this.see(domain, reply, 0, now);
   }
 
+  async unpause(domain: string, now: number): Promise<void> {
+    const reply = await this.commands.kbLawUnpause(...this.keys(domain), now, this.clock);
+    this.see(domain, reply, 0, now);
+  }
+
   /** The domain as this process last saw it (every reply carries it), as MemoryStore shows it. */
   status(domain: string, now: number): PacingStatus {
     const seen = this.seen.get(domain);

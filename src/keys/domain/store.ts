@@ -1,7 +1,7 @@
 /**
  * One store of rate domains, two implementations: in memory (this file, the law's transitions run
- * on a plain object per domain) and, for many processes, Redis (the same transitions in Lua; not
- * written yet, see docs/pacing.md). Policy code takes a `DomainStore` and never asks which.
+ * on a plain object per domain) and, for many processes, Redis (the same transitions in Lua,
+ * `redis-store.ts`). Policy code takes a `DomainStore` and never asks which.
  */
 import type { PacingStatus } from '../pacing/controller-types.js';
 import { MINUTE_MS } from '../pacing/dialects.js';
@@ -16,6 +16,7 @@ import {
   readyAt,
   type Sample,
   sent,
+  unpause,
   type Verdict,
 } from './law.js';
 
@@ -47,6 +48,8 @@ export interface DomainStore {
   cancel(domain: string, seq: number): Awaitable<void>;
   /** Pauses the domain for `ms` from now (a retry-after heard elsewhere, or a config's pause). */
   pause(domain: string, now: number, ms: number): Awaitable<void>;
+  /** Ends the domain's pause now (a config save clears pauses, issue 23); the pace stays. */
+  unpause(domain: string, now: number): Awaitable<void>;
   /** The domain as `pool.status().keys[i].pacing` shows it: the last state this process saw. */
   status(domain: string, now: number): PacingStatus;
 }
@@ -88,6 +91,10 @@ export class MemoryStore implements DomainStore {
 
   pause(domain: string, now: number, ms: number): void {
     pause(this.state(domain, now), now + ms);
+  }
+
+  unpause(domain: string, now: number): void {
+    unpause(this.state(domain, now), now);
   }
 
   /** The domain as `pool.status().keys[i].pacing` shows it (the shape of earlier rounds). */

@@ -18,6 +18,12 @@ export function whenReady<T, U>(value: Awaitable<T>, next: (value: T) => U): Awa
   return isPending(value) ? value.then(next) : next(value);
 }
 
+/**
+ * While a reservation is being asked, key selection looks again this much later: a store round trip
+ * to a local Redis is a fraction of a millisecond, and a timer fires no sooner than 1 ms.
+ */
+const ASKING_RECHECK_MS = 1;
+
 export class DomainPacer {
   /** This process's requests in flight on the domain (the store counts every process's). */
   private inFlight = 0;
@@ -28,6 +34,15 @@ export class DomainPacer {
    * an answer frees a place in flight). Any answer or cancel here resets it: the pace may have moved.
    */
   private notBefore = 0;
+  /**
+   * Reservations this process may have asked an asynchronous store at once: 1 after a wait, doubled
+   * by each send granted. Every waiting request would otherwise ask when the wait ends, and all but
+   * one be told to wait again (tens of store calls per send); while sends are granted, asks overlap
+   * as much as the requests do (a store round trip per send would bound a fast server's pace).
+   */
+  private askLimit = 1;
+  /** A config save's unpause not yet done in an asynchronous store: reservations go after it. */
+  private unpausing: Promise<void> | undefined;
 
   constructor(
     readonly store: DomainStore,
@@ -40,8 +55,12 @@ export class DomainPacer {
     if (isPending(opened)) opened.catch(() => {});
   }
 
-  /** When a request may be worth asking for: `<= now` now, `Infinity` after an answer. */
+  /**
+   * When a request may be worth asking for: `<= now` now, `Infinity` after an answer; while as many
+   * reservations as allowed are being asked, a moment later (their answers decide).
+   */
   readyAt(): number {
+    if (this.asking >= this.askLimit) return Math.max(this.notBefore, Date.now() + ASKING_RECHECK_MS);
     return this.notBefore;
   }
 
@@ -52,6 +71,14 @@ export class DomainPacer {
 
   /** Asks the store for a send of `tokens` now; a refusal is kept as the domain's `readyAt`. */
   reserve(now: number, tokens: number): Awaitable<Reservation> {
+    const unpausing = this.unpausing;
+    if (unpausing) {
+      this.asking += 1;
+      return unpausing.then(() => {
+        this.asking -= 1;
+        return this.reserve(Date.now(), tokens);
+      });
+    }
     const reservation = this.store.reserve(this.name, now, tokens);
     if (!isPending(reservation)) return this.took(reservation, now);
     this.asking += 1;
@@ -68,8 +95,13 @@ export class DomainPacer {
   }
 
   private took(reservation: Reservation, now: number): Reservation {
-    if (reservation.seq !== undefined) this.inFlight += 1;
-    else this.notBefore = now + reservation.waitMs;
+    if (reservation.seq !== undefined) {
+      this.inFlight += 1;
+      this.askLimit *= 2;
+    } else {
+      this.notBefore = now + reservation.waitMs;
+      this.askLimit = 1;
+    }
     return reservation;
   }
 
@@ -86,14 +118,31 @@ export class DomainPacer {
     if (isPending(done)) done.catch(() => {});
   }
 
-  /** A pause heard from elsewhere (another process through Redis): no sends for `ms` from now. */
+  /** Pauses the domain for `ms` from now (a pause heard from elsewhere, or a test's). */
   pause(now: number, ms: number): Awaitable<void> {
     this.notBefore = 0;
     return this.store.pause(this.name, now, ms);
   }
 
-  /** A config save: waits learned from the store's last answer are asked again. */
-  forget(): void {
+  /**
+   * A config save: the domain's pause ends (in every process, for a store in Redis), and waits
+   * learned from the store's last answer are asked again. Reservations asked meanwhile go after it.
+   */
+  unpause(now: number): Awaitable<void> {
+    this.notBefore = 0;
+    const done = this.store.unpause(this.name, now);
+    if (!isPending(done)) return done;
+    const unpausing: Promise<void> = done.then(
+      () => this.unpaused(unpausing),
+      () => this.unpaused(unpausing),
+    );
+    this.unpausing = unpausing;
+    return unpausing;
+  }
+
+  private unpaused(unpausing: Promise<void>): void {
+    if (this.unpausing === unpausing) this.unpausing = undefined;
+    // (A reservation answered before the unpause may have brought the old pause back here.)
     this.notBefore = 0;
   }
 

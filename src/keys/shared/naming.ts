@@ -18,14 +18,11 @@ export const TTL_MS = Object.freeze({
   salt: 30 * 86_400_000,
   /** A key's state (invalid, exhausted, denied models, cooling) and its counters. */
   key: 86_400_000,
-  /** A rate domain's schedule and pause. */
-  domain: 3_600_000,
 });
 
 export interface Names {
   salt: string;
   key(hash: string): string;
-  domain(hash: string): string;
 }
 
 export function names(namespace: string): Names {
@@ -33,7 +30,6 @@ export function names(namespace: string): Names {
   return {
     salt: `${base}:salt`,
     key: (hash) => `${base}:key:${hash}`,
-    domain: (hash) => `${base}:domain:${hash}`,
   };
 }
 

@@ -6,8 +6,8 @@ import { ConfigError } from '../../errors.js';
 import type { KeyTable } from '../key-table.js';
 import { checkNamespace, DEFAULT_NAMESPACE } from './naming.js';
 import { RedisStore } from './redis-store.js';
+import { SharedDomainStore } from './shared-domains.js';
 import { SharedPool, type SharedPoolHooks } from './shared-pool.js';
-import { SlotStore } from './slot-store.js';
 
 export interface SharedOptions {
   /** `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS). */
@@ -40,15 +40,18 @@ export async function connectShared(
   return RedisStore.open(resolved.url, namespace, env['KEYBATCH_SECRET'] || undefined);
 }
 
-/** The domain store of a shared pool: its rate domains paced through Redis. */
-export function sharedStore(redis: RedisStore, shared: () => SharedPool | undefined): SlotStore {
-  return new SlotStore(redis, (domain) => shared()?.redisDomain(domain));
+/**
+ * The domain store of a shared pool: each rate domain's law runs in Redis, named there by the
+ * pool's keyed hash of the domain (`shared()` is the pool's shared side, once it is open).
+ */
+export function sharedStore(redis: RedisStore, shared: () => SharedPool | undefined): SharedDomainStore {
+  return new SharedDomainStore(redis, (domain) => shared()?.redisDomain(domain));
 }
 
 /** The shared side of a pool on `redis`, its first sync done. */
 export async function openShared(
   redis: RedisStore,
-  store: SlotStore,
+  store: SharedDomainStore,
   table: KeyTable,
   hooks: SharedPoolHooks,
 ): Promise<SharedPool> {

@@ -1,30 +1,21 @@
 /**
- * The Redis side of a shared pool: one ioredis connection, the namespace's salt, and the scripts of
- * `scripts.ts`. Every call answers even when Redis is gone (`undefined`, or a slot granted locally):
- * the pool then goes on with its own state, and `onLost` / `onRestored` say when that starts and ends.
+ * The Redis side of a shared pool: one ioredis connection, the namespace's salt, the keys' scripts
+ * (`scripts.ts`) and the rate domains' law (`law`, the domain store's Lua on the same connection).
+ * Every call answers even when Redis is gone (`undefined`, or nothing done): the pool then goes on
+ * with its own state, and `onLost` / `onRestored` say when that starts and ends.
  */
 import { Redis } from 'ioredis';
 import { KeybatchError } from '../../errors.js';
-import { MAX_WAIT_MS } from '../pacing/durations.js';
+import { RedisStore as LawStore } from '../domain/redis-store.js';
 import { keyedHash, type Names, names, newSalt, redactUrl, secretKey, TTL_MS } from './naming.js';
-import { MARK, PAUSE, REFUND, RESERVE, SYNC } from './scripts.js';
-
-/** A slot in a domain's shared schedule. */
-export type Slot =
-  /** `delayMs`: until the slot starts; `at`: its start on Redis's clock (for a refund). */
-  | { granted: true; delayMs: number; at: number }
-  /** The schedule is full for now: ask again in `retryMs`. */
-  | { granted: false; retryMs: number }
-  /** Redis is not reachable: this process decides alone. */
-  | { granted: true; delayMs: 0; local: true };
+import { MARK, SYNC } from './scripts.js';
 
 export interface SyncReply {
   /** Redis's clock and ours when the reply came. */
   redisNow: number;
   localNow: number;
-  /** HGETALL of each key, then of each domain, in the order asked. */
+  /** HGETALL of each key, in the order asked. */
   keys: unknown[];
-  domains: unknown[];
 }
 
 export interface RedisStoreEvents {
@@ -40,9 +31,6 @@ export interface RedisStoreEvents {
 }
 
 interface Commands {
-  kbReserve(domain: string, cost: number, ahead: number, ttl: number): Promise<number[]>;
-  kbRefund(domain: string, at: number, cost: number): Promise<number>;
-  kbPause(domain: string, ms: number, ttl: number): Promise<number>;
   kbMark(
     key: string,
     state: string,
@@ -53,10 +41,6 @@ interface Commands {
   ): Promise<number>;
   kbSync(count: number, ...args: Array<string | number>): Promise<unknown[]>;
 }
-
-/** A wait read from Redis, clamped like one read from headers: 0..24 h (anyone may write Redis). */
-export const clampWait = (ms: number): number =>
-  Number.isFinite(ms) ? Math.min(MAX_WAIT_MS, Math.max(0, ms)) : 0;
 
 const CONNECT_TIMEOUT_MS = 5000;
 /** A command not answered by then counts as Redis lost for that decision (the pool decides alone). */
@@ -78,6 +62,8 @@ function reasonOf(error: unknown): string {
 export class RedisStore {
   readonly url: string;
   readonly namespace: string;
+  /** The rate domains' law, in Redis on this connection (on Redis's clock). */
+  readonly law: LawStore;
   private readonly client: Redis & Commands;
   private readonly names: Names;
   private salt = '';
@@ -86,6 +72,7 @@ export class RedisStore {
   private readonly hashes = new Map<string, string>();
   private up = false;
   private closed = false;
+  private lives = 0;
   private events: RedisStoreEvents = {};
 
   private constructor(url: string, namespace: string, secret: string | undefined) {
@@ -101,10 +88,8 @@ export class RedisStore {
       commandTimeout: COMMAND_TIMEOUT_MS,
       retryStrategy: (times) => Math.min(100 * times, 1000),
     }) as Redis & Commands;
-    this.client.defineCommand('kbReserve', { numberOfKeys: 1, lua: RESERVE });
-    this.client.defineCommand('kbRefund', { numberOfKeys: 1, lua: REFUND });
-    this.client.defineCommand('kbPause', { numberOfKeys: 1, lua: PAUSE });
     this.client.defineCommand('kbMark', { numberOfKeys: 1, lua: MARK });
+    this.law = new LawStore(this.client, { namespace });
     this.client.defineCommand('kbSync', { lua: SYNC });
   }
 
@@ -143,7 +128,7 @@ export class RedisStore {
   private readonly troubled = new Set<'slow' | 'refused'>();
 
   /** Runs one call to Redis, saying once (per kind) when it was slow or refused; rethrows. */
-  private async timed<T>(call: () => Promise<T>): Promise<T> {
+  async run<T>(call: () => Promise<T>): Promise<T> {
     const started = performance.now();
     try {
       return await call();
@@ -171,6 +156,11 @@ export class RedisStore {
     return this.up;
   }
 
+  /** How many times Redis came back (perhaps empty) since the pool opened. */
+  get epoch(): number {
+    return this.lives;
+  }
+
   private lost(reason: string): void {
     if (!this.up || this.closed) return;
     this.up = false;
@@ -186,6 +176,7 @@ export class RedisStore {
       return; // Lost again: the next `ready` tries again.
     }
     this.up = true;
+    this.lives += 1;
     this.events.onRestored?.(before !== this.salt);
   }
 
@@ -212,62 +203,20 @@ export class RedisStore {
     return this.names.key(hash);
   }
 
-  domainName(hash: string): string {
-    return this.names.domain(hash);
-  }
-
-  /** A slot of `costMs` in the domain's schedule, granted when it starts within `maxAheadMs`. */
-  async reserve(domain: string, costMs: number, maxAheadMs: number): Promise<Slot> {
-    if (!this.up) return { granted: true, delayMs: 0, local: true };
-    try {
-      const [granted, delay, at] = await this.timed(() =>
-        this.client.kbReserve(
-          this.names.domain(domain),
-          Math.max(0, Math.ceil(costMs)),
-          Math.ceil(maxAheadMs),
-          TTL_MS.domain,
-        ),
-      );
-      return granted === 1
-        ? { granted: true, delayMs: clampWait(Number(delay)), at: Number(at) }
-        : { granted: false, retryMs: clampWait(Number(delay)) };
-    } catch {
-      return { granted: true, delayMs: 0, local: true };
-    }
-  }
-
-  /** Gives back a slot not used. */
-  async refund(domain: string, at: number, costMs: number): Promise<void> {
-    if (!this.up) return;
-    await this.timed(() =>
-      this.client.kbRefund(this.names.domain(domain), at, Math.max(0, Math.ceil(costMs))),
-    ).catch(() => {});
-  }
-
-  async pause(domain: string, ms: number): Promise<void> {
-    if (!this.up || !(ms > 0)) return;
-    await this.timed(() =>
-      this.client.kbPause(this.names.domain(domain), Math.ceil(ms), TTL_MS.domain),
-    ).catch(() => {});
-  }
-
   /**
-   * Deletes pauses from Redis, the domains' `paused` and the keys' `cool` (a config save clears
-   * them); returns what it deleted as `domain:<hash>:<value>` / `key:<hash>:<value>`.
+   * Deletes the keys' cooling from Redis (a config save clears it); returns what it deleted as
+   * `key:<hash>:<value>`.
    */
-  async unpause(domains: readonly string[], keys: readonly string[]): Promise<string[]> {
+  async uncool(keys: readonly string[]): Promise<string[]> {
     if (!this.up) return [];
     const batch = this.client.multi();
-    for (const domain of domains) batch.hget(this.names.domain(domain), 'paused');
     for (const key of keys) batch.hget(this.names.key(key), 'cool');
-    for (const domain of domains) batch.hdel(this.names.domain(domain), 'paused');
     for (const key of keys) batch.hdel(this.names.key(key), 'cool');
     const replies = await batch.exec().catch(() => null);
     if (!replies) return [];
-    const named = [...domains.map((hash) => `domain:${hash}`), ...keys.map((hash) => `key:${hash}`)];
-    return named.flatMap((name, i) => {
+    return keys.flatMap((hash, i) => {
       const value = replies[i]?.[1];
-      return typeof value === 'string' ? [`${name}:${value}`] : [];
+      return typeof value === 'string' ? [`key:${hash}:${value}`] : [];
     });
   }
 
@@ -278,7 +227,7 @@ export class RedisStore {
     detail: { reason?: string; model?: string; coolMs?: number } = {},
   ): Promise<void> {
     if (!this.up) return;
-    await this.timed(() =>
+    await this.run(() =>
       this.client.kbMark(
         this.names.key(key),
         state,
@@ -291,40 +240,22 @@ export class RedisStore {
   }
 
   /** One sync tick (see SYNC); undefined when Redis is not reachable. */
-  async sync(
-    keys: ReadonlyArray<{ hash: string; deltas: string }>,
-    domains: ReadonlyArray<{ hash: string }>,
-  ): Promise<SyncReply | undefined> {
+  async sync(keys: ReadonlyArray<{ hash: string; deltas: string }>): Promise<SyncReply | undefined> {
     if (!this.up) return undefined;
-    const names = [
-      this.names.salt,
-      ...keys.map((k) => this.names.key(k.hash)),
-      ...domains.map((d) => this.names.domain(d.hash)),
-    ];
-    const args = [
-      keys.length,
-      domains.length,
-      TTL_MS.key,
-      TTL_MS.domain,
-      TTL_MS.salt,
-      ...keys.map((k) => k.deltas),
-    ];
+    const names = [this.names.salt, ...keys.map((k) => this.names.key(k.hash))];
+    const args = [keys.length, TTL_MS.key, TTL_MS.salt, ...keys.map((k) => k.deltas)];
     try {
-      const reply = await this.timed(() => this.client.kbSync(names.length, ...names, ...args));
+      const reply = await this.run(() => this.client.kbSync(names.length, ...names, ...args));
       const localNow = Date.now();
       const salt = reply[1];
       if (typeof salt !== 'string' || salt !== this.salt) {
         // Redis came back empty (or the salt expired): take the namespace's salt again.
         await this.loadSalt();
+        this.lives += 1;
         this.events.onRestored?.(true);
         return undefined;
       }
-      return {
-        redisNow: Number(reply[0]),
-        localNow,
-        keys: reply.slice(2, 2 + keys.length),
-        domains: reply.slice(2 + keys.length),
-      };
+      return { redisNow: Number(reply[0]), localNow, keys: reply.slice(2) };
     } catch {
       return undefined;
     }

@@ -1,8 +1,8 @@
 /**
- * What a KeyPool does with a RedisStore besides pacing (which its domain store does, `slot-store.ts`):
- * tells Redis what its answers showed (a key rejected, spent, denied a model, cooling), and every
- * `SYNC_MS` adds its counters and reads back what the other processes found, merging it in
- * (`merge.ts`), with the domains' pauses. Polling, not pub/sub: one connection, and the same tick
+ * What a KeyPool does with a RedisStore besides pacing (which its domain store does in Redis,
+ * `shared-domains.ts`): tells Redis what its answers showed (a key rejected, spent, denied a model,
+ * cooling), and every `SYNC_MS` adds its counters and reads back what the other processes found,
+ * merging it in (`merge.ts`), and each domain's state (what `status()` shows of it). Polling, not pub/sub: one connection, and the same tick
  * that shares a change also re-syncs after Redis was lost, with nothing to miss in between; 250 ms
  * is well inside the 1 s a change may take to reach every process.
  */
@@ -12,10 +12,17 @@ import type { PoolStatus } from '../types.js';
 import { type Counters, counterDeltas, emptyCounters, fieldMap, mergeKey, parseKey } from './merge.js';
 import { domainText, redactUrl } from './naming.js';
 import type { RedisStore } from './redis-store.js';
-import { localUntil, type SlotStore } from './slot-store.js';
+import type { SharedDomainStore } from './shared-domains.js';
 
 /** How often a process adds its counters and reads back the others' findings. */
 export const SYNC_MS = 250;
+/**
+ * A send granted waits for a sync when the keys' states were last read longer ago than this (a
+ * process stalled on a busy machine misses its ticks): twice the period, half the second in which
+ * a key found out in one process must reach every other, the other half for the finder's write and
+ * the request's trip.
+ */
+export const FRESH_MS = 2 * SYNC_MS;
 
 export interface SharedPoolHooks {
   logger: Logger;
@@ -40,17 +47,23 @@ export class SharedPool {
   private readonly totals = new Map<string, Counters>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** When the keys' states were last read from Redis (local clock). */
+  private syncedAt = Number.NEGATIVE_INFINITY;
   /** Keys cooling because Redis said so (a config save clears that). */
   private readonly coolingFromRedis = new Set<KeyEntry>();
-  /** Redis pauses a config save cleared (`<hash>:<value>`): a sync racing the clear does not bring them back. */
+  /** Coolings a config save cleared (`key:<hash>:<value>`): a sync racing the clear does not bring them back. */
   private readonly cleared = new Set<string>();
 
   constructor(
     readonly store: RedisStore,
-    private readonly slots: SlotStore,
+    private readonly domains: SharedDomainStore,
     private readonly table: KeyTable,
     private readonly hooks: SharedPoolHooks,
   ) {
+    domains.attach(
+      (domain) => this.redisDomain(domain),
+      () => this.fresh(),
+    );
     store.listen({
       onLost: (reason) =>
         hooks.logger.warn(
@@ -83,6 +96,12 @@ export class SharedPool {
     return this.ticking;
   }
 
+  /** A sync when the keys' states are older than FRESH_MS (and Redis is there to read them from). */
+  fresh(): Promise<void> | undefined {
+    if (!this.store.connected || Date.now() - this.syncedAt <= FRESH_MS) return undefined;
+    return this.tick();
+  }
+
   private domainOf(entry: KeyEntry): string {
     return this.store.hash(domainText(entry.config.apiKey, entry.config.group));
   }
@@ -107,11 +126,9 @@ export class SharedPool {
         now,
       };
     });
-    const domainNames = new Map<string, string>();
-    for (const entry of entries) domainNames.set(this.domainOf(entry), entry.pacer.name);
-    const domains = [...domainNames.keys()].map((hash) => ({ hash }));
-    const reply = await this.store.sync(keys, domains);
+    const reply = await this.store.sync(keys);
     if (!reply) return;
+    this.syncedAt = reply.localNow;
     let changed = false;
     entries.forEach((entry, i) => {
       this.flushed.set(entry, keys[i]!.now);
@@ -122,15 +139,8 @@ export class SharedPool {
       if (!this.table.keys.includes(entry)) return;
       changed = this.apply(entry, mergeKey(entry, remote, reply.redisNow, reply.localNow)) || changed;
     });
-    domains.forEach((domain, i) => {
-      const paused = Number(fieldMap(reply.domains[i]).get('paused') ?? 0);
-      if (paused <= reply.redisNow || this.cleared.has(`domain:${domain.hash}:${paused}`)) return;
-      this.slots.heardPause(
-        domainNames.get(domain.hash)!,
-        localUntil(paused, reply.redisNow, reply.localNow),
-      );
-      changed = true;
-    });
+    const domains = new Set(entries.map((entry) => entry.pacer.name));
+    await Promise.all([...domains].map((domain) => this.domains.refresh(domain, Date.now())));
     if (changed) this.hooks.dispatch();
   }
 
@@ -173,32 +183,34 @@ export class SharedPool {
     } else if (change.to === 'denied' && change.model !== undefined) {
       void this.store.mark(key, 'denied', { model: change.model });
     } else if (change.to === 'cooling' && change.until !== undefined && change.until > now) {
-      // (The domain's pause went to Redis from its store, `slot-store.ts`.)
+      // (The domain's pause is in Redis already: its law runs there, `shared-domains.ts`.)
       void this.store.mark(key, 'cooling', { coolMs: change.until - now });
     }
   }
 
   /**
-   * The config was saved: pauses that came from Redis end, here and in Redis (whoever wrote them:
-   * a save is the user's word that the keys are good). Pauses this process's own answers caused stay.
+   * The config was saved: the domains' pauses end in Redis (whoever caused them: a save is the
+   * user's word that the keys are good), and so do coolings that came from Redis. A key this
+   * process's own answers set cooling stays so until its cooling ends.
    */
   async clearPauses(): Promise<void> {
     const reading = this.ticking?.catch(() => {});
-    const domains = new Set<string>();
+    const now = Date.now();
+    // (First, before any other call to Redis: a request after the save finds its domain unpaused.)
+    const pacers = new Set(this.table.keys.map((entry) => entry.pacer));
+    const unpaused = [...pacers].map((pacer) => pacer.unpause(now));
     for (const entry of this.table.keys) {
-      domains.add(this.domainOf(entry));
-      entry.pacer.forget();
       if (this.coolingFromRedis.has(entry) && entry.state === 'cooling') {
         entry.state = 'ready';
         entry.coolingUntil = 0;
       }
     }
     this.coolingFromRedis.clear();
-    this.slots.clearHeard();
     // A sync on its way may carry the old values: they are remembered as cleared, then deleted.
     await reading;
     const keys = this.table.keys.map((entry) => this.keyOf(entry));
-    for (const name of await this.store.unpause([...domains], keys)) this.cleared.add(name);
+    for (const name of await this.store.uncool(keys)) this.cleared.add(name);
+    await Promise.all(unpaused);
   }
 
   /** After Redis came back (perhaps empty): everything this process knows goes back into it. */

@@ -1,6 +1,6 @@
 /**
  * The in-memory store and the Redis store (the law's Lua, on a real redis-server) make the same
- * decisions: random traces of open/reserve/answer/cancel/pause over a fake clock, on 1–3 domains,
+ * decisions: random traces of open/reserve/answer/cancel/pause/unpause over a fake clock, on 1–3 domains,
  * with answers served, refused (429, 503) and failed (500, 503), with and without headers of every
  * dialect and every retry-after form, are replayed through both; every reservation, verdict and
  * status is compared. A fresh seed each run, printed; `CONFORMANCE_SEED=<n>` replays it.

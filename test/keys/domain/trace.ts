@@ -1,5 +1,5 @@
 /**
- * One random trace of a domain store's calls (open, reserve, answer, cancel, pause) over a fake
+ * One random trace of a domain store's calls (open, reserve, answer, cancel, pause, unpause) over a fake
  * clock, on 1–3 domains, replayed through two stores at once: every decision and every status is
  * compared after each step, and the first difference is returned, with the step that caused it.
  */
@@ -15,7 +15,8 @@ export type Action =
   | { kind: 'reserve'; domain: string; tokens: number }
   | { kind: 'answer'; domain: string; sample: Sample }
   | { kind: 'cancel'; domain: string; seq: number }
-  | { kind: 'pause'; domain: string; ms: number };
+  | { kind: 'pause'; domain: string; ms: number }
+  | { kind: 'unpause'; domain: string };
 
 export interface TraceCounts {
   steps: number;
@@ -178,7 +179,7 @@ export class Trace {
 
   /**
    * The next action: mostly reserve (often once the last wait is over) and answer what is in
-   * flight; sometimes cancel, pause, reopen, an answer of a request the store does not know, or
+   * flight; sometimes cancel, pause, unpause, reopen, an answer of a request the store does not know, or
    * time passes.
    */
   private next(): Action {
@@ -204,7 +205,8 @@ export class Trace {
         d.inFlight.length > 0 ? d.inFlight.splice(index, 1)[0]! : { seq: 1 + Math.floor(r() * 50) };
       return { kind: 'cancel', domain: d.name, seq: ticket.seq };
     }
-    if (x < 0.98) return { kind: 'pause', domain: d.name, ms: Math.floor(logUniform(r, 1, 60_000)) };
+    if (x < 0.97) return { kind: 'pause', domain: d.name, ms: Math.floor(logUniform(r, 1, 60_000)) };
+    if (x < 0.985) return { kind: 'unpause', domain: d.name };
     return { kind: 'open', domain: d.name, config: configOf(r) };
   }
 
@@ -285,5 +287,7 @@ async function apply(store: DomainStore, action: Action, now: number): Promise<u
       return store.cancel(action.domain, action.seq);
     case 'pause':
       return store.pause(action.domain, now, action.ms);
+    case 'unpause':
+      return store.unpause(action.domain, now);
   }
 }

@@ -16,6 +16,8 @@ interface Args {
   /** Names the prompts, so the processes' prompts differ. */
   tag: string;
   workers?: number;
+  /** Open the pool, print `ready`, and start only on a line on stdin (processes that start together). */
+  gate?: boolean;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
@@ -29,6 +31,11 @@ const pool = await KeyPool.open(
       : false,
   },
 );
+if (args.gate) {
+  process.stdout.write('ready\n');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
+}
 const prompts = Array.from({ length: args.count }, (_, id) => ({ id, prompt: `${args.tag} prompt ${id}` }));
 const summary = await runPrompts(pool, prompts, {
   model: 'gpt-4o-mini',

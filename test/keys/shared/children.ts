@@ -17,16 +17,26 @@ export interface ChildArgs {
   count: number;
   tag: string;
   workers?: number;
+  /** The child opens its pool, then waits for `go()` (see child.ts). */
+  gate?: boolean;
 }
 
 export function startChild(args: ChildArgs) {
   const proc = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  if (!args.gate) proc.stdin.end();
   let stdout = '';
   let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += d));
+  let opened: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  proc.stdout.on('data', (d) => {
+    stdout += d;
+    if (/^ready$/m.test(stdout)) opened();
+  });
   proc.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on('exit', (code, signal) => resolve({ code, signal })),
@@ -34,6 +44,9 @@ export function startChild(args: ChildArgs) {
   return {
     proc,
     exited,
+    /** With `gate`: resolves once the child's pool is open, and `go()` starts its run. */
+    ready,
+    go: () => proc.stdin.end('go\n'),
     err: () => stderr,
     /** The child's last line: its run summary and its pool's status. */
     result: () =>

@@ -98,7 +98,7 @@ describe('pools sharing one Redis', () => {
     const namespace = a.pool.status().shared!.namespace;
     // Another process paused the key's domain for 1.5 s (a retry-after it was told).
     const other = cleanup(await RedisStore.open(redis().url, namespace));
-    await other.pause(other.hash(domainText(GOOD, undefined)), 1500);
+    await other.law.pause(other.hash(domainText(GOOD, undefined)), Date.now(), 1500);
     await until(() => a.pool.status().keys[0]!.pacing?.blockedUntil !== undefined, 5000, 'the pause heard');
     const controller = new AbortController();
     const waiting = a.pool.acquire({ tokens: 1, workerId: 0 }, controller.signal);
@@ -144,8 +144,8 @@ describe('pools sharing one Redis', () => {
     const namespace = a.pool.status().shared!.namespace;
     const other = cleanup(await RedisStore.open(redis().url, namespace));
     // Both domains paused by another process: BAD's ends first, GOOD's well after.
-    await other.pause(other.hash(domainText(BAD, undefined)), 1200);
-    await other.pause(other.hash(domainText(GOOD, undefined)), 2500);
+    await other.law.pause(other.hash(domainText(BAD, undefined)), Date.now(), 1200);
+    await other.law.pause(other.hash(domainText(GOOD, undefined)), Date.now(), 2500);
     await until(
       () => a.pool.status().keys.every((key) => key.pacing?.blockedUntil !== undefined),
       5000,

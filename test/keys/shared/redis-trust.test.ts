@@ -4,6 +4,7 @@
  * read from headers; a config save clears the pauses that came from Redis; and with
  * `KEYBATCH_SECRET` set, nothing stored lets a low-entropy key be checked against its hash.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../../src/keys/client.js';
@@ -32,15 +33,23 @@ async function sharedPool(namespace: string, apiKey: string, baseUrl: string, en
   );
 }
 
-/** The Redis names of the key and of its domain, from the namespace's salt as Redis holds it. */
+/**
+ * The Redis names of the key and of its domain's law state (domain/redis-store.ts: the SHA-256 of
+ * the domain's keyed hash), from the namespace's salt as Redis holds it.
+ */
 async function names(client: Redis, namespace: string, apiKey: string) {
   const base = `${PREFIX}:${namespace}`;
   const salt = await client.get(`${base}:salt`);
   if (!salt) throw new Error('no salt in Redis');
-  return {
-    key: `${base}:key:${keyedHash(salt, apiKey)}`,
-    domain: `${base}:domain:${keyedHash(salt, domainText(apiKey, undefined))}`,
-  };
+  const domain = keyedHash(salt, domainText(apiKey, undefined));
+  const id = createHash('sha256').update(domain).digest('hex').slice(0, 32);
+  return { key: `${base}:key:${keyedHash(salt, apiKey)}`, domain: `${base}:law:{${id}}` };
+}
+
+/** Whether the domain's law state in Redis holds a pause that has not ended. */
+async function pausedInRedis(client: Redis, domain: string): Promise<boolean> {
+  const until = Number(await client.hget(domain, 'pausedUntil'));
+  return until > (await redisNow(client));
 }
 
 /** The instant a refused lease names as the soonest a key is usable (0: a lease was granted). */
@@ -76,9 +85,11 @@ describe('pauses read from Redis', () => {
         const pool = await sharedPool(namespace, 'sk-trust-pause-0001', sim.url);
         const { key, domain } = await names(client, namespace, 'sk-trust-pause-0001');
         const far = (await redisNow(client)) + TEN_YEARS_MS;
-        if (where === 'domain') await client.hset(domain, 'paused', far);
+        expect(await client.exists(domain), 'the domain opened in Redis by the first sync').toBe(1);
+        if (where === 'domain') await client.hset(domain, 'pausedUntil', far);
         else await client.hset(key, 'cool', far);
-        // The next sync (every 250 ms) reads it; a lease then waits, and is refused naming when.
+        // The next lease (a domain's pause) or sync (a key's cooling, every 250 ms) reads it; a lease
+        // then waits, and is refused naming when.
         await until(async () => (await soonest(pool)) > Date.now() + 60_000, 10_000, 'the pause read');
         expect(await soonest(pool)).toBeLessThanOrEqual(Date.now() + DAY_MS + 60_000);
       } finally {
@@ -96,7 +107,8 @@ describe('pauses read from Redis', () => {
       const pool = await sharedPool('trust-clear', 'sk-trust-clear-0001', sim.url);
       const { key, domain } = await names(client, 'trust-clear', 'sk-trust-clear-0001');
       const hour = (await redisNow(client)) + 3_600_000;
-      await client.hset(domain, 'paused', hour);
+      expect(await client.exists(domain), 'the domain opened in Redis by the first sync').toBe(1);
+      await client.hset(domain, 'pausedUntil', hour);
       await client.hset(key, 'cool', hour);
       await until(async () => (await soonest(pool)) > Date.now() + 60_000, 10_000, 'the pause read');
       pool.reload({ keys: [{ apiKey: 'sk-trust-clear-0001', baseUrl: sim.url }], keyIndex: 0 });
@@ -105,7 +117,7 @@ describe('pauses read from Redis', () => {
         messages: [{ role: 'user', content: 'after the save' }],
       });
       expect(answer.choices.length).toBe(1);
-      await until(async () => !(await client.hexists(domain, 'paused')), 5000, 'the pause gone from Redis');
+      await until(async () => !(await pausedInRedis(client, domain)), 5000, 'the pause gone from Redis');
       expect(await client.hexists(key, 'cool')).toBe(0);
     } finally {
       client.disconnect();

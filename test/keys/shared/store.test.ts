@@ -1,13 +1,15 @@
 /**
- * The shared pool's Redis scripts against a real redis-server: a domain's schedule hands out one
- * slot per cost and refuses past how far ahead a slot may be; a pause and a refund; key states
- * where invalid beats exhausted; the salt created once per namespace; unreachable at open.
+ * The shared pool's Redis side against a real redis-server: the domains' law shared by two
+ * processes (one in-flight bound, one pause); the pool's domain store clamps what it reads from
+ * Redis and goes local without it; key states where invalid beats exhausted; the salt created once
+ * per namespace; unreachable at open.
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeybatchError } from '../../../src/errors.js';
 import { keyedHash } from '../../../src/keys/shared/naming.js';
 import { RedisStore } from '../../../src/keys/shared/redis-store.js';
+import { FULL_POLL, SharedDomainStore } from '../../../src/keys/shared/shared-domains.js';
 import { useRedis } from '../../redis.js';
 
 const redis = useRedis();
@@ -22,48 +24,68 @@ async function store(namespace = `ns${++namespaces}`): Promise<RedisStore> {
   return s;
 }
 
-describe('the shared schedule of a domain', () => {
-  it('hands out back-to-back slots of each cost, across stores, and refuses past the horizon', async () => {
-    const a = await store('sched');
-    const b = await store('sched');
-    const first = await a.reserve('d1', 100, 1000);
-    const second = await b.reserve('d1', 100, 1000);
-    const third = await a.reserve('d1', 100, 1000);
-    expect(first.granted && second.granted && third.granted).toBe(true);
-    if (!first.granted || !second.granted || !third.granted || 'local' in first) throw new Error('granted');
-    if ('local' in second || 'local' in third) throw new Error('not local');
-    expect(second.at - first.at).toBe(100);
-    expect(third.at - second.at).toBe(100);
-    // 8 more fill the next second; the next is refused with how long until one may be asked for.
-    for (let i = 0; i < 8; i++) expect((await b.reserve('d1', 100, 1000)).granted).toBe(true);
-    const refused = await a.reserve('d1', 100, 1000);
-    expect(refused.granted).toBe(false);
-    if (refused.granted) throw new Error('refused');
-    expect(refused.retryMs).toBeGreaterThan(0);
-    expect(refused.retryMs).toBeLessThanOrEqual(200);
+describe("the rate domains' law in Redis, shared by every process", () => {
+  it('two processes share one in-flight bound and one pause', async () => {
+    const a = await store('law');
+    const b = await store('law');
+    const domain = a.hash('group\u0000team');
+    await a.law.open(domain, Date.now(), {});
+    // The bound starts at 8 in flight (law.ts LAW.initialCap), counted over both processes.
+    const seqs: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await (i % 2 ? b : a).law.reserve(domain, Date.now(), 1);
+      expect(r.seq).toBeDefined();
+      seqs.push(r.seq!);
+    }
+    expect(new Set(seqs).size).toBe(8);
+    expect(await b.law.reserve(domain, Date.now(), 1)).toEqual({ waitMs: Number.POSITIVE_INFINITY });
+    // One answer in a frees a place for the other.
+    await a.law.answer(domain, Date.now(), { seq: seqs[0]!, status: 200, latencyMs: 30, headers: undefined });
+    expect((await b.law.reserve(domain, Date.now(), 1)).seq).toBe(9);
+    // A pause one process sets holds the other.
+    await a.law.pause(domain, Date.now(), 3000);
+    for (const seq of seqs.slice(1)) await b.law.cancel(domain, seq);
+    const held = await b.law.reserve(domain, Date.now(), 1);
+    expect(held.waitMs).toBeGreaterThan(2000);
+    expect(held.waitMs).toBeLessThanOrEqual(3000);
   });
+});
 
-  it('a refund gives back only the last slot; a pause holds every slot until it ends', async () => {
-    const a = await store();
-    const one = await a.reserve('d', 50, 5000);
-    const two = await a.reserve('d', 50, 5000);
-    if (!one.granted || !two.granted || 'local' in one || 'local' in two) throw new Error('granted');
-    await a.refund('d', one.at, 50); // not the last: nothing moves
-    const three = await a.reserve('d', 50, 5000);
-    if (!three.granted || 'local' in three) throw new Error('granted');
-    expect(three.at - two.at).toBe(50);
-    await a.refund('d', three.at, 50); // the last: its place is free again
-    const again = await a.reserve('d', 50, 5000);
-    if (!again.granted || 'local' in again) throw new Error('granted');
-    expect(again.at).toBe(three.at);
-
-    await a.pause('p', 3000);
-    const paused = await a.reserve('p', 10, 1000);
-    expect(paused.granted).toBe(false);
-    if (paused.granted) throw new Error('refused');
-    expect(paused.retryMs).toBeGreaterThan(1500);
-    const later = await a.reserve('p', 10, 5000);
-    expect(later.granted && later.delayMs).toBeGreaterThan(2500);
+describe("a shared pool's domain store over Redis", () => {
+  it('clamps a wait written into Redis to 24 h; asks a full domain again soon; goes local without Redis', async () => {
+    const a = await store('clamp');
+    const name = a.hash('key\u0000sk-shared-domains-0001');
+    const domains = new SharedDomainStore(a, (domain) => (domain === 'd' ? name : undefined));
+    domains.open('d', Date.now(), {});
+    const first = await domains.reserve('d', Date.now(), 1);
+    expect(first.seq).toBeGreaterThan(0);
+    const client = new Redis(redis().url);
+    try {
+      const [state] = (await client.keys('keybatch:pool:clamp:law:{*}')).filter((key) => !key.includes('}:'));
+      const [seconds] = await client.time();
+      await client.hset(state!, 'pausedUntil', Number(seconds) * 1000 + 10 * 365 * 86_400_000);
+    } finally {
+      client.disconnect();
+    }
+    const paused = await domains.reserve('d', Date.now(), 1);
+    expect(paused.waitMs).toBe(86_400_000);
+    expect(domains.status('d', Date.now()).blockedUntil).toBeLessThanOrEqual(Date.now() + 86_400_000);
+    await domains.unpause('d', Date.now());
+    // Full (8 in flight, none answered, no latency known yet): asked again within FULL_POLL.
+    for (let i = 0; i < 7; i++) expect((await domains.reserve('d', Date.now(), 1)).seq).toBeDefined();
+    expect(await domains.reserve('d', Date.now(), 1)).toEqual({ waitMs: FULL_POLL.unknownMs });
+    // Redis gone: this process's own law, its requests numbered below 0, answered here.
+    await a.close();
+    const local = await domains.reserve('d', Date.now(), 1);
+    expect(local.seq).toBeLessThan(0);
+    expect(
+      await domains.answer('d', Date.now(), {
+        seq: local.seq!,
+        status: 200,
+        latencyMs: 5,
+        headers: undefined,
+      }),
+    ).toBe('served');
   });
 });
 
@@ -74,7 +96,7 @@ describe('key states and the salt', () => {
     await a.mark(key, 'invalid', { reason: 'rejected (401 invalid_api_key)' });
     await a.mark(key, 'exhausted', { reason: 'no quota left (429 insufficient_quota)' });
     await a.mark(key, 'denied', { model: 'gpt-4o' });
-    const reply = await a.sync([{ hash: key, deltas: 'requests 3 e:invalid 1 cost 0.25' }], []);
+    const reply = await a.sync([{ hash: key, deltas: 'requests 3 e:invalid 1 cost 0.25' }]);
     expect(reply).toBeDefined();
     const fields = reply!.keys[0] as string[];
     const map = Object.fromEntries(fields.flatMap((v, i) => (i % 2 === 0 ? [[v, fields[i + 1]]] : [])));

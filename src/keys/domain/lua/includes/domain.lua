@@ -114,8 +114,10 @@ local function loadState(now)
       stored[name] = raw[i + 1]
     end
   end
+  -- (A field missing or not a number, written by anyone but these scripts, reads as a new domain's.)
+  local fresh = initialState(now, {})
   local state = {}
-  for _, name in ipairs(NUMBERS) do state[name] = tonumber(stored[name]) end
+  for _, name in ipairs(NUMBERS) do state[name] = tonumber(stored[name]) or fresh[name] end
   for _, name in ipairs(FLAGS) do state[name] = stored[name] == '1' end
   state.headers = headersOf(headers, 1, 0)
   return state
