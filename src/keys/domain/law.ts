@@ -34,6 +34,8 @@ export interface Ticket {
   capBound: boolean;
   /** Tokens sent by the domain up to and including it. */
   tokensAt: number;
+  /** Requests in flight with it, itself included. */
+  inFlightAt: number;
 }
 
 export interface DomainState {
@@ -96,6 +98,8 @@ export interface DomainState {
   headersTokens: number;
   tickets: Map<number, Ticket>;
   tokensSent: number;
+  /** The in-flight bound set by the last refusal (0: none yet): above it the bound grows as the pace does. */
+  capGood: number;
 }
 
 /**
@@ -175,6 +179,7 @@ export function initialState(now: number, config: { rpm?: number; tpm?: number }
     headersTokens: 0,
     tickets: new Map(),
     tokensSent: 0,
+    capGood: 0,
   };
 }
 
@@ -262,6 +267,7 @@ export function sent(state: DomainState, now: number, tokens: number): number {
     paceBound: state.waited,
     capBound: state.inFlight + 1 >= state.cap / 2,
     tokensAt: state.tokensSent,
+    inFlightAt: state.inFlight + 1,
   });
   state.inFlight += 1;
   state.waited = false;
@@ -332,7 +338,7 @@ export function answered(state: DomainState, now: number, sample: Sample): Verdi
   state.share503 += LAW.gapWeight * ((sample.status === 503 ? 1 : 0) - state.share503);
   learnHeaders(state, sample, ticket?.sentAt ?? now, ticket?.tokensAt ?? state.tokensSent);
   if (verdict === 'served') served(state, now, sample, ticket);
-  else if (verdict === 'refused') refused(state, now, sample);
+  else if (verdict === 'refused') refused(state, now, sample, ticket);
   // After the cut (which measures what the server took before this pause): wait as told.
   const retryAfter = sample.headers?.retryAfterMs;
   if (retryAfter !== undefined && (sample.status === 429 || sample.status === 503))
@@ -373,12 +379,13 @@ function served(state: DomainState, now: number, sample: Sample, ticket: Ticket 
   state.refusalRun = 0;
   if (ticket.paceBound && state.rate > 0) state.rate *= 1 + growth(state);
   // Served with the in-flight bound binding and latency not climbing: one more in flight (a
-  // doubling per round trip, as fast as a bare loop fills its concurrency). Refusals cut the pace,
-  // not this bound; a queue growing in front of the work (the fast latency average above the slow
-  // one) stops it.
+  // doubling per round trip, as fast as a bare loop fills its concurrency); above the bound a
+  // refusal set (`refused`), it grows as the pace climbs. A queue growing in front of the work (the
+  // fast latency average above the slow one) stops it.
   const warm = state.sent > 1 / LAW.slowWeight;
-  if (ticket.capBound && (!warm || state.latencyFast <= LAW.gradient * state.latencySlow))
-    state.cap += Math.max(1, Math.min(state.cap, roomLeft(sample.headers) - state.inFlight));
+  if (!ticket.capBound || (warm && state.latencyFast > LAW.gradient * state.latencySlow)) return;
+  if (state.capGood > 0 && state.cap >= state.capGood) state.cap *= 1 + probeGrowth(state);
+  else state.cap += Math.max(1, Math.min(state.cap, roomLeft(sample.headers) - state.inFlight));
 }
 
 /**
@@ -402,16 +409,27 @@ function roomLeft(h: NormalizedLimits | undefined): number {
 function growth(state: DomainState): number {
   const perTrip = state.rate * state.latencySlow;
   if (state.rate < state.good) return 1 / Math.max(1, perTrip);
+  return probeGrowth(state);
+}
+
+function probeGrowth(state: DomainState): number {
   const probe = LAW.climb * Math.min(LAW.maxSpeedup, 1 + state.servedSinceEvent / LAW.probeAfter);
   const cycle = Math.log(1 / LAW.cut) / probe;
   const needed = LAW.costCycles * state.refusalCost;
   return needed > cycle ? (probe * cycle) / needed : probe;
 }
 
-function refused(state: DomainState, now: number, sample: Sample): void {
+function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
   state.refusedSinceEvent += 1;
   if (sample.seq <= state.cutSeq) return;
   cut(state, now, sample.latencyMs);
+  // A request the pace did not hold (it went as soon as the in-flight bound let it) was refused:
+  // the count in flight overshot, not the pace (a concurrency-only server). A rate limiter refuses
+  // requests that waited for the pace, and its bound is left alone.
+  if (ticket && !ticket.paceBound && state.servedCount > 0) {
+    state.cap = Math.max(1, Math.min(state.cap, LAW.cut * ticket.inFlightAt));
+    state.capGood = state.cap;
+  }
   const pauseMs = sample.headers?.retryAfterMs ?? 0;
   state.refusalCost = pauseMs * paceOf(state);
 }

@@ -50,15 +50,20 @@ local function roomLeft(h)
   return remaining
 end
 
---- law.ts growth: how much one served answer that waited for its slot raises the pace.
-local function growth(state)
-  local perTrip = state.rate * state.latencySlow
-  if state.rate < state.good then return 1 / math.max(1, perTrip) end
+--- law.ts probeGrowth
+local function probeGrowth(state)
   local probe = LAW_climb * math.min(LAW_maxSpeedup, 1 + state.servedSinceEvent / LAW_probeAfter)
   local cycle = math.log(1 / LAW_cut) / probe
   local needed = LAW_costCycles * state.refusalCost
   if needed > cycle then return (probe * cycle) / needed end
   return probe
+end
+
+--- law.ts growth: how much one served answer that waited for its slot raises the pace.
+local function growth(state)
+  local perTrip = state.rate * state.latencySlow
+  if state.rate < state.good then return 1 / math.max(1, perTrip) end
+  return probeGrowth(state)
 end
 
 --- law.ts served
@@ -87,7 +92,10 @@ local function served(state, now, sample, ticket)
   if ticket.paceBound and state.rate > 0 then state.rate = state.rate * (1 + growth(state)) end
   -- Served with the in-flight bound binding and latency not climbing: one more in flight.
   local warm = state.sent > 1 / LAW_slowWeight
-  if ticket.capBound and (not warm or state.latencyFast <= LAW_gradient * state.latencySlow) then
+  if not ticket.capBound or (warm and state.latencyFast > LAW_gradient * state.latencySlow) then return end
+  if state.capGood > 0 and state.cap >= state.capGood then
+    state.cap = state.cap * (1 + probeGrowth(state))
+  else
     state.cap = state.cap + math.max(1, math.min(state.cap, roomLeft(sample.headers) - state.inFlight))
   end
 end
@@ -127,10 +135,14 @@ local function cut(state, now, roundTripMs)
 end
 
 --- law.ts refused
-local function refused(state, now, sample)
+local function refused(state, now, sample, ticket)
   state.refusedSinceEvent = state.refusedSinceEvent + 1
   if sample.seq <= state.cutSeq then return end
   cut(state, now, sample.latencyMs)
+  if ticket and not ticket.paceBound and state.servedCount > 0 then
+    state.cap = math.max(1, math.min(state.cap, LAW_cut * ticket.inFlightAt))
+    state.capGood = state.cap
+  end
   local pauseMs = sample.headers and sample.headers.retryAfterMs or 0
   state.refusalCost = pauseMs * paceOf(state)
 end
@@ -149,7 +161,7 @@ local function answered(state, now, sample)
   if verdict == 'served' then
     served(state, now, sample, ticket)
   elseif verdict == 'refused' then
-    refused(state, now, sample)
+    refused(state, now, sample, ticket)
   end
   -- After the cut (which measures what the server took before this pause): wait as told.
   local retryAfter = sample.headers and sample.headers.retryAfterMs

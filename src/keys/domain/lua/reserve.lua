@@ -70,6 +70,7 @@ local function sent(state, now, tokens)
     paceBound = state.waited,
     capBound = state.inFlight + 1 >= state.cap / 2,
     tokensAt = state.tokensSent,
+    inFlightAt = state.inFlight + 1,
   })
   state.inFlight = state.inFlight + 1
   state.waited = false

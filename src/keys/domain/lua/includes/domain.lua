@@ -5,7 +5,7 @@
   lua-loader.ts, so the two stores cannot disagree on a number.
 
   KEYS[1] the domain's state (a hash, one field per number of `DomainState`, `h.*` its headers),
-  KEYS[2] its tickets (a hash: seq -> "sentAt tokens paceBound capBound tokensAt"),
+  KEYS[2] its tickets (a hash: seq -> "sentAt tokens paceBound capBound tokensAt inFlightAt"),
   KEYS[3] its tickets by send time (a sorted set, for their expiry).
   ARGV[1] the caller's now (ms), ARGV[2] 'caller' (use it) or 'redis' (use Redis's TIME).
 
@@ -31,7 +31,7 @@ end
 local NUMBERS = { 'rate', 'ceiling', 'tokenRate', 'nextAt', 'pausedUntil', 'cap', 'inFlight', 'sent',
   'cutSeq', 'eventAt', 'servedSinceEvent', 'sentAtEvent', 'refusedSinceEvent', 'good', 'servedAfterCut',
   'refusalRun', 'sendGap', 'servedCount', 'servedGap', 'lastSentAt', 'lastServedAt', 'refusalCost',
-  'latencyFast', 'latencySlow', 'share503', 'headersSeq', 'headersAt', 'headersTokens', 'tokensSent' }
+  'latencyFast', 'latencySlow', 'share503', 'headersSeq', 'headersAt', 'headersTokens', 'tokensSent', 'capGood' }
 local FLAGS = { 'waited', 'gateShut', 'lastRefused' }
 -- The headers the law reads (NormalizedLimits): the dialect and four windows.
 local WINDOWS = { 'requests', 'requestsLong', 'tokens', 'inputTokens' }
@@ -73,6 +73,7 @@ local function initialState(now, config)
     headersAt = 0,
     headersTokens = 0,
     tokensSent = 0,
+    capGood = 0,
   }
 end
 
@@ -167,14 +168,16 @@ end
 local function getTicket(seq)
   local text = redis.call('HGET', KEYS[2], num(seq))
   if not text then return nil end
-  local sentAt, tokens, paceBound, capBound, tokensAt = string.match(text, '^(%S+) (%S+) (%d) (%d) (%S+)$')
+  local sentAt, tokens, paceBound, capBound, tokensAt, inFlightAt =
+    string.match(text, '^(%S+) (%S+) (%d) (%d) (%S+) (%S+)$')
   return { sentAt = tonumber(sentAt), tokens = tonumber(tokens), paceBound = paceBound == '1',
-    capBound = capBound == '1', tokensAt = tonumber(tokensAt) }
+    capBound = capBound == '1', tokensAt = tonumber(tokensAt), inFlightAt = tonumber(inFlightAt) }
 end
 
 local function setTicket(seq, ticket)
   redis.call('HSET', KEYS[2], num(seq), num(ticket.sentAt) .. ' ' .. num(ticket.tokens) .. ' '
-    .. (ticket.paceBound and '1' or '0') .. ' ' .. (ticket.capBound and '1' or '0') .. ' ' .. num(ticket.tokensAt))
+    .. (ticket.paceBound and '1' or '0') .. ' ' .. (ticket.capBound and '1' or '0') .. ' ' .. num(ticket.tokensAt)
+    .. ' ' .. num(ticket.inFlightAt))
   redis.call('ZADD', KEYS[3], num(ticket.sentAt), num(seq))
 end
 
