@@ -7,9 +7,13 @@
  *   complete, then M + 1000 items: time from the call to the first new item. Plus what runPrompts
  *   adds before it: reading and identifying M prompt records (preparePrompts + sha256 per row).
  *   Target: <= 2 s.
- * - Memory: RSS of a process that filled a store with N and N10 entries through the cache API and
- *   read 100,000 random ones back.
+ * - Memory: RSS of a process that opens a cache of N and of N10 entries through the cache API,
+ *   reads 100,000 random ones back and stores one. The stores are written beforehand straight
+ *   into LMDB in one transaction per 100,000 entries, keys ascending (the cache's own file, key
+ *   and value format): filling 10M entries through `put` (random keys, small async batches) had
+ *   not finished after 20 minutes.
  * Sizes: --rows (R), --entries (N), --resume-items (M), --big-entries (N10).
+ * Parts: --parts=throughput,resume,rss (default all).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +31,65 @@ const READS = 100_000;
 const lib = () => import('../src/index.js');
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The answer every benchmark entry holds. */
+const ANSWER = {
+  id: 'chatcmpl-x',
+  object: 'chat.completion',
+  model: 'gpt-4o-mini',
+  choices: [
+    {
+      index: 0,
+      message: { role: 'assistant', content: 'echo: a cached answer of typical length for a benchmark row' },
+      finish_reason: 'stop',
+    },
+  ],
+  usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 },
+};
+
+/** Entries per write transaction of the direct fill. */
+const FILL_TXN = 100_000;
+
+/** Identity `k` of `entries` of a direct fill: ascending, spread evenly over the 256-bit key space. */
+const spreadId = (k: number, entries: number): string =>
+  ((BigInt(k) * (2n ** 256n - 1n)) / BigInt(entries)).toString(16).padStart(64, '0');
+
+/**
+ * Writes `entries` answers straight into the cache's LMDB file (as ResponseCache opens it and
+ * stores `{ t, a }`), keys ascending, one synchronous transaction per FILL_TXN entries.
+ */
+async function fillDirect(dir: string, entries: number): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  const { open } = await import('lmdb');
+  await mkdir(dir, { recursive: true });
+  const db = open<{ t: number; a: unknown }, Buffer>({
+    path: join(dir, 'responses.mdb'),
+    keyEncoding: 'binary',
+    compression: true,
+  });
+  const t = Date.now();
+  for (let from = 0; from < entries; from += FILL_TXN) {
+    db.transactionSync(() => {
+      for (let k = from; k < Math.min(entries, from + FILL_TXN); k++) {
+        db.putSync(Buffer.from(spreadId(k, entries), 'hex'), { t, a: ANSWER }, { append: true });
+      }
+    });
+  }
+  await db.close();
+}
+
+/** Opens the filled cache through the cache API, reads READS random entries, stores one. */
+async function useFilled(dir: string, entries: number): Promise<void> {
+  const { ResponseCache } = await lib();
+  const cache = await ResponseCache.open(dir);
+  let found = 0;
+  for (let r = 0; r < READS; r++) {
+    if (cache.get(spreadId(Math.floor(Math.random() * entries), entries)) !== undefined) found++;
+  }
+  if (found !== READS) throw new Error(`only ${found} of ${READS} entries read back`);
+  await cache.put('f'.repeat(64), ANSWER);
+  await cache.close();
+}
 
 async function fill(dir: string, entries: number): Promise<void> {
   const { ResponseCache } = await lib();
@@ -140,61 +203,92 @@ async function resume(
   return { items, firstNewMs: first - called, identifyMs: Date.now() - identifyStart };
 }
 
-/** RSS (MiB) of a child process that fills a store of `entries` and reads it back. */
-async function rssOf(entries: number, dir: string): Promise<number> {
+/** Runs `call` of this file in a child process; its last stdout line. */
+async function inChild(call: string): Promise<string> {
   const { spawnSync } = await import('node:child_process');
-  const script = `const { fill } = await import(${JSON.stringify(new URL(import.meta.url).href)}); await fill(${JSON.stringify(dir)}, ${entries}); console.log(process.memoryUsage().rss);`;
+  const script = `const m = await import(${JSON.stringify(new URL(import.meta.url).href)}); ${call}`;
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     encoding: 'utf8',
   });
-  if (child.status !== 0) throw new Error(`the fill child failed: ${child.stderr}`);
-  return Number(child.stdout.trim().split('\n').at(-1)) / 2 ** 20;
+  if (child.status !== 0) throw new Error(`the cache child failed: ${child.stderr}`);
+  return child.stdout.trim().split('\n').at(-1) ?? '';
 }
 
-export { fill };
+/** Fills a store of `entries` (its time), then the peak RSS (MiB) of a process using it. */
+async function rssOf(entries: number, dir: string): Promise<{ fillMs: number; rss: number; maxRss: number }> {
+  const d = JSON.stringify(dir);
+  const started = Date.now();
+  await inChild(`await m.fillDirect(${d}, ${entries}); console.log('ok');`);
+  const fillMs = Date.now() - started;
+  const out = await inChild(
+    `await m.useFilled(${d}, ${entries}); console.log(process.memoryUsage().rss, process.resourceUsage().maxRSS);`,
+  );
+  const [rss, maxRss] = out.split(' ').map(Number) as [number, number];
+  return { fillMs, rss: rss / 2 ** 20, maxRss: maxRss / 1024 };
+}
+
+export { fill, fillDirect, useFilled };
+
+/** The table rows of the parts that ran. */
+type Rows = string[][];
+
+function throughputRows(rate: { without: number; with: number }, entries: number): Rows {
+  const ratio = rate.with / rate.without;
+  return [
+    ['runPrompts rows/s, no cache', num(rate.without), '', ''],
+    [`runPrompts rows/s, cache of ${num(entries)}`, num(rate.with), '', ''],
+    ['with / without', num(ratio, 2), `>= ${THROUGHPUT_TARGET}`, ratio >= THROUGHPUT_TARGET ? 'yes' : 'no'],
+  ];
+}
+
+function resumeRows(resumed: { items: number; firstNewMs: number; identifyMs: number }): Rows {
+  return [
+    [
+      `resume of ${num(resumed.items)} keyed items: first new item`,
+      ms(resumed.firstNewMs),
+      `<= ${ms(RESUME_TARGET_MS)}`,
+      resumed.firstNewMs <= RESUME_TARGET_MS ? 'yes' : 'no',
+    ],
+    [`+ identifying ${num(resumed.items)} prompt records (runPrompts)`, ms(resumed.identifyMs), '', ''],
+  ];
+}
+
+async function rssRows(ctx: BenchContext, root: string): Promise<Rows> {
+  const sizes = [
+    1000,
+    ctx.number('entries', 1_000_000, 50_000),
+    ctx.number('big-entries', 10_000_000, 200_000),
+  ];
+  const rows: Rows = [];
+  for (const [n, size] of sizes.entries()) {
+    ctx.log(`cache: filling ${size} entries, then RSS of a process using them`);
+    const r = await rssOf(size, join(root, `rss-${n}`));
+    const what = n === 0 ? ' (baseline: node + keybatch + lmdb)' : '';
+    rows.push([
+      `RSS, cache of ${num(size)} entries${what}: at the end / peak`,
+      `${num(r.rss)} / ${num(r.maxRss)} MiB`,
+      '',
+      '',
+    ]);
+    rows.push([`  (direct fill of ${num(size)} entries)`, ms(r.fillMs), '', '']);
+    await rm(join(root, `rss-${n}`), { recursive: true, force: true });
+  }
+  return rows;
+}
 
 export const cache: Benchmark = {
   name: 'cache',
   title: '8. Row identity and the response cache',
   async run(ctx) {
     const root = await mkdtemp(join(tmpdir(), 'keybatch-bench-cache-'));
+    const parts = new Set((ctx.text('parts') ?? 'throughput,resume,rss').split(','));
     try {
-      const rate = await throughput(ctx, root);
-      const resumed = await resume(ctx, root);
-      const entries = ctx.number('entries', 1_000_000, 50_000);
-      const big = ctx.number('big-entries', 10_000_000, 200_000);
-      ctx.log(`cache: RSS at ${entries} and ${big} entries`);
-      const rss = [await rssOf(entries, join(root, 'rss-1')), await rssOf(big, join(root, 'rss-2'))];
-      const ratio = rate.with / rate.without;
-      return [
-        table(
-          ['figure', 'value', 'target', 'met'],
-          [
-            [`runPrompts rows/s, no cache`, num(rate.without), '', ''],
-            [`runPrompts rows/s, cache of ${num(entries)}`, num(rate.with), '', ''],
-            [
-              'with / without',
-              num(ratio, 2),
-              `>= ${THROUGHPUT_TARGET}`,
-              ratio >= THROUGHPUT_TARGET ? 'yes' : 'no',
-            ],
-            [
-              `resume of ${num(resumed.items)} keyed items: first new item`,
-              ms(resumed.firstNewMs),
-              `<= ${ms(RESUME_TARGET_MS)}`,
-              resumed.firstNewMs <= RESUME_TARGET_MS ? 'yes' : 'no',
-            ],
-            [
-              `+ identifying ${num(resumed.items)} prompt records (runPrompts)`,
-              ms(resumed.identifyMs),
-              '',
-              '',
-            ],
-            [`RSS, ${num(entries)} cached entries`, `${num(rss[0]!)} MiB`, '', ''],
-            [`RSS, ${num(big)} cached entries`, `${num(rss[1]!)} MiB`, '', ''],
-          ],
-        ),
-      ].join('\n');
+      const rows: Rows = [];
+      if (parts.has('throughput'))
+        rows.push(...throughputRows(await throughput(ctx, root), ctx.number('entries', 1_000_000, 50_000)));
+      if (parts.has('resume')) rows.push(...resumeRows(await resume(ctx, root)));
+      if (parts.has('rss')) rows.push(...(await rssRows(ctx, root)));
+      return table(['figure', 'value', 'target', 'met'], rows);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
