@@ -140,11 +140,15 @@ export function readJsonAnswer(
  */
 const STREAM_HOLD_CHARS = 512;
 
-/**
- * A streamed text answer with `scrub` (every key of the pool, and pieces of them, redacted) applied
- * as whole answers are: what could be the start of a key split between chunks waits for the next.
- */
-export function scrubStreamWith(response: Response, scrub: (text: string) => string): Response {
+/** A streamed answer's text as it comes: `split` says what may go now and what waits for more. */
+interface TextStep {
+  split(text: string): { head: string; tail: string };
+  /** The end of the stream: what is left, as it goes. */
+  flush(text: string): string;
+}
+
+/** `response` with its body's text passed through `step`, chunk by chunk; status, headers and url kept. */
+function pipeText(response: Response, step: TextStep): Response {
   if (!response.body) return response;
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
@@ -152,17 +156,12 @@ export function scrubStreamWith(response: Response, scrub: (text: string) => str
   const body = response.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        // Cut the raw text after its last whitespace (no key holds one) and scrub what goes; the
-        // rest waits unscrubbed, whole, for the next chunk.
-        const text = held + decoder.decode(chunk, { stream: true });
-        let cut = Math.max(0, text.length - STREAM_HOLD_CHARS);
-        const space = text.slice(cut).search(/\s\S*$/);
-        if (space >= 0) cut += space + 1;
-        held = text.slice(cut);
-        if (cut > 0) controller.enqueue(encoder.encode(scrub(text.slice(0, cut))));
+        const { head, tail } = step.split(held + decoder.decode(chunk, { stream: true }));
+        held = tail;
+        if (head) controller.enqueue(encoder.encode(head));
       },
       flush(controller) {
-        const text = scrub(held + decoder.decode());
+        const text = step.flush(held + decoder.decode());
         if (text) controller.enqueue(encoder.encode(text));
       },
     }),
@@ -173,29 +172,31 @@ export function scrubStreamWith(response: Response, scrub: (text: string) => str
 }
 
 /**
+ * A streamed text answer with `scrub` (every key of the pool, and pieces of them, redacted) applied
+ * as whole answers are: what could be the start of a key split between chunks waits for the next.
+ */
+export function scrubStreamWith(response: Response, scrub: (text: string) => string): Response {
+  return pipeText(response, {
+    split(text) {
+      // Cut the raw text after its last whitespace (no key holds one) and scrub what goes; the
+      // rest waits unscrubbed, whole, for the next chunk.
+      let cut = Math.max(0, text.length - STREAM_HOLD_CHARS);
+      const space = text.slice(cut).search(/\s\S*$/);
+      if (space >= 0) cut += space + 1;
+      return { head: cut > 0 ? scrub(text.slice(0, cut)) : '', tail: text.slice(cut) };
+    },
+    flush: scrub,
+  });
+}
+
+/**
  * A streamed text answer (`text/event-stream`) with every piece of `key` replaced by `label`, as
  * whole answers are. The last `key.length` characters (and a piece that reaches into them) wait
  * for the next chunk, so a key split between two chunks is caught too.
  */
 export function scrubStream(response: Response, key: string, label: string): Response {
-  if (!response.body) return response;
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  let held = '';
-  const body = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        const { head, tail } = scrubHead(held + decoder.decode(chunk, { stream: true }), key, label);
-        held = tail;
-        if (head) controller.enqueue(encoder.encode(head));
-      },
-      flush(controller) {
-        const text = scrubSecret(held + decoder.decode(), key, label);
-        if (text) controller.enqueue(encoder.encode(text));
-      },
-    }),
-  );
-  const { status, statusText, headers, url } = response;
-  const scrubbed = new Response(body, { status, statusText, headers });
-  return Object.defineProperty(scrubbed, 'url', { value: url });
+  return pipeText(response, {
+    split: (text) => scrubHead(text, key, label),
+    flush: (text) => scrubSecret(text, key, label),
+  });
 }

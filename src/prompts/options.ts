@@ -351,6 +351,20 @@ function validateSchemaOptions(resolved: ResolvedPromptOptions): void {
 /** Validates every option, fills in the defaults, and freezes the result. */
 export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOptions {
   if (!isPlainObject(options)) fail('options', 'an object with at least `output`', options);
+  checkKnown(options);
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved = { ...PROMPT_DEFAULTS, ...given } as Resolving;
+  checkPaths(resolved);
+  checkBackend(resolved);
+  checkRequests(resolved);
+  checkRun(resolved);
+  return Object.freeze({ ...resolved, params: Object.freeze({ ...resolved.params }) });
+}
+
+type Resolving = ResolvedPromptOptions & Record<string, unknown>;
+
+/** Every option is one runPrompts knows (a request parameter is pointed to `params`). */
+function checkKnown(options: PromptOptions): void {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
       throw new InputError(
@@ -358,9 +372,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       );
     }
   }
-  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const resolved = { ...PROMPT_DEFAULTS, ...given } as ResolvedPromptOptions & Record<string, unknown>;
+}
 
+/** The output, the model and the files and folders a run reads or writes. */
+function checkPaths(resolved: Resolving): void {
   if (typeof resolved.output !== 'string' || resolved.output === '') {
     fail('output', 'a file path (the .jsonl to write)', resolved.output);
   }
@@ -377,6 +392,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (resolved.writeTo !== undefined && resolved.format === 'batch') {
     throw new InputError("`writeTo` writes answers of rows: it is not supported with `format: 'batch'`");
   }
+}
+
+/** The backend (online or Batch API) and what each allows: limit, budget, distributed, cancel. */
+function checkBackend(resolved: Resolving): void {
   if (resolved.limit !== undefined) integer('limit', resolved.limit, 1);
   if (resolved.backend !== undefined && resolved.backend !== 'online' && resolved.backend !== 'batch') {
     fail('backend', "'online' or 'batch'", resolved.backend);
@@ -413,6 +432,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
       "`cancel` cancels the batches of a batch run: it needs `backend: 'batch'` (--batch)",
     );
   }
+}
+
+/** The endpoint, the system prompt, the schema and the request parameters. */
+function checkRequests(resolved: Resolving): void {
   if (!ENDPOINTS.includes(resolved.endpoint)) {
     fail('endpoint', `one of ${ENDPOINTS.map((e) => `'${e}'`).join(', ')}`, resolved.endpoint);
   }
@@ -431,6 +454,10 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   if (!OUTPUT_FORMATS.includes(resolved.format)) {
     fail('format', OUTPUT_FORMATS.map((f) => `'${f}'`).join(' or '), resolved.format);
   }
+}
+
+/** How the run goes: lanes, progress, signals, the logger, the pool and client options. */
+function checkRun(resolved: Resolving): void {
   integer('workers', resolved.workers, 1);
   integer('concurrency', resolved.concurrency, 1);
   integer('progressIntervalMs', resolved.progressIntervalMs, 1);
@@ -455,5 +482,4 @@ export function resolvePromptOptions(options: PromptOptions): ResolvedPromptOpti
   for (const key of ['pool', 'client'] as const) {
     if (resolved[key] !== undefined && !isPlainObject(resolved[key])) fail(key, 'an object', resolved[key]);
   }
-  return Object.freeze({ ...resolved, params: Object.freeze({ ...resolved.params }) });
 }

@@ -41,121 +41,77 @@ function missing(line: number, param: string): BatchError {
 /** Validates the lines of `content` for a batch of `endpoint` (e.g. `/v1/chat/completions`). */
 export function readBatchLines(content: Buffer, endpoint: string, maxRequests: number): ReadLines {
   const text = content.toString('utf8').replace(/^\uFEFF/, '');
-  const raw = text.split('\n');
   const errors: BatchError[] = [];
   const lines: BatchLine[] = [];
-  const seen = new Set<string>();
-  let model: string | null = null;
-  for (const [index, source] of raw.entries()) {
+  const batch: BatchSoFar = { endpoint, seen: new Set(), model: null };
+  for (const [index, source] of text.split('\n').entries()) {
     if (errors.length >= MAX_ERRORS) break;
-    const line = index + 1;
     if (source.trim() === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(source);
-    } catch {
-      errors.push({
-        code: 'invalid_json_line',
-        line,
-        message: 'This line is not parseable as valid JSON.',
-        param: null,
-      });
-      continue;
-    }
-    if (!isRecord(parsed)) {
-      errors.push({
-        code: 'invalid_json_line',
-        line,
-        message: 'This line is not a JSON object.',
-        param: null,
-      });
-      continue;
-    }
-    const customId = parsed['custom_id'];
-    if (typeof customId !== 'string' || customId === '') {
-      errors.push(missing(line, 'custom_id'));
-      continue;
-    }
-    if (parsed['method'] !== 'POST') {
-      errors.push(
-        parsed['method'] === undefined
-          ? missing(line, 'method')
-          : {
-              code: 'invalid_value',
-              line,
-              message: "Invalid value for 'method': only 'POST' is supported.",
-              param: 'method',
-            },
-      );
-      continue;
-    }
-    if (parsed['url'] !== endpoint) {
-      errors.push(
-        parsed['url'] === undefined
-          ? missing(line, 'url')
-          : {
-              code: 'url_mismatch',
-              line,
-              message: `The provided URL '${String(parsed['url'])}' does not match the batch endpoint '${endpoint}'.`,
-              param: 'url',
-            },
-      );
-      continue;
-    }
-    const body = parsed['body'];
-    if (!isRecord(body)) {
-      errors.push(missing(line, 'body'));
-      continue;
-    }
-    if (seen.has(customId)) {
-      errors.push({
-        code: 'duplicate_custom_id',
-        line,
-        message:
-          'The custom_id for this request is a duplicate of another request. The custom_id parameter must be unique for each request in a batch.',
-        param: 'custom_id',
-      });
-      continue;
-    }
-    seen.add(customId);
-    const lineModel = typeof body['model'] === 'string' ? body['model'] : null;
-    if (lineModel === null) {
-      errors.push(missing(line, 'body.model'));
-      continue;
-    }
-    if (model !== null && lineModel !== model) {
-      errors.push({
-        code: 'model_mismatch',
-        line,
-        message: `The model '${lineModel}' does not match the model '${model}' of the other requests in this batch: a batch uses one model.`,
-        param: 'body.model',
-      });
-      continue;
-    }
-    model = lineModel;
-    lines.push({ line, customId, body });
+    const read = readLine(source, index + 1, batch);
+    if ('code' in read) errors.push(read);
+    else lines.push(read);
   }
   if (errors.length > 0) return { ok: false, errors };
-  if (lines.length === 0) {
-    return {
-      ok: false,
-      errors: [{ code: 'empty_file', line: null, message: 'The batch input file is empty.', param: null }],
-    };
+  const whole = fileError(lines.length, maxRequests);
+  return whole ? { ok: false, errors: [whole] } : { ok: true, lines, model: batch.model };
+}
+
+/** What the lines before tell the next: the endpoint, the custom ids taken, the batch's model. */
+interface BatchSoFar {
+  endpoint: string;
+  seen: Set<string>;
+  model: string | null;
+}
+
+function invalid(code: string, line: number, message: string, param: string | null = null): BatchError {
+  return { code, line, message, param };
+}
+
+/** One non-blank line: the request it holds, or the API's error for it. */
+function readLine(source: string, line: number, batch: BatchSoFar): BatchLine | BatchError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(source);
+  } catch {
+    return invalid('invalid_json_line', line, 'This line is not parseable as valid JSON.');
   }
-  if (lines.length > maxRequests) {
-    return {
-      ok: false,
-      errors: [
-        {
-          code: 'too_many_tasks',
-          line: null,
-          message: `The batch input file has ${lines.length} requests; at most ${maxRequests} are allowed.`,
-          param: null,
-        },
-      ],
-    };
+  if (!isRecord(parsed)) return invalid('invalid_json_line', line, 'This line is not a JSON object.');
+  const customId = parsed['custom_id'];
+  if (typeof customId !== 'string' || customId === '') return missing(line, 'custom_id');
+  if (parsed['method'] !== 'POST') {
+    if (parsed['method'] === undefined) return missing(line, 'method');
+    return invalid('invalid_value', line, "Invalid value for 'method': only 'POST' is supported.", 'method');
   }
-  return { ok: true, lines, model };
+  if (parsed['url'] !== batch.endpoint) {
+    if (parsed['url'] === undefined) return missing(line, 'url');
+    const message = `The provided URL '${String(parsed['url'])}' does not match the batch endpoint '${batch.endpoint}'.`;
+    return invalid('url_mismatch', line, message, 'url');
+  }
+  const body = parsed['body'];
+  if (!isRecord(body)) return missing(line, 'body');
+  if (batch.seen.has(customId)) {
+    const message =
+      'The custom_id for this request is a duplicate of another request. The custom_id parameter must be unique for each request in a batch.';
+    return invalid('duplicate_custom_id', line, message, 'custom_id');
+  }
+  batch.seen.add(customId);
+  const lineModel = typeof body['model'] === 'string' ? body['model'] : null;
+  if (lineModel === null) return missing(line, 'body.model');
+  if (batch.model !== null && lineModel !== batch.model) {
+    const message = `The model '${lineModel}' does not match the model '${batch.model}' of the other requests in this batch: a batch uses one model.`;
+    return invalid('model_mismatch', line, message, 'body.model');
+  }
+  batch.model = lineModel;
+  return { line, customId, body };
+}
+
+/** The file's own error, once every line is valid: empty, or more requests than a batch takes. */
+function fileError(count: number, maxRequests: number): BatchError | undefined {
+  if (count === 0)
+    return { code: 'empty_file', line: null, message: 'The batch input file is empty.', param: null };
+  if (count <= maxRequests) return undefined;
+  const message = `The batch input file has ${count} requests; at most ${maxRequests} are allowed.`;
+  return { code: 'too_many_tasks', line: null, message, param: null };
 }
 
 const EXPIRE = /\[\[sim:expire(?:x(\d+))?\]\]/;

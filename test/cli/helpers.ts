@@ -1,5 +1,5 @@
 /**
- * Running the real `keybatch` command in a child process (`node --import tsx src/cli/main.ts`),
+ * Running the real `keybatch` command in a child process (`node dist/cli/main.js`, built from `src/`),
  * with an environment that has no OPENAI_API_KEY / KEYBATCH_CONFIG, and checking that nothing it
  * prints holds a full key.
  */
@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
-import { TSX } from '../helpers.js';
+import { CLI } from '../helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+export const MAIN = CLI;
 
 /** Every key the CLI tests use: none may ever be printed or written in full. */
 export const KEYS = Object.freeze({
@@ -55,7 +55,7 @@ export interface Started {
 
 /** Starts `keybatch <args>` in `cwd`. */
 export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): Started {
-  const proc = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+  const proc = spawn(process.execPath, [MAIN, ...args], {
     cwd: options.cwd,
     env: childEnv(options.env),
     stdio: 'pipe',

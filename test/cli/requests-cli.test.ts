@@ -7,7 +7,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
-import { TSX } from '../helpers.js';
 import {
   type CliResult,
   childEnv,
@@ -48,7 +47,7 @@ const sentWith = (marker: string): Json[] =>
 
 /** `keybatch <args>` with `stdin` piped in. */
 function cliWithStdin(args: string[], cwd: string, stdin: string): Promise<CliResult> {
-  const proc = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+  const proc = spawn(process.execPath, [MAIN, ...args], {
     cwd,
     env: childEnv(),
     stdio: 'pipe',

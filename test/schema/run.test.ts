@@ -9,7 +9,6 @@ import { runPrompts } from '../../src/index.js';
 import { RunDirSource } from '../../src/ui/run-dir.js';
 import { startDashboard } from '../../src/ui/server.js';
 import { childEnv, MAIN } from '../cli/helpers.js';
-import { TSX } from '../helpers.js';
 import { readRows, usePromptSetup } from '../prompts/helpers.js';
 import { CODE_OF, fateOf, fates, PERSON, SCENARIO } from './helpers.js';
 
@@ -92,7 +91,7 @@ describe('structured outputs over the simulator', () => {
       REFUSED: expected['refused'],
       FILTERED: expected['filtered'],
     });
-    const status = await run(process.execPath, ['--import', TSX, MAIN, 'status', s.output, '--json'], {
+    const status = await run(process.execPath, [MAIN, 'status', s.output, '--json'], {
       env: childEnv(),
     }).catch((error: { code: number; stdout: string }) => error);
     expect((status as { code?: number }).code).toBe(1);

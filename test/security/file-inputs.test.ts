@@ -12,7 +12,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPrompts } from '../../src/prompts/index.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { childEnv, cli, MAIN, readJsonl, tempDirs, writeJsonl } from '../cli/helpers.js';
-import { TSX } from '../helpers.js';
 import { bodiesWith, type Capture, startCapture } from './capture.js';
 
 const KEYS = ['sk-test-security-files-alpha-7391', 'sk-test-security-files-bravo-5528'] as const;
@@ -187,20 +186,7 @@ describe('records read from stdin', () => {
     const records = `${JSON.stringify({ id: 'ok', prompt: 'x', files: ['ok.md'] })}\n`;
     const proc = spawn(
       process.execPath,
-      [
-        '--import',
-        TSX,
-        MAIN,
-        'run',
-        '-',
-        '-o',
-        '../out.jsonl',
-        '-c',
-        '../config.json',
-        '-m',
-        MODEL,
-        '--quiet',
-      ],
+      [MAIN, 'run', '-', '-o', '../out.jsonl', '-c', '../config.json', '-m', MODEL, '--quiet'],
       { cwd: join(dir, 'in'), env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let stderr = '';
