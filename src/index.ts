@@ -1,4 +1,7 @@
-/** keybatch: large batches of LLM API calls over a pool of API keys, fast, without losing or repeating work. The library; the simulator is also at `keybatch/simulator`, `keybatch worker`'s startWorker at `keybatch/distributed`. */
+/**
+ * keybatch, the library: large batches of LLM API calls over a pool of API keys. The simulator is
+ * also at `keybatch/simulator`; `keybatch worker`'s startWorker is at `keybatch/distributed`.
+ */
 
 export { type CacheStats, defaultCacheDir, ResponseCache } from './cache/index.js';
 export type { DistributedStatus } from './distributed/coordinator.js';
@@ -15,7 +18,7 @@ export {
   type OutputFailureCode,
   StructuredOutputError,
 } from './errors.js';
-export { globFiles } from './files/glob.js';
+export { globFiles } from './files/index.js';
 export { canonicalJson, namespaceOf, type RequestIdentity, rowIdentity } from './identity/index.js';
 export type { RetryOptions } from './keys/backoff.js';
 export { type ClientOptions, createClient } from './keys/client.js';
@@ -40,18 +43,20 @@ export type { SharedOptions } from './keys/shared/open.js';
 export type { KeyState, KeyStatus, PoolStatus, SharedCounters, SharedStatus } from './keys/types.js';
 export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { Notifier, type NotifierOptions, type NotifyConfig, type NotifyEvent } from './notify/index.js';
-export type { PipelineInput } from './pipeline/input.js';
-export type { PipelineOptions } from './pipeline/options.js';
 export {
   type PipelineConfig,
+  type PipelineInput,
+  type PipelineOptions,
   type PipelineResult,
   type PipelineStats,
   type PipelineTask,
+  type Progress,
+  type RunStatus,
+  type RunStatusOptions,
+  readRunStatus,
   runPipeline,
   type StoppedRun,
-} from './pipeline/pipeline.js';
-export type { Progress } from './pipeline/progress.js';
-export { type RunStatus, type RunStatusOptions, readRunStatus } from './pipeline/status.js';
+} from './pipeline/index.js';
 export { globRecords } from './prompts/glob-records.js';
 export {
   type BatchLine,
@@ -92,4 +97,4 @@ export {
   type SimulatorOptions,
   startSimulator,
 } from './sim/index.js';
-export type { TaskContext, TaskFunction } from './workers/types.js';
+export type { TaskContext, TaskFunction } from './workers/index.js';

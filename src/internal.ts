@@ -26,6 +26,4 @@ export { requestBody } from './requests/requests.js';
 export { type CostSummary, formatCost, formatUsd } from './tokens/cost.js';
 export { priceTable } from './tokens/prices.js';
 export { poolRate, type RunEstimate, RunEstimator, runSeconds } from './tokens/run-estimate.js';
-export { LiveSource } from './ui/live.js';
-export { RunDirSource } from './ui/run-dir.js';
-export { startDashboard } from './ui/server.js';
+export { LiveSource, RunDirSource, startDashboard } from './ui/index.js';

@@ -1,3 +1,4 @@
+/** The key pool: config.json, key states, selection and pacing, the pool-aware OpenAI client, error classification. */
 export type { RetryOptions } from './backoff.js';
 export { type ClientOptions, createClient } from './client.js';
 export { type ConfigFile, type KeyConfig, loadConfigFile, type PoolConfig, parseConfig } from './config.js';

@@ -1,3 +1,4 @@
+/** Structured outputs: schema normalisation and validation, re-ask turns, finish-reason codes (a leaf). */
 export {
   type AnswerCheck,
   type AnswerText,

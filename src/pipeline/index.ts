@@ -1,0 +1,13 @@
+/** runPipeline: input streaming, planning, chunks dispatched to lanes (local or distributed), progress, stop, run status. */
+export type { PipelineInput } from './input.js';
+export type { PipelineOptions } from './options.js';
+export {
+  type PipelineConfig,
+  type PipelineResult,
+  type PipelineStats,
+  type PipelineTask,
+  runPipeline,
+  type StoppedRun,
+} from './pipeline.js';
+export type { Progress } from './progress.js';
+export { defaultRunDir, type RunStatus, type RunStatusOptions, readRunStatus } from './status.js';
