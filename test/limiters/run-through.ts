@@ -86,7 +86,7 @@ export async function runThrough(options: ThroughOptions): Promise<Through> {
       },
     );
     const elapsedMs = Date.now() - started;
-    const statuses = await limiter.statuses();
+    const statuses = await loggedStatuses(limiter, sim.stats().requests);
     const received = Object.values(statuses).reduce((sum, n) => sum + n, 0);
     return {
       rows: await readRows(output),
@@ -129,6 +129,20 @@ export function expectExactlyOnce(t: Through, rows: number): void {
   expect(passed).toBe(rows);
   expect(t.rows.map((row) => row['id'])).toEqual(Array.from({ length: rows }, (_, i) => i));
   expect(t.rows.every((row, i) => row['response'] === `echo: row ${i}` && !('error' in row))).toBe(true);
+}
+
+/**
+ * The limiter's own log of statuses, once it has logged every request the simulator served (each
+ * passed the limiter with a 200): nginx and HAProxy write a request's log line after its answer went,
+ * so a read just after the run may miss the last ones. Read again until then, for at most 10 s.
+ */
+async function loggedStatuses(limiter: LimiterProcess, served: number): Promise<Record<string, number>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const statuses = await limiter.statuses();
+    if ((statuses['200'] ?? 0) >= served || Date.now() > deadline) return statuses;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Sends `count` chat requests at once straight through the limiter; the statuses it answered, and each 429's header names. */
