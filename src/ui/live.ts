@@ -9,6 +9,10 @@ import { defaultRunDir } from '../pipeline/status.js';
 import { failuresByCode, RowReader } from './rows.js';
 import type { DashboardSource } from './server.js';
 import { SummaryTracker } from './summary.js';
+
+/** Reads of the failures at the run's end, for a file being replaced at that moment. */
+const END_READS = 3;
+
 import type { RowsPage, RowsQuery } from './types.js';
 
 export interface LiveSourceOptions {
@@ -55,16 +59,20 @@ export class LiveSource implements DashboardSource {
   async end(state: 'finished' | 'stopped'): Promise<void> {
     this.tracker.update(this.last, this.pool.status());
     this.tracker.end(state);
-    await this.refreshFailures(true);
+    // No report follows the end: a read that fails (a file being replaced) is tried again here.
+    for (let tries = 0; tries < END_READS; tries++) if (await this.refreshFailures(true)) return;
   }
 
-  private async refreshFailures(fresh: boolean): Promise<void> {
-    if (this.reading && !fresh) return;
+  /** Whether the failures were read. */
+  private async refreshFailures(fresh: boolean): Promise<boolean> {
+    if (this.reading && !fresh) return false;
     this.reading = true;
     try {
       this.tracker.setFailures(failuresByCode(await this.reader.current(fresh)));
+      return true;
     } catch {
       // A checkpoint being rewritten (a merge) is read again on the next report.
+      return false;
     } finally {
       this.reading = false;
     }

@@ -84,7 +84,11 @@ export class RowReader {
    * finished page loads its rows once more, and they must come from the output.
    */
   async current(fresh = false): Promise<RowIndex> {
-    if (this.building) return this.building;
+    // A fresh look must see what is there now: a build begun before it may have read less.
+    while (this.building) {
+      if (!fresh) return this.building;
+      await this.building.catch(() => undefined);
+    }
     const source = this.source();
     const age = Date.now() - this.builtAt;
     const switched = this.index !== undefined && (this.index.from === 'output') !== source.merged;
