@@ -27,6 +27,8 @@ export class LiveSource implements DashboardSource {
   private readonly output: string;
   private reading = false;
   private last: Progress = emptyProgress();
+  /** How the run ended (set by `end`, before the tracker says so). */
+  private ended: 'finished' | 'stopped' | undefined;
 
   constructor(
     private readonly pool: KeyPool,
@@ -43,7 +45,7 @@ export class LiveSource implements DashboardSource {
     this.reader = new RowReader(() => ({
       output: this.output,
       checkpoint,
-      merged: this.tracker.summary.state === 'finished' && existsSync(this.output),
+      merged: this.ended === 'finished' && existsSync(this.output),
     }));
     this.tracker.update(emptyProgress(), pool.status());
   }
@@ -58,9 +60,12 @@ export class LiveSource implements DashboardSource {
   /** The run ended; failures are read once more from the checkpoint (or the output). */
   async end(state: 'finished' | 'stopped'): Promise<void> {
     this.tracker.update(this.last, this.pool.status());
+    // The failures are read before the run is marked ended: the page's event stream sends the
+    // ended summary and closes, so what is set after it never reaches the page. No report follows
+    // the end: a read that fails (a file being replaced) is tried again here.
+    this.ended = state;
+    for (let tries = 0; tries < END_READS; tries++) if (await this.refreshFailures(true)) break;
     this.tracker.end(state);
-    // No report follows the end: a read that fails (a file being replaced) is tried again here.
-    for (let tries = 0; tries < END_READS; tries++) if (await this.refreshFailures(true)) return;
   }
 
   /** Whether the failures were read. */
