@@ -1,6 +1,6 @@
 /** What the dashboard serves: the summary of a run, pages of its rows, and where both come from. */
-import type { KeyStatus } from '../keys/types.js';
-import type { KeyStateCounts, ProgressCounts } from '../pipeline/progress.js';
+import type { KeyStatus } from '../keys/index.js';
+import type { KeyStateCounts, ProgressCounts } from '../pipeline/index.js';
 
 /** One point of the chart: events per second over the interval ending at `t`. */
 export interface HistoryPoint {
