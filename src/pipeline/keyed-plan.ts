@@ -4,7 +4,7 @@
  * (a duplicate) waits for that one answer, and every other slot is handed out once, in input order.
  * The slot of each position is kept (`order`) for the merge, with the position's tag (its own id).
  */
-import { DoneSet, KeySlots, keyBytes, OrderBuilder } from '../checkpoint/index.js';
+import { DoneSet, KeySlots, OrderBuilder } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
 import type { InputBatch } from './input.js';
 import type { Chunk, PlanStats } from './planner.js';
@@ -62,7 +62,7 @@ export async function* planKeyedChunks<T>(
     for (let k = 0; k < batch.length; k++) {
       const position = stats.seen++;
       const item = batch.item(k);
-      const slot = state.slots.slotOf(keyBytes(keyOfItem(state, item, position)));
+      const slot = state.slots.slotOf(keyOfItem(state, item, position));
       state.order.push(slot);
       if (state.tag) state.tags.push(state.tag(item, position));
       if (isDone(slot)) {
