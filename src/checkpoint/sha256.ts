@@ -50,9 +50,14 @@ function encode(text: string): number {
 function pad(length: number): number {
   const total = ((length + 9 + 63) >> 6) << 6;
   message[length] = 0x80;
-  message.fill(0, length + 1, total - 8);
-  message.writeUInt32BE(Math.floor(length / 0x2000_0000), total - 8);
-  message.writeUInt32BE((length * 8) >>> 0, total - 4);
+  // By hand: a native fill or write call costs more than these few bytes.
+  for (let k = length + 1; k < total - 8; k++) message[k] = 0;
+  const high = Math.floor(length / 0x2000_0000);
+  const low = (length * 8) >>> 0;
+  for (let k = 0; k < 4; k++) {
+    message[total - 8 + k] = (high >>> (24 - 8 * k)) & 0xff;
+    message[total - 4 + k] = (low >>> (24 - 8 * k)) & 0xff;
+  }
   return total;
 }
 
