@@ -56,6 +56,19 @@ describe('KeySlots', () => {
     expect(slots.slotOf(identity(base, 'f'.repeat(32)))).toBe(slots.slotOf(identity(base)));
   });
 
+  it('the slot after the last one found is taken only when its key matches in every word', () => {
+    const slots = KeySlots.memory();
+    const a = '0123456789abcdef0123456789abcdef';
+    const b = `${a.slice(0, 24)}ffffffff`; // a with its last word changed
+    const c = `${b.slice(0, 8)}eeeeeeee${b.slice(16)}`; // b with its second word changed
+    expect(slots.slotOf(identity(a))).toBe(0);
+    expect(slots.slotOf(identity(b))).toBe(1);
+    expect(slots.slotOf(identity(a))).toBe(0);
+    // Slot 1 comes next, and shares c's first word: c is still a new key.
+    expect(slots.slotOf(identity(c))).toBe(2);
+    expect(slots.slotOf(identity(b))).toBe(1);
+  });
+
   it('reopened, gives every key the slot it had, over many keys (the table grown several times)', async () => {
     const dir = await tempDir();
     const count = 50_000;
@@ -65,10 +78,13 @@ describe('KeySlots', () => {
     first.flush();
     const again = KeySlots.open(dir);
     expect(again.size).toBe(count);
-    for (let k = count - 1; k >= 0; k--) {
-      if (again.slotOf(`item ${k}`) !== k) throw new Error(`item ${k}: slot ${again.slotOf(`item ${k}`)}`);
-    }
+    // In the order they were made (a resume of the same input), then backwards.
+    for (let k = 0; k < count; k++)
+      if (again.slotOf(`item ${k}`) !== k) throw new Error(`item ${k}: not slot ${k}`);
+    for (let k = count - 1; k >= 0; k--)
+      if (again.slotOf(`item ${k}`) !== k) throw new Error(`item ${k}: not slot ${k}`);
     expect(again.slotOf('a new item')).toBe(count);
+    expect(again.slotOf('item 0')).toBe(0);
   });
 
   it('a cut last entry of keys.bin (a kill mid-append) is cut off on open', async () => {
