@@ -31,17 +31,19 @@ const UTF8_PER_UNIT = 3;
 
 const schedule = new Int32Array(64);
 const state = new Int32Array(8);
-let message = Buffer.alloc(1024);
+let message = new Uint8Array(1024);
+const utf8 = new TextEncoder();
 
 /** Writes `text` as UTF-8 at the start of `message` (grown if needed); its byte length. */
 function encode(text: string): number {
   const most = text.length * UTF8_PER_UNIT + PAD_BYTES;
-  if (message.length < most) message = Buffer.alloc(2 * most);
+  if (message.length < most) message = new Uint8Array(2 * most);
+  const bytes = message;
   // ASCII, the usual key, is copied by hand: cheaper than a native call for a short string.
   for (let k = 0; k < text.length; k++) {
     const c = text.charCodeAt(k);
-    if (c >= 0x80) return message.write(text, 0, 'utf8');
-    message[k] = c;
+    if (c >= 0x80) return utf8.encodeInto(text, bytes).written;
+    bytes[k] = c;
   }
   return text.length;
 }
@@ -49,14 +51,15 @@ function encode(text: string): number {
 /** Appends 0x80, zeros and the bit length after `length` bytes; the padded length (a multiple of 64). */
 function pad(length: number): number {
   const total = ((length + 9 + 63) >> 6) << 6;
-  message[length] = 0x80;
+  const bytes = message;
+  bytes[length] = 0x80;
   // By hand: a native fill or write call costs more than these few bytes.
-  for (let k = length + 1; k < total - 8; k++) message[k] = 0;
+  for (let k = length + 1; k < total - 8; k++) bytes[k] = 0;
   const high = Math.floor(length / 0x2000_0000);
   const low = (length * 8) >>> 0;
   for (let k = 0; k < 4; k++) {
-    message[total - 8 + k] = (high >>> (24 - 8 * k)) & 0xff;
-    message[total - 4 + k] = (low >>> (24 - 8 * k)) & 0xff;
+    bytes[total - 8 + k] = (high >>> (24 - 8 * k)) & 0xff;
+    bytes[total - 4 + k] = (low >>> (24 - 8 * k)) & 0xff;
   }
   return total;
 }
@@ -64,9 +67,10 @@ function pad(length: number): number {
 /** Runs the compression function over the 64-byte block at `offset` into `state`. */
 function compress(offset: number): void {
   const w = schedule;
+  const m = message;
   for (let i = 0; i < 16; i++) {
     const o = offset + 4 * i;
-    w[i] = (message[o]! << 24) | (message[o + 1]! << 16) | (message[o + 2]! << 8) | message[o + 3]!;
+    w[i] = (m[o]! << 24) | (m[o + 1]! << 16) | (m[o + 2]! << 8) | m[o + 3]!;
   }
   for (let i = 16; i < 64; i++) {
     const x = w[i - 15]!;
