@@ -12,7 +12,8 @@
  *   into LMDB in one transaction per 100,000 entries, keys ascending (the cache's own file, key
  *   and value format): filling 10M entries through `put` (random keys, small async batches) had
  *   not finished after 20 minutes.
- * Sizes: --rows (R), --entries (N), --resume-items (M), --big-entries (N10).
+ * Sizes: --rows (R), --entries (N), --resume-items (M: one size, or several, comma-separated;
+ * default 100,000 and 1,000,000, quick 100,000), --big-entries (N10).
  * Parts: --parts=throughput,resume,rss (default all).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -155,20 +156,30 @@ async function throughput(ctx: BenchContext, root: string): Promise<{ without: n
   return { without: median(rates.without), with: median(rates.with) };
 }
 
+/** The resume sizes: `--resume-items`, one or several comma-separated (the growth with size shows superlinear costs). */
+function resumeSizes(ctx: BenchContext): number[] {
+  const given = ctx.text('resume-items');
+  if (given === undefined) return ctx.quick ? [100_000] : [100_000, 1_000_000];
+  const sizes = given.split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`--resume-items: expected sizes like 100000,1000000, got ${given}`);
+  return sizes;
+}
+
 async function resume(
   ctx: BenchContext,
   root: string,
+  items: number,
 ): Promise<{ items: number; firstNewMs: number; identifyMs: number }> {
   const { runPipeline } = await lib();
   const { preparePrompts } = await import('../src/prompts/input.js');
   const { jobIdentity } = await import('../src/prompts/row-keys.js');
-  const items = ctx.number('resume-items', 1_000_000, 100_000);
-  const input = join(root, 'resume.jsonl');
+  const input = join(root, `resume-${items}.jsonl`);
   const line = (k: number) => `${JSON.stringify({ prompt: `resume question ${k}` })}\n`;
   const write = (n: number) => writeFile(input, Array.from({ length: n }, (_, k) => line(k)).join(''));
   const config = { key_list: [{ api_key: 'sk-bench-cache-0002', base_url: 'http://127.0.0.1:9/v1' }] };
   const options = {
-    output: join(root, 'resume-out.jsonl'),
+    output: join(root, `resume-${items}-out.jsonl`),
     itemKey: (item: { prompt: string }) => item.prompt,
     chunkSize: 100,
     handleSignals: false,
@@ -286,7 +297,9 @@ export const cache: Benchmark = {
       const rows: Rows = [];
       if (parts.has('throughput'))
         rows.push(...throughputRows(await throughput(ctx, root), ctx.number('entries', 1_000_000, 50_000)));
-      if (parts.has('resume')) rows.push(...resumeRows(await resume(ctx, root)));
+      if (parts.has('resume')) {
+        for (const items of resumeSizes(ctx)) rows.push(...resumeRows(await resume(ctx, root, items)));
+      }
       if (parts.has('rss')) rows.push(...(await rssRows(ctx, root)));
       return table(['figure', 'value', 'target', 'met'], rows);
     } finally {

@@ -3,7 +3,7 @@
 export { DoneSet } from './done-set.js';
 export { finalErrorCode } from './final-error.js';
 export { Fingerprint, fingerprintFile, fingerprintValues } from './fingerprint.js';
-export { KeySlots, keyBytes } from './key-slots.js';
+export { KEY_WORDS, KeySlots, keyWords } from './key-slots.js';
 export { listLaneFiles, readLaneFile } from './lane-file.js';
 export type { LaneWriter } from './lane-writer.js';
 export {

@@ -5,7 +5,7 @@
  * and the same sample index. The API key is never part of it, so a row keeps its identity
  * whichever key answers it, and an identity never reveals a key.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** What identifies one request. */
 export interface RequestIdentity {
@@ -24,19 +24,34 @@ export interface RequestIdentity {
 /** The form of an identity: 64 lowercase hex characters (fits every provider's `custom_id`: ≤ 64, [A-Za-z0-9_-]). */
 export const IDENTITY_PATTERN = /^[0-9a-f]{64}$/;
 
-/** The JSON text of `value` with object keys sorted; undefined where JSON has no text (undefined, functions). */
+/**
+ * The JSON text of `value` with object keys sorted; undefined where JSON has no text (undefined,
+ * functions). Built by appending to one string, not by arrays joined per level: it runs once per
+ * row of a run, over every row of the input.
+ */
 function canonical(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   const toJson = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJson === 'function') return canonical(toJson.call(value));
-  if (Array.isArray(value)) return `[${value.map((item) => canonical(item) ?? 'null').join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const text = canonical(record[key]);
-    if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let k = 0; k < value.length; k++) {
+      if (k > 0) text += ',';
+      text += canonical(value[k]) ?? 'null';
+    }
+    return `${text}]`;
   }
-  return `{${parts.join(',')}}`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  let text = '{';
+  for (const key of keys) {
+    const member = canonical(record[key]);
+    if (member === undefined) continue;
+    if (text.length > 1) text += ',';
+    text += `${JSON.stringify(key)}:${member}`;
+  }
+  return `${text}}`;
 }
 
 /**
@@ -57,7 +72,8 @@ export function rowIdentity(request: RequestIdentity): string {
     files: request.files ?? [],
     sample: request.sample ?? 0,
   });
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  // One call, no Hash object: this runs once per row.
+  return hash('sha256', canonical, 'hex');
 }
 
 /**

@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { Fingerprint, fingerprintFile, fingerprintValues } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
-import { countJsonl, parseJsonlLine, readJsonlBlocks, readJsonlByteBlocks } from './jsonl.js';
+import { countJsonl, parseJsonlLine, readJsonlBlocks, readJsonlByteBlocks, visitJsonl } from './jsonl.js';
 
 export type PipelineInput<T> = readonly T[] | Iterable<T> | AsyncIterable<T> | string;
 
@@ -108,15 +108,20 @@ async function readPrefix<T>(
  * Opens `data`. A .jsonl path is read once up front to check every line (a bad line names the
  * file and line before anything runs) and to count and fingerprint it, then streamed again (with
  * `fileBytes`, its batches also give each line's bytes: for worker threads, which parse them).
+ * With `visit`, that first read also hands each parsed item of a file to `visit` (a keyed run
+ * takes its keys there; its plan then parses only the lines it hands out).
  */
 export async function openInput<T>(
   data: PipelineInput<T>,
-  options: { fileBytes?: boolean } = {},
+  options: { fileBytes?: boolean; visit?: (item: T, position: number) => void } = {},
 ): Promise<OpenedInput<T>> {
   if (typeof data === 'string') {
     const info = await stat(data).catch(() => undefined);
     if (!info?.isFile()) throw new InputError(`${data}: no such file`);
-    const total = await countJsonl(data);
+    const { visit } = options;
+    const total = visit
+      ? await visitJsonl(data, visit as (value: unknown, position: number) => void)
+      : await countJsonl(data);
     const fingerprint = await fingerprintFile(data);
     const batches = options.fileBytes ? fromFileBytes<T>(data) : fromFile<T>(data);
     return { fingerprint, total, batches, label: data };

@@ -294,6 +294,22 @@ export async function countJsonl(path: string): Promise<number> {
   return count;
 }
 
+/**
+ * Checks, parses and counts every non-blank line as `countJsonl` does, calling `visit` with each
+ * value and its 0-based position: for a reader that needs every item up front anyway (a keyed
+ * run's keys), so no line is parsed twice. Throws as `readJsonl` would at the first bad line.
+ */
+export async function visitJsonl(
+  path: string,
+  visit: (value: unknown, position: number) => void,
+): Promise<number> {
+  let count = 0;
+  for await (const { lines, texts } of readJsonlBlocks(path)) {
+    for (let k = 0; k < texts.length; k++) visit(parseJsonlLine(path, lines[k]!, texts[k]!), count++);
+  }
+  return count;
+}
+
 /** Yields each non-blank line's parsed value; a line that is not JSON throws InputError naming file and line. */
 export async function* readJsonl(path: string): AsyncGenerator<JsonlLine> {
   for await (const { lines, texts } of readJsonlBlocks(path)) {

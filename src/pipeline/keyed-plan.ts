@@ -3,8 +3,11 @@
  * directory (`KeySlots`); a slot already recorded is skipped, a slot already handed out in this run
  * (a duplicate) waits for that one answer, and every other slot is handed out once, in input order.
  * The slot of each position is kept (`order`) for the merge, with the position's tag (its own id).
+ *
+ * A file's keys are taken in the pass that checks its lines before the run (`KeyColumn`): the plan
+ * then parses only the lines it hands out, so a resumed run parses each line once, not twice.
  */
-import { DoneSet, KeySlots, keyBytes, OrderBuilder } from '../checkpoint/index.js';
+import { DoneSet, KEY_WORDS, KeySlots, keyWords, OrderBuilder } from '../checkpoint/index.js';
 import { InputError } from '../errors.js';
 import type { InputBatch } from './input.js';
 import type { Chunk, PlanStats } from './planner.js';
@@ -24,14 +27,43 @@ export interface KeyedState<T> {
   answered: (slot: number) => boolean;
   /** A duplicate read after its slot's answer: counted as answered in this run. */
   answeredLate: (slot: number) => void;
+  /** Each position's key and tag, taken before the plan (a file's checking pass); undefined: taken as read. */
+  column: KeyColumn<T> | undefined;
+}
+
+/**
+ * The keys of a file's items by position, as `keyWords` makes them (16 bytes each, in a growing
+ * array: no string is kept), and their tags: filled by `visit` during the pass that checks the file.
+ */
+export class KeyColumn<T> {
+  words = new Uint32Array(1024 * KEY_WORDS);
+  length = 0;
+  readonly tags: Array<string | undefined> = [];
+
+  constructor(
+    private readonly keyOf: (item: T) => string,
+    private readonly tag: ((item: T, position: number) => string | undefined) | undefined,
+  ) {}
+
+  /** Takes the key (and tag) of the item at `position` (positions come in order from 0). */
+  readonly visit = (item: T, position: number): void => {
+    if ((position + 1) * KEY_WORDS > this.words.length) {
+      const bigger = new Uint32Array(this.words.length * 2);
+      bigger.set(this.words);
+      this.words = bigger;
+    }
+    keyWords(keyOfItem(this.keyOf, item, position), this.words, position * KEY_WORDS);
+    if (this.tag) this.tags.push(this.tag(item, position));
+    this.length = position + 1;
+  };
 }
 
 /** Positions that share the slot of `index` beyond the one that asked (0 if none). */
 export const extraOf = (state: KeyedState<unknown> | undefined, index: number): number =>
   state?.waiting.get(index) ?? 0;
 
-function keyOfItem<T>(state: KeyedState<T>, item: T, position: number): string {
-  const key = state.keyOf(item);
+function keyOfItem<T>(keyOf: (item: T) => string, item: T, position: number): string {
+  const key = keyOf(item);
   if (typeof key !== 'string') {
     throw new InputError(`itemKey returned ${typeof key} for item ${position}; expected a string`);
   }
@@ -58,13 +90,22 @@ export async function* planKeyedChunks<T>(
     items = [];
     return chunk;
   };
+  const { column } = state;
   for await (const batch of batches) {
     for (let k = 0; k < batch.length; k++) {
       const position = stats.seen++;
-      const item = batch.item(k);
-      const slot = state.slots.slotOf(keyBytes(keyOfItem(state, item, position)));
+      // Taken before the plan (a file): the item is parsed only if it is handed out.
+      let item: T | undefined;
+      let slot: number;
+      if (column && position < column.length) {
+        // Its tag is in `state.tags` already: they are the column's.
+        slot = state.slots.slotOfWords(column.words, position * KEY_WORDS);
+      } else {
+        item = batch.item(k);
+        slot = state.slots.slotOf(keyOfItem(state.keyOf, item, position));
+        if (state.tag) state.tags.push(state.tag(item, position));
+      }
       state.order.push(slot);
-      if (state.tag) state.tags.push(state.tag(item, position));
       if (isDone(slot)) {
         stats.skipped += 1;
         continue;
@@ -76,11 +117,13 @@ export async function* planKeyedChunks<T>(
       }
       handedOut.add(slot);
       indices.push(slot);
-      items.push(item);
+      items.push(item ?? batch.item(k));
       if (indices.length >= chunkSize) yield cut();
     }
   }
   state.slots.flush();
+  // Every key has its slot now: the column's memory goes.
+  state.column = undefined;
   stats.exhausted = true;
   if (indices.length > 0) yield cut();
 }
@@ -94,12 +137,14 @@ export function openKeyedState<T>(
   keyOf: (item: T) => string,
   rows: { tag(item: T, position: number): string | undefined } | undefined,
   settled: Pick<KeyedState<T>, 'answered' | 'answeredLate'>,
+  column?: KeyColumn<T>,
 ): KeyedState<T> {
   return {
+    column,
     ...settled,
     slots: dir === undefined ? KeySlots.memory() : KeySlots.open(dir),
     order: new OrderBuilder(),
-    tags: [],
+    tags: column ? column.tags : [],
     waiting: new Map(),
     keyOf,
     tag: rows ? (item, position) => rows.tag(item, position) : undefined,

@@ -17,6 +17,7 @@ import { type OpenedInput, openInput, type PipelineInput } from './input.js';
 import {
   extraOf,
   KEYED_FINGERPRINT,
+  KeyColumn,
   type KeyedState,
   openKeyedState,
   planKeyedChunks,
@@ -199,11 +200,21 @@ class Run<T, R, A> {
     // Worker threads get a file's lines as bytes, and decode and parse them there, off the main thread.
     // A keyed run reads each item here for its key (worker threads get items, not lines).
     const keyed = opts.itemKey !== undefined;
-    const input = await openInput(data, { fileBytes: typeof this.fn !== 'function' && !keyed });
+    // A keyed run's file: keys are taken as its lines are checked, and only lines handed out are parsed again.
+    const column =
+      opts.itemKey && typeof data === 'string'
+        ? new KeyColumn<T>(opts.itemKey, opts.keyedRows && ((item, p) => opts.keyedRows!.tag(item, p)))
+        : undefined;
+    const input = await openInput(data, {
+      // (Lines as bytes: a line whose key is done is never even decoded.)
+      fileBytes: column !== undefined || (typeof this.fn !== 'function' && !keyed),
+      ...(column ? { visit: column.visit } : {}),
+    });
     this.total = input.total ?? opts.total;
     const dir = opts.checkpoint ?? (opts.output ? `${opts.output}.keybatch` : undefined);
     if (!dir) {
-      if (opts.itemKey) this.keyed = openKeyedState(undefined, opts.itemKey, opts.keyedRows, this.settled);
+      if (opts.itemKey)
+        this.keyed = openKeyedState(undefined, opts.itemKey, opts.keyedRows, this.settled, column);
       return { input, isDone: () => false };
     }
     // Locked until execute() closes it; refuses an output this run directory did not write.
@@ -213,7 +224,7 @@ class Run<T, R, A> {
       fresh: !opts.resume,
       ...(opts.output ? { output: opts.output, overwrite } : {}),
     });
-    if (opts.itemKey) this.keyed = openKeyedState(dir, opts.itemKey, opts.keyedRows, this.settled);
+    if (opts.itemKey) this.keyed = openKeyedState(dir, opts.itemKey, opts.keyedRows, this.settled, column);
     const scan = await this.runDir.scan();
     if (scan.tornLines > 0)
       this.logger.debug(`${dir}: ${scan.tornLines} torn line(s) ignored; those items are redone`);

@@ -3,7 +3,6 @@
  * A .jsonl file is read once to check every record (a bad one names `file:line` and the field),
  * then streamed again; an array is checked whole; other iterables are checked as they are read.
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { InputError } from '../errors.js';
@@ -60,8 +59,6 @@ export interface PreparedInput {
   data: PipelineInput<PromptJob>;
   /** Records in the input, when known up front (arrays and files). */
   total: number | undefined;
-  /** A file's whole content, hashed (the pipeline identifies a stream by its first items only). */
-  fileFingerprint: string | undefined;
   /** The records that name files, and which (arrays and files; a stream's are not known up front). */
   fileItems: FileItem[];
 }
@@ -104,21 +101,19 @@ export async function preparePrompts(
   if (typeof prompts === 'string') {
     const info = await stat(prompts).catch(() => undefined);
     if (!info?.isFile()) throw new InputError(`${prompts}: no such file`);
-    const hash = createHash('sha256');
     let total = 0;
     const fileItems: FileItem[] = [];
     for await (const job of fileJobs(prompts, defaults)) {
-      hash.update(`${JSON.stringify(job)}\n`);
       total += 1;
       if (job.files) fileItems.push(...fileItem(job));
     }
-    return { data: fileJobs(prompts, defaults), total, fileFingerprint: hash.digest('hex'), fileItems };
+    return { data: fileJobs(prompts, defaults), total, fileItems };
   }
   if (Array.isArray(prompts)) {
     const jobs = (prompts as readonly unknown[]).map((record, i) =>
       checked(record, i, `prompts[${i}]`, defaults),
     );
-    return { data: jobs, total: jobs.length, fileFingerprint: undefined, fileItems: jobs.flatMap(fileItem) };
+    return { data: jobs, total: jobs.length, fileItems: jobs.flatMap(fileItem) };
   }
   const iterable =
     prompts !== null &&
@@ -132,7 +127,6 @@ export async function preparePrompts(
   return {
     data: iterableJobs(prompts as Iterable<unknown> | AsyncIterable<unknown>, defaults),
     total: undefined,
-    fileFingerprint: undefined,
     fileItems: [],
   };
 }

@@ -8,11 +8,17 @@ import { useTempDir } from '../helpers.js';
 const tempDir = useTempDir();
 const config = { key_list: [{ api_key: 'sk-test-itemkey-0001', base_url: 'http://127.0.0.1:9/v1' }] };
 
-async function run(items: Array<{ k: string; n: number }>, output: string, itemKey = true) {
+/** Runs over `items`, given as an array, or (`file`) as a .jsonl file beside the output. */
+async function run(items: Array<{ k: string; n: number }>, output: string, itemKey = true, file = false) {
   const seen: string[] = [];
+  let data: Array<{ k: string; n: number }> | string = items;
+  if (file) {
+    data = `${output}.input.jsonl`;
+    await writeFile(data, items.map((item) => `${JSON.stringify(item)}\n`).join(''));
+  }
   const { stats } = await runPipeline(
     config,
-    items,
+    data,
     (chunk: Array<{ k: string; n: number }>) => {
       seen.push(...chunk.map((item) => item.k));
       return chunk.map((item) => ({ k: item.k, twice: item.n * 2 }));
@@ -44,6 +50,41 @@ describe('runPipeline itemKey', () => {
     expect(second.seen.sort()).toEqual(['k7', 'k9']);
     expect(second.rows.map((r) => r.k)).toEqual(['k5', 'k9', 'k3', 'k1', 'k7', 'k2']);
     expect(second.stats).toMatchObject({ total: 6, done: 2, skipped: 4, failed: 0 });
+  });
+
+  it('from a .jsonl file: a rerun over a grown, edited, reordered input with duplicates runs only the new keys', async () => {
+    const out = join(await tempDir(), 'out.jsonl');
+    // The first run from an array, the rest from files: the same keys either way.
+    const first = await run(items(['k1', 'k2', 'k3', 'k4', 'k5']), out);
+    expect(first.seen.sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+    const order = ['k5', 'k9', 'k3', 'k1', 'k9', 'k7', 'k2', 'k5'];
+    const second = await run(items(order), out, true, true);
+    expect(second.seen.sort()).toEqual(['k7', 'k9']);
+    expect(second.rows.map((r) => r.k)).toEqual(order);
+    expect(second.stats).toMatchObject({ total: 8, failed: 0 });
+    const third = await run(items(['k8', ...order]), out, true, true);
+    expect(third.seen).toEqual(['k8']);
+    expect(third.rows.map((r) => r.k)).toEqual(['k8', ...order]);
+  });
+
+  it('from a .jsonl file: a bad line or a key that is not a string is refused before anything runs', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.jsonl');
+    let calls = 0;
+    const task = (chunk: unknown[]) => {
+      calls += chunk.length;
+      return chunk;
+    };
+    const options = { output: join(dir, 'out.jsonl'), handleSignals: false };
+    await writeFile(input, '{"k":"k1"}\n{"k":"k2"}\n{"k":\n');
+    await expect(
+      runPipeline(config, input, task, { ...options, itemKey: (item: { k: string }) => item.k }),
+    ).rejects.toThrow(`${input}:3: not valid JSON`);
+    await writeFile(input, '{"k":"k1"}\n{"k":2}\n');
+    await expect(
+      runPipeline(config, input, task, { ...options, itemKey: (item: { k: string }) => item.k }),
+    ).rejects.toThrow('itemKey returned number for item 1; expected a string');
+    expect(calls).toBe(0);
   });
 
   it('duplicate keys run once and fill every place; results without output follow the input order', async () => {
