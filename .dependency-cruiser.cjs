@@ -51,6 +51,12 @@ const CLI_ENTRIES = [
   '^src/distributed/index\\.ts$',
 ];
 
+/**
+ * The dashboard sits on the library as the CLI does, but inside src/: it imports another folder
+ * only through that folder's index.ts (its entry), never a file behind it.
+ */
+const UI_ENTRIES = ['^src/ui/', '^src/[^/]+/index\\.ts$'];
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -62,6 +68,13 @@ module.exports = {
         'src/cli imports keybatch through src/index.ts, the subpath entries (src/sim/index.ts, src/distributed/index.ts) or src/internal.ts, nothing else of src/',
       from: { path: '^src/cli/' },
       to: { path: '^src/', pathNot: CLI_ENTRIES.join('|') },
+    },
+    {
+      name: 'ui:folder-entries',
+      severity: 'error',
+      comment: "src/ui imports another folder of src/ only through the folder's index.ts",
+      from: { path: '^src/ui/' },
+      to: { path: '^src/[^/]+/', pathNot: UI_ENTRIES.join('|') },
     },
     {
       name: 'unresolvable',

@@ -16,7 +16,7 @@ import { structuredRow } from '../requests/structured.js';
 import type { SchemaEndpoint } from '../schema/index.js';
 import type { Settled } from '../schema/settle.js';
 import type { TaskContext } from '../workers/types.js';
-import type { BatchBackendOptions } from './backend.js';
+import type { BatchBackendOptions } from './backend-types.js';
 import type { LineOutcome } from './shards.js';
 
 /** Re-asks in flight at most, by default: a few lanes' worth, so a big shard does not flood the pool. */

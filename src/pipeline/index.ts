@@ -9,5 +9,5 @@ export {
   runPipeline,
   type StoppedRun,
 } from './pipeline.js';
-export type { Progress } from './progress.js';
+export { type KeyStateCounts, type Progress, type ProgressCounts, ProgressMeter } from './progress.js';
 export { defaultRunDir, type RunStatus, type RunStatusOptions, readRunStatus } from './status.js';

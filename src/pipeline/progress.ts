@@ -1,10 +1,15 @@
 /** Progress of a run: counts, rate over a sliding window, ETA, tokens and key states. */
 import type { WorkerStatus } from '../distributed/worker-watch.js';
-import type { PoolStatus } from '../keys/types.js';
+import type { KeyState, PoolStatus } from '../keys/types.js';
 
-export interface Progress {
-  /** Items in the input, once known (at once for arrays and files). */
-  total: number | undefined;
+/** Keys by state. */
+export type KeyStateCounts = Record<KeyState, number>;
+
+/**
+ * What a run has done so far: the counts the progress display shows, and the dashboard's summary
+ * serves (`src/ui/types.ts`).
+ */
+export interface ProgressCounts {
   /** Items finished in this run. */
   done: number;
   /** Items that failed in this run (recorded with their error; a rerun retries them). */
@@ -19,20 +24,21 @@ export interface Progress {
   etaMs: number | undefined;
   /** Tokens used, summed over keys (as the API reported them). */
   tokens: number;
-  /** runPrompts: USD spent so far by this run's answers (null: a model has no price). */
-  spentUsd?: number | null;
-  /** How many keys are in each state. */
-  keys: {
-    ready: number;
-    cooling: number;
-    exhausted: number;
-    invalid: number;
-    /** runPrompts: keys that would be ready but were refused the run's model (not counted as ready). */
-    denied?: number;
-  };
   /** No key is usable: the run waits for a config edit. */
   blocked: boolean;
   elapsedMs: number;
+}
+
+export interface Progress extends ProgressCounts {
+  /** Items in the input, once known (at once for arrays and files). */
+  total: number | undefined;
+  /** runPrompts: USD spent so far by this run's answers (null: a model has no price). */
+  spentUsd?: number | null;
+  /** How many keys are in each state. */
+  keys: KeyStateCounts & {
+    /** runPrompts: keys that would be ready but were refused the run's model (not counted as ready). */
+    denied?: number;
+  };
   /** A distributed run: its workers (count, rate, in flight, last seen). */
   workers?: WorkerStatus[];
 }
@@ -57,7 +63,7 @@ export class ProgressMeter {
     const span = now - first.at;
     const rate = span > 0 ? ((finished - first.count) * 1000) / span : 0;
     const left = counts.total === undefined ? undefined : counts.total - counts.skipped - finished;
-    const keys = { ready: 0, cooling: 0, exhausted: 0, invalid: 0 };
+    const keys: KeyStateCounts = { ready: 0, cooling: 0, exhausted: 0, invalid: 0 };
     let tokens = 0;
     for (const key of pool.keys) {
       keys[key.state] += 1;

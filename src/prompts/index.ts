@@ -4,3 +4,4 @@ export type { ErrorRow, PromptRow, SuccessRow, TokenCounts } from '../requests/r
 export type { BatchLine, MessagesRecord, PromptInput, PromptMessage, PromptRecord } from './input.js';
 export { PROMPT_DEFAULTS, type PromptOptions } from './options.js';
 export { type RunSummary, runPrompts, type StoppedPromptRun } from './run-prompts.js';
+export { readCheckpointCost } from './run-spend.js';

@@ -3,9 +3,8 @@
  * `status()` (what the progress display shows), its rows and failures read from the run's checkpoint.
  */
 import { existsSync } from 'node:fs';
-import type { KeyPool } from '../keys/key-pool.js';
-import type { Progress } from '../pipeline/progress.js';
-import { defaultRunDir } from '../pipeline/status.js';
+import type { KeyPool } from '../keys/index.js';
+import { defaultRunDir, type Progress } from '../pipeline/index.js';
 import { failuresByCode, RowReader } from './rows.js';
 import type { DashboardSource } from './server.js';
 import { SummaryTracker } from './summary.js';

@@ -5,9 +5,7 @@
  * line, as a writer in another process leaves it, is skipped). Rows are read back by byte range.
  */
 import { open, stat } from 'node:fs/promises';
-import { finalErrorCode } from '../checkpoint/final-error.js';
-import { listLaneFiles, readLaneFile } from '../checkpoint/lane-file.js';
-import { KIND_RESULT } from '../checkpoint/record.js';
+import { finalErrorCode, KIND_RESULT, listLaneFiles, readLaneFile } from '../checkpoint/index.js';
 import type { SerializedError } from '../errors.js';
 
 /** Where one item's row is. */

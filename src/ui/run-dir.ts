@@ -6,12 +6,10 @@
  */
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BATCHES_FILE } from '../batch/state.js';
-import { runLockHeld } from '../checkpoint/lock.js';
-import { readManifest } from '../checkpoint/manifest.js';
-import { ProgressMeter } from '../pipeline/progress.js';
-import { type RunStatus, readRunStatus } from '../pipeline/status.js';
-import { readCheckpointCost } from '../prompts/run-spend.js';
+import { BATCHES_FILE } from '../batch/index.js';
+import { readManifest, runLockHeld } from '../checkpoint/index.js';
+import { ProgressMeter, type RunStatus, readRunStatus } from '../pipeline/index.js';
+import { readCheckpointCost } from '../prompts/index.js';
 import { failuresByCode, RowReader, tokensOf } from './rows.js';
 import { readRunHistory } from './run-history.js';
 import type { DashboardSource } from './server.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { redactKey } from '../keys/redact.js';
+import { redactKey } from '../keys/index.js';
 
 /** A fresh token: 24 random bytes, URL-safe. */
 export function newToken(): string {

@@ -4,8 +4,8 @@
  * snapshots made from `readRunStatus` for a run read from its checkpoint.
  */
 import { EventEmitter } from 'node:events';
-import type { PoolStatus } from '../keys/types.js';
-import type { Progress } from '../pipeline/progress.js';
+import type { PoolStatus } from '../keys/index.js';
+import type { Progress } from '../pipeline/index.js';
 import type { DashboardSummary, History, HistoryPoint } from './types.js';
 
 /** Points kept for the chart: 30 minutes at one a second. */

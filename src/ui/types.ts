@@ -1,5 +1,6 @@
 /** What the dashboard serves: the summary of a run, pages of its rows, and where both come from. */
-import type { KeyStatus } from '../keys/types.js';
+import type { KeyStatus } from '../keys/index.js';
+import type { KeyStateCounts, ProgressCounts } from '../pipeline/index.js';
 
 /** One point of the chart: events per second over the interval ending at `t`. */
 export interface HistoryPoint {
@@ -21,8 +22,13 @@ export interface History {
   errors: number[];
 }
 
-/** What `GET /api/summary` returns and the event stream pushes. Every field is redacted. */
-export interface DashboardSummary {
+/**
+ * What `GET /api/summary` returns and the event stream pushes. Every field is redacted. The counts
+ * are progress's (`ProgressCounts`): a live run's as its snapshots give them (in this run), a run
+ * read from its directory's as its checkpoint holds them (`done`, `failed`; `tokens` from the
+ * rows' `usage`; `skipped` 0).
+ */
+export interface DashboardSummary extends ProgressCounts {
   /** `live`: served by the running process; `read-only`: read from a run directory. */
   mode: 'live' | 'read-only';
   /** `running`, `finished` (every item has a record), or `stopped` (ended early; resumable). */
@@ -31,28 +37,13 @@ export interface DashboardSummary {
   checkpoint: string;
   /** Items in the input, once known; `null` until then (the field is always there). */
   total: number | null;
-  /** Items finished (live: in this run; read-only: in the checkpoint). */
-  done: number;
-  failed: number;
-  /** Items the checkpoint already had when the run started (live only). */
-  skipped: number;
-  inFlight: number;
-  /** Items per second over the last seconds. */
-  rate: number;
-  etaMs: number | undefined;
-  /** Tokens used (live: as the API reported them per key; read-only: from the rows' `usage`). */
-  tokens: number;
   /** USD the answers cost (live: this run's, as progress says; read-only: the checkpoint's rows), null when some model has no price. */
   costUsd: number | null | undefined;
-  elapsedMs: number;
-  /** No key is usable: the run waits for an edit of `configPath`. */
-  blocked: boolean;
   /** The config file to edit when blocked, if one is watched. */
   configPath: string | undefined;
   /** Per key, redacted (live only; a checkpoint holds no key state). */
   keys: KeyStatus[];
-  /** Keys by state. */
-  keyStates: { ready: number; cooling: number; exhausted: number; invalid: number };
+  keyStates: KeyStateCounts;
   /** Failed items by error code, from the checkpoint's records. */
   failures: Record<string, number>;
   history: History;

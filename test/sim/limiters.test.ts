@@ -194,6 +194,16 @@ describe('fixed', () => {
     expect(limiter.admit(l, 1, 180_000).allowed).toBe(true);
   });
 
+  it('with a phase, its windows begin at the phase plus multiples of the window', () => {
+    const limiter = new FixedLimiter(250);
+    const l = limits(2, 1000);
+    expect(limiter.admit(l, 1, 0).allowed).toBe(true);
+    expect(limiter.admit(l, 1, 100).allowed).toBe(true);
+    expect(limiter.admit(l, 1, 200)).toMatchObject({ allowed: false, retryAfterMs: 50 });
+    expect(limiter.admit(l, 1, 250).allowed).toBe(true);
+    expect(limiter.view(l, 300).requests).toMatchObject({ remaining: 1, resetMs: 950 });
+  });
+
   it('settles tokens within the window they were charged in only', () => {
     const limiter = new FixedLimiter();
     const l = limits(UNLIMITED, 1000, 100);

@@ -1,6 +1,7 @@
 /**
  * The `fixed` model: fixed windows aligned to multiples of the window length (nginx, Kong,
  * express-rate-limit); each window counts from zero; `reset` is the time until the window ends.
+ * A phase shifts the windows' edges (a server whose windows began at its own start, not at 0).
  */
 import {
   isLimited,
@@ -20,9 +21,9 @@ interface Window {
   used: number;
 }
 
-/** The start of the window `now` falls in. */
-export function windowStart(windowMs: number, now: number): number {
-  return Math.floor(now / windowMs) * windowMs;
+/** The start of the window `now` falls in, windows beginning at `phaseMs` plus multiples of their length. */
+export function windowStart(windowMs: number, now: number, phaseMs = 0): number {
+  return Math.floor((now - phaseMs) / windowMs) * windowMs + phaseMs;
 }
 
 export class FixedLimiter implements RateLimiter {
@@ -31,6 +32,12 @@ export class FixedLimiter implements RateLimiter {
     requests: { start: Number.NEGATIVE_INFINITY, used: 0 },
     tokens: { start: Number.NEGATIVE_INFINITY, used: 0 },
   };
+  readonly #phaseMs: number;
+
+  /** `phaseMs`: where the windows' edges fall (at `phaseMs` plus multiples of the window). */
+  constructor(phaseMs = 0) {
+    this.#phaseMs = phaseMs;
+  }
 
   admit(limits: RateLimits, tokens: number, now: number): RateAdmission {
     const refused =
@@ -64,7 +71,7 @@ export class FixedLimiter implements RateLimiter {
 
   #current(kind: LimitKind, meter: Meter, now: number): Window {
     const window = this.#windows[kind];
-    const start = windowStart(meter.windowMs, now);
+    const start = windowStart(meter.windowMs, now, this.#phaseMs);
     if (window.start !== start) {
       window.start = start;
       window.used = 0;

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { slidingWindow } from './limiters.js';
+import { rateServer } from './model-servers.js';
 import { limitAndLatency, type ModelName, run } from './scenarios.js';
 import { simulate } from './sim.js';
 
@@ -51,11 +51,12 @@ describe('a window spent by slow start, without headers', () => {
     (bare ? it.skip : it)(
       `${bare ? 'bare 429s (law misses)' : '429 + retry-after-ms'}: >= 0.95 of the limit over the second minute, <= 2% refused`,
       () => {
-        const server = slidingWindow({
-          limit: 600,
+        const server = rateServer({
+          model: 'sliding',
+          requests: 600,
           windowMs: 60_000,
           dialect: 'none',
-          ...(bare ? {} : { retryAfter: 'ms' as const }),
+          retry: bare ? 'none' : 'ms',
         });
         const result = simulate({
           server,

@@ -1,13 +1,6 @@
 /** The limiter scenarios the pacing tests (and the figures in the report) run. */
 import fc from 'fast-check';
-import {
-  fixedWindow,
-  type ServerModel,
-  slidingWindow,
-  slotServer,
-  tokenBucket,
-  tpmBucket,
-} from './limiters.js';
+import { type RateServerSpec, rateServer, type ServerModel, slotServer } from './model-servers.js';
 import { type SimOptions, type SimResult, simulate } from './sim.js';
 
 export type ModelName =
@@ -34,30 +27,22 @@ export interface Scenario {
 
 const MINUTE = 60_000;
 
-function server(s: Scenario, phase: number): ServerModel {
-  const base = { limit: s.rpm, windowMs: MINUTE } as const;
-  switch (s.model) {
-    case 'bucket':
-      return tokenBucket({ ...base, dialect: 'openai' });
-    case 'fixed':
-      return fixedWindow({ ...base, dialect: 'openai' }, phase);
-    case 'fixed-ietf':
-      return fixedWindow({ ...base, dialect: 'ietf', retryAfter: 's' }, phase);
-    case 'sliding':
-      return slidingWindow({ ...base, dialect: 'openai' });
-    case 'sliding-anthropic':
-      return slidingWindow({ ...base, dialect: 'anthropic', retryAfter: 's' });
-    case 'retry-after-ms':
-      return slidingWindow({ ...base, dialect: 'none', retryAfter: 'ms' });
-    case 'retry-after-s':
-      return fixedWindow({ ...base, dialect: 'none', retryAfter: 's' }, phase);
-    case 'bare':
-      return slidingWindow({ ...base, dialect: 'none' });
-    case 'bare-fixed':
-      return fixedWindow({ ...base, dialect: 'none' }, phase);
-    case 'slots':
-      return slotServer(s.slots ?? 4, s.queue ?? 4, s.latencyMs);
-  }
+/** Each model: the simulator's limiter, its header dialect and `retry-after` form. */
+const MODELS: Record<Exclude<ModelName, 'slots'>, Pick<RateServerSpec, 'model' | 'dialect' | 'retry'>> = {
+  bucket: { model: 'bucket', dialect: 'openai', retry: 'none' },
+  fixed: { model: 'fixed', dialect: 'openai', retry: 'none' },
+  'fixed-ietf': { model: 'fixed', dialect: 'ietf', retry: 's' },
+  sliding: { model: 'sliding', dialect: 'openai', retry: 'none' },
+  'sliding-anthropic': { model: 'sliding', dialect: 'anthropic', retry: 's' },
+  'retry-after-ms': { model: 'sliding', dialect: 'none', retry: 'ms' },
+  'retry-after-s': { model: 'fixed', dialect: 'none', retry: 's' },
+  bare: { model: 'sliding', dialect: 'none', retry: 'none' },
+  'bare-fixed': { model: 'fixed', dialect: 'none', retry: 'none' },
+};
+
+function server(s: Scenario, phaseMs: number): ServerModel {
+  if (s.model === 'slots') return slotServer(s.slots ?? 4, s.queue ?? 4, s.latencyMs);
+  return rateServer({ ...MODELS[s.model], requests: s.rpm, windowMs: MINUTE, phaseMs });
 }
 
 export function run(s: Scenario, trace?: SimOptions['trace'], pacer?: SimOptions['pacer']): SimResult {
@@ -111,7 +96,14 @@ export function runTpm(s: TpmScenario): SimResult {
   const requestRate = tokensPerMs / meanUsed;
   const durationMs = Math.max(16 * MINUTE, 800 / requestRate);
   const result = simulate({
-    server: tpmBucket(s.tpm),
+    server: rateServer({
+      model: 'bucket',
+      requests: Number.POSITIVE_INFINITY,
+      tokens: s.tpm,
+      windowMs: MINUTE,
+      dialect: 'openai',
+      retry: 'none',
+    }),
     trueRate: requestRate,
     latencyMs: s.latencyMs,
     lanes: Math.ceil(requestRate * s.latencyMs * 1.3 * 3) + 8,

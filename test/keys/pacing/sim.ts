@@ -1,13 +1,13 @@
 /**
  * A discrete-event simulation of one rate domain: a fake clock, an event queue, a client with N lanes
- * that sends through the pacing law (an in-memory domain store), and a server model from
- * `limiters.ts`. Deterministic for a seed; no wall clock anywhere.
+ * that sends through the pacing law (an in-memory domain store), and one of the simulator's limiter
+ * models (`model-servers.ts`). Deterministic for a seed; no wall clock anywhere.
  */
 import type { Sample } from '../../../src/keys/domain/law.js';
 import { type DomainConfig, MemoryStore } from '../../../src/keys/domain/store.js';
 import type { PacingStatus } from '../../../src/keys/pacing/controller-types.js';
 import { parseLimits } from '../../../src/keys/pacing/dialects.js';
-import type { ServerModel, Verdict } from './limiters.js';
+import type { ServerModel, Verdict } from './model-servers.js';
 
 /** mulberry32: a small seeded PRNG. */
 export function rng(seed: number): () => number {
@@ -199,8 +199,8 @@ export function simulate(options: SimOptions): SimResult {
         const verdict = server.admit(arrival, estimate);
         const took = verdict.status === 200 ? options.latencyMs * (0.7 + 0.6 * random()) : 0;
         const back = arrival + took + up;
-        if (verdict.status === 200 && server.complete)
-          schedule(arrival + took, () => server.complete?.(arrival + took, estimate, used));
+        const { settle } = verdict;
+        if (verdict.status === 200 && settle) schedule(arrival + took, () => settle(arrival + took, used));
         schedule(back, () => answer(back, seq, now, verdict, used));
       });
     } else {
