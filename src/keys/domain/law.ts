@@ -454,8 +454,10 @@ function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket
   cut(state, now, sample.latencyMs);
   // A request the pace did not hold (it went as soon as the in-flight bound let it) was refused:
   // the count in flight overshot, not the pace (a concurrency-only server). A rate limiter refuses
-  // requests that waited for the pace, and its bound is left alone. (Never below slots found.)
-  if (ticket && !ticket.paceBound && state.servedCount > 0) {
+  // requests that waited for the pace, and its bound is left alone; so is it when the request went
+  // with less than half the bound in flight (the bound did not hold it either). Never below slots
+  // found (rule 8).
+  if (ticket && !ticket.paceBound && ticket.capBound && state.servedCount > 0) {
     const floor = Math.max(1, state.slots);
     state.cap = Math.max(floor, Math.min(state.cap, LAW.cut * ticket.inFlightAt));
     state.capGood = state.cap;

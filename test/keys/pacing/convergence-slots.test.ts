@@ -6,6 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { run } from './scenarios.js';
+import { drawScenario, type Scenario } from './space/draw.js';
+import { lawPacer } from './space/law.js';
+import { runScenario } from './space/run.js';
 
 describe('pacing a slot-bound server', () => {
   // The law misses it (1 slot, queue 1, service 30 ms: 6.2% 503s, 39% before rule 8): a lone 503
@@ -35,4 +38,36 @@ describe('pacing a slot-bound server', () => {
       { numRuns: 12, seed: 20261201 },
     );
   });
+});
+
+describe('pacing a server with slots and no queue (429 when full: a gateway, a small vLLM)', () => {
+  // Rule 8 (docs/pacing.md): two refusals at the same count above the usual in flight take that
+  // count as the slots; the bound holds there and the pace is not cut. Without it the pace chased the
+  // in-flight count's noise: 0.43–0.71 of the slots' throughput on these four.
+  const base = drawScenario(1);
+  const server = (slots: number, sigma: number, processes: number): Scenario => ({
+    ...base,
+    kind: 'concurrency',
+    slots,
+    dialect: 'none',
+    retry: 'none',
+    medianMs: 40,
+    sigma,
+    processes,
+    change: 1,
+    failures: 0,
+  });
+  it.each([
+    [2, 0.5, 1],
+    [4, 1, 1],
+    [8, 0.5, 1],
+    [8, 0.5, 3],
+  ])(
+    '%i slots, latency 40 ms σ %f, %i process(es): >= 0.85 of the slots, <= 3% refused',
+    (slots, sigma, processes) => {
+      const result = runScenario(server(slots, sigma, processes), lawPacer);
+      expect(result.utilisation).toBeGreaterThanOrEqual(0.85);
+      expect(result.refused).toBeLessThanOrEqual(0.03);
+    },
+  );
 });

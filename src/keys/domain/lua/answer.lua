@@ -196,7 +196,7 @@ local function refused(state, now, sample, ticket)
     return
   end
   cut(state, now, sample.latencyMs)
-  if ticket and not ticket.paceBound and state.servedCount > 0 then
+  if ticket and not ticket.paceBound and ticket.capBound and state.servedCount > 0 then
     local floor = math.max(1, state.slots)
     state.cap = math.max(floor, math.min(state.cap, LAW_cut * ticket.inFlightAt))
     state.capGood = state.cap
