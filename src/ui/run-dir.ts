@@ -54,7 +54,8 @@ async function runElapsedMs(status: RunStatus): Promise<number | undefined> {
 async function finished(status: RunStatus): Promise<boolean> {
   if (!status.complete) return false;
   if (status.outputWritten) return true;
-  return !(await runLockHeld(status.checkpoint).catch(() => false));
+  // (A lock that cannot be read now, caught mid-write, is held: the next read decides.)
+  return !(await runLockHeld(status.checkpoint).catch(() => true));
 }
 
 export class RunDirSource implements DashboardSource {

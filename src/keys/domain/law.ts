@@ -100,6 +100,19 @@ export interface DomainState {
   tokensSent: number;
   /** The in-flight bound set by the last refusal (0: none yet): above it the bound grows as the pace does. */
   capGood: number;
+  /** The mean requests in flight at a send (each counting itself), over about the last 16 sends. */
+  inFlightMean: number;
+  /** The most requests in flight with a served request since the last loss event. */
+  servedHigh: number;
+  /**
+   * The server's slots, as refusals have shown them (rule 8): 0 not known, -1 refuted (a refusal
+   * came with fewer in flight: not a slot-bound server).
+   */
+  slots: number;
+  /** The in-flight bound before the slots were first taken, restored if they are refuted. */
+  capBeforeSlots: number;
+  /** The slots one such refusal suggested (0: none): a second at the same count takes them. */
+  slotsSeen: number;
 }
 
 /**
@@ -180,6 +193,11 @@ export function initialState(now: number, config: { rpm?: number; tpm?: number }
     tickets: new Map(),
     tokensSent: 0,
     capGood: 0,
+    inFlightMean: 0,
+    servedHigh: 0,
+    slots: 0,
+    capBeforeSlots: 0,
+    slotsSeen: 0,
   };
 }
 
@@ -270,6 +288,7 @@ export function sent(state: DomainState, now: number, tokens: number): number {
     inFlightAt: state.inFlight + 1,
   });
   state.inFlight += 1;
+  state.inFlightMean = average(state.inFlightMean, state.inFlight, state.sent);
   state.waited = false;
   // (A pause is not a gap the pace or the server made: the gap counts from its end.)
   const from = Math.max(state.lastSentAt, Math.min(now, state.pausedUntil));
@@ -374,6 +393,7 @@ function served(state: DomainState, now: number, sample: Sample, ticket: Ticket 
     state.latencySlow =
       state.latencySlow === 0 ? latency : state.latencySlow + LAW.slowWeight * (latency - state.latencySlow);
   }
+  if (ticket) state.servedHigh = Math.max(state.servedHigh, ticket.inFlightAt);
   if (!ticket || sample.seq <= state.cutSeq) return;
   state.servedAfterCut += 1;
   state.refusalRun = 0;
@@ -384,7 +404,10 @@ function served(state: DomainState, now: number, sample: Sample, ticket: Ticket 
   // fast latency average above the slow one) stops it.
   const warm = state.sent > 1 / LAW.slowWeight;
   if (!ticket.capBound || (warm && state.latencyFast > LAW.gradient * state.latencySlow)) return;
-  if (state.capGood > 0 && state.cap >= state.capGood) state.cap *= 1 + probeGrowth(state);
+  // (Slots found: one more in flight per cycle of the climb, so a probe past them costs one refusal
+  // per cycle; above a bound rule 7 set, it grows as the pace does.)
+  if (state.slots > 0 && state.cap >= state.capGood) state.cap += probeGrowth(state) / Math.log(1 / LAW.cut);
+  else if (state.capGood > 0 && state.cap >= state.capGood) state.cap *= 1 + probeGrowth(state);
   else state.cap += Math.max(1, Math.min(state.cap, roomLeft(sample.headers) - state.inFlight));
 }
 
@@ -422,16 +445,75 @@ function probeGrowth(state: DomainState): number {
 function refused(state: DomainState, now: number, sample: Sample, ticket: Ticket | undefined): void {
   state.refusedSinceEvent += 1;
   if (sample.seq <= state.cutSeq) return;
+  const pauseMs = sample.headers?.retryAfterMs ?? 0;
+  if (ticket && slotsRefusal(state, ticket)) {
+    // (The pace was not cut: what a pause costs is what was being served.)
+    state.refusalCost = pauseMs * servedRate(state);
+    return;
+  }
   cut(state, now, sample.latencyMs);
   // A request the pace did not hold (it went as soon as the in-flight bound let it) was refused:
   // the count in flight overshot, not the pace (a concurrency-only server). A rate limiter refuses
-  // requests that waited for the pace, and its bound is left alone.
-  if (ticket && !ticket.paceBound && state.servedCount > 0) {
-    state.cap = Math.max(1, Math.min(state.cap, LAW.cut * ticket.inFlightAt));
+  // requests that waited for the pace, and its bound is left alone; so is it when the request went
+  // with less than half the bound in flight (the bound did not hold it either). Never below slots
+  // found (rule 8).
+  if (ticket && !ticket.paceBound && ticket.capBound && state.servedCount > 0) {
+    const floor = Math.max(1, state.slots);
+    state.cap = Math.max(floor, Math.min(state.cap, LAW.cut * ticket.inFlightAt));
     state.capGood = state.cap;
   }
-  const pauseMs = sample.headers?.retryAfterMs ?? 0;
   state.refusalCost = pauseMs * paceOf(state);
+}
+
+/**
+ * Rule 8, a server with slots: a refusal of a request sent with more in flight than usual (above the
+ * mean, and above any served since the last loss event, after two served answers per request in
+ * flight) suggests the server is full at that count; a second such refusal at the same count takes
+ * it: the bound becomes the count that was served (one less) and the pace is left alone. Later
+ * refusals above the slots bring the bound back to them; one with no more in flight than the slots
+ * refutes them for good (a rate limiter refuses at any count): the bound is restored and the pace
+ * cut as usual. Returns whether the refusal was taken as the slots'.
+ */
+function slotsRefusal(state: DomainState, ticket: Ticket): boolean {
+  const k = ticket.inFlightAt;
+  if (state.slots > 0) return k > state.slots ? backToSlots(state) : refuteSlots(state);
+  if (state.slots < 0 || !fullAt(state, k)) return false;
+  if (state.slotsSeen !== k - 1) {
+    state.slotsSeen = k - 1;
+    return false;
+  }
+  state.capBeforeSlots = state.cap;
+  state.slots = k - 1;
+  state.servedHigh = 0;
+  return backToSlots(state);
+}
+
+/** Whether a refusal with `k` in flight looks like a full server's (see `slotsRefusal`). */
+function fullAt(state: DomainState, k: number): boolean {
+  if (k < 2 || state.servedCount < 2 * k || k - 1 >= state.cap) return false;
+  return k > state.inFlightMean && k > state.servedHigh;
+}
+
+/** The bound back at the slots; the climb past them starts again (a loss event for the probe). */
+function backToSlots(state: DomainState): true {
+  state.cap = state.slots;
+  state.capGood = state.cap;
+  state.servedSinceEvent = 0;
+  return true;
+}
+
+function refuteSlots(state: DomainState): false {
+  state.cap = Math.max(state.cap, state.capBeforeSlots);
+  state.capGood = 0;
+  state.slots = -1;
+  return false;
+}
+
+/** Answers served per ms lately (the lower of that and the pace, where there is one). */
+function servedRate(state: DomainState): number {
+  const pace = paceOf(state);
+  if (state.servedGap <= 0) return pace;
+  return pace > 0 ? Math.min(1 / state.servedGap, pace) : 1 / state.servedGap;
 }
 
 /**
@@ -473,5 +555,6 @@ function cut(state: DomainState, now: number, roundTripMs: number): void {
   state.servedSinceEvent = 0;
   state.sentAtEvent = state.sent;
   state.refusedSinceEvent = 0;
+  state.servedHigh = 0;
   state.nextAt = Math.max(state.nextAt, now + intervalOf(state, 1));
 }

@@ -60,6 +60,8 @@ function run(
       else refused += 1;
     }
   }
+  // (The requests still out at the end are given up: a phase that follows starts with none in flight.)
+  for (const a of due) store.cancel(D, a.seq);
   return { served, refused };
 }
 

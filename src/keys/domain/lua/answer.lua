@@ -86,6 +86,7 @@ local function served(state, now, sample, ticket)
       state.latencySlow = state.latencySlow + LAW_slowWeight * (latency - state.latencySlow)
     end
   end
+  if ticket then state.servedHigh = math.max(state.servedHigh, ticket.inFlightAt) end
   if not ticket or sample.seq <= state.cutSeq then return end
   state.servedAfterCut = state.servedAfterCut + 1
   state.refusalRun = 0
@@ -93,7 +94,9 @@ local function served(state, now, sample, ticket)
   -- Served with the in-flight bound binding and latency not climbing: one more in flight.
   local warm = state.sent > 1 / LAW_slowWeight
   if not ticket.capBound or (warm and state.latencyFast > LAW_gradient * state.latencySlow) then return end
-  if state.capGood > 0 and state.cap >= state.capGood then
+  if state.slots > 0 and state.cap >= state.capGood then
+    state.cap = state.cap + probeGrowth(state) / math.log(1 / LAW_cut)
+  elseif state.capGood > 0 and state.cap >= state.capGood then
     state.cap = state.cap * (1 + probeGrowth(state))
   else
     state.cap = state.cap + math.max(1, math.min(state.cap, roomLeft(sample.headers) - state.inFlight))
@@ -131,19 +134,73 @@ local function cut(state, now, roundTripMs)
   state.servedSinceEvent = 0
   state.sentAtEvent = state.sent
   state.refusedSinceEvent = 0
+  state.servedHigh = 0
   state.nextAt = math.max(state.nextAt, now + intervalOf(state, 1))
+end
+
+--- law.ts fullAt
+local function fullAt(state, k)
+  if k < 2 or state.servedCount < 2 * k or k - 1 >= state.cap then return false end
+  return k > state.inFlightMean and k > state.servedHigh
+end
+
+--- law.ts backToSlots
+local function backToSlots(state)
+  state.cap = state.slots
+  state.capGood = state.cap
+  state.servedSinceEvent = 0
+  return true
+end
+
+--- law.ts refuteSlots
+local function refuteSlots(state)
+  state.cap = math.max(state.cap, state.capBeforeSlots)
+  state.capGood = 0
+  state.slots = -1
+  return false
+end
+
+--- law.ts slotsRefusal: rule 8, a server with slots.
+local function slotsRefusal(state, ticket)
+  local k = ticket.inFlightAt
+  if state.slots > 0 then
+    if k > state.slots then return backToSlots(state) end
+    return refuteSlots(state)
+  end
+  if state.slots < 0 or not fullAt(state, k) then return false end
+  if state.slotsSeen ~= k - 1 then
+    state.slotsSeen = k - 1
+    return false
+  end
+  state.capBeforeSlots = state.cap
+  state.slots = k - 1
+  state.servedHigh = 0
+  return backToSlots(state)
+end
+
+--- law.ts servedRate
+local function servedRate(state)
+  local pace = paceOf(state)
+  if state.servedGap <= 0 then return pace end
+  if pace > 0 then return math.min(1 / state.servedGap, pace) end
+  return 1 / state.servedGap
 end
 
 --- law.ts refused
 local function refused(state, now, sample, ticket)
   state.refusedSinceEvent = state.refusedSinceEvent + 1
   if sample.seq <= state.cutSeq then return end
+  local pauseMs = sample.headers and sample.headers.retryAfterMs or 0
+  if ticket and slotsRefusal(state, ticket) then
+    state.refusalCost = pauseMs * servedRate(state)
+    return
+  end
   cut(state, now, sample.latencyMs)
-  if ticket and not ticket.paceBound and state.servedCount > 0 then
-    state.cap = math.max(1, math.min(state.cap, LAW_cut * ticket.inFlightAt))
+  if ticket and not ticket.paceBound and ticket.capBound and state.servedCount > 0 then
+    local floor = math.max(1, state.slots)
+    state.cap = math.max(floor, math.min(state.cap, LAW_cut * ticket.inFlightAt))
     state.capGood = state.cap
   end
-  local pauseMs = sample.headers and sample.headers.retryAfterMs or 0
   state.refusalCost = pauseMs * paceOf(state)
 end
 

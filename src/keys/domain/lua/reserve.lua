@@ -73,6 +73,7 @@ local function sent(state, now, tokens)
     inFlightAt = state.inFlight + 1,
   })
   state.inFlight = state.inFlight + 1
+  state.inFlightMean = average(state.inFlightMean, state.inFlight, state.sent)
   state.waited = false
   -- (A pause is not a gap the pace or the server made: the gap counts from its end.)
   local gapFrom = math.max(state.lastSentAt, math.min(now, state.pausedUntil))

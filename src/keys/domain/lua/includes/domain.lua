@@ -31,7 +31,8 @@ end
 local NUMBERS = { 'rate', 'ceiling', 'tokenRate', 'nextAt', 'pausedUntil', 'cap', 'inFlight', 'sent',
   'cutSeq', 'eventAt', 'servedSinceEvent', 'sentAtEvent', 'refusedSinceEvent', 'good', 'servedAfterCut',
   'refusalRun', 'sendGap', 'servedCount', 'servedGap', 'lastSentAt', 'lastServedAt', 'refusalCost',
-  'latencyFast', 'latencySlow', 'share503', 'headersSeq', 'headersAt', 'headersTokens', 'tokensSent', 'capGood' }
+  'latencyFast', 'latencySlow', 'share503', 'headersSeq', 'headersAt', 'headersTokens', 'tokensSent', 'capGood',
+  'inFlightMean', 'servedHigh', 'slots', 'capBeforeSlots', 'slotsSeen' }
 local FLAGS = { 'waited', 'gateShut', 'lastRefused' }
 -- The headers the law reads (NormalizedLimits): the dialect and four windows.
 local WINDOWS = { 'requests', 'requestsLong', 'tokens', 'inputTokens' }
@@ -74,6 +75,11 @@ local function initialState(now, config)
     headersTokens = 0,
     tokensSent = 0,
     capGood = 0,
+    inFlightMean = 0,
+    servedHigh = 0,
+    slots = 0,
+    capBeforeSlots = 0,
+    slotsSeen = 0,
   }
 end
 
