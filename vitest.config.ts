@@ -11,5 +11,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     fileParallelism: true,
+    // Two files at once on a 2-core machine: most files wait on real HTTP, child processes, Redis
+    // and browsers, not on the CPU (vitest's default is cores - 1: one file at a time here).
+    maxWorkers: 2,
   },
 });
