@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sha256Words } from '../../src/checkpoint/sha256.js';
+import { createPrng } from '../../src/sim/faults.js';
 
 /** The digest `sha256Words` gives, as hex. */
 function hexOf(text: string): string {
@@ -11,16 +12,8 @@ function hexOf(text: string): string {
 
 const nodeHex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** A deterministic generator (mulberry32): the draws are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** A deterministic generator (the simulator's mulberry32): the same draws on every run. */
+const random = createPrng;
 
 describe('sha256Words', () => {
   it('gives the standard digest of the test vectors', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, namespaceOf, rowIdentity } from '../../src/identity/index.js';
+import { createPrng } from '../../src/sim/faults.js';
 
 /** The canonical JSON as first written (arrays of parts joined per level): the reference the faster one must match. */
 function reference(value: unknown): string | undefined {
@@ -17,16 +18,8 @@ function reference(value: unknown): string | undefined {
   return `{${parts.join(',')}}`;
 }
 
-/** A deterministic generator (mulberry32): the same draws on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** A deterministic generator (the simulator's mulberry32): the same draws on every run. */
+const random = createPrng;
 
 const LEAVES: unknown[] = [
   0,
