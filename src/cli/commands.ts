@@ -8,7 +8,7 @@ import { estimateCommand } from './estimate.js';
 import { exportCommand } from './export.js';
 import { failuresCommand } from './failures.js';
 import { keysCommand } from './keys.js';
-import { collectParam } from './request-flags.js';
+import { collectParam, endpointOption } from './request-flags.js';
 import { collectPath } from './security-flags.js';
 import { simulateCommand } from './simulate.js';
 import { statusCommand } from './status.js';
@@ -35,14 +35,7 @@ export function addEstimateCommand(program: Command, state: State): void {
       'output tokens of a request that sets no max_tokens (default: 256)',
       wholeNumber(1),
     )
-    .addOption(
-      new Option('--endpoint <name>', 'API of prompt and messages records (default: chat)').choices([
-        'chat',
-        'responses',
-        'completions',
-        'embeddings',
-      ]),
-    )
+    .addOption(endpointOption())
     .option('--system <text>', 'system prompt of records that have none')
     .option('--param <key=value>', 'a request parameter, repeatable, as for run', collectParam)
     .option('--params <file>', 'request parameters from a JSON object file', nonEmpty)

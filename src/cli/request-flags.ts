@@ -5,7 +5,7 @@
  * one given wins).
  */
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../index.js';
 
 /** One `--param key=value`: commander's collector (`[...previous, [key, value]]`). */
@@ -68,4 +68,14 @@ export function requestParams(
   if (flags.maxTokens !== undefined) params['max_tokens'] = flags.maxTokens;
   for (const [key, value] of flags.param ?? []) params[key] = value;
   return params;
+}
+
+/** `--endpoint`: the API that prompt and messages records go to (run and estimate). */
+export function endpointOption(): Option {
+  return new Option('--endpoint <name>', 'API of prompt and messages records (default: chat)').choices([
+    'chat',
+    'responses',
+    'completions',
+    'embeddings',
+  ]);
 }

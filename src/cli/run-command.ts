@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { MAX_CONCURRENCY, MAX_WORKERS } from '../internal.js';
 import { nonEmpty, nonNegative, positiveSeconds, seconds, wholeNumber } from './args.js';
 import type { State } from './commands.js';
-import { collectParam } from './request-flags.js';
+import { collectParam, endpointOption } from './request-flags.js';
 import { runCommand } from './run.js';
 import { collectPath } from './security-flags.js';
 
@@ -45,14 +45,7 @@ function requestFlags(command: Command): Command {
   return command
     .option('--temperature <x>', 'request temperature', nonNegative)
     .option('--max-tokens <n>', 'request max_tokens (max_output_tokens on responses)', wholeNumber(1))
-    .addOption(
-      new Option('--endpoint <name>', 'API of prompt and messages records (default: chat)').choices([
-        'chat',
-        'responses',
-        'completions',
-        'embeddings',
-      ]),
-    )
+    .addOption(endpointOption())
     .option(
       '--param <key=value>',
       'a request parameter, repeatable; the value is JSON when it parses (--param top_p=0.5)',
