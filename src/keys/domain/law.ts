@@ -106,7 +106,7 @@ export interface DomainState {
   servedHigh: number;
   /**
    * The server's slots, as refusals have shown them (rule 8): 0 not known, -1 refuted (a refusal
-   * came with fewer in flight: not a slot-bound server).
+   * came with no more in flight than them: not a slot-bound server).
    */
   slots: number;
   /** The in-flight bound before the slots were first taken, restored if they are refuted. */
