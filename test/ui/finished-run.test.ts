@@ -8,15 +8,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyPool } from '../../src/keys/key-pool.js';
-import { silentLogger } from '../../src/logger.js';
-import { runPrompts } from '../../src/prompts/run-prompts.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { RunDirSource } from '../../src/ui/run-dir.js';
 import { startDashboard } from '../../src/ui/server.js';
 import { SummaryTracker } from '../../src/ui/summary.js';
-import { tempDirs, writeJsonl } from '../cli/helpers.js';
-import { type Browser, openBrowser } from './helpers.js';
+import { tempDirs } from '../cli/helpers.js';
+import { type Browser, finishedPromptRun, openBrowser } from './helpers.js';
 
 const KEY = 'sk-test-ui-finished-key-cccc-4001';
 /** The chart's screenshot goes to the OS temp directory when KEYBATCH_SCREENSHOT=1, else the test's own. */
@@ -40,28 +37,15 @@ describe('the dashboard of a finished run', () => {
   });
 
   it('shows the run’s total and its own elapsed time, and a browser on it reaches network idle', async () => {
-    const dir = await tempDir();
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    await writeJsonl(
-      input,
-      Array.from({ length: 6 }, (_, i) => ({ id: `done-${i}`, prompt: `finished prompt ${i}` })),
-    );
-    const pool = await KeyPool.open(
-      { key_list: [{ api_key: KEY, base_url: sim.url }] },
-      { logger: silentLogger, notify: false, watch: false },
-    );
     const started = Date.now();
-    try {
-      await runPrompts(pool, input, {
-        model: 'gpt-4o-mini',
-        output,
-        handleSignals: false,
-        logger: silentLogger,
-      });
-    } finally {
-      await pool.close();
-    }
+    const output = await finishedPromptRun({
+      dir: await tempDir(),
+      url: sim.url,
+      key: KEY,
+      count: 6,
+      id: 'done',
+      prompt: 'finished prompt',
+    });
     const runMs = Date.now() - started;
     // The dashboard opens well after the run ended: its elapsed time must not count that wait.
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -97,33 +81,19 @@ describe('the dashboard of a finished run', () => {
   }, 90_000);
 
   it('draws the run’s own chart: the points it wrote while running, not a flat line from when the dashboard opened', async () => {
+    // One request at a time (one lane, one in flight: `concurrency` is per lane, and there are
+    // four lanes by default), 300 ms each: the run lasts 2.4 s or more, ticks every 200 ms.
+    // Before, four went at once and the run could end in 0.7 s, under two lines a second apart.
     const dir = await tempDir();
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    await writeJsonl(
-      input,
-      Array.from({ length: 8 }, (_, i) => ({ id: `chart-${i}`, prompt: `chart prompt ${i}` })),
-    );
-    const pool = await KeyPool.open(
-      { key_list: [{ api_key: KEY, base_url: sim.url }] },
-      { logger: silentLogger, notify: false, watch: false },
-    );
-    try {
-      // One request at a time (one lane, one in flight: `concurrency` is per lane, and there are
-      // four lanes by default), 300 ms each: the run lasts 2.4 s or more, ticks every 200 ms.
-      // Before, four went at once and the run could end in 0.7 s, under two lines a second apart.
-      await runPrompts(pool, input, {
-        model: 'gpt-4o-mini',
-        output,
-        handleSignals: false,
-        logger: silentLogger,
-        workers: 1,
-        concurrency: 1,
-        progressIntervalMs: 200,
-      });
-    } finally {
-      await pool.close();
-    }
+    const output = await finishedPromptRun({
+      dir,
+      url: sim.url,
+      key: KEY,
+      count: 8,
+      id: 'chart',
+      prompt: 'chart prompt',
+      options: { workers: 1, concurrency: 1, progressIntervalMs: 200 },
+    });
     const ended = Date.now() / 1000;
     const source = await RunDirSource.open(output, { intervalMs: 100 });
     try {

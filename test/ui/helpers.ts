@@ -8,6 +8,11 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { KeyPool } from '../../src/keys/key-pool.js';
+import { silentLogger } from '../../src/logger.js';
+import type { PromptOptions } from '../../src/prompts/options.js';
+import { runPrompts } from '../../src/prompts/run-prompts.js';
+import { writeJsonl } from '../cli/helpers.js';
 
 /** How long a page may take to reach a state (generous: a busy machine is slow, not wrong). */
 export const WAIT = { timeout: 20_000 };
@@ -121,3 +126,40 @@ export const waitRows = (page: Page, count: number) =>
     count,
     WAIT,
   );
+
+/**
+ * Runs `count` prompts (ids `<id>-<i>`, texts `<prompt> <i>`) to the end in `dir` with runPrompts on one key of the
+ * simulator at `url`; returns the output's path.
+ */
+export async function finishedPromptRun(run: {
+  dir: string;
+  url: string;
+  key: string;
+  count: number;
+  id: string;
+  prompt: string;
+  options?: Partial<PromptOptions>;
+}): Promise<string> {
+  const input = join(run.dir, 'in.jsonl');
+  const output = join(run.dir, 'out.jsonl');
+  await writeJsonl(
+    input,
+    Array.from({ length: run.count }, (_, i) => ({ id: `${run.id}-${i}`, prompt: `${run.prompt} ${i}` })),
+  );
+  const pool = await KeyPool.open(
+    { key_list: [{ api_key: run.key, base_url: run.url }] },
+    { logger: silentLogger, notify: false, watch: false },
+  );
+  try {
+    await runPrompts(pool, input, {
+      model: 'gpt-4o-mini',
+      output,
+      handleSignals: false,
+      logger: silentLogger,
+      ...run.options,
+    });
+  } finally {
+    await pool.close();
+  }
+  return output;
+}

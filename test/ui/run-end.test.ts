@@ -7,15 +7,12 @@
  */
 import { once } from 'node:events';
 import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireRunLock } from '../../src/checkpoint/lock.js';
-import { KeyPool } from '../../src/keys/key-pool.js';
-import { silentLogger } from '../../src/logger.js';
-import { runPrompts } from '../../src/prompts/run-prompts.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { RunDirSource } from '../../src/ui/run-dir.js';
-import { tempDirs, writeJsonl } from '../cli/helpers.js';
+import { tempDirs } from '../cli/helpers.js';
+import { finishedPromptRun } from './helpers.js';
 
 const KEY = 'sk-test-ui-run-end-key-dddd-5001';
 const tempDir = tempDirs();
@@ -29,27 +26,14 @@ afterAll(async () => {
 
 /** A finished run of three prompts: its output path and run directory. */
 async function finishedRun(): Promise<{ output: string; runDir: string }> {
-  const dir = await tempDir();
-  const input = join(dir, 'in.jsonl');
-  const output = join(dir, 'out.jsonl');
-  await writeJsonl(
-    input,
-    Array.from({ length: 3 }, (_, i) => ({ id: `end-${i}`, prompt: `ending prompt ${i}` })),
-  );
-  const pool = await KeyPool.open(
-    { key_list: [{ api_key: KEY, base_url: sim.url }] },
-    { logger: silentLogger, notify: false, watch: false },
-  );
-  try {
-    await runPrompts(pool, input, {
-      model: 'gpt-4o-mini',
-      output,
-      handleSignals: false,
-      logger: silentLogger,
-    });
-  } finally {
-    await pool.close();
-  }
+  const output = await finishedPromptRun({
+    dir: await tempDir(),
+    url: sim.url,
+    key: KEY,
+    count: 3,
+    id: 'end',
+    prompt: 'ending prompt',
+  });
   return { output, runDir: `${output}.keybatch` };
 }
 
